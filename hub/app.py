@@ -1,0 +1,92 @@
+"""The hub runtime: settings, plugins, state store and connector instances of one process."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import httpx
+
+from hub.clock import Clock, SystemClock
+from hub.connector import Connector, ConnectorContext
+from hub.http import RetryPolicy
+from hub.plugins import HubPlugins
+from hub.ratelimit import RateLimiter
+from hub.settings import HubSettings, load_connector_settings, load_settings
+from hub.state.store import StateStore
+
+__all__ = ["Hub"]
+
+
+class Hub:
+    """Everything one command needs, created lazily so ``hub --version`` stays instant.
+
+    Connectors built by one hub share its rate limiters (one budget per credential)
+    and its state store (one key/value namespace per connector).
+    """
+
+    def __init__(
+        self,
+        settings: HubSettings | None = None,
+        *,
+        plugins: HubPlugins | None = None,
+        store: StateStore | None = None,
+        clock: Clock | None = None,
+        transport: httpx.BaseTransport | None = None,
+        retry: RetryPolicy | None = None,
+        connector_overrides: dict[str, dict[str, Any]] | None = None,
+    ) -> None:
+        self.settings = settings or load_settings()
+        self._plugins = plugins
+        self._store = store
+        self.clock = clock or SystemClock()
+        self.transport = transport
+        self.retry = retry
+        self.connector_overrides = connector_overrides or {}
+        self._limiters: dict[str, RateLimiter] = {}
+        self._connectors: dict[str, Connector] = {}
+
+    @property
+    def plugins(self) -> HubPlugins:
+        if self._plugins is None:
+            self._plugins = HubPlugins(disabled=self.settings.disable_plugins)
+        return self._plugins
+
+    @property
+    def store(self) -> StateStore:
+        if self._store is None:
+            self._store = StateStore.open(self.settings.state_url)
+        return self._store
+
+    def context(self, name: str) -> ConnectorContext:
+        return ConnectorContext(
+            state=self.store.kv(f"connector:{name}"),
+            clock=self.clock,
+            documents_root=self.settings.documents_root,
+            transport=self.transport,
+            retry=self.retry,
+            limiters=self._limiters,
+        )
+
+    def connector(self, name: str) -> Connector:
+        """The connector ``name`` with its settings loaded (ConfigError names a bad one)."""
+        if name not in self._connectors:
+            cls = self.plugins.connector_class(name)
+            settings = load_connector_settings(cls.settings_model, name, **self.connector_overrides.get(name, {}))
+            self._connectors[name] = cls(settings, self.context(name))
+        return self._connectors[name]
+
+    def api_calls(self) -> dict[str, int]:
+        return {name: c.api_calls for name, c in self._connectors.items()}
+
+    def close(self) -> None:
+        for connector in self._connectors.values():
+            connector.close()
+        self._connectors.clear()
+        if self._store is not None:
+            self._store.close()
+
+    def __enter__(self) -> Hub:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()

@@ -1,0 +1,147 @@
+"""``hub connectors``, ``hub check``, ``hub config show``."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+import typer
+from pydantic import SecretStr
+from rich.table import Table
+
+from hub.cli.common import app, emit_json, get_hub, settings, stdout
+from hub.errors import ConfigError
+from hub.logging import MASK, redact_url
+from hub.settings import HubSettings, load_connector_settings
+
+config_app = typer.Typer(help="Inspect the effective configuration.", no_args_is_help=True)
+
+JsonOpt = Annotated[bool, typer.Option("--json", help="Print JSON on stdout.")]
+
+
+def connector_rows() -> list[dict[str, Any]]:
+    """Every plugin and connector, working or broken, as ``hub connectors`` shows them."""
+    plugins = get_hub().plugins
+    classes = plugins.connector_classes()
+    rows: list[dict[str, Any]] = []
+    for name, cls in sorted(classes.items()):
+        origin = plugins.connector_registry.origin[name]
+        info = plugins.infos.get(origin)
+        try:
+            caps = cls.capabilities()
+            error = None
+        except Exception as exc:  # a connector that cannot even describe itself is listed as broken
+            caps, error = {"streams": [], "writes": {}, "actions": [], "webhooks": False}, f"{exc}"
+        rows.append(
+            {
+                "name": name,
+                "title": cls.title or name,
+                "version": cls.version,
+                "plugin": origin,
+                "distribution": info.distribution if info else None,
+                **caps,
+                "status": "ok" if error is None else "error",
+                "error": error,
+            }
+        )
+    for info in plugins.infos.values():
+        if info.error or info.disabled:
+            rows.append(
+                {
+                    "name": info.name,
+                    "title": info.name,
+                    "version": info.version,
+                    "plugin": info.name,
+                    "distribution": info.distribution,
+                    "streams": [],
+                    "writes": {},
+                    "actions": [],
+                    "webhooks": False,
+                    "status": "disabled" if info.disabled else "error",
+                    "error": info.error,
+                }
+            )
+    return rows
+
+
+def connectors(json: JsonOpt = False) -> None:
+    """Installed connectors with version and capabilities (broken plugins with their error)."""
+    rows = connector_rows()
+    if json:
+        emit_json(rows)
+        return
+    table = Table(title="msp-hub connectors")
+    for col in ("name", "version", "streams", "writes", "actions", "webhooks", "status"):
+        table.add_column(col)
+    for row in rows:
+        table.add_row(
+            row["name"],
+            row["version"] or "",
+            ", ".join(s["name"] for s in row["streams"]),
+            ", ".join(row["writes"]),
+            ", ".join(row["actions"]),
+            "yes" if row["webhooks"] else "",
+            row["status"] if not row["error"] else f"{row['status']}: {row['error']}",
+        )
+    stdout.print(table)
+
+
+def check(
+    connector: Annotated[str, typer.Argument(help="connector name, e.g. autotask")],
+    json: JsonOpt = False,
+) -> None:
+    """Check a connector's credentials and connectivity."""
+    instance = get_hub().connector(connector)
+    result = instance.check()
+    if json:
+        emit_json({"connector": connector, "ok": result.ok, "details": result.details})
+    else:
+        mark = "[green]ok[/green]" if result.ok else "[red]failed[/red]"
+        stdout.print(f"{connector}: {mark}")
+        for key, value in result.details.items():
+            stdout.print(f"  {key}: {value}")
+    if not result.ok:
+        raise typer.Exit(1)
+
+
+def _masked(model: Any) -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    for name in type(model).model_fields:
+        value = getattr(model, name)
+        if isinstance(value, SecretStr):
+            out[name] = MASK if value.get_secret_value() else ""
+        elif isinstance(value, list) and value and isinstance(value[0], SecretStr):
+            out[name] = [MASK for _ in value]
+        elif isinstance(value, str) and "://" in value:
+            out[name] = redact_url(value)
+        else:
+            out[name] = value if isinstance(value, str | int | float | bool | type(None) | list) else str(value)
+    return out
+
+
+def config_show(json: JsonOpt = False) -> None:
+    """The effective settings of the hub and of every connector, secrets masked."""
+    core = settings()
+    data: dict[str, Any] = {"hub": _masked(core)}
+    for name, cls in sorted(get_hub().plugins.connector_classes().items()):
+        try:
+            data[name] = _masked(load_connector_settings(cls.settings_model, name))
+        except ConfigError as exc:
+            data[name] = {"error": str(exc)}
+    if json:
+        emit_json(data)
+        return
+    for section, values in data.items():
+        stdout.print(f"[bold]{section}[/bold]")
+        prefix = "HUB_" if section == "hub" else f"HUB_{section.upper()}__"
+        for key, value in values.items():
+            stdout.print(f"  {prefix}{key.upper()} = {value}")
+
+
+def register() -> None:
+    app.command("connectors")(connectors)
+    app.command("check")(check)
+    config_app.command("show")(config_show)
+    app.add_typer(config_app, name="config")
+
+
+__all__ = ["HubSettings", "connector_rows", "register"]

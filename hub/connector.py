@@ -1,0 +1,523 @@
+"""What a connector is: the base classes a connector plugin builds on.
+
+A connector speaks one vendor's API and nothing else. It declares:
+
+* its ``name``, ``version`` and settings model (:class:`hub.settings.ConnectorSettings`);
+* its readable :class:`Stream` s, each with the core kind it yields and its cursor field;
+* its writable entities (``writable``: vendor entity -> core kind) through
+  :meth:`Connector.create` / :meth:`Connector.update` / :meth:`Connector.deactivate`;
+* the :class:`Action` s it offers to workflows (send terms, download a document, ...);
+* how it verifies and parses its webhooks (:meth:`Connector.verify_webhook`,
+  :meth:`Connector.parse_webhook`), if it has any.
+
+Records cross this boundary as the vendor's own dicts; the declarative mapping
+(``hub.mapping`` and ``mappings/<connector>.yaml``) turns them into core models. The
+connector only resolves vendor vocabulary (picklist labels) for the mapping.
+
+Streams follow the Singer SDK's ``RESTStream`` and Airbyte's ``HttpStream``: the
+request, the record parsing, the paginator and the resume token are methods to
+override, and a :class:`Paginator` detects loops.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from abc import ABC, abstractmethod
+from collections.abc import Callable, Iterator, Mapping
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any, ClassVar, Protocol
+
+import httpx
+from pydantic import BaseModel
+
+from hub.clock import Clock, SystemClock
+from hub.errors import ConfigError, HubError, WebhookRejected
+from hub.http import ErrorPolicy, HttpClient, RetryPolicy, secret_values
+from hub.logging import get_logger
+from hub.ratelimit import RateLimit, RateLimiter
+from hub.settings import ConnectorSettings
+
+__all__ = [
+    "Action",
+    "ActionContext",
+    "CheckResult",
+    "Connector",
+    "ConnectorContext",
+    "Event",
+    "KeyValueStore",
+    "MemoryKeyValueStore",
+    "NextUrlPaginator",
+    "OffsetPaginator",
+    "Page",
+    "PageNumberPaginator",
+    "PaginationLoop",
+    "Paginator",
+    "RESTStream",
+    "Stream",
+    "WriteResult",
+    "action",
+    "parse_timestamp",
+]
+
+
+def parse_timestamp(value: Any) -> datetime | None:
+    """A vendor timestamp (ISO 8601, with or without zone, 'Z') as an aware UTC datetime."""
+    if value is None or value == "":
+        return None
+    if isinstance(value, datetime):
+        return value if value.tzinfo else value.replace(tzinfo=UTC)
+    text = str(value).strip()
+    if text.endswith("Z"):
+        text = text[:-1] + "+00:00"
+    try:
+        parsed = datetime.fromisoformat(text)
+    except ValueError:
+        raise ValueError(f"not an ISO 8601 timestamp: {value!r}") from None
+    return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
+
+
+# -- state the hub lends to a connector ---------------------------------------------
+
+
+class KeyValueStore(Protocol):
+    """Small durable values a connector keeps (zone URL, rotated tokens, type ids)."""
+
+    def get(self, key: str) -> Any | None: ...
+
+    def set(self, key: str, value: Any) -> None: ...
+
+    def delete(self, key: str) -> None: ...
+
+
+class MemoryKeyValueStore:
+    """In-memory :class:`KeyValueStore` for tests and one-off commands."""
+
+    def __init__(self) -> None:
+        self.data: dict[str, Any] = {}
+
+    def get(self, key: str) -> Any | None:
+        return self.data.get(key)
+
+    def set(self, key: str, value: Any) -> None:
+        self.data[key] = value
+
+    def delete(self, key: str) -> None:
+        self.data.pop(key, None)
+
+
+@dataclass
+class ConnectorContext:
+    """What the hub gives a connector: durable state, a clock, paths, a test transport."""
+
+    state: KeyValueStore = field(default_factory=MemoryKeyValueStore)
+    clock: Clock = field(default_factory=SystemClock)
+    documents_root: Path = Path("./client-folders")
+    transport: httpx.BaseTransport | None = None
+    retry: RetryPolicy | None = None
+    limiters: dict[str, RateLimiter] = field(default_factory=dict)
+
+
+# -- reading --------------------------------------------------------------------------
+
+
+@dataclass
+class Page:
+    """One page of vendor records and the token that resumes the read *after* it."""
+
+    records: list[dict[str, Any]]
+    resume: dict[str, Any] | None = None
+
+
+class PaginationLoop(HubError):
+    """The vendor handed back a page token it had already given: stop instead of looping."""
+
+
+class Paginator(ABC):
+    """Turns a response into the next page's token; ``None`` ends the read."""
+
+    def __init__(self) -> None:
+        self._seen: set[str] = set()
+
+    def first(self) -> Any:
+        return None
+
+    @abstractmethod
+    def next_token(self, response: httpx.Response, records: list[dict[str, Any]], token: Any) -> Any:
+        """The next token, or ``None`` after the last page."""
+
+    def advance(self, response: httpx.Response, records: list[dict[str, Any]], token: Any) -> Any:
+        nxt = self.next_token(response, records, token)
+        if nxt is None:
+            return None
+        key = repr(nxt)
+        if key in self._seen or nxt == token:
+            raise PaginationLoop(f"pagination loop: token {key[:120]} was already followed")
+        self._seen.add(key)
+        return nxt
+
+
+class NextUrlPaginator(Paginator):
+    """Follows a next-page URL found in the body (Autotask ``pageDetails.nextPageUrl``)."""
+
+    def __init__(self, path: Callable[[Any], str | None]) -> None:
+        super().__init__()
+        self._path = path
+
+    def next_token(self, response: httpx.Response, records: list[dict[str, Any]], token: Any) -> Any:
+        body = response.json()
+        url = self._path(body)
+        return url or None
+
+
+class PageNumberPaginator(Paginator):
+    """1-based page numbers until a short page or the stated last page."""
+
+    def __init__(self, page_size: int, total_pages: Callable[[Any], int | None] | None = None) -> None:
+        super().__init__()
+        self.page_size = page_size
+        self._total_pages = total_pages
+
+    def first(self) -> Any:
+        return 1
+
+    def next_token(self, response: httpx.Response, records: list[dict[str, Any]], token: Any) -> Any:
+        page = int(token or 1)
+        if self._total_pages is not None:
+            total = self._total_pages(response.json())
+            if total is not None:
+                return page + 1 if page < total else None
+        return page + 1 if len(records) >= self.page_size else None
+
+
+class OffsetPaginator(Paginator):
+    """Start positions (QuickBooks ``STARTPOSITION``, 1-based) until a short page."""
+
+    def __init__(self, page_size: int, start: int = 1) -> None:
+        super().__init__()
+        self.page_size = page_size
+        self.start = start
+
+    def first(self) -> Any:
+        return self.start
+
+    def next_token(self, response: httpx.Response, records: list[dict[str, Any]], token: Any) -> Any:
+        return int(token) + self.page_size if len(records) >= self.page_size else None
+
+
+class Stream(ABC):
+    """A readable collection of one vendor entity, yielding core records of ``kind``.
+
+    ``cursor_field`` names the vendor field that orders changes (None: full reads
+    only). ``sorted_by_cursor`` says whether pages come in cursor order; the engine
+    only checkpoints a cursor mid-read for sorted streams and otherwise relies on the
+    page ``resume`` token and the ids seen at the boundary.
+    """
+
+    name: ClassVar[str]
+    kind: ClassVar[str]
+    entity: ClassVar[str] = ""
+    cursor_field: ClassVar[str | None] = None
+    primary_key: ClassVar[str] = "id"
+    sorted_by_cursor: ClassVar[bool] = False
+
+    def __init__(self, connector: Connector) -> None:
+        self.connector = connector
+
+    @property
+    def mapping_entity(self) -> str:
+        """The entity name the mapping file uses for this stream's records."""
+        return self.entity or self.name
+
+    def record_id(self, record: Mapping[str, Any]) -> str:
+        return str(record[self.primary_key])
+
+    def cursor_value(self, record: Mapping[str, Any]) -> datetime | None:
+        if not self.cursor_field:
+            return None
+        return parse_timestamp(record.get(self.cursor_field))
+
+    @abstractmethod
+    def read(self, since: datetime | None = None, resume: dict[str, Any] | None = None) -> Iterator[Page]:
+        """Pages of records changed at or after ``since`` (all if None), from ``resume`` on."""
+
+
+class RESTStream(Stream):
+    """A stream read page by page over HTTP; override the pieces that differ."""
+
+    def client(self) -> HttpClient:
+        return self.connector.client()
+
+    def paginator(self) -> Paginator:
+        raise NotImplementedError(f"{type(self).__name__} must define paginator()")
+
+    @abstractmethod
+    def request(self, since: datetime | None, token: Any) -> httpx.Response:
+        """Send the request for the page ``token`` (the paginator's first token at start)."""
+
+    @abstractmethod
+    def parse_records(self, response: httpx.Response) -> list[dict[str, Any]]:
+        """The records of one page, as the vendor sent them."""
+
+    def read(self, since: datetime | None = None, resume: dict[str, Any] | None = None) -> Iterator[Page]:
+        paginator = self.paginator()
+        token = resume.get("token") if resume else paginator.first()
+        while True:
+            response = self.request(since, token)
+            records = self.parse_records(response)
+            token = paginator.advance(response, records, token)
+            yield Page(records, {"token": token} if token is not None else None)
+            if token is None:
+                return
+
+
+# -- writing and actions --------------------------------------------------------------
+
+
+@dataclass
+class WriteResult:
+    """What a create or update left in the vendor: its id and, if returned, the record."""
+
+    id: str
+    record: dict[str, Any] | None = None
+
+
+@dataclass
+class CheckResult:
+    """``hub check``: what was verified, as labelled lines (never secrets)."""
+
+    ok: bool
+    details: dict[str, str] = field(default_factory=dict)
+
+
+@dataclass
+class ActionContext:
+    """Where an action runs: its idempotency key is stable across retries of one step."""
+
+    run_id: str
+    step_id: str
+    documents_root: Path
+    state: KeyValueStore
+
+    @property
+    def idempotency_key(self) -> str:
+        return f"{self.run_id}:{self.step_id}"
+
+
+def action(name: str, params: type[BaseModel], description: str = "") -> Callable[[Any], Any]:
+    """Mark a connector method as a workflow action: ``def m(self, params, ctx) -> dict``.
+
+    Declared on the class, so ``hub connectors`` lists actions without credentials.
+    """
+
+    def mark(fn: Any) -> Any:
+        fn.__hub_action__ = (name, params, description or (fn.__doc__ or "").strip().split("\n")[0])
+        return fn
+
+    return mark
+
+
+@dataclass(frozen=True)
+class Action:
+    """A workflow step a connector offers: ``run(params, ctx) -> outputs``.
+
+    ``run`` must be idempotent for one :attr:`ActionContext.idempotency_key`: a step
+    retried after a crash must find what its first attempt did (an envelope, a ticket)
+    instead of doing it twice.
+    """
+
+    name: str
+    description: str
+    params: type[BaseModel]
+    run: Callable[[BaseModel, ActionContext], dict[str, Any]]
+
+
+@dataclass
+class Event:
+    """A verified vendor event: what changed, and the ids that correlate it to waits."""
+
+    connector: str
+    type: str
+    id: str
+    entity: str | None = None
+    record_id: str | None = None
+    occurred_at: datetime | None = None
+    data: dict[str, Any] = field(default_factory=dict)
+    correlation: dict[str, str] = field(default_factory=dict)
+
+    @staticmethod
+    def body_id(body: bytes) -> str:
+        """Dedup id for vendors whose events carry none: a hash of the raw body."""
+        return "sha256:" + hashlib.sha256(body).hexdigest()
+
+
+class Connector(ABC):
+    """Base of every connector. Subclasses set the class attributes and implement I/O."""
+
+    name: ClassVar[str]
+    version: ClassVar[str] = "0.0.0"
+    settings_model: ClassVar[type[ConnectorSettings]] = ConnectorSettings
+    title: ClassVar[str] = ""
+    #: vendor entity -> core kind, for the entities this connector can write
+    writable: ClassVar[dict[str, str]] = {}
+    #: the vendor's published limits for one credential
+    rate_limits: ClassVar[list[RateLimit]] = []
+    #: whether the connector verifies and parses webhooks
+    has_webhooks: ClassVar[bool] = False
+    #: settings to check when the vendor answers 401/403
+    auth_settings: ClassVar[tuple[str, ...]] = ()
+    #: the stream classes; :meth:`streams` instantiates them
+    stream_classes: ClassVar[list[type[Stream]]] = []
+    #: name -> (method name, params model, description), collected from ``@action`` methods
+    action_specs: ClassVar[dict[str, tuple[str, type[BaseModel], str]]] = {}
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        specs = dict(getattr(cls, "action_specs", {}))
+        for attr, fn in vars(cls).items():
+            mark = getattr(fn, "__hub_action__", None)
+            if mark:
+                name, params, description = mark
+                specs[name] = (attr, params, description)
+        cls.action_specs = specs
+
+    @classmethod
+    def capabilities(cls) -> dict[str, Any]:
+        """What the connector offers, known without settings or network."""
+        return {
+            "streams": [
+                {"name": s.name, "kind": s.kind, "cursor": s.cursor_field} for s in cls.stream_classes
+            ],
+            "writes": dict(cls.writable),
+            "actions": sorted(cls.action_specs),
+            "webhooks": bool(cls.has_webhooks),
+        }
+
+    def __init__(self, settings: ConnectorSettings, context: ConnectorContext | None = None) -> None:
+        self.settings = settings
+        self.context = context or ConnectorContext()
+        self.log = get_logger(f"hub.connectors.{self.name}", connector=self.name)
+        self._clients: list[HttpClient] = []
+
+    # -- HTTP ---------------------------------------------------------------------
+
+    def make_client(
+        self,
+        base_url: str,
+        *,
+        budget_key: str | None = None,
+        limits: list[RateLimit] | None = None,
+        policy: ErrorPolicy | None = None,
+        **kwargs: Any,
+    ) -> HttpClient:
+        """An :class:`HttpClient` wired to this connector's secrets, budget and clock."""
+        key = budget_key or f"{self.name}:{base_url}"
+        limits = self.rate_limits if limits is None else limits
+        limiter = None
+        if limits:
+            limiter = self.context.limiters.get(key)
+            if limiter is None:
+                limiter = RateLimiter(limits, self.context.clock)
+                self.context.limiters[key] = limiter
+        hint = ", ".join(f"HUB_{self.name.upper()}__{s.upper()}" for s in self.auth_settings)
+        client = HttpClient(
+            self.name,
+            base_url,
+            limiter=limiter,
+            secrets=secret_values(self.settings),
+            clock=self.context.clock,
+            retry=self.context.retry,
+            policy=policy or ErrorPolicy(auth_hint=hint),
+            transport=self.context.transport,
+            **kwargs,
+        )
+        self._clients.append(client)
+        return client
+
+    def client(self) -> HttpClient:
+        """The connector's main client; connectors build it lazily in their own way."""
+        raise NotImplementedError(f"{type(self).__name__} must define client()")
+
+    @property
+    def api_calls(self) -> int:
+        """Requests sent by every client of this connector (for the run summary)."""
+        return sum(c.calls for c in self._clients)
+
+    def close(self) -> None:
+        for client in self._clients:
+            client.close()
+
+    # -- declarations -------------------------------------------------------------
+
+    def streams(self) -> list[Stream]:
+        """Every readable stream (instances of :attr:`stream_classes`)."""
+        return [cls(self) for cls in self.stream_classes]
+
+    def stream(self, name: str) -> Stream:
+        for stream in self.streams():
+            if stream.name == name:
+                return stream
+        known = ", ".join(s.name for s in self.streams())
+        raise ConfigError(f"{self.name} has no stream {name!r}; streams: {known}")
+
+    def actions(self) -> list[Action]:
+        """Workflow actions, bound to this instance."""
+        return [
+            Action(name, description, params, getattr(self, attr))
+            for name, (attr, params, description) in sorted(self.action_specs.items())
+        ]
+
+    def action(self, name: str) -> Action:
+        for action in self.actions():
+            if action.name == name:
+                return action
+        known = ", ".join(a.name for a in self.actions()) or "none"
+        raise ConfigError(f"{self.name} has no action {name!r}; actions: {known}")
+
+    @abstractmethod
+    def check(self) -> CheckResult:
+        """Verify credentials and connectivity; raise a typed error on failure."""
+
+    # -- writes -------------------------------------------------------------------
+
+    def get(self, entity: str, id: str) -> dict[str, Any]:
+        raise ConfigError(f"{self.name} cannot read single {entity} records")
+
+    def create(self, entity: str, payload: dict[str, Any]) -> WriteResult:
+        raise ConfigError(f"{self.name} cannot create {entity}")
+
+    def update(self, entity: str, id: str, changes: dict[str, Any]) -> WriteResult:
+        raise ConfigError(f"{self.name} cannot update {entity}")
+
+    def deactivate(self, entity: str, id: str) -> WriteResult:
+        raise ConfigError(f"{self.name} cannot deactivate {entity}")
+
+    @classmethod
+    def sandbox(cls, **options: Any) -> Any:
+        """This connector's simulator as a :class:`hub.sandbox.Sandbox`, or None if it has none.
+
+        Used by ``hub demo``, the contract suite and the benchmarks; ``options`` are
+        simulator-specific (seed size, budget, webhook target URL).
+        """
+        return None
+
+    # -- vocabulary for mappings --------------------------------------------------
+
+    def picklist_label(self, entity: str, field: str, value: Any) -> str | None:
+        """The label of a stored picklist value (identity unless the vendor has picklists)."""
+        return None if value is None else str(value)
+
+    def picklist_value(self, entity: str, field: str, label: str | None) -> Any:
+        """The stored value of a label; raises :class:`ConfigError` listing valid labels."""
+        return label
+
+    # -- webhooks -----------------------------------------------------------------
+
+    def verify_webhook(self, headers: Mapping[str, str], body: bytes) -> None:
+        """Check the signature over the raw bytes; raise :class:`WebhookRejected`."""
+        raise WebhookRejected(f"{self.name} does not receive webhooks", status=404)
+
+    def parse_webhook(self, headers: Mapping[str, str], body: bytes) -> list[Event]:
+        """Turn a verified body into events; raise ``WebhookRejected(status=400)`` if malformed."""
+        raise WebhookRejected(f"{self.name} does not receive webhooks", status=404)

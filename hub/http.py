@@ -1,0 +1,369 @@
+"""The one HTTP layer every connector uses.
+
+A synchronous ``httpx`` client wrapped with, in this order for each attempt:
+
+1. the credential's rate limiter (token buckets per published window, concurrency cap);
+2. the request, timed, logged as one structlog line with the URL redacted;
+3. classification of the answer by an :class:`ErrorPolicy` (error policy as data,
+   after Airbyte's ``default_error_mapping``): retry, rate-limited, or a typed error
+   carrying the vendor's own message;
+
+and around all attempts one ``tenacity`` retry loop: connection errors, timeouts,
+429, 502, 503 and 504 are retried with capped exponential backoff and jitter; a
+``Retry-After`` (seconds or HTTP date) is honoured, capped. There is exactly one retry
+layer: connectors must not retry on top of it.
+
+Vendors that report errors inside a 200 (QuickBooks ``Fault``, N-central) pass an
+``inspect`` callable that raises; vendors with their own error body pass
+``vendor_message`` so the user sees the vendor's text.
+"""
+
+from __future__ import annotations
+
+import email.utils
+import random
+import time
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass, field
+from datetime import UTC
+from enum import StrEnum
+from typing import Any
+
+import httpx
+from pydantic import BaseModel, SecretStr
+from tenacity import RetryCallState, Retrying, retry_if_exception, stop_after_attempt
+
+from hub import metrics
+from hub.clock import Clock, SystemClock
+from hub.errors import (
+    AuthenticationError,
+    ConflictError,
+    HttpError,
+    NotFoundError,
+    PermissionDeniedError,
+    RateLimitedError,
+    TransientError,
+    VendorError,
+)
+from hub.logging import Redactor, get_logger
+from hub.ratelimit import RateLimiter
+
+__all__ = [
+    "Action",
+    "ErrorPolicy",
+    "HttpClient",
+    "RetryPolicy",
+    "parse_retry_after",
+    "secret_values",
+]
+
+log = get_logger("hub.http")
+
+
+class Action(StrEnum):
+    ok = "ok"
+    retry = "retry"
+    rate_limited = "rate_limited"
+    fail = "fail"
+
+
+@dataclass(frozen=True)
+class RetryPolicy:
+    """How often and how long to retry; ``cap`` bounds every single wait."""
+
+    attempts: int = 5
+    base: float = 0.5
+    cap: float = 30.0
+    retry_after_cap: float = 120.0
+    jitter: float = 0.5
+
+    def backoff(self, attempt: int) -> float:
+        """Exponential backoff with jitter for the ``attempt``-th retry (1-based), capped."""
+        delay = self.base * (2 ** (attempt - 1))
+        delay += random.uniform(0, self.jitter * delay)
+        return min(delay, self.cap)
+
+
+@dataclass(frozen=True)
+class ErrorPolicy:
+    """Status code -> action and error type. Override per connector where a vendor differs."""
+
+    retry_statuses: frozenset[int] = frozenset({502, 503, 504})
+    rate_limit_statuses: frozenset[int] = frozenset({429})
+    errors: Mapping[int, type[HttpError]] = field(
+        default_factory=lambda: {
+            401: AuthenticationError,
+            403: PermissionDeniedError,
+            404: NotFoundError,
+            409: ConflictError,
+        }
+    )
+    auth_hint: str = ""
+
+    def action(self, status: int) -> Action:
+        if status < 400:
+            return Action.ok
+        if status in self.rate_limit_statuses:
+            return Action.rate_limited
+        if status in self.retry_statuses:
+            return Action.retry
+        return Action.fail
+
+    def error_type(self, status: int) -> type[HttpError]:
+        if status in self.errors:
+            return self.errors[status]
+        return TransientError if status >= 500 else VendorError
+
+
+def parse_retry_after(value: str | None, clock: Clock) -> float | None:
+    """Seconds to wait from a ``Retry-After`` header: delta-seconds or an HTTP date."""
+    if not value:
+        return None
+    value = value.strip()
+    try:
+        return max(0.0, float(value))
+    except ValueError:
+        pass
+    try:
+        when = email.utils.parsedate_to_datetime(value)
+    except (TypeError, ValueError):
+        return None
+    if when.tzinfo is None:
+        when = when.replace(tzinfo=UTC)
+    return max(0.0, (when - clock.now()).total_seconds())
+
+
+def secret_values(settings: BaseModel | None) -> list[str]:
+    """Every ``SecretStr`` value of a settings model, for that client's own redactor."""
+    if settings is None:
+        return []
+    found: list[str] = []
+    for name in type(settings).model_fields:
+        value = getattr(settings, name, None)
+        if isinstance(value, SecretStr):
+            found.append(value.get_secret_value())
+        elif isinstance(value, list | tuple):
+            found.extend(v.get_secret_value() for v in value if isinstance(v, SecretStr))
+        elif isinstance(value, BaseModel):
+            found.extend(secret_values(value))
+    return found
+
+
+def _default_vendor_message(response: httpx.Response) -> str | None:
+    try:
+        body = response.json()
+    except ValueError:
+        text = response.text.strip()
+        return text[:300] or None
+    if isinstance(body, dict):
+        for key in ("message", "error_description", "error", "errors", "detail"):
+            value = body.get(key)
+            if isinstance(value, str) and value:
+                return value
+            if isinstance(value, list) and value:
+                return "; ".join(str(v.get("detail", v) if isinstance(v, dict) else v) for v in value)
+    return None
+
+
+class HttpClient:
+    """A vendor API client: base URL, auth, budget, retries, logging, typed errors."""
+
+    def __init__(
+        self,
+        connector: str,
+        base_url: str = "",
+        *,
+        headers: Mapping[str, str] | None = None,
+        auth: httpx.Auth | None = None,
+        limiter: RateLimiter | None = None,
+        secrets: Iterable[str] = (),
+        clock: Clock | None = None,
+        retry: RetryPolicy | None = None,
+        policy: ErrorPolicy | None = None,
+        timeout: float = 30.0,
+        vendor_message: Callable[[httpx.Response], str | None] | None = None,
+        inspect: Callable[[httpx.Response], None] | None = None,
+        transport: httpx.BaseTransport | None = None,
+    ) -> None:
+        self.connector = connector
+        self.clock = clock or SystemClock()
+        self.retry = retry or RetryPolicy()
+        self.policy = policy or ErrorPolicy()
+        self.redactor = Redactor(secrets)
+        self.limiter = limiter
+        self._vendor_message = vendor_message or _default_vendor_message
+        self._inspect = inspect
+        self.calls = 0
+        self.rate_limited = 0
+        self._client = httpx.Client(
+            base_url=base_url,
+            headers=dict(headers or {}),
+            auth=auth,
+            timeout=httpx.Timeout(timeout, connect=min(10.0, timeout)),
+            transport=transport,
+            follow_redirects=False,
+        )
+
+    # -- public API -------------------------------------------------------------
+
+    @property
+    def base_url(self) -> str:
+        return str(self._client.base_url)
+
+    @base_url.setter
+    def base_url(self, value: str) -> None:
+        self._client.base_url = httpx.URL(value)
+
+    def request(self, method: str, url: str, **kwargs: Any) -> httpx.Response:
+        """Send with retries; returns a 2xx/3xx response or raises a typed :class:`HttpError`."""
+        retrying = Retrying(
+            stop=stop_after_attempt(self.retry.attempts),
+            retry=retry_if_exception(lambda exc: isinstance(exc, RateLimitedError | TransientError)),
+            wait=self._wait,
+            sleep=self.clock.sleep,
+            reraise=True,
+        )
+        attempt = 0
+        for trying in retrying:
+            with trying:
+                attempt += 1
+                return self._attempt(method, url, attempt, kwargs)
+        raise AssertionError("unreachable: tenacity re-raises the last error")  # pragma: no cover
+
+    def get(self, url: str, **kwargs: Any) -> httpx.Response:
+        return self.request("GET", url, **kwargs)
+
+    def post(self, url: str, **kwargs: Any) -> httpx.Response:
+        return self.request("POST", url, **kwargs)
+
+    def put(self, url: str, **kwargs: Any) -> httpx.Response:
+        return self.request("PUT", url, **kwargs)
+
+    def patch(self, url: str, **kwargs: Any) -> httpx.Response:
+        return self.request("PATCH", url, **kwargs)
+
+    def delete(self, url: str, **kwargs: Any) -> httpx.Response:
+        return self.request("DELETE", url, **kwargs)
+
+    def close(self) -> None:
+        self._client.close()
+
+    def __enter__(self) -> HttpClient:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def error(self, response: httpx.Response, message: str, cls: type[HttpError] = VendorError) -> HttpError:
+        """Build a typed error for ``response`` (used by ``inspect`` callables too)."""
+        return cls(
+            self.redactor.text(message),
+            connector=self.connector,
+            method=response.request.method,
+            url=self.redactor.url(str(response.request.url)),
+            status=response.status_code,
+            vendor_message=self._safe_vendor_message(response),
+        )
+
+    # -- internals --------------------------------------------------------------
+
+    def _wait(self, state: RetryCallState) -> float:
+        exc = state.outcome.exception() if state.outcome else None
+        retry_after = getattr(exc, "retry_after", None)
+        if retry_after is not None:
+            return min(float(retry_after), self.retry.retry_after_cap)
+        return self.retry.backoff(state.attempt_number)
+
+    def _safe_vendor_message(self, response: httpx.Response) -> str | None:
+        try:
+            message = self._vendor_message(response)
+        except Exception:  # a malformed error body must not hide the real error
+            message = None
+        return self.redactor.text(message) if message else None
+
+    def _attempt(self, method: str, url: str, attempt: int, kwargs: dict[str, Any]) -> httpx.Response:
+        if self.limiter is not None:
+            self.limiter.acquire()
+        started = time.perf_counter()
+        full_url = url
+        try:
+            if self.limiter is not None:
+                with self.limiter.slot():
+                    response = self._client.request(method, url, **kwargs)
+            else:
+                response = self._client.request(method, url, **kwargs)
+        except httpx.TimeoutException as exc:
+            self._count()
+            full_url = self.redactor.url(str(exc.request.url)) if _has_request(exc) else url
+            log.warning("http.timeout", connector=self.connector, method=method, url=full_url, attempt=attempt)
+            raise TransientError(
+                f"timed out ({type(exc).__name__})", connector=self.connector, method=method, url=full_url
+            ) from None
+        except httpx.TransportError as exc:
+            self._count()
+            full_url = self.redactor.url(str(exc.request.url)) if _has_request(exc) else url
+            log.warning("http.error", connector=self.connector, method=method, url=full_url, attempt=attempt)
+            raise TransientError(
+                f"connection failed ({type(exc).__name__}: {self.redactor.text(str(exc))})",
+                connector=self.connector,
+                method=method,
+                url=full_url,
+            ) from None
+        self._count()
+        duration_ms = round((time.perf_counter() - started) * 1000, 1)
+        full_url = self.redactor.url(str(response.request.url))
+        log.info(
+            "http.request",
+            connector=self.connector,
+            method=method,
+            url=full_url,
+            status=response.status_code,
+            duration_ms=duration_ms,
+            attempt=attempt,
+        )
+        self._classify(response)
+        if self._inspect is not None:
+            self._inspect(response)
+        return response
+
+    def _count(self) -> None:
+        self.calls += 1
+        metrics.API_CALLS.labels(connector=self.connector).inc()
+
+    def _classify(self, response: httpx.Response) -> None:
+        action = self.policy.action(response.status_code)
+        if action is Action.ok:
+            return
+        response.read()
+        retry_after = parse_retry_after(response.headers.get("Retry-After"), self.clock)
+        if action is Action.rate_limited:
+            self.rate_limited += 1
+            metrics.RATE_LIMITED.labels(connector=self.connector).inc()
+            wait = retry_after if retry_after is not None else self.retry.backoff(1)
+            if self.limiter is not None:
+                self.limiter.penalize(min(wait, self.retry.retry_after_cap))
+            err = self.error(response, "rate limited by the vendor", RateLimitedError)
+            err.retry_after = retry_after
+            raise err
+        if action is Action.retry:
+            err = self.error(response, f"vendor unavailable (HTTP {response.status_code})", TransientError)
+            err.retry_after = retry_after
+            raise err
+        cls = self.policy.error_type(response.status_code)
+        message = {
+            AuthenticationError: "authentication failed",
+            PermissionDeniedError: "permission denied",
+            NotFoundError: "not found",
+            ConflictError: "conflict",
+        }.get(cls, f"request refused (HTTP {response.status_code})")
+        if cls in (AuthenticationError, PermissionDeniedError) and self.policy.auth_hint:
+            message = f"{message}; check {self.policy.auth_hint}"
+        raise self.error(response, message, cls)
+
+
+def _has_request(exc: httpx.HTTPError) -> bool:
+    try:
+        exc.request  # noqa: B018 - raises RuntimeError when the error carries no request
+    except RuntimeError:
+        return False
+    return True

@@ -1,0 +1,133 @@
+"""structlog set-up with secret redaction.
+
+Secrets in logs are the most reported security bug of connector frameworks. Two
+layers keep them out, and neither is a process-wide list of secret strings:
+
+* a structlog processor that masks the values of keys that name secrets
+  (``secret``, ``token``, ``password``, ``authorization``, ``api_key`` ...), including
+  inside nested dicts, and query parameters of that kind inside URLs;
+* :class:`Redactor`, owned by each connector's HTTP client, which knows that
+  connector's own secret values and scrubs them from URLs, messages and errors it
+  produces (see ``hub.http``).
+
+Logs go to stderr, so that ``--json`` output on stdout stays machine-readable.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+import sys
+from collections.abc import Iterable, Mapping, MutableMapping
+from typing import Any
+from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
+
+import structlog
+
+__all__ = ["MASK", "Redactor", "configure_logging", "get_logger", "redact_mapping", "redact_url"]
+
+MASK = "***"
+_SECRET_KEY = re.compile(
+    r"(secret|token|password|passwd|authorization|api[-_]?key|apikey|private[-_]?key|"
+    r"signature|credential|cookie|assertion|client[-_]?secret|jwt)",
+    re.IGNORECASE,
+)
+
+
+def is_secret_key(key: str) -> bool:
+    return bool(_SECRET_KEY.search(key))
+
+
+def redact_url(url: str) -> str:
+    """The URL with user info and secret-named query parameters masked."""
+    try:
+        parts = urlsplit(url)
+    except ValueError:
+        return url
+    netloc = parts.netloc
+    if "@" in netloc:
+        netloc = f"{MASK}@{netloc.rsplit('@', 1)[1]}"
+    query = parts.query
+    if query:
+        pairs = parse_qsl(query, keep_blank_values=True)
+        query = urlencode([(k, MASK if is_secret_key(k) else v) for k, v in pairs], safe="*[],:$")
+    return urlunsplit((parts.scheme, netloc, parts.path, query, parts.fragment))
+
+
+def redact_mapping(value: Any) -> Any:
+    """A copy of ``value`` with the values of secret-named keys masked, recursively."""
+    if isinstance(value, Mapping):
+        return {
+            k: (MASK if isinstance(k, str) and is_secret_key(k) and v not in (None, "") else redact_mapping(v))
+            for k, v in value.items()
+        }
+    if isinstance(value, list | tuple):
+        return type(value)(redact_mapping(v) for v in value)
+    return value
+
+
+class Redactor:
+    """Scrubs a known set of secret values (one connector's) from text.
+
+    Each HTTP client gets its own instance built from its connector's settings, so
+    there is never a global registry of secrets to leak or to go stale.
+    """
+
+    def __init__(self, secrets: Iterable[str] = ()) -> None:
+        # Longest first so that a secret containing another is masked whole.
+        self._secrets = sorted({s for s in secrets if s and len(s) >= 4}, key=len, reverse=True)
+
+    def add(self, secret: str | None) -> None:
+        if secret and len(secret) >= 4 and secret not in self._secrets:
+            self._secrets.append(secret)
+            self._secrets.sort(key=len, reverse=True)
+
+    def text(self, value: str) -> str:
+        for secret in self._secrets:
+            if secret in value:
+                value = value.replace(secret, MASK)
+        return value
+
+    def url(self, url: str) -> str:
+        return self.text(redact_url(url))
+
+
+def _redact_processor(_logger: Any, _name: str, event_dict: MutableMapping[str, Any]) -> Any:
+    for key, value in list(event_dict.items()):
+        if key == "event":
+            continue
+        if is_secret_key(key) and value not in (None, ""):
+            event_dict[key] = MASK
+        elif key == "url" and isinstance(value, str):
+            event_dict[key] = redact_url(value)
+        elif isinstance(value, Mapping | list | tuple):
+            event_dict[key] = redact_mapping(value)
+    return event_dict
+
+
+def configure_logging(*, json: bool = False, level: str = "INFO", stream: Any = None) -> None:
+    """Configure structlog: console lines for people, JSON lines with ``--log-json``."""
+    out = stream or sys.stderr
+    renderer: Any = (
+        structlog.processors.JSONRenderer()
+        if json
+        else structlog.dev.ConsoleRenderer(colors=False, exception_formatter=structlog.dev.plain_traceback)
+    )
+    structlog.configure(
+        processors=[
+            structlog.contextvars.merge_contextvars,
+            structlog.processors.add_log_level,
+            structlog.processors.TimeStamper(fmt="iso", utc=True),
+            _redact_processor,
+            structlog.processors.format_exc_info if json else structlog.processors.StackInfoRenderer(),
+            renderer,
+        ],
+        wrapper_class=structlog.make_filtering_bound_logger(logging.getLevelName(level.upper())),
+        logger_factory=structlog.PrintLoggerFactory(file=out),
+        cache_logger_on_first_use=False,
+    )
+
+
+def get_logger(name: str | None = None, **bound: Any) -> Any:
+    logger = structlog.get_logger(name) if name else structlog.get_logger()
+    return logger.bind(**bound) if bound else logger

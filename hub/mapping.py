@@ -1,0 +1,588 @@
+"""Declarative mappings between a vendor's records and the core model.
+
+One file per connector (``mappings/<connector>.yaml``), validated by :class:`MappingFile`
+with errors that point at file and line. Users override a built-in file with one of
+the same name in ``HUB_MAPPINGS_DIR``. A mapping says, per vendor entity:
+
+* ``kind``: the core kind it maps to;
+* ``fields``: core field path <- vendor field path, with an optional picklist lookup,
+  value map (vendor label -> core value), named transforms, a reference kind, a
+  default and a direction (``both``, ``read``, ``write``);
+* ``constants``: vendor fields set on create;
+* ``match``: how an unlinked record finds its counterpart (crosswalk first, always);
+* ``owned``: the core fields this system owns in a two-way job.
+
+Paths are dotted. Core paths reach into ``address.city``, ``udfs.<label>`` and
+``roles.<role>`` (a boolean: the contact has that role). Vendor paths reach into nested
+objects and into lists of named items: ``userDefinedFields[name=Help Desk].value``.
+"""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+from enum import Enum
+from collections.abc import Callable, Iterable
+from functools import cache
+from importlib import resources
+from pathlib import Path
+from typing import Any, Literal, Protocol
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+
+from hub.errors import ConfigError, RecordRejected
+from hub.models import KINDS, ExternalRef, Record, model_for_kind
+from hub.yamlfile import validate_yaml
+
+__all__ = [
+    "NORMALIZERS",
+    "TRANSFORMS",
+    "EntityMapping",
+    "FieldMap",
+    "MappingFile",
+    "MatchRule",
+    "Vocabulary",
+    "get_path",
+    "load_mapping",
+    "match_key",
+    "set_path",
+]
+
+
+# -- named transforms and normalizers ---------------------------------------------------
+
+
+def _phone(value: Any) -> Any:
+    if value is None:
+        return None
+    text = str(value).strip()
+    if not text:
+        return None
+    plus = text.startswith("+")
+    digits = re.sub(r"\D", "", text)
+    if not digits:
+        return text
+    if not plus and len(digits) == 10:  # North American numbers without country code
+        digits = "1" + digits
+        plus = True
+    return ("+" if plus else "") + digits
+
+
+def _email(value: Any) -> Any:
+    if value is None:
+        return None
+    text = str(value).strip().lower()
+    return text or None
+
+
+def _str(fn: Callable[[str], str]) -> Callable[[Any], Any]:
+    return lambda v: fn(v) if isinstance(v, str) else v
+
+
+def _first_word(value: Any) -> Any:
+    if not isinstance(value, str) or not value.strip():
+        return None
+    return value.strip().split()[0]
+
+
+def _rest_words(value: Any) -> Any:
+    if not isinstance(value, str) or not value.strip():
+        return None
+    parts = value.strip().split(maxsplit=1)
+    return parts[1] if len(parts) > 1 else None
+
+
+def _split_commas(value: Any) -> Any:
+    if value is None:
+        return []
+    if isinstance(value, list):
+        return value
+    return [p.strip() for p in str(value).replace(";", ",").split(",") if p.strip()]
+
+
+def _join_commas(value: Any) -> Any:
+    if isinstance(value, list | tuple | set):
+        return ",".join(str(v) for v in value if v) or None
+    return value
+
+
+def _join_space(value: Any) -> Any:
+    if isinstance(value, list | tuple):
+        return " ".join(str(v).strip() for v in value if v and str(v).strip()) or None
+    return value
+
+
+def _bool(value: Any) -> Any:
+    if isinstance(value, str):
+        return value.strip().lower() in {"1", "true", "yes", "y", "on"}
+    return bool(value) if value is not None else None
+
+
+def _empty_none(value: Any) -> Any:
+    return None if value in ("", [], {}) else value
+
+
+#: Named value transforms a mapping may apply (read direction, and ``write_transform``).
+TRANSFORMS: dict[str, Callable[[Any], Any]] = {
+    "trim": _str(str.strip),
+    "lower": _str(str.lower),
+    "upper": _str(str.upper),
+    "title": _str(str.title),
+    "phone": _phone,
+    "email": _email,
+    "first_word": _first_word,
+    "rest_words": _rest_words,
+    "split_commas": _split_commas,
+    "join_commas": _join_commas,
+    "join_space": _join_space,
+    "bool": _bool,
+    "str": lambda v: None if v is None else str(v),
+    "int": lambda v: None if v in (None, "") else int(v),
+    "empty_none": _empty_none,
+}
+
+_ORG_SUFFIXES = re.compile(
+    r"\b(incorporated|inc|llc|l\.l\.c|ltd|limited|co|corp|corporation|company|plc|gmbh|pty|the)\b\.?"
+)
+
+
+def _norm_org_name(value: Any) -> str | None:
+    """'The Acme  Co., Inc.' and 'acme' are one organization; exact names duplicate."""
+    if not isinstance(value, str) or not value.strip():
+        return None
+    text = unicodedata.normalize("NFKD", value).encode("ascii", "ignore").decode().lower()
+    text = text.replace("&", " and ")
+    text = _ORG_SUFFIXES.sub(" ", text)
+    text = re.sub(r"[^a-z0-9]+", "", text)
+    return text or None
+
+
+def _norm_domain(value: Any) -> str | None:
+    email = _email(value)
+    if not email or "@" not in email:
+        return None
+    return email.rsplit("@", 1)[1]
+
+
+#: Named normalizers for match keys.
+NORMALIZERS: dict[str, Callable[[Any], Any]] = {
+    "exact": lambda v: v if v not in ("", None) else None,
+    "org_name": _norm_org_name,
+    "email": _email,
+    "email_domain": _norm_domain,
+    "phone": lambda v: _phone(v) or None,
+    "casefold": lambda v: v.strip().casefold() or None if isinstance(v, str) else v,
+}
+
+
+# -- paths ------------------------------------------------------------------------------
+
+_SEGMENT = re.compile(r"^(?P<name>[^\[\]]+)?(?:\[(?P<sel>[^\]]+)\])?$")
+
+
+def _segments(path: str) -> list[tuple[str | None, str | None]]:
+    out = []
+    # split on dots that are not inside a [selector]
+    depth, buf, parts = 0, "", []
+    for ch in path:
+        if ch == "[":
+            depth += 1
+        elif ch == "]":
+            depth -= 1
+        if ch == "." and depth == 0:
+            parts.append(buf)
+            buf = ""
+        else:
+            buf += ch
+    parts.append(buf)
+    for part in parts:
+        m = _SEGMENT.match(part)
+        if not m or not part:
+            raise ValueError(f"bad path segment {part!r} in {path!r}")
+        out.append((m.group("name"), m.group("sel")))
+    return out
+
+
+def _select(items: Any, sel: str) -> Any:
+    if not isinstance(items, list):
+        return None
+    if "=" in sel:
+        key, want = (s.strip() for s in sel.split("=", 1))
+        return next((i for i in items if isinstance(i, dict) and str(i.get(key)) == want), None)
+    idx = int(sel)
+    return items[idx] if -len(items) <= idx < len(items) else None
+
+
+def get_path(data: Any, path: str) -> Any:
+    """Read ``path`` from nested dicts and lists; missing parts give ``None``."""
+    current = data
+    for name, sel in _segments(path):
+        if name is not None:
+            current = current.get(name) if isinstance(current, dict) else None
+        if sel is not None:
+            current = _select(current, sel)
+        if current is None:
+            return None
+    return current
+
+
+def set_path(data: dict[str, Any], path: str, value: Any) -> None:
+    """Write ``path`` into nested dicts, creating them; ``[k=v]`` items are created too."""
+    segs = _segments(path)
+    current: Any = data
+    for i, (name, sel) in enumerate(segs):
+        last = i == len(segs) - 1
+        if sel is None:
+            assert name is not None
+            if last:
+                current[name] = value
+                return
+            current = current.setdefault(name, {})
+            continue
+        items = current.setdefault(name, []) if name is not None else current
+        if "=" not in sel:
+            raise ValueError(f"cannot write through index selector in {path!r}")
+        key, want = (s.strip() for s in sel.split("=", 1))
+        item = next((x for x in items if isinstance(x, dict) and str(x.get(key)) == want), None)
+        if item is None:
+            item = {key: want}
+            items.append(item)
+        if last:
+            raise ValueError(f"path {path!r} must end in a field after the selector")
+        current = item
+
+
+# -- the schema -------------------------------------------------------------------------
+
+
+class FieldMap(BaseModel):
+    """How one core field maps to one vendor field."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    vendor: str | list[str] = Field(description="vendor field path (a list joins several on read)")
+    picklist: bool = Field(default=False, description="the vendor stores a picklist value; map by label")
+    values: dict[str, Any] = Field(default_factory=dict, description="vendor label -> core value")
+    transform: list[str] = Field(default_factory=list, description="named transforms on read")
+    write_transform: list[str] = Field(default_factory=list, description="named transforms on write")
+    ref: str | None = Field(default=None, description="the vendor value is the id of a record of this kind")
+    default: Any = None
+    direction: Literal["both", "read", "write"] = "both"
+
+    @field_validator("transform", "write_transform")
+    @classmethod
+    def _known_transforms(cls, names: list[str]) -> list[str]:
+        for name in names:
+            if name not in TRANSFORMS:
+                raise ValueError(f"unknown transform {name!r}; known: {', '.join(sorted(TRANSFORMS))}")
+        return names
+
+    @field_validator("ref")
+    @classmethod
+    def _known_kind(cls, kind: str | None) -> str | None:
+        if kind is not None and kind not in KINDS:
+            raise ValueError(f"unknown kind {kind!r}; known: {', '.join(sorted(KINDS))}")
+        return kind
+
+    @model_validator(mode="after")
+    def _writable(self) -> FieldMap:
+        if isinstance(self.vendor, list) and self.direction != "read":
+            raise ValueError("a field joined from several vendor fields must have direction: read")
+        if isinstance(self.vendor, list):
+            for p in self.vendor:
+                _segments(p)
+        else:
+            _segments(self.vendor)
+        return self
+
+
+class MatchRule(BaseModel):
+    """Match an unlinked record by a core field, normalized (e.g. ``name`` by ``org_name``)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    key: str
+    normalize: str = "exact"
+
+    @field_validator("normalize")
+    @classmethod
+    def _known(cls, name: str) -> str:
+        if name not in NORMALIZERS:
+            raise ValueError(f"unknown normalizer {name!r}; known: {', '.join(sorted(NORMALIZERS))}")
+        return name
+
+
+class EntityMapping(BaseModel):
+    """One vendor entity <-> one core kind."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    kind: str
+    id_field: str = "id"
+    fields: dict[str, FieldMap]
+    constants: dict[str, Any] = Field(default_factory=dict, description="vendor fields set on create")
+    match: list[MatchRule] = Field(default_factory=list)
+    owned: list[str] = Field(default_factory=list, description="core fields this system owns")
+    active_field: str | None = Field(default=None, description="core field that says active/inactive")
+
+    @field_validator("kind")
+    @classmethod
+    def _known_kind(cls, kind: str) -> str:
+        model_for_kind(kind)
+        return kind
+
+    @model_validator(mode="after")
+    def _core_fields_exist(self) -> EntityMapping:
+        model = model_for_kind(self.kind)
+        for core_path in self.fields:
+            top = core_path.split(".", 1)[0]
+            if top not in model.model_fields:
+                raise ValueError(f"{self.kind} has no field {top!r} (in {core_path!r})")
+        for name in self.owned:
+            if name.split(".", 1)[0] not in model.model_fields:
+                raise ValueError(f"owned field {name!r} is not a field of {self.kind}")
+        for rule in self.match:
+            if rule.key.split(".", 1)[0] not in model.model_fields:
+                raise ValueError(f"match key {rule.key!r} is not a field of {self.kind}")
+        return self
+
+    @property
+    def model(self) -> type[Record]:
+        return model_for_kind(self.kind)
+
+
+class MappingFile(BaseModel):
+    """A whole ``mappings/<connector>.yaml``."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    connector: str
+    version: int = 1
+    entities: dict[str, EntityMapping]
+
+
+class Vocabulary(Protocol):
+    """What a connector lends the mapping: picklist label <-> stored value."""
+
+    def picklist_label(self, entity: str, field: str, value: Any) -> str | None: ...
+
+    def picklist_value(self, entity: str, field: str, label: str | None) -> Any: ...
+
+
+class _Identity:
+    def picklist_label(self, entity: str, field: str, value: Any) -> str | None:
+        return None if value is None else str(value)
+
+    def picklist_value(self, entity: str, field: str, label: str | None) -> Any:
+        return label
+
+
+IDENTITY = _Identity()
+
+RefResolver = Callable[[ExternalRef], str | None]
+
+
+# -- applying ---------------------------------------------------------------------------
+
+
+def _apply(names: Iterable[str], value: Any) -> Any:
+    for name in names:
+        value = TRANSFORMS[name](value)
+    return value
+
+
+def _core_get(record: Record, path: str) -> Any:
+    head, _, rest = path.partition(".")
+    value = getattr(record, head)
+    if not rest:
+        return value
+    if head == "roles":
+        return rest in {str(r) for r in value}
+    if isinstance(value, dict):
+        return value.get(rest)
+    if isinstance(value, BaseModel):
+        return getattr(value, rest, None)
+    return None
+
+
+def _core_set(data: dict[str, Any], path: str, value: Any) -> None:
+    head, _, rest = path.partition(".")
+    if not rest:
+        data[head] = value
+        return
+    if head == "roles":
+        roles = data.setdefault("roles", set())
+        if value:
+            roles.add(rest)
+        return
+    data.setdefault(head, {})[rest] = value
+
+
+class BoundMapping:
+    """An entity mapping bound to its system and entity name, ready to apply."""
+
+    def __init__(self, system: str, entity: str, spec: EntityMapping) -> None:
+        self.system = system
+        self.entity = entity
+        self.spec = spec
+
+    @property
+    def kind(self) -> str:
+        return self.spec.kind
+
+    def to_core(self, raw: dict[str, Any], vocab: Vocabulary = IDENTITY) -> Record:
+        """Vendor record -> core record carrying its ref in this system.
+
+        Raises :class:`RecordRejected` naming the field when the vendor data does not fit.
+        """
+        data: dict[str, Any] = {}
+        for core_path, fm in self.spec.fields.items():
+            if fm.direction == "write":
+                continue
+            if isinstance(fm.vendor, list):
+                value: Any = [get_path(raw, p) for p in fm.vendor]
+            else:
+                value = get_path(raw, fm.vendor)
+                if fm.picklist:
+                    value = vocab.picklist_label(self.entity, fm.vendor, value)
+            if fm.values and value is not None:
+                value = fm.values.get(str(value), fm.values.get("*", value))
+            value = _apply(fm.transform, value)
+            if value is None:
+                value = fm.default
+            if fm.ref and value not in (None, "", 0):
+                value = ExternalRef(system=self.system, kind=fm.ref, id=str(value))
+            elif fm.ref:
+                value = None
+            if value is None and "." not in core_path:
+                continue
+            _core_set(data, core_path, value)
+        record_id = get_path(raw, self.spec.id_field)
+        if record_id not in (None, ""):
+            data["refs"] = [ExternalRef(system=self.system, kind=self.kind, id=str(record_id))]
+        try:
+            return self.spec.model.model_validate(data)
+        except ValidationError as exc:
+            err = exc.errors()[0]
+            where = ".".join(str(p) for p in err.get("loc", ()))
+            raise RecordRejected(
+                f"{self.system} {self.entity} {record_id}: field {where}: {err.get('msg')}"
+            ) from None
+
+    def to_vendor(
+        self,
+        record: Record,
+        vocab: Vocabulary = IDENTITY,
+        *,
+        fields: Iterable[str] | None = None,
+        resolve_ref: RefResolver | None = None,
+        create: bool = False,
+    ) -> dict[str, Any]:
+        """Core record -> vendor payload (only ``fields`` if given; constants on create).
+
+        A reference that cannot be resolved in this system raises :class:`RecordRejected`
+        (writing a contact before its organization exists would orphan it).
+        """
+        only = set(fields) if fields is not None else None
+        payload: dict[str, Any] = {}
+        if create:
+            for path, value in self.spec.constants.items():
+                set_path(payload, path, value)
+        for core_path, fm in self.spec.fields.items():
+            if fm.direction == "read" or (only is not None and core_path not in only):
+                continue
+            assert isinstance(fm.vendor, str)
+            value = _core_get(record, core_path)
+            if fm.ref:
+                if value is None:
+                    vendor_value: Any = None
+                elif value.system == self.system:
+                    vendor_value = value.id
+                else:
+                    vendor_value = resolve_ref(value) if resolve_ref else None
+                    if vendor_value is None:
+                        raise RecordRejected(
+                            f"{self.kind} {core_path} {value} has no {self.system} counterpart yet"
+                        )
+                value = _int_if_numeric(vendor_value)
+            else:
+                if isinstance(value, Enum):
+                    value = value.value
+                if fm.values and value is not None:
+                    inverse = {str(v): k for k, v in fm.values.items() if k != "*"}
+                    value = inverse.get(str(value), value)
+                value = _apply(fm.write_transform, value)
+                if fm.picklist:
+                    value = vocab.picklist_value(self.entity, fm.vendor, value)
+                if isinstance(value, set):
+                    value = sorted(value)
+            if hasattr(value, "isoformat"):
+                value = value.isoformat()
+            set_path(payload, fm.vendor, value)
+        return payload
+
+    def owned_fields(self) -> list[str]:
+        return list(self.spec.owned) or [p for p, f in self.spec.fields.items() if f.direction != "read"]
+
+
+def _int_if_numeric(value: Any) -> Any:
+    if isinstance(value, str) and value.isdigit():
+        return int(value)
+    return value
+
+
+def match_key(record: Record, rule: MatchRule) -> Any:
+    return NORMALIZERS[rule.normalize](_core_get(record, rule.key))
+
+
+# -- loading ------------------------------------------------------------------------------
+
+
+def _builtin_dir() -> Path:
+    return Path(str(resources.files("mappings")))
+
+
+def mapping_path(connector: str, dirs: Iterable[Path] = ()) -> Path:
+    """The file that applies: the first of ``dirs`` (user, plugins) that has it, else built-in."""
+    for folder in dirs:
+        candidate = Path(folder) / f"{connector}.yaml"
+        if candidate.is_file():
+            return candidate
+    builtin = _builtin_dir() / f"{connector}.yaml"
+    if builtin.is_file():
+        return builtin
+    raise ConfigError(f"no mapping file for connector {connector!r} (looked for {connector}.yaml)")
+
+
+@cache
+def _load(path: Path) -> MappingFile:
+    return validate_yaml(MappingFile, path)
+
+
+class Mapping:
+    """A connector's loaded mapping file."""
+
+    def __init__(self, spec: MappingFile, path: Path) -> None:
+        self.spec = spec
+        self.path = path
+
+    def entity(self, name: str) -> BoundMapping:
+        try:
+            return BoundMapping(self.spec.connector, name, self.spec.entities[name])
+        except KeyError:
+            known = ", ".join(self.spec.entities)
+            raise ConfigError(f"{self.path}: no entity {name!r}; entities: {known}") from None
+
+    def for_kind(self, kind: str) -> BoundMapping:
+        for name, spec in self.spec.entities.items():
+            if spec.kind == kind:
+                return BoundMapping(self.spec.connector, name, spec)
+        raise ConfigError(f"{self.path}: no entity maps kind {kind!r}")
+
+
+def load_mapping(connector: str, dirs: Iterable[Path] = ()) -> Mapping:
+    path = mapping_path(connector, [Path(d) for d in dirs if d])
+    spec = _load(path.resolve())
+    if spec.connector != connector:
+        raise ConfigError(f"{path}: connector: says {spec.connector!r}, expected {connector!r}")
+    return Mapping(spec, path)

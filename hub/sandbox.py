@@ -1,0 +1,75 @@
+"""Serving vendor simulators (ASGI apps) on loopback, for ``hub demo``, tests and benchmarks.
+
+Each built-in connector ships a simulator of its vendor's API. :func:`serve_app` runs
+one under uvicorn in a background thread on a free loopback port, so the connector
+talks real HTTP to it exactly as it would to the vendor.
+"""
+
+from __future__ import annotations
+
+import socket
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+import uvicorn
+
+__all__ = ["Sandbox", "ServedApp", "free_port", "serve_app"]
+
+
+@dataclass
+class Sandbox:
+    """A connector's simulator: the ASGI app, its control handle, and the settings to use it.
+
+    ``settings(base_url)`` returns the connector setting overrides (field -> value) that
+    point the connector at the simulator served at ``base_url``.
+    """
+
+    app: Any
+    settings: Callable[[str], dict[str, Any]]
+    control: Any = None
+    extra: dict[str, Any] = field(default_factory=dict)
+
+
+def free_port(host: str = "127.0.0.1") -> int:
+    with socket.socket() as sock:
+        sock.bind((host, 0))
+        return int(sock.getsockname()[1])
+
+
+class ServedApp:
+    """An app being served; ``url`` has no trailing slash. Use as a context manager."""
+
+    def __init__(self, app: Any, host: str = "127.0.0.1", port: int | None = None) -> None:
+        self.host = host
+        self.port = port or free_port(host)
+        self.url = f"http://{host}:{self.port}"
+        config = uvicorn.Config(app, host=host, port=self.port, log_level="warning", access_log=False, lifespan="off")
+        self._server = uvicorn.Server(config)
+        self._thread = threading.Thread(target=self._server.run, name=f"sandbox:{self.port}", daemon=True)
+
+    def start(self, timeout: float = 10.0) -> ServedApp:
+        self._thread.start()
+        deadline = time.monotonic() + timeout
+        while not self._server.started:
+            if not self._thread.is_alive() or time.monotonic() > deadline:
+                raise RuntimeError(f"simulator did not start on {self.url}")
+            time.sleep(0.01)
+        return self
+
+    def stop(self) -> None:
+        self._server.should_exit = True
+        self._thread.join(timeout=10)
+
+    def __enter__(self) -> ServedApp:
+        return self.start()
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+
+def serve_app(app: Any, host: str = "127.0.0.1", port: int | None = None) -> ServedApp:
+    """Start serving ``app`` on loopback and return the running :class:`ServedApp`."""
+    return ServedApp(app, host, port).start()

@@ -1,0 +1,215 @@
+"""Settings: environment (``HUB_`` prefix, ``__`` nesting), a ``.env`` file and ``hub.yaml``.
+
+Precedence, highest first: environment, ``.env``, ``hub.yaml``, defaults. The core
+settings are :class:`HubSettings`; each connector declares its own model (a subclass of
+:class:`ConnectorSettings`) that is read under ``HUB_<CONNECTOR>__`` and the
+``<connector>:`` section of ``hub.yaml``. A connector's settings are only loaded when
+the connector is used, so a missing Autotask secret does not stop ``hub connectors``.
+
+A missing or invalid value raises :class:`hub.errors.ConfigError` with one line naming
+the environment variable and what is wrong; the CLI exits 2 with it.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Annotated, Any, ClassVar, TypeVar
+
+import yaml
+from platformdirs import user_data_dir
+from pydantic import Field, ValidationError, field_validator
+from pydantic.fields import FieldInfo
+from pydantic_settings import (
+    BaseSettings,
+    NoDecode,
+    PydanticBaseSettingsSource,
+    SettingsConfigDict,
+)
+
+from hub.errors import ConfigError
+
+__all__ = [
+    "CommaList",
+    "ConnectorSettings",
+    "HubSettings",
+    "env_name",
+    "load_connector_settings",
+    "load_settings",
+    "split_commas",
+]
+
+ENV_PREFIX = "HUB_"
+S = TypeVar("S", bound=BaseSettings)
+
+
+def split_commas(value: Any) -> Any:
+    """``"a,b"`` -> ``["a", "b"]``; a single value needs no comma and no JSON."""
+    if value is None:
+        return []
+    if isinstance(value, str):
+        return [part.strip() for part in value.split(",") if part.strip()]
+    return value
+
+
+CommaList = Annotated[list[str], NoDecode]
+
+
+def _config_file() -> Path:
+    return Path(os.environ.get("HUB_CONFIG_FILE", "hub.yaml"))
+
+
+def _read_yaml() -> dict[str, Any]:
+    path = _config_file()
+    if not path.is_file():
+        return {}
+    try:
+        data = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        where = f":{mark.line + 1}" if mark else ""
+        raise ConfigError(f"{path}{where}: not valid YAML ({getattr(exc, 'problem', exc)})") from None
+    if not isinstance(data, dict):
+        raise ConfigError(f"{path}: must be a mapping of settings")
+    return data
+
+
+class _YamlSection(PydanticBaseSettingsSource):
+    """Values from ``hub.yaml``: the top level for the core, a named section for a connector."""
+
+    def __init__(self, settings_cls: type[BaseSettings], section: str | None) -> None:
+        super().__init__(settings_cls)
+        data = _read_yaml()
+        if section is not None:
+            data = data.get(section) or {}
+            if not isinstance(data, dict):
+                raise ConfigError(f"{_config_file()}: section '{section}' must be a mapping")
+        self._data = data
+
+    def get_field_value(self, field: FieldInfo, field_name: str) -> tuple[Any, str, bool]:
+        return self._data.get(field_name), field_name, False
+
+    def __call__(self) -> dict[str, Any]:
+        fields = self.settings_cls.model_fields
+        return {k: v for k, v in self._data.items() if k in fields and v is not None}
+
+
+def _default_state_url() -> str:
+    path = Path(user_data_dir("msp-hub", appauthor=False)) / "state.sqlite"
+    return f"sqlite:///{path}"
+
+
+class HubSettings(BaseSettings):
+    """Core settings. Every field is ``HUB_<FIELD>`` in the environment."""
+
+    model_config = SettingsConfigDict(
+        env_prefix=ENV_PREFIX,
+        env_nested_delimiter="__",
+        env_file=".env",
+        env_file_encoding="utf-8",
+        extra="ignore",
+    )
+
+    state_url: str = Field(default_factory=_default_state_url, description="state store URL")
+    documents_root: Path = Field(
+        default=Path("./client-folders"),
+        description="root of the client folders, one per PSA account, named exactly like it",
+    )
+    mappings_dir: Path | None = Field(default=None, description="folder of user mapping files")
+    workflows_dir: Path | None = Field(default=None, description="folder of user workflow files")
+    disable_plugins: CommaList = Field(default_factory=list, description="plugins to skip")
+    log_level: str = Field(default="INFO", description="DEBUG, INFO, WARNING or ERROR")
+    log_json: bool = Field(default=False, description="JSON log lines on stderr")
+    webhook_max_bytes: int = Field(default=1024 * 1024, gt=0, description="largest webhook body accepted")
+    public_url: str | None = Field(default=None, description="URL at which vendors reach `hub serve`")
+    celery_broker_url: str = Field(default="redis://127.0.0.1:6379/0", description="Celery broker")
+    mass_deactivate_threshold: float = Field(
+        default=0.10, gt=0, le=1, description="share of a target a sync may deactivate"
+    )
+
+    _split = field_validator("disable_plugins", mode="before")(split_commas)
+
+    @field_validator("log_level")
+    @classmethod
+    def _level(cls, value: str) -> str:
+        if value.upper() not in {"DEBUG", "INFO", "WARNING", "ERROR"}:
+            raise ValueError("must be DEBUG, INFO, WARNING or ERROR")
+        return value.upper()
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        return init_settings, env_settings, dotenv_settings, _YamlSection(settings_cls, None)
+
+
+class ConnectorSettings(BaseSettings):
+    """Base of every connector's settings model.
+
+    Subclasses declare fields (secrets as ``SecretStr``); :func:`load_connector_settings`
+    reads them under ``HUB_<CONNECTOR>__``. ``base_url``-like fields must exist for
+    every vendor host so the hub can be pointed at a sandbox or a simulator.
+    """
+
+    model_config = SettingsConfigDict(extra="ignore", env_file=".env", env_file_encoding="utf-8")
+
+    connector_name: ClassVar[str] = ""
+
+
+def env_name(prefix: str, loc: tuple[Any, ...]) -> str:
+    return prefix + "__".join(str(p) for p in loc if not isinstance(p, int)).upper()
+
+
+def _one_line(exc: ValidationError, prefix: str) -> str:
+    err = exc.errors()[0]
+    name = env_name(prefix, tuple(err.get("loc", ())))
+    if err.get("type") == "missing":
+        what = "required but not set"
+    else:
+        what = err.get("msg", "invalid")
+        what = what.removeprefix("Value error, ")
+    more = f" (and {len(exc.errors()) - 1} more)" if len(exc.errors()) > 1 else ""
+    return f"{name}: {what}{more}"
+
+
+def load_settings(**overrides: Any) -> HubSettings:
+    """The core settings, or :class:`ConfigError` naming the bad variable."""
+    try:
+        return HubSettings(**overrides)
+    except ValidationError as exc:
+        raise ConfigError(_one_line(exc, ENV_PREFIX)) from None
+
+
+def load_connector_settings(model: type[S], connector: str, **overrides: Any) -> S:
+    """Read ``model`` from ``HUB_<CONNECTOR>__*``, ``.env`` and ``hub.yaml``'s section."""
+    prefix = f"{ENV_PREFIX}{connector.upper()}__"
+
+    class _Bound(model):  # type: ignore[valid-type,misc]
+        model_config = SettingsConfigDict(
+            **{**model.model_config, "env_prefix": prefix, "env_nested_delimiter": "__"}
+        )
+
+        @classmethod
+        def settings_customise_sources(
+            cls,
+            settings_cls: type[BaseSettings],
+            init_settings: PydanticBaseSettingsSource,
+            env_settings: PydanticBaseSettingsSource,
+            dotenv_settings: PydanticBaseSettingsSource,
+            file_secret_settings: PydanticBaseSettingsSource,
+        ) -> tuple[PydanticBaseSettingsSource, ...]:
+            return init_settings, env_settings, dotenv_settings, _YamlSection(settings_cls, connector)
+
+    _Bound.__name__ = model.__name__
+    _Bound.__qualname__ = model.__qualname__
+    try:
+        loaded = _Bound(**overrides)
+    except ValidationError as exc:
+        raise ConfigError(_one_line(exc, prefix)) from None
+    # Hand back an instance of the connector's own class, not of the bound subclass.
+    return model.model_construct(**{name: getattr(loaded, name) for name in model.model_fields})

@@ -1,0 +1,518 @@
+"""The state store: cursors, crosswalk, record hashes, runs, locks, audit, dead letters.
+
+SQLAlchemy 2 Core over SQLite (default, one machine) or PostgreSQL (``HUB_STATE_URL``).
+The schema is created and upgraded by the versioned Alembic migrations in
+``hub/state/migrations`` every time a store is opened.
+
+Writes that belong together happen in one transaction (:meth:`StateStore.transaction`):
+the sync engine records crosswalk entries, hashes, audit rows and the new cursor of a
+page together, *after* the target accepted the writes, so a crash never leaves a cursor
+ahead of the data.
+"""
+
+from __future__ import annotations
+
+import os
+import socket
+import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from importlib import resources
+from pathlib import Path
+from typing import Any
+
+from alembic import command
+from alembic.config import Config
+from sqlalchemy import Connection, Engine, create_engine, delete, event, func, insert, select, update
+from sqlalchemy.exc import ArgumentError, IntegrityError, OperationalError
+
+from hub.errors import ConfigError, HubError
+from hub.state import tables as t
+
+__all__ = ["CursorState", "DeadLetter", "JobLocked", "KVNamespace", "StateStore"]
+
+#: ids kept at the cursor's boundary timestamp; bounded so state never grows without limit
+MAX_BOUNDARY_IDS = 5000
+#: a lock whose holder has not beaten its heart for this long is considered abandoned
+LOCK_STALE_AFTER = timedelta(minutes=10)
+
+
+def _now() -> datetime:
+    return datetime.now(UTC)
+
+
+def _aware(value: datetime | None) -> datetime | None:
+    # SQLite hands back naive datetimes; everything in the hub is UTC.
+    if value is None or value.tzinfo is not None:
+        return value
+    return value.replace(tzinfo=UTC)
+
+
+class JobLocked(HubError):
+    """Another run of the same job holds its lock."""
+
+
+@dataclass
+class CursorState:
+    """Where an incremental read of one (job, connector, stream) stands."""
+
+    cursor: str | None = None
+    boundary_ids: list[str] = field(default_factory=list)
+    resume: dict[str, Any] | None = None
+    run_cursor: str | None = None
+
+
+@dataclass
+class DeadLetter:
+    id: int
+    job: str
+    system: str
+    kind: str
+    record_id: str
+    operation: str
+    record: Any
+    error: str
+    attempts: int
+    first_at: datetime
+    last_at: datetime
+
+
+class KVNamespace:
+    """A :class:`hub.connector.KeyValueStore` over the ``kv`` table, one namespace each."""
+
+    def __init__(self, store: StateStore, namespace: str) -> None:
+        self._store = store
+        self._ns = namespace
+
+    def get(self, key: str) -> Any | None:
+        with self._store.engine.connect() as conn:
+            return conn.execute(
+                select(t.kv.c.value).where(t.kv.c.namespace == self._ns, t.kv.c.key == key)
+            ).scalar_one_or_none()
+
+    def set(self, key: str, value: Any) -> None:
+        """Write atomically (committed before returning): e.g. a rotated refresh token."""
+        with self._store.transaction() as conn:
+            self._store.kv_set(conn, self._ns, key, value)
+
+    def delete(self, key: str) -> None:
+        with self._store.transaction() as conn:
+            conn.execute(delete(t.kv).where(t.kv.c.namespace == self._ns, t.kv.c.key == key))
+
+
+def _alembic_config(conn: Connection) -> Config:
+    cfg = Config()
+    cfg.set_main_option("script_location", str(resources.files("hub.state") / "migrations"))
+    cfg.attributes["connection"] = conn
+    return cfg
+
+
+class StateStore:
+    """One state store; cheap to share within a process."""
+
+    def __init__(self, engine: Engine) -> None:
+        self.engine = engine
+
+    # -- opening ------------------------------------------------------------------
+
+    @classmethod
+    def open(cls, url: str, *, migrate: bool = True) -> StateStore:
+        """Open (creating the SQLite file's folder if needed) and migrate to the latest schema."""
+        if url.startswith("sqlite:///") and not url.startswith("sqlite:///:memory:"):
+            Path(url.removeprefix("sqlite:///")).expanduser().parent.mkdir(parents=True, exist_ok=True)
+        try:
+            engine = create_engine(url, future=True, pool_pre_ping=True)
+        except (ArgumentError, ModuleNotFoundError) as exc:
+            raise ConfigError(f"HUB_STATE_URL: cannot use {_safe_url(url)!r}: {exc}") from None
+        if engine.dialect.name == "sqlite":
+            event.listen(engine, "connect", _sqlite_pragmas)
+        store = cls(engine)
+        if migrate:
+            try:
+                store.migrate()
+            except OperationalError as exc:
+                raise ConfigError(f"HUB_STATE_URL: cannot open {_safe_url(url)}: {exc.orig}") from None
+        return store
+
+    def migrate(self) -> None:
+        with self.engine.begin() as conn:
+            command.upgrade(_alembic_config(conn), "head")
+
+    def current_revision(self) -> str | None:
+        with self.engine.connect() as conn:
+            from alembic.runtime.migration import MigrationContext
+
+            return MigrationContext.configure(conn).get_current_revision()
+
+    def close(self) -> None:
+        self.engine.dispose()
+
+    @contextmanager
+    def transaction(self) -> Iterator[Connection]:
+        with self.engine.begin() as conn:
+            yield conn
+
+    # -- key/value ----------------------------------------------------------------
+
+    def kv(self, namespace: str) -> KVNamespace:
+        return KVNamespace(self, namespace)
+
+    def kv_set(self, conn: Connection, namespace: str, key: str, value: Any) -> None:
+        updated = conn.execute(
+            update(t.kv)
+            .where(t.kv.c.namespace == namespace, t.kv.c.key == key)
+            .values(value=value, updated_at=_now())
+        ).rowcount
+        if not updated:
+            conn.execute(insert(t.kv).values(namespace=namespace, key=key, value=value, updated_at=_now()))
+
+    # -- cursors ------------------------------------------------------------------
+
+    def get_cursor(self, job: str, connector: str, stream: str) -> CursorState:
+        with self.engine.connect() as conn:
+            row = conn.execute(
+                select(t.cursors).where(
+                    t.cursors.c.job == job, t.cursors.c.connector == connector, t.cursors.c.stream == stream
+                )
+            ).first()
+        if row is None:
+            return CursorState()
+        return CursorState(row.cursor, list(row.boundary_ids or []), row.resume, row.run_cursor)
+
+    def save_cursor(self, conn: Connection, job: str, connector: str, stream: str, state: CursorState) -> None:
+        values = {
+            "cursor": state.cursor,
+            "boundary_ids": state.boundary_ids[-MAX_BOUNDARY_IDS:],
+            "resume": state.resume,
+            "run_cursor": state.run_cursor,
+            "updated_at": _now(),
+        }
+        where = (t.cursors.c.job == job, t.cursors.c.connector == connector, t.cursors.c.stream == stream)
+        if not conn.execute(update(t.cursors).where(*where).values(**values)).rowcount:
+            conn.execute(insert(t.cursors).values(job=job, connector=connector, stream=stream, **values))
+
+    def reset_cursor(self, job: str, connector: str | None = None) -> None:
+        with self.transaction() as conn:
+            stmt = delete(t.cursors).where(t.cursors.c.job == job)
+            if connector:
+                stmt = stmt.where(t.cursors.c.connector == connector)
+            conn.execute(stmt)
+
+    # -- crosswalk ----------------------------------------------------------------
+
+    def hub_id(self, kind: str, system: str, external_id: str, conn: Connection | None = None) -> str | None:
+        stmt = select(t.crosswalk.c.hub_id).where(
+            t.crosswalk.c.kind == kind, t.crosswalk.c.system == system, t.crosswalk.c.external_id == external_id
+        )
+        if conn is not None:
+            return conn.execute(stmt).scalar_one_or_none()
+        with self.engine.connect() as c:
+            return c.execute(stmt).scalar_one_or_none()
+
+    def counterpart(self, kind: str, system: str, external_id: str, target: str) -> str | None:
+        """The id in ``target`` of the record known as ``external_id`` in ``system``."""
+        a, b = t.crosswalk.alias("a"), t.crosswalk.alias("b")
+        stmt = (
+            select(b.c.external_id)
+            .select_from(a.join(b, a.c.hub_id == b.c.hub_id))
+            .where(a.c.kind == kind, a.c.system == system, a.c.external_id == external_id, b.c.system == target)
+        )
+        with self.engine.connect() as conn:
+            return conn.execute(stmt).scalar_one_or_none()
+
+    def refs(self, hub_id: str) -> dict[str, str]:
+        with self.engine.connect() as conn:
+            rows = conn.execute(
+                select(t.crosswalk.c.system, t.crosswalk.c.external_id).where(t.crosswalk.c.hub_id == hub_id)
+            )
+            return {r.system: r.external_id for r in rows}
+
+    def link(self, conn: Connection, kind: str, refs: dict[str, str]) -> str:
+        """Record that ``refs`` (system -> id) are one record; returns its hub id.
+
+        Existing entries win: linking never moves an id from one hub record to another.
+        """
+        hub_id = None
+        for system, external_id in refs.items():
+            hub_id = hub_id or self.hub_id(kind, system, external_id, conn)
+        hub_id = hub_id or str(uuid.uuid4())
+        for system, external_id in refs.items():
+            existing = self.hub_id(kind, system, external_id, conn)
+            if existing:
+                continue
+            conn.execute(
+                insert(t.crosswalk).values(
+                    hub_id=hub_id, kind=kind, system=system, external_id=external_id, created_at=_now()
+                )
+            )
+        return hub_id
+
+    def unlink(self, conn: Connection, kind: str, system: str, external_id: str) -> None:
+        conn.execute(
+            delete(t.crosswalk).where(
+                t.crosswalk.c.kind == kind, t.crosswalk.c.system == system, t.crosswalk.c.external_id == external_id
+            )
+        )
+
+    # -- record hashes --------------------------------------------------------------
+
+    def get_hash(self, job: str, system: str, kind: str, external_id: str) -> str | None:
+        with self.engine.connect() as conn:
+            return conn.execute(
+                select(t.record_hashes.c.hash).where(
+                    t.record_hashes.c.job == job,
+                    t.record_hashes.c.system == system,
+                    t.record_hashes.c.kind == kind,
+                    t.record_hashes.c.external_id == external_id,
+                )
+            ).scalar_one_or_none()
+
+    def set_hash(
+        self, conn: Connection, job: str, system: str, kind: str, external_id: str, value: str, active: bool = True
+    ) -> None:
+        where = (
+            t.record_hashes.c.job == job,
+            t.record_hashes.c.system == system,
+            t.record_hashes.c.kind == kind,
+            t.record_hashes.c.external_id == external_id,
+        )
+        values = {"hash": value, "active": active, "updated_at": _now()}
+        if not conn.execute(update(t.record_hashes).where(*where).values(**values)).rowcount:
+            conn.execute(
+                insert(t.record_hashes).values(job=job, system=system, kind=kind, external_id=external_id, **values)
+            )
+
+    def count_hashes(self, job: str, system: str, kind: str, active: bool = True) -> int:
+        with self.engine.connect() as conn:
+            return conn.execute(
+                select(func.count()).where(
+                    t.record_hashes.c.job == job,
+                    t.record_hashes.c.system == system,
+                    t.record_hashes.c.kind == kind,
+                    t.record_hashes.c.active == active,
+                )
+            ).scalar_one()
+
+    # -- runs and locks -----------------------------------------------------------
+
+    def start_run(self, job: str, kind: str, dry_run: bool = False) -> str:
+        run_id = str(uuid.uuid4())
+        with self.transaction() as conn:
+            conn.execute(
+                insert(t.runs).values(
+                    id=run_id, job=job, kind=kind, status="running", dry_run=dry_run, started_at=_now()
+                )
+            )
+        return run_id
+
+    def finish_run(self, run_id: str, status: str, summary: dict[str, Any] | None = None) -> None:
+        with self.transaction() as conn:
+            conn.execute(
+                update(t.runs)
+                .where(t.runs.c.id == run_id)
+                .values(status=status, finished_at=_now(), summary=summary)
+            )
+
+    def recent_runs(self, job: str | None = None, limit: int = 20) -> list[dict[str, Any]]:
+        stmt = select(t.runs).order_by(t.runs.c.started_at.desc()).limit(limit)
+        if job:
+            stmt = stmt.where(t.runs.c.job == job)
+        with self.engine.connect() as conn:
+            return [dict(r._mapping) for r in conn.execute(stmt)]
+
+    @contextmanager
+    def lock(self, name: str, holder: str | None = None) -> Iterator[str]:
+        """Hold ``name`` for the duration; a second holder gets :class:`JobLocked`.
+
+        A lock left by a process that died (same host, pid gone) or that has not beaten
+        its heart in :data:`LOCK_STALE_AFTER` is taken over, so a crash never blocks a job.
+        """
+        holder = holder or str(uuid.uuid4())
+        host, pid = socket.gethostname(), os.getpid()
+        now = _now()
+        with self.transaction() as conn:
+            row = conn.execute(select(t.locks).where(t.locks.c.name == name)).first()
+            if row is not None:
+                if not self._abandoned(row, host, now):
+                    since = _aware(row.acquired_at)
+                    raise JobLocked(
+                        f"{name} is already running (pid {row.pid} on {row.host} since "
+                        f"{since:%Y-%m-%d %H:%M:%S} UTC); wait for it to finish"
+                    )
+                conn.execute(delete(t.locks).where(t.locks.c.name == name))
+            try:
+                conn.execute(
+                    insert(t.locks).values(
+                        name=name, holder=holder, host=host, pid=pid, acquired_at=now, heartbeat_at=now
+                    )
+                )
+            except IntegrityError:
+                raise JobLocked(f"{name} is already running; wait for it to finish") from None
+        try:
+            yield holder
+        finally:
+            with self.transaction() as conn:
+                conn.execute(delete(t.locks).where(t.locks.c.name == name, t.locks.c.holder == holder))
+
+    def heartbeat(self, name: str, holder: str) -> None:
+        with self.transaction() as conn:
+            conn.execute(
+                update(t.locks).where(t.locks.c.name == name, t.locks.c.holder == holder).values(heartbeat_at=_now())
+            )
+
+    @staticmethod
+    def _abandoned(row: Any, host: str, now: datetime) -> bool:
+        if row.host == host and not _pid_alive(row.pid):
+            return True
+        beat = _aware(row.heartbeat_at)
+        return beat is not None and now - beat > LOCK_STALE_AFTER
+
+    # -- audit ----------------------------------------------------------------------
+
+    def audit(
+        self,
+        conn: Connection,
+        *,
+        actor: str,
+        system: str,
+        entity: str,
+        operation: str,
+        record_id: str | None,
+        before: Any = None,
+        after: Any = None,
+        run_id: str | None = None,
+    ) -> None:
+        conn.execute(
+            insert(t.audit_log).values(
+                at=_now(),
+                run_id=run_id,
+                actor=actor,
+                system=system,
+                entity=entity,
+                record_id=record_id,
+                operation=operation,
+                before=before,
+                after=after,
+            )
+        )
+
+    def audit_rows(self, run_id: str | None = None, limit: int = 1000) -> list[dict[str, Any]]:
+        stmt = select(t.audit_log).order_by(t.audit_log.c.id).limit(limit)
+        if run_id:
+            stmt = stmt.where(t.audit_log.c.run_id == run_id)
+        with self.engine.connect() as conn:
+            return [dict(r._mapping) for r in conn.execute(stmt)]
+
+    # -- dead letters ---------------------------------------------------------------
+
+    def dead_letter(
+        self,
+        conn: Connection,
+        *,
+        job: str,
+        system: str,
+        kind: str,
+        record_id: str,
+        operation: str,
+        record: Any,
+        error: str,
+    ) -> None:
+        """Add a failed record, or count one more attempt of one already there."""
+        now = _now()
+        where = (
+            t.dead_letters.c.job == job,
+            t.dead_letters.c.system == system,
+            t.dead_letters.c.kind == kind,
+            t.dead_letters.c.record_id == record_id,
+        )
+        updated = conn.execute(
+            update(t.dead_letters)
+            .where(*where)
+            .values(
+                attempts=t.dead_letters.c.attempts + 1,
+                error=error,
+                record=record,
+                operation=operation,
+                last_at=now,
+                resolved_at=None,
+            )
+        ).rowcount
+        if not updated:
+            conn.execute(
+                insert(t.dead_letters).values(
+                    job=job,
+                    system=system,
+                    kind=kind,
+                    record_id=record_id,
+                    operation=operation,
+                    record=record,
+                    error=error,
+                    attempts=1,
+                    first_at=now,
+                    last_at=now,
+                )
+            )
+
+    def dead_letters(self, job: str | None = None, include_resolved: bool = False) -> list[DeadLetter]:
+        stmt = select(t.dead_letters).order_by(t.dead_letters.c.id)
+        if job:
+            stmt = stmt.where(t.dead_letters.c.job == job)
+        if not include_resolved:
+            stmt = stmt.where(t.dead_letters.c.resolved_at.is_(None))
+        with self.engine.connect() as conn:
+            return [
+                DeadLetter(
+                    r.id,
+                    r.job,
+                    r.system,
+                    r.kind,
+                    r.record_id,
+                    r.operation,
+                    r.record,
+                    r.error,
+                    r.attempts,
+                    _aware(r.first_at) or _now(),
+                    _aware(r.last_at) or _now(),
+                )
+                for r in conn.execute(stmt)
+            ]
+
+    def resolve_dead_letter(self, conn: Connection, job: str, system: str, kind: str, record_id: str) -> None:
+        conn.execute(
+            update(t.dead_letters)
+            .where(
+                t.dead_letters.c.job == job,
+                t.dead_letters.c.system == system,
+                t.dead_letters.c.kind == kind,
+                t.dead_letters.c.record_id == record_id,
+                t.dead_letters.c.resolved_at.is_(None),
+            )
+            .values(resolved_at=_now())
+        )
+
+
+def _pid_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def _sqlite_pragmas(dbapi_conn: Any, _record: Any) -> None:
+    cursor = dbapi_conn.cursor()
+    # WAL lets `hub serve` read while a sync writes; busy_timeout waits out short locks.
+    cursor.execute("PRAGMA journal_mode=WAL")
+    cursor.execute("PRAGMA busy_timeout=30000")
+    cursor.execute("PRAGMA foreign_keys=ON")
+    cursor.close()
+
+
+def _safe_url(url: str) -> str:
+    from hub.logging import redact_url
+
+    return redact_url(url)

@@ -1,0 +1,188 @@
+"""The state store's schema (SQLAlchemy Core), the target of the Alembic migrations.
+
+Per-record data lives in rows, never in one growing blob (dlt once stored millions of
+dedup hashes in one state row). A test checks that the migrations produce exactly
+this schema.
+"""
+
+from __future__ import annotations
+
+from sqlalchemy import (
+    JSON,
+    BigInteger,
+    Boolean,
+    Column,
+    DateTime,
+    Index,
+    Integer,
+    LargeBinary,
+    MetaData,
+    String,
+    Table,
+    Text,
+    UniqueConstraint,
+)
+
+metadata = MetaData()
+
+kv = Table(
+    "kv",
+    metadata,
+    Column("namespace", String(100), primary_key=True),
+    Column("key", String(200), primary_key=True),
+    Column("value", JSON, nullable=True),
+    Column("updated_at", DateTime(timezone=True), nullable=False),
+)
+
+cursors = Table(
+    "cursors",
+    metadata,
+    Column("job", String(100), primary_key=True),
+    Column("connector", String(100), primary_key=True),
+    Column("stream", String(100), primary_key=True),
+    Column("cursor", String(64), nullable=True),
+    Column("boundary_ids", JSON, nullable=True),
+    Column("resume", JSON, nullable=True),
+    Column("run_cursor", String(64), nullable=True),
+    Column("updated_at", DateTime(timezone=True), nullable=False),
+)
+
+crosswalk = Table(
+    "crosswalk",
+    metadata,
+    Column("id", BigInteger().with_variant(Integer, "sqlite"), primary_key=True, autoincrement=True),
+    Column("hub_id", String(36), nullable=False),
+    Column("kind", String(50), nullable=False),
+    Column("system", String(100), nullable=False),
+    Column("external_id", String(200), nullable=False),
+    Column("created_at", DateTime(timezone=True), nullable=False),
+    UniqueConstraint("kind", "system", "external_id", name="uq_crosswalk_ref"),
+    UniqueConstraint("hub_id", "system", name="uq_crosswalk_hub_system"),
+)
+Index("ix_crosswalk_hub_id", crosswalk.c.hub_id)
+
+record_hashes = Table(
+    "record_hashes",
+    metadata,
+    Column("job", String(100), primary_key=True),
+    Column("system", String(100), primary_key=True),
+    Column("kind", String(50), primary_key=True),
+    Column("external_id", String(200), primary_key=True),
+    Column("hash", String(64), nullable=False),
+    Column("active", Boolean, nullable=False, default=True),
+    Column("updated_at", DateTime(timezone=True), nullable=False),
+)
+
+runs = Table(
+    "runs",
+    metadata,
+    Column("id", String(36), primary_key=True),
+    Column("job", String(100), nullable=False),
+    Column("kind", String(20), nullable=False),
+    Column("status", String(20), nullable=False),
+    Column("dry_run", Boolean, nullable=False, default=False),
+    Column("started_at", DateTime(timezone=True), nullable=False),
+    Column("finished_at", DateTime(timezone=True), nullable=True),
+    Column("summary", JSON, nullable=True),
+)
+Index("ix_runs_job_started", runs.c.job, runs.c.started_at)
+
+locks = Table(
+    "locks",
+    metadata,
+    Column("name", String(200), primary_key=True),
+    Column("holder", String(36), nullable=False),
+    Column("host", String(255), nullable=False),
+    Column("pid", Integer, nullable=False),
+    Column("acquired_at", DateTime(timezone=True), nullable=False),
+    Column("heartbeat_at", DateTime(timezone=True), nullable=False),
+)
+
+audit_log = Table(
+    "audit_log",
+    metadata,
+    Column("id", BigInteger().with_variant(Integer, "sqlite"), primary_key=True, autoincrement=True),
+    Column("at", DateTime(timezone=True), nullable=False),
+    Column("run_id", String(36), nullable=True),
+    Column("actor", String(100), nullable=False),
+    Column("system", String(100), nullable=False),
+    Column("entity", String(100), nullable=False),
+    Column("record_id", String(200), nullable=True),
+    Column("operation", String(30), nullable=False),
+    Column("before", JSON, nullable=True),
+    Column("after", JSON, nullable=True),
+)
+Index("ix_audit_run", audit_log.c.run_id)
+Index("ix_audit_record", audit_log.c.system, audit_log.c.entity, audit_log.c.record_id)
+
+dead_letters = Table(
+    "dead_letters",
+    metadata,
+    Column("id", BigInteger().with_variant(Integer, "sqlite"), primary_key=True, autoincrement=True),
+    Column("job", String(100), nullable=False),
+    Column("system", String(100), nullable=False),
+    Column("kind", String(50), nullable=False),
+    Column("record_id", String(200), nullable=False),
+    Column("operation", String(30), nullable=False),
+    Column("record", JSON, nullable=True),
+    Column("error", Text, nullable=False),
+    Column("attempts", Integer, nullable=False, default=1),
+    Column("first_at", DateTime(timezone=True), nullable=False),
+    Column("last_at", DateTime(timezone=True), nullable=False),
+    Column("resolved_at", DateTime(timezone=True), nullable=True),
+    UniqueConstraint("job", "system", "kind", "record_id", name="uq_dead_letter_record"),
+)
+
+workflow_runs = Table(
+    "workflow_runs",
+    metadata,
+    Column("id", String(36), primary_key=True),
+    Column("workflow", String(100), nullable=False),
+    Column("status", String(20), nullable=False),
+    Column("inputs", JSON, nullable=False),
+    Column("values", JSON, nullable=False),
+    Column("current_step", String(100), nullable=True),
+    Column("error", Text, nullable=True),
+    Column("definition", JSON, nullable=True),
+    Column("created_at", DateTime(timezone=True), nullable=False),
+    Column("updated_at", DateTime(timezone=True), nullable=False),
+)
+Index("ix_workflow_runs_status", workflow_runs.c.status)
+
+workflow_steps = Table(
+    "workflow_steps",
+    metadata,
+    Column("run_id", String(36), primary_key=True),
+    Column("step_id", String(100), primary_key=True),
+    Column("status", String(20), nullable=False),
+    Column("attempts", Integer, nullable=False, default=0),
+    Column("result", JSON, nullable=True),
+    Column("waiting_on", JSON, nullable=True),
+    Column("note", Text, nullable=True),
+    Column("error", Text, nullable=True),
+    Column("started_at", DateTime(timezone=True), nullable=True),
+    Column("finished_at", DateTime(timezone=True), nullable=True),
+    Column("deadline_at", DateTime(timezone=True), nullable=True),
+    Column("remind_at", DateTime(timezone=True), nullable=True),
+)
+
+events = Table(
+    "events",
+    metadata,
+    Column("id", BigInteger().with_variant(Integer, "sqlite"), primary_key=True, autoincrement=True),
+    Column("connector", String(100), nullable=False),
+    Column("event_id", String(200), nullable=False),
+    Column("type", String(100), nullable=False),
+    Column("entity", String(100), nullable=True),
+    Column("record_id", String(200), nullable=True),
+    Column("correlation", JSON, nullable=True),
+    Column("data", JSON, nullable=True),
+    Column("body", LargeBinary, nullable=True),
+    Column("status", String(20), nullable=False),
+    Column("attempts", Integer, nullable=False, default=0),
+    Column("error", Text, nullable=True),
+    Column("received_at", DateTime(timezone=True), nullable=False),
+    Column("processed_at", DateTime(timezone=True), nullable=True),
+    UniqueConstraint("connector", "event_id", name="uq_event"),
+)
+Index("ix_events_status", events.c.status)

@@ -1,0 +1,1 @@
+"""Test kit for connector authors (the contract suite lands here)."""

@@ -1,0 +1,1 @@
+"""pytest plugin of msp-hub (registered under pytest11)."""

@@ -1,0 +1,85 @@
+"""YAML files validated by pydantic models, with errors that point at file and line.
+
+Mappings and workflows are data that users copy and change; a mistake must say
+``mappings/autotask.yaml:42: entities.companies.fields.name.vendor: Field required``,
+not a stack trace.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any, TypeVar
+
+import yaml
+from pydantic import BaseModel, ValidationError
+
+from hub.errors import ConfigError
+
+__all__ = ["load_yaml_lines", "validate_yaml"]
+
+M = TypeVar("M", bound=BaseModel)
+Loc = tuple[Any, ...]
+
+
+def _construct(node: yaml.Node, path: Loc, lines: dict[Loc, int]) -> Any:
+    lines[path] = node.start_mark.line + 1
+    if isinstance(node, yaml.MappingNode):
+        out: dict[Any, Any] = {}
+        for key_node, value_node in node.value:
+            key = _scalar(key_node)
+            out[key] = _construct(value_node, (*path, key), lines)
+        return out
+    if isinstance(node, yaml.SequenceNode):
+        return [_construct(item, (*path, i), lines) for i, item in enumerate(node.value)]
+    return _scalar(node)
+
+
+def _scalar(node: yaml.Node) -> Any:
+    # Resolve the scalar exactly as safe_load would (ints, bools, nulls, strings).
+    loader = yaml.SafeLoader("")
+    try:
+        return loader.construct_object(node, deep=True)
+    finally:
+        loader.dispose()
+
+
+def load_yaml_lines(path: Path) -> tuple[Any, dict[Loc, int]]:
+    """Parse ``path``; return the data and the line of every key path in it."""
+    try:
+        text = path.read_text(encoding="utf-8")
+    except OSError as exc:
+        raise ConfigError(f"{path}: cannot read ({exc.strerror})") from None
+    try:
+        node = yaml.compose(text, Loader=yaml.SafeLoader)
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        where = f":{mark.line + 1}" if mark else ""
+        raise ConfigError(f"{path}{where}: not valid YAML ({getattr(exc, 'problem', exc)})") from None
+    lines: dict[Loc, int] = {}
+    if node is None:
+        return {}, lines
+    return _construct(node, (), lines), lines
+
+
+def _line_for(loc: Loc, lines: dict[Loc, int]) -> int | None:
+    # The deepest key path that exists in the file (a missing field points at its parent).
+    for end in range(len(loc), -1, -1):
+        if loc[:end] in lines:
+            return lines[loc[:end]]
+    return None
+
+
+def validate_yaml(model: type[M], path: Path, context: dict[str, Any] | None = None) -> M:
+    """Load and validate ``path`` as ``model``; ConfigError with ``file:line: where: what``."""
+    data, lines = load_yaml_lines(path)
+    try:
+        return model.model_validate(data, context=context)
+    except ValidationError as exc:
+        err = exc.errors()[0]
+        loc = tuple(err.get("loc", ()))
+        clean = tuple(p for p in loc if not (isinstance(p, str) and p.startswith(("function-", "tagged-union"))))
+        line = _line_for(clean, lines)
+        where = ".".join(str(p) for p in clean) or "(top level)"
+        msg = str(err.get("msg", "invalid")).removeprefix("Value error, ")
+        more = f" (and {len(exc.errors()) - 1} more)" if len(exc.errors()) > 1 else ""
+        raise ConfigError(f"{path}{':' + str(line) if line else ''}: {where}: {msg}{more}") from None
