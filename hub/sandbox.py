@@ -12,11 +12,35 @@ import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Protocol
 
 import uvicorn
 
-__all__ = ["Sandbox", "ServedApp", "free_port", "serve_app"]
+__all__ = ["Sandbox", "ServedApp", "SimulatorControl", "free_port", "serve_app"]
+
+
+class SimulatorControl(Protocol):
+    """What every simulator's control handle offers, for the contract suite and the demo.
+
+    Simulators add vendor-specific controls on top (sign an envelope, raise an alert).
+    """
+
+    def fail_next(self, status: int, count: int = 1, retry_after: float | None = None) -> None:
+        """Answer the next ``count`` API requests with ``status`` in the vendor's error shape
+        (with ``Retry-After`` when given); 401 means a bad-credentials answer."""
+        ...
+
+    def touch(self, stream: str, record_id: str | None = None) -> str:
+        """Change one record of ``stream`` now (its change timestamp moves); returns its id."""
+        ...
+
+    def count(self, stream: str) -> int:
+        """How many records ``stream`` holds."""
+        ...
+
+    def sample_webhook(self) -> tuple[dict[str, str], bytes]:
+        """A validly signed webhook request (headers, raw body); connectors with webhooks only."""
+        ...
 
 
 @dataclass
