@@ -21,6 +21,7 @@ Vendors that report errors inside a 200 (QuickBooks ``Fault``, N-central) pass a
 from __future__ import annotations
 
 import email.utils
+import logging
 import random
 import time
 from collections.abc import Callable, Iterable, Mapping
@@ -58,6 +59,12 @@ __all__ = [
 ]
 
 log = get_logger("hub.http")
+
+# httpx logs every request's full URL at INFO through the standard library, query
+# string and all (API keys included). This module logs each request itself, redacted,
+# so the library's own lines are kept to warnings and above.
+for _name in ("httpx", "httpcore"):
+    logging.getLogger(_name).setLevel(logging.WARNING)
 
 
 class Action(StrEnum):

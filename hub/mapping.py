@@ -21,8 +21,8 @@ from __future__ import annotations
 
 import re
 import unicodedata
-from enum import Enum
 from collections.abc import Callable, Iterable
+from enum import Enum
 from functools import cache
 from importlib import resources
 from pathlib import Path
@@ -32,7 +32,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 
 from hub.errors import ConfigError, RecordRejected
 from hub.models import KINDS, ExternalRef, Record, model_for_kind
-from hub.yamlfile import validate_yaml
+from hub.yamlfile import LocatedError, validate_yaml
 
 __all__ = [
     "NORMALIZERS",
@@ -337,13 +337,13 @@ class EntityMapping(BaseModel):
         for core_path in self.fields:
             top = core_path.split(".", 1)[0]
             if top not in model.model_fields:
-                raise ValueError(f"{self.kind} has no field {top!r} (in {core_path!r})")
-        for name in self.owned:
+                raise LocatedError(("fields", core_path), f"{self.kind} has no field {top!r} (in {core_path!r})")
+        for i, name in enumerate(self.owned):
             if name.split(".", 1)[0] not in model.model_fields:
-                raise ValueError(f"owned field {name!r} is not a field of {self.kind}")
-        for rule in self.match:
+                raise LocatedError(("owned", i), f"owned field {name!r} is not a field of {self.kind}")
+        for i, rule in enumerate(self.match):
             if rule.key.split(".", 1)[0] not in model.model_fields:
-                raise ValueError(f"match key {rule.key!r} is not a field of {self.kind}")
+                raise LocatedError(("match", i), f"match key {rule.key!r} is not a field of {self.kind}")
         return self
 
     @property

@@ -300,7 +300,7 @@ class Alert(Record):
     def dedup_key(self) -> str:
         device = self.device.id if self.device else (self.device_name or "-")
         system = self.device.system if self.device else "-"
-        return f"{system}|{device}|{self.service.strip().lower()}|{self.condition.strip().lower()}"
+        return f"{system}|{device}|{self.service.strip().casefold()}|{self.condition.strip().casefold()}"
 
 
 class SignatureStatus(StrEnum):

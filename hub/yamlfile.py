@@ -15,10 +15,22 @@ from pydantic import BaseModel, ValidationError
 
 from hub.errors import ConfigError
 
-__all__ = ["load_yaml_lines", "validate_yaml"]
+__all__ = ["LocatedError", "load_yaml_lines", "validate_yaml"]
 
 M = TypeVar("M", bound=BaseModel)
 Loc = tuple[Any, ...]
+
+
+class LocatedError(ValueError):
+    """A validator's error about a part *below* the value it validates.
+
+    Model-level validators see a whole mapping; raising this with the key path below it
+    (e.g. ``("fields", "address.city")``) lets :func:`validate_yaml` point at that line.
+    """
+
+    def __init__(self, loc: tuple[Any, ...], message: str) -> None:
+        super().__init__(message)
+        self.loc = loc
 
 
 def _construct(node: yaml.Node, path: Loc, lines: dict[Loc, int]) -> Any:
@@ -77,6 +89,9 @@ def validate_yaml(model: type[M], path: Path, context: dict[str, Any] | None = N
     except ValidationError as exc:
         err = exc.errors()[0]
         loc = tuple(err.get("loc", ()))
+        cause = (err.get("ctx") or {}).get("error")
+        if isinstance(cause, LocatedError):
+            loc = loc + cause.loc
         clean = tuple(p for p in loc if not (isinstance(p, str) and p.startswith(("function-", "tagged-union"))))
         line = _line_for(clean, lines)
         where = ".".join(str(p) for p in clean) or "(top level)"

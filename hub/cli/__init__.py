@@ -12,7 +12,6 @@ import importlib
 import pkgutil
 import sys
 
-import click
 import typer
 
 from hub.cli.common import app, fail_line
@@ -38,18 +37,11 @@ def main(argv: list[str] | None = None) -> int:
     """Console-script entry point; returns the process exit code."""
     command = typer.main.get_command(app)
     try:
-        command.main(args=argv, prog_name="hub", standalone_mode=False)
-    except click.exceptions.Exit as exc:
-        return int(exc.exit_code or 0)
-    except click.exceptions.Abort:
-        print("hub: aborted", file=sys.stderr)
-        return 130
-    except click.UsageError as exc:
-        exc.show(file=sys.stderr)
-        return 2
-    except click.ClickException as exc:
-        exc.show(file=sys.stderr)
-        return exc.exit_code
+        # Standalone mode: Typer itself prints usage errors and exits 2; the hub's own
+        # errors come out here and get their one line and exit code.
+        command.main(args=argv, prog_name="hub", standalone_mode=True)
+    except SystemExit as exc:
+        return exc.code if isinstance(exc.code, int) else (0 if exc.code is None else 1)
     except HubError as exc:
         print(f"hub: {fail_line(exc)}", file=sys.stderr)
         return 2 if exc.failure_type is FailureType.config else 1

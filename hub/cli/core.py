@@ -6,6 +6,7 @@ from typing import Annotated, Any
 
 import typer
 from pydantic import SecretStr
+from rich.markup import escape
 from rich.table import Table
 
 from hub.cli.common import app, emit_json, get_hub, settings, stdout
@@ -70,8 +71,12 @@ def connectors(json: JsonOpt = False) -> None:
         emit_json(rows)
         return
     table = Table(title="msp-hub connectors")
-    for col in ("name", "version", "streams", "writes", "actions", "webhooks", "status"):
+    table.add_column("name", no_wrap=True)
+    table.add_column("version", no_wrap=True)
+    for col in ("streams", "writes", "actions"):
         table.add_column(col)
+    table.add_column("webhooks", no_wrap=True)
+    table.add_column("status", no_wrap=True)
     for row in rows:
         table.add_row(
             row["name"],
@@ -80,9 +85,12 @@ def connectors(json: JsonOpt = False) -> None:
             ", ".join(row["writes"]),
             ", ".join(row["actions"]),
             "yes" if row["webhooks"] else "",
-            row["status"] if not row["error"] else f"{row['status']}: {row['error']}",
+            row["status"],
         )
     stdout.print(table)
+    for row in rows:
+        if row["error"]:
+            stdout.print(f"[red]{escape(row['name'])}[/red]: {escape(row['error'])}", highlight=False)
 
 
 def check(

@@ -1,0 +1,56 @@
+"""Fixtures shared by every test: an isolated environment and state store per test."""
+
+from __future__ import annotations
+
+import os
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from hub.clock import FakeClock
+
+
+@pytest.fixture(autouse=True)
+def _isolated_env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """No HUB_* variable of the developer's shell, no hub.yaml of theirs, a private store."""
+    for name in list(os.environ):
+        if name.startswith("HUB_") and name != "HUB_TEST_POSTGRES_URL":
+            monkeypatch.delenv(name)
+    monkeypatch.setenv("HUB_STATE_URL", f"sqlite:///{tmp_path / 'state.sqlite'}")
+    monkeypatch.setenv("HUB_CONFIG_FILE", str(tmp_path / "absent-hub.yaml"))
+    monkeypatch.setenv("HUB_DOCUMENTS_ROOT", str(tmp_path / "client-folders"))
+
+
+@pytest.fixture
+def clock() -> FakeClock:
+    return FakeClock()
+
+
+def _postgres_database(base_url: str) -> Iterator[str]:
+    """A fresh database on the throwaway server, dropped afterwards."""
+    from sqlalchemy import create_engine, text
+
+    name = f"hub_test_{uuid.uuid4().hex[:12]}"
+    admin = create_engine(base_url, isolation_level="AUTOCOMMIT")
+    with admin.connect() as conn:
+        conn.execute(text(f'CREATE DATABASE "{name}"'))
+    try:
+        yield base_url.rsplit("/", 1)[0] + f"/{name}"
+    finally:
+        with admin.connect() as conn:
+            conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        admin.dispose()
+
+
+@pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
+def state_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
+    """A state store URL on SQLite, and on PostgreSQL when HUB_TEST_POSTGRES_URL is set."""
+    if request.param == "sqlite":
+        yield f"sqlite:///{tmp_path / 'store.sqlite'}"
+        return
+    base = os.environ.get("HUB_TEST_POSTGRES_URL")
+    if not base:
+        pytest.skip("HUB_TEST_POSTGRES_URL is not set (make test starts a throwaway PostgreSQL)")
+    yield from _postgres_database(base)

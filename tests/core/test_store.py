@@ -1,0 +1,168 @@
+"""The state store on SQLite and (when HUB_TEST_POSTGRES_URL is set) PostgreSQL."""
+
+from __future__ import annotations
+
+import multiprocessing
+import os
+
+import pytest
+from alembic.autogenerate import compare_metadata
+from alembic.migration import MigrationContext
+
+from hub.errors import ConfigError
+from hub.state import tables as t
+from hub.state.store import MAX_BOUNDARY_IDS, CursorState, JobLocked, StateStore
+
+
+@pytest.fixture
+def store(state_url: str) -> StateStore:
+    s = StateStore.open(state_url)
+    yield s
+    s.close()
+
+
+def test_migrations_build_exactly_the_declared_schema(store: StateStore) -> None:
+    assert store.current_revision() == "0001"
+    with store.engine.connect() as conn:
+        diff = compare_metadata(MigrationContext.configure(conn, opts={"compare_type": True}), t.metadata)
+    assert diff == []
+
+
+def test_reopening_is_idempotent(state_url: str) -> None:
+    StateStore.open(state_url).close()
+    store = StateStore.open(state_url)
+    assert store.current_revision() == "0001"
+    store.close()
+
+
+def test_kv_roundtrip_and_overwrite(store: StateStore) -> None:
+    kv = store.kv("connector:x")
+    assert kv.get("token") is None
+    kv.set("token", {"refresh": "a"})
+    kv.set("token", {"refresh": "b"})
+    assert kv.get("token") == {"refresh": "b"}
+    assert store.kv("connector:y").get("token") is None
+    kv.delete("token")
+    assert kv.get("token") is None
+
+
+def test_cursor_roundtrip_bounds_boundary_ids(store: StateStore) -> None:
+    assert store.get_cursor("job", "c", "s") == CursorState()
+    state = CursorState("2026-01-01T00:00:00+00:00", [str(i) for i in range(MAX_BOUNDARY_IDS + 50)], {"token": 3})
+    with store.transaction() as conn:
+        store.save_cursor(conn, "job", "c", "s", state)
+    got = store.get_cursor("job", "c", "s")
+    assert got.cursor == state.cursor and got.resume == {"token": 3}
+    assert len(got.boundary_ids) == MAX_BOUNDARY_IDS and got.boundary_ids[-1] == str(MAX_BOUNDARY_IDS + 49)
+    store.reset_cursor("job")
+    assert store.get_cursor("job", "c", "s") == CursorState()
+
+
+def test_a_failed_transaction_leaves_nothing(store: StateStore) -> None:
+    with pytest.raises(RuntimeError), store.transaction() as conn:
+        store.save_cursor(conn, "job", "c", "s", CursorState("x"))
+        store.link(conn, "organization", {"a": "1", "b": "2"})
+        raise RuntimeError("crash between writes")
+    assert store.get_cursor("job", "c", "s").cursor is None
+    assert store.counterpart("organization", "a", "1", "b") is None
+
+
+def test_crosswalk_links_and_never_moves_an_id(store: StateStore) -> None:
+    with store.transaction() as conn:
+        first = store.link(conn, "organization", {"autotask": "1", "itglue": "10"})
+        again = store.link(conn, "organization", {"autotask": "1", "quickbooks": "Q7"})
+        other = store.link(conn, "organization", {"autotask": "2"})
+    assert first == again != other
+    assert store.refs(first) == {"autotask": "1", "itglue": "10", "quickbooks": "Q7"}
+    assert store.counterpart("organization", "quickbooks", "Q7", "itglue") == "10"
+    assert store.counterpart("contact", "autotask", "1", "itglue") is None
+
+
+def test_hashes(store: StateStore) -> None:
+    with store.transaction() as conn:
+        store.set_hash(conn, "j", "itglue", "organization", "5", "abc")
+        store.set_hash(conn, "j", "itglue", "organization", "5", "def")
+        store.set_hash(conn, "j", "itglue", "organization", "6", "xyz", active=False)
+    assert store.get_hash("j", "itglue", "organization", "5") == "def"
+    assert store.count_hashes("j", "itglue", "organization") == 1
+
+
+def test_dead_letters_count_attempts_and_resolve(store: StateStore) -> None:
+    for error in ("first", "second"):
+        with store.transaction() as conn:
+            store.dead_letter(
+                conn,
+                job="j",
+                system="itglue",
+                kind="organization",
+                record_id="7",
+                operation="update",
+                record={"name": "Acme"},
+                error=error,
+            )
+    [letter] = store.dead_letters("j")
+    assert (letter.attempts, letter.error, letter.record) == (2, "second", {"name": "Acme"})
+    with store.transaction() as conn:
+        store.resolve_dead_letter(conn, "j", "itglue", "organization", "7")
+    assert store.dead_letters("j") == []
+    assert len(store.dead_letters("j", include_resolved=True)) == 1
+
+
+def test_audit_rows(store: StateStore) -> None:
+    with store.transaction() as conn:
+        store.audit(
+            conn,
+            actor="sync:j",
+            system="itglue",
+            entity="organizations",
+            operation="update",
+            record_id="1",
+            before={"name": "a"},
+            after={"name": "b"},
+            run_id="r1",
+        )
+    [row] = store.audit_rows("r1")
+    assert (row["before"], row["after"], row["operation"]) == ({"name": "a"}, {"name": "b"}, "update")
+
+
+def test_runs(store: StateStore) -> None:
+    run = store.start_run("psa-to-docs", "sync")
+    store.finish_run(run, "ok", {"read": 3})
+    [row] = store.recent_runs("psa-to-docs")
+    assert row["status"] == "ok" and row["summary"] == {"read": 3}
+
+
+def test_second_holder_of_a_lock_is_refused(store: StateStore) -> None:
+    with store.lock("sync:psa-to-docs"):
+        with pytest.raises(JobLocked, match="already running"), store.lock("sync:psa-to-docs"):
+            pass
+    with store.lock("sync:psa-to-docs"):
+        pass
+
+
+def _hold_lock_and_die(url: str) -> None:
+    store = StateStore.open(url)
+    cm = store.lock("sync:crashy")
+    cm.__enter__()
+    os._exit(0)  # dies holding the lock, like a killed process
+
+
+def test_lock_of_a_dead_process_is_taken_over(state_url: str) -> None:
+    proc = multiprocessing.get_context("spawn").Process(target=_hold_lock_and_die, args=(state_url,))
+    proc.start()
+    proc.join(30)
+    store = StateStore.open(state_url)
+    with store.lock("sync:crashy"):
+        pass
+    store.close()
+
+
+def test_bad_state_url_is_a_config_error() -> None:
+    with pytest.raises(ConfigError, match="HUB_STATE_URL"):
+        StateStore.open("nosuchdb://x")
+
+
+def test_password_in_state_url_is_not_shown() -> None:
+    with pytest.raises(ConfigError) as info:
+        StateStore.open("postgresql+psycopg://hub:Sup3rS3cret@127.0.0.1:1/hub")
+    assert "Sup3rS3cret" not in str(info.value)
