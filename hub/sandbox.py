@@ -47,6 +47,8 @@ class SimulatorControl(Protocol):
 class Sandbox:
     """A connector's simulator: the ASGI app, its control handle, and the settings to use it.
 
+    ``app`` may be None when ``router`` (a ``respx.MockRouter``) answers instead.
+
     ``settings(base_url)`` returns the connector setting overrides (field -> value) that
     point the connector at the simulator served at ``base_url``.
     """
@@ -55,6 +57,10 @@ class Sandbox:
     settings: Callable[[str], dict[str, Any]]
     control: Any = None
     extra: dict[str, Any] = field(default_factory=dict)
+    #: instead of an app served on loopback, a respx router answering in-process
+    #: (for connectors tested against mocked HTTP); the contract suite then also
+    #: checks that every mocked route was called
+    router: Any = None
 
 
 def free_port(host: str = "127.0.0.1") -> int:
