@@ -5,10 +5,13 @@ from __future__ import annotations
 from typing import Any
 
 import httpx
+import structlog
 
 from hub.clock import Clock, SystemClock
 from hub.connector import Connector, ConnectorContext
 from hub.http import RetryPolicy
+from hub.logging import configure_logging
+from hub.mapping import Mapping, load_mapping
 from hub.plugins import HubPlugins
 from hub.ratelimit import RateLimiter
 from hub.settings import HubSettings, load_connector_settings, load_settings
@@ -36,6 +39,9 @@ class Hub:
         connector_overrides: dict[str, dict[str, Any]] | None = None,
     ) -> None:
         self.settings = settings or load_settings()
+        if not structlog.is_configured():
+            # Embedded use (tests, scripts): logs go to stderr, never into a caller's stdout.
+            configure_logging(json=self.settings.log_json, level=self.settings.log_level)
         self._plugins = plugins
         self._store = store
         self.clock = clock or SystemClock()
@@ -74,6 +80,11 @@ class Hub:
             settings = load_connector_settings(cls.settings_model, name, **self.connector_overrides.get(name, {}))
             self._connectors[name] = cls(settings, self.context(name))
         return self._connectors[name]
+
+    def mapping(self, connector: str) -> Mapping:
+        """The mapping file that applies: ``HUB_MAPPINGS_DIR``, then plugins', then built-in."""
+        dirs = [self.settings.mappings_dir] if self.settings.mappings_dir else []
+        return load_mapping(connector, [*dirs, *self.plugins.dirs("hub_mapping_dirs")])
 
     def api_calls(self) -> dict[str, int]:
         return {name: c.api_calls for name, c in self._connectors.items()}

@@ -270,19 +270,79 @@ class StateStore:
             ).scalar_one_or_none()
 
     def set_hash(
-        self, conn: Connection, job: str, system: str, kind: str, external_id: str, value: str, active: bool = True
+        self,
+        conn: Connection,
+        job: str,
+        system: str,
+        kind: str,
+        external_id: str,
+        value: str,
+        active: bool = True,
+        *,
+        fields: dict[str, Any] | None = None,
+        source: tuple[str, str] | None = None,
+        run_id: str | None = None,
     ) -> None:
+        """Remember what the hub last wrote to a target record (hash and owned fields)."""
         where = (
             t.record_hashes.c.job == job,
             t.record_hashes.c.system == system,
             t.record_hashes.c.kind == kind,
             t.record_hashes.c.external_id == external_id,
         )
-        values = {"hash": value, "active": active, "updated_at": _now()}
+        values: dict[str, Any] = {"hash": value, "active": active, "updated_at": _now()}
+        if fields is not None:
+            values["fields"] = fields
+        if source is not None:
+            values["source_system"], values["source_id"] = source
+        if run_id is not None:
+            values["seen_run"] = run_id
         if not conn.execute(update(t.record_hashes).where(*where).values(**values)).rowcount:
             conn.execute(
                 insert(t.record_hashes).values(job=job, system=system, kind=kind, external_id=external_id, **values)
             )
+
+    def hash_row(self, job: str, system: str, kind: str, external_id: str) -> dict[str, Any] | None:
+        """The last-written state of a target record: hash, active, fields, source."""
+        with self.engine.connect() as conn:
+            row = conn.execute(
+                select(t.record_hashes).where(
+                    t.record_hashes.c.job == job,
+                    t.record_hashes.c.system == system,
+                    t.record_hashes.c.kind == kind,
+                    t.record_hashes.c.external_id == external_id,
+                )
+            ).first()
+        return dict(row._mapping) if row else None
+
+    def mark_seen(self, conn: Connection, job: str, system: str, kind: str, external_id: str, run_id: str) -> None:
+        conn.execute(
+            update(t.record_hashes)
+            .where(
+                t.record_hashes.c.job == job,
+                t.record_hashes.c.system == system,
+                t.record_hashes.c.kind == kind,
+                t.record_hashes.c.external_id == external_id,
+            )
+            .values(seen_run=run_id)
+        )
+
+    def unseen(self, job: str, system: str, kind: str, run_id: str) -> Iterator[dict[str, Any]]:
+        """Active target records whose source was not seen by ``run_id`` (deleted at the source)."""
+        stmt = (
+            select(t.record_hashes)
+            .where(
+                t.record_hashes.c.job == job,
+                t.record_hashes.c.system == system,
+                t.record_hashes.c.kind == kind,
+                t.record_hashes.c.active.is_(True),
+                (t.record_hashes.c.seen_run.is_(None)) | (t.record_hashes.c.seen_run != run_id),
+            )
+            .order_by(t.record_hashes.c.external_id)
+        )
+        with self.engine.connect() as conn:
+            for row in conn.execute(stmt):
+                yield dict(row._mapping)
 
     def count_hashes(self, job: str, system: str, kind: str, active: bool = True) -> int:
         with self.engine.connect() as conn:
@@ -294,6 +354,88 @@ class StateStore:
                     t.record_hashes.c.active == active,
                 )
             ).scalar_one()
+
+    # -- match index ----------------------------------------------------------------
+
+    def index_keys(self, run_id: str, system: str, kind: str, rows: list[tuple[int, str, str]]) -> None:
+        """Add (rule, key, external_id) rows to the match index of one run."""
+        if not rows:
+            return
+        with self.transaction() as conn:
+            conn.execute(
+                insert(t.match_index),
+                [
+                    {"run_id": run_id, "system": system, "kind": kind, "rule": r, "key": k[:300], "external_id": i}
+                    for r, k, i in rows
+                ],
+            )
+
+    def lookup_key(self, run_id: str, system: str, kind: str, rule: int, key: str) -> list[str]:
+        with self.engine.connect() as conn:
+            return list(
+                conn.execute(
+                    select(t.match_index.c.external_id)
+                    .where(
+                        t.match_index.c.run_id == run_id,
+                        t.match_index.c.system == system,
+                        t.match_index.c.kind == kind,
+                        t.match_index.c.rule == rule,
+                        t.match_index.c.key == key[:300],
+                    )
+                    .distinct()
+                ).scalars()
+            )
+
+    def drop_index(self, run_id: str) -> None:
+        with self.transaction() as conn:
+            conn.execute(delete(t.match_index).where(t.match_index.c.run_id == run_id))
+
+    # -- pending deactivations --------------------------------------------------------
+
+    def add_pending(
+        self, conn: Connection, job: str, system: str, kind: str, external_id: str, entity: str, reason: str,
+        record: Any = None,
+    ) -> None:
+        exists = conn.execute(
+            select(func.count()).where(
+                t.sync_pending.c.job == job,
+                t.sync_pending.c.system == system,
+                t.sync_pending.c.kind == kind,
+                t.sync_pending.c.external_id == external_id,
+            )
+        ).scalar_one()
+        if not exists:
+            conn.execute(
+                insert(t.sync_pending).values(
+                    job=job, system=system, kind=kind, external_id=external_id, entity=entity, reason=reason,
+                    record=record, created_at=_now(),
+                )
+            )
+
+    def pending(self, job: str, system: str, kind: str) -> list[dict[str, Any]]:
+        with self.engine.connect() as conn:
+            return [
+                dict(r._mapping)
+                for r in conn.execute(
+                    select(t.sync_pending)
+                    .where(
+                        t.sync_pending.c.job == job,
+                        t.sync_pending.c.system == system,
+                        t.sync_pending.c.kind == kind,
+                    )
+                    .order_by(t.sync_pending.c.external_id)
+                )
+            ]
+
+    def drop_pending(self, conn: Connection, job: str, system: str, kind: str, external_id: str) -> None:
+        conn.execute(
+            delete(t.sync_pending).where(
+                t.sync_pending.c.job == job,
+                t.sync_pending.c.system == system,
+                t.sync_pending.c.kind == kind,
+                t.sync_pending.c.external_id == external_id,
+            )
+        )
 
     # -- runs and locks -----------------------------------------------------------
 
@@ -507,6 +649,9 @@ def _sqlite_pragmas(dbapi_conn: Any, _record: Any) -> None:
     cursor = dbapi_conn.cursor()
     # WAL lets `hub serve` read while a sync writes; busy_timeout waits out short locks.
     cursor.execute("PRAGMA journal_mode=WAL")
+    # With WAL, NORMAL still survives any process crash (a kill mid-sync loses nothing
+    # committed); only a power cut can drop the last commits. It saves an fsync a commit.
+    cursor.execute("PRAGMA synchronous=NORMAL")
     cursor.execute("PRAGMA busy_timeout=30000")
     cursor.execute("PRAGMA foreign_keys=ON")
     cursor.close()

@@ -70,7 +70,42 @@ record_hashes = Table(
     Column("external_id", String(200), primary_key=True),
     Column("hash", String(64), nullable=False),
     Column("active", Boolean, nullable=False, default=True),
+    Column("fields", JSON, nullable=True),
+    Column("source_system", String(100), nullable=True),
+    Column("source_id", String(200), nullable=True),
+    Column("seen_run", String(36), nullable=True),
     Column("updated_at", DateTime(timezone=True), nullable=False),
+)
+Index("ix_record_hashes_source", record_hashes.c.job, record_hashes.c.source_system, record_hashes.c.source_id)
+
+# Match keys of target records (normalized name, e-mail ...), rebuilt by a sync run that
+# must match unlinked records: kept in a table so memory stays flat at any size.
+match_index = Table(
+    "match_index",
+    metadata,
+    Column("id", BigInteger().with_variant(Integer, "sqlite"), primary_key=True, autoincrement=True),
+    Column("run_id", String(36), nullable=False),
+    Column("system", String(100), nullable=False),
+    Column("kind", String(50), nullable=False),
+    Column("rule", Integer, nullable=False),
+    Column("key", String(300), nullable=False),
+    Column("external_id", String(200), nullable=False),
+)
+Index("ix_match_index_lookup", match_index.c.run_id, match_index.c.system, match_index.c.kind, match_index.c.rule,
+      match_index.c.key)
+
+# Deactivations a sync run has decided on, applied after the mass-deactivation guard.
+sync_pending = Table(
+    "sync_pending",
+    metadata,
+    Column("job", String(100), primary_key=True),
+    Column("system", String(100), primary_key=True),
+    Column("kind", String(50), primary_key=True),
+    Column("external_id", String(200), primary_key=True),
+    Column("entity", String(100), nullable=False),
+    Column("reason", Text, nullable=False),
+    Column("record", JSON, nullable=True),
+    Column("created_at", DateTime(timezone=True), nullable=False),
 )
 
 runs = Table(

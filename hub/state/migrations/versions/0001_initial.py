@@ -1,14 +1,15 @@
-"""initial schema: kv, cursors, crosswalk, hashes, runs, locks, audit, dead letters, workflows, events
+"""initial schema
 
 Revision ID: 0001
 Revises: 
-Create Date: 2026-11-22 00:20:44.415981
+Create Date: 2026-11-22 00:37:37.713346
 """
 
 from __future__ import annotations
 
 import sqlalchemy as sa
 from alembic import op
+
 
 revision = '0001'
 down_revision = None
@@ -113,6 +114,19 @@ def upgrade() -> None:
     sa.Column('heartbeat_at', sa.DateTime(timezone=True), nullable=False),
     sa.PrimaryKeyConstraint('name')
     )
+    op.create_table('match_index',
+    sa.Column('id', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), autoincrement=True, nullable=False),
+    sa.Column('run_id', sa.String(length=36), nullable=False),
+    sa.Column('system', sa.String(length=100), nullable=False),
+    sa.Column('kind', sa.String(length=50), nullable=False),
+    sa.Column('rule', sa.Integer(), nullable=False),
+    sa.Column('key', sa.String(length=300), nullable=False),
+    sa.Column('external_id', sa.String(length=200), nullable=False),
+    sa.PrimaryKeyConstraint('id')
+    )
+    with op.batch_alter_table('match_index', schema=None) as batch_op:
+        batch_op.create_index('ix_match_index_lookup', ['run_id', 'system', 'kind', 'rule', 'key'], unique=False)
+
     op.create_table('record_hashes',
     sa.Column('job', sa.String(length=100), nullable=False),
     sa.Column('system', sa.String(length=100), nullable=False),
@@ -120,9 +134,16 @@ def upgrade() -> None:
     sa.Column('external_id', sa.String(length=200), nullable=False),
     sa.Column('hash', sa.String(length=64), nullable=False),
     sa.Column('active', sa.Boolean(), nullable=False),
+    sa.Column('fields', sa.JSON(), nullable=True),
+    sa.Column('source_system', sa.String(length=100), nullable=True),
+    sa.Column('source_id', sa.String(length=200), nullable=True),
+    sa.Column('seen_run', sa.String(length=36), nullable=True),
     sa.Column('updated_at', sa.DateTime(timezone=True), nullable=False),
     sa.PrimaryKeyConstraint('job', 'system', 'kind', 'external_id')
     )
+    with op.batch_alter_table('record_hashes', schema=None) as batch_op:
+        batch_op.create_index('ix_record_hashes_source', ['job', 'source_system', 'source_id'], unique=False)
+
     op.create_table('runs',
     sa.Column('id', sa.String(length=36), nullable=False),
     sa.Column('job', sa.String(length=100), nullable=False),
@@ -137,6 +158,17 @@ def upgrade() -> None:
     with op.batch_alter_table('runs', schema=None) as batch_op:
         batch_op.create_index('ix_runs_job_started', ['job', 'started_at'], unique=False)
 
+    op.create_table('sync_pending',
+    sa.Column('job', sa.String(length=100), nullable=False),
+    sa.Column('system', sa.String(length=100), nullable=False),
+    sa.Column('kind', sa.String(length=50), nullable=False),
+    sa.Column('external_id', sa.String(length=200), nullable=False),
+    sa.Column('entity', sa.String(length=100), nullable=False),
+    sa.Column('reason', sa.Text(), nullable=False),
+    sa.Column('record', sa.JSON(), nullable=True),
+    sa.Column('created_at', sa.DateTime(timezone=True), nullable=False),
+    sa.PrimaryKeyConstraint('job', 'system', 'kind', 'external_id')
+    )
     op.create_table('workflow_runs',
     sa.Column('id', sa.String(length=36), nullable=False),
     sa.Column('workflow', sa.String(length=100), nullable=False),
@@ -178,11 +210,19 @@ def downgrade() -> None:
         batch_op.drop_index('ix_workflow_runs_status')
 
     op.drop_table('workflow_runs')
+    op.drop_table('sync_pending')
     with op.batch_alter_table('runs', schema=None) as batch_op:
         batch_op.drop_index('ix_runs_job_started')
 
     op.drop_table('runs')
+    with op.batch_alter_table('record_hashes', schema=None) as batch_op:
+        batch_op.drop_index('ix_record_hashes_source')
+
     op.drop_table('record_hashes')
+    with op.batch_alter_table('match_index', schema=None) as batch_op:
+        batch_op.drop_index('ix_match_index_lookup')
+
+    op.drop_table('match_index')
     op.drop_table('locks')
     op.drop_table('kv')
     with op.batch_alter_table('events', schema=None) as batch_op:

@@ -1,0 +1,16 @@
+"""Sync jobs: read changed records, map through the core model, match, write, checkpoint."""
+
+from hub.sync.engine import MassDeactivation, PlanEntry, SyncRun, get_job, retry_dead_letters, run_job
+from hub.sync.jobs import EntityStep, Step, SyncJob
+
+__all__ = [
+    "EntityStep",
+    "MassDeactivation",
+    "PlanEntry",
+    "Step",
+    "SyncJob",
+    "SyncRun",
+    "get_job",
+    "retry_dead_letters",
+    "run_job",
+]

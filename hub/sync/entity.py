@@ -1,0 +1,478 @@
+"""The one-way entity copy: read changed records, map, match, plan, write, checkpoint.
+
+For every page of the source stream:
+
+1. each record is mapped to the core model (and through ``hub_transform_record``);
+2. it is matched to its target record: the crosswalk first, then the target mapping's
+   match rules against an index of the target built once per run when an unlinked
+   record needs it (kept in the state store, so memory stays flat);
+3. it is planned: create, update (only if the hash of the mapped, owned fields differs
+   from what the hub last wrote), unchanged, conflict (an ambiguous match), or a
+   deactivation (decided now, applied at the end behind the mass-deactivation guard);
+4. the writes are sent; a record whose write fails is dead-lettered and the run goes on;
+5. crosswalk links, hashes, audit rows, dead letters and the new checkpoint are
+   committed in one transaction.
+
+A crash anywhere resumes from the last committed page. A target record created just
+before a crash is found again by the match rules on the next run (never created twice),
+which is why creating requires match rules.
+
+Cursor: records are read with "changed at or after" the cursor; the ids already
+processed at the cursor's exact timestamp are kept (bounded) and skipped, and the
+cursor never passes the run's start time.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Iterable
+from datetime import datetime
+from typing import TYPE_CHECKING, Any
+
+from hub.connector import Connector, Stream, parse_timestamp
+from hub.errors import (
+    AuthenticationError,
+    ConfigError,
+    ConflictError,
+    HttpError,
+    NotFoundError,
+    PermissionDeniedError,
+    RateLimitedError,
+    RecordRejected,
+    TransientError,
+    VendorError,
+)
+from hub.logging import get_logger
+from hub.mapping import BoundMapping, match_key
+from hub.models import ExternalRef, Record
+from hub.state.store import CursorState
+from hub.sync.engine import MassDeactivation, PlanEntry, SyncRun
+
+if TYPE_CHECKING:
+    from hub.sync.jobs import EntityStep
+
+log = get_logger("hub.sync")
+
+#: errors that stop the run (the next run resumes); anything else fails one record
+FATAL = (TransientError, RateLimitedError, AuthenticationError, PermissionDeniedError, ConfigError)
+#: errors that dead-letter one record
+RECORD_ERRORS = (RecordRejected, VendorError, NotFoundError, ConflictError, HttpError)
+
+
+def payload_hash(payload: dict[str, Any]) -> str:
+    return hashlib.sha256(json.dumps(payload, sort_keys=True, default=str).encode()).hexdigest()
+
+
+def _iso(value: datetime | None) -> str | None:
+    return value.isoformat() if value else None
+
+
+def _display_name(record: Record) -> str | None:
+    for attr in ("name", "title", "full_name", "email"):
+        value = getattr(record, attr, None)
+        if value:
+            return str(value)
+    return None
+
+
+class EntitySync:
+    """One run of one :class:`EntityStep`."""
+
+    def __init__(self, run: SyncRun, step: EntityStep) -> None:
+        self.run = run
+        self.step = step
+        self.hub = run.hub
+        self.store = run.hub.store
+        self.job = run.job.name
+        self.source: Connector = self.hub.connector(step.source)
+        self.target: Connector = self.hub.connector(step.target)
+        self.stream: Stream = self.source.stream(step.stream)
+        self.smap: BoundMapping = self.hub.mapping(step.source).entity(self.stream.mapping_entity)
+        self.tmap: BoundMapping = self.hub.mapping(step.target).entity(step.entity)
+        if self.smap.kind != self.tmap.kind:
+            raise ConfigError(
+                f"job {self.job}: {step.source} {self.stream.mapping_entity} maps to {self.smap.kind} but "
+                f"{step.target} {step.entity} maps to {self.tmap.kind}"
+            )
+        self.kind = self.smap.kind
+        self.fields = self._write_fields()
+        self._indexed = False
+        self.index_run = run.run_id
+
+    # -- configuration ------------------------------------------------------------------
+
+    def _write_fields(self) -> list[str]:
+        """Target-writable fields the source owns and the target does not."""
+        source_owned = set(self.smap.owned_fields())
+        target_owned = set(self.tmap.spec.owned) - source_owned
+        writable = [
+            path
+            for path, fm in self.tmap.spec.fields.items()
+            if fm.direction != "read" and path != "active" and fm.ref != self.kind and path not in target_owned
+        ]
+        return [p for p in writable if p in source_owned or p.split(".", 1)[0] in source_owned]
+
+    def _resolve(self, ref: ExternalRef) -> str | None:
+        return self.store.counterpart(ref.kind, ref.system, ref.id, self.step.target)
+
+    # -- matching -------------------------------------------------------------------------
+
+    def _target_stream(self) -> Stream:
+        for stream in self.target.streams():
+            if stream.mapping_entity == self.step.entity:
+                return stream
+        raise ConfigError(
+            f"job {self.job}: {self.step.target} has no stream for {self.step.entity}, so unlinked records "
+            "cannot be matched"
+        )
+
+    def _build_index(self) -> None:
+        """Read the target once and index its match keys (only when an unlinked record needs it)."""
+        self._indexed = True
+        rules = self.tmap.spec.match
+        if not rules:
+            return
+        stream = self._target_stream()
+        for page in stream.read():
+            rows: list[tuple[int, str, str]] = []
+            for raw in page.records:
+                try:
+                    core = self.tmap.to_core(raw, self.target)
+                except RecordRejected:
+                    continue
+                for i, rule in enumerate(rules):
+                    key = match_key(core, rule)
+                    if key:
+                        rows.append((i, str(key), stream.record_id(raw)))
+            self.store.index_keys(self.index_run, self.step.target, self.kind, rows)
+
+    def _index_new(self, core: Record, target_id: str) -> None:
+        rows = [
+            (i, str(key), target_id)
+            for i, rule in enumerate(self.tmap.spec.match)
+            if (key := match_key(core, rule))
+        ]
+        self.store.index_keys(self.index_run, self.step.target, self.kind, rows)
+
+    def _match(self, core: Record, source_id: str) -> tuple[str | None, str | None]:
+        """(target id, conflict reason) by the target mapping's match rules."""
+        rules = self.tmap.spec.match
+        if not rules:
+            return None, None
+        if not self._indexed:
+            self._build_index()
+        for i, rule in enumerate(rules):
+            key = match_key(core, rule)
+            if not key:
+                continue
+            candidates = self.store.lookup_key(self.index_run, self.step.target, self.kind, i, str(key))
+            free = []
+            for tid in candidates:
+                hub_id = self.store.hub_id(self.kind, self.step.target, tid)
+                owner = self.store.refs(hub_id).get(self.step.source) if hub_id else None
+                if owner in (None, source_id):
+                    free.append(tid)
+            if len(free) == 1:
+                return free[0], None
+            if len(free) > 1:
+                return None, f"ambiguous match: {len(free)} {self.step.target} records share {rule.key} {key!r}"
+            if candidates:
+                return None, (
+                    f"{self.step.target} record {candidates[0]} with the same {rule.key} is already linked to "
+                    f"another {self.step.source} record; confirm which one is right"
+                )
+        return None, None
+
+    # -- one page -------------------------------------------------------------------------
+
+    def process(self, records: Iterable[dict[str, Any]], skip_ids: set[str]) -> list[dict[str, Any]]:
+        """Plan and (unless dry run) write one page; returns the rows to commit."""
+        results: list[dict[str, Any]] = []
+        for raw in records:
+            source_id = self.stream.record_id(raw)
+            if source_id in skip_ids:
+                continue
+            self.run.count("read")
+            results.append(self._one(raw, source_id))
+        return results
+
+    def _one(self, raw: dict[str, Any], source_id: str) -> dict[str, Any]:
+        out: dict[str, Any] = {"source_id": source_id, "op": None}
+        try:
+            core = self.smap.to_core(raw, self.source)
+        except RecordRejected as exc:
+            return self._fail(out, None, str(exc), None)
+        core = self.hub.plugins.transform(self.job, self.step.source, core)
+        out["core"] = core
+        name = _display_name(core)
+        target_id = self.store.counterpart(self.kind, self.step.source, source_id, self.step.target)
+        active = getattr(core, "active", True)
+        if target_id is None:
+            if not active:
+                self.run.count("skipped")
+                return out
+            target_id, conflict = self._match(core, source_id)
+            if conflict:
+                self.run.count("conflicts")
+                self.run.record(PlanEntry("conflict", self.step.target, self.step.entity, source_id, None, name,
+                                          reason=conflict))
+                return out
+            out["linked_by_match"] = target_id is not None
+        out["target_id"] = target_id
+        if target_id is not None and not active:
+            row = self.store.hash_row(self.job, self.step.target, self.kind, target_id)
+            if row is None or row["active"]:
+                out["op"] = "deactivate"
+                if self.run.dry_run:
+                    self.run.count("deactivated")
+                self.run.record(PlanEntry("deactivate", self.step.target, self.step.entity, source_id, target_id,
+                                          name, reason="inactive at the source"))
+            return out
+        try:
+            payload = self.tmap.to_vendor(core, self.target, fields=self.fields, resolve_ref=self._resolve)
+        except RecordRejected as exc:
+            return self._fail(out, target_id, str(exc), core)
+        digest = payload_hash(payload)
+        out["hash"], out["payload"] = digest, payload
+        if target_id is not None:
+            row = self.store.hash_row(self.job, self.step.target, self.kind, target_id)
+            if row is not None and row["hash"] == digest and row["active"]:
+                out["op"] = "unchanged"
+                self.run.count("unchanged")
+                return out
+            before = (row or {}).get("fields")
+            if before is None and self.run.dry_run:
+                before = self._current(target_id)
+            out["before"] = before
+            return self._write(out, "update", target_id, payload, core, name)
+        return self._write(out, "create", None, payload, core, name)
+
+    def _current(self, target_id: str) -> dict[str, Any] | None:
+        """The target's current values of the written fields (dry runs only: costs a call)."""
+        try:
+            raw = self.target.get(self.step.entity, target_id)
+            core = self.tmap.to_core(raw, self.target)
+            return self.tmap.to_vendor(core, self.target, fields=self.fields, resolve_ref=self._resolve)
+        except (HttpError, RecordRejected, ConfigError):
+            return None
+
+    def _write(
+        self,
+        out: dict[str, Any],
+        op: str,
+        target_id: str | None,
+        payload: dict[str, Any],
+        core: Record,
+        name: str | None,
+    ) -> dict[str, Any]:
+        before = out.get("before")
+        changed = payload if before is None else {k: v for k, v in payload.items() if before.get(k) != v}
+        entry = PlanEntry(op, self.step.target, self.step.entity, out["source_id"], target_id, name,
+                          before={k: before.get(k) for k in changed} if before else None, after=changed)
+        if self.run.dry_run:
+            self.run.count("created" if op == "create" else "updated")
+            self.run.record(entry)
+            out["op"] = op
+            return out
+        send = dict(payload)
+        if op == "create":
+            send = self.tmap.to_vendor(core, self.target, fields=self.fields, resolve_ref=self._resolve, create=True)
+        veto = self.hub.plugins.before_write(self.job, self.step.target, self.step.entity, op, core, send)
+        if veto:
+            return self._fail(out, target_id, f"vetoed by a plugin: {veto}", core)
+        try:
+            if op == "create":
+                result = self.target.create(self.step.entity, send)
+                target_id = result.id
+                self._index_new(core, target_id)
+            else:
+                assert target_id is not None
+                self.target.update(self.step.entity, target_id, send)
+        except FATAL:
+            raise
+        except RECORD_ERRORS as exc:
+            return self._fail(out, target_id, str(exc), core)
+        self.hub.plugins.hook.hub_after_write(
+            job=self.job, system=self.step.target, entity=self.step.entity, operation=op, record=core,
+            result_id=target_id,
+        )
+        self.run.count("created" if op == "create" else "updated")
+        self.run.record(entry)
+        out.update(op=op, target_id=target_id, before=before, after=send)
+        return out
+
+    def _fail(self, out: dict[str, Any], target_id: str | None, reason: str, core: Record | None) -> dict[str, Any]:
+        self.run.count("failed")
+        self.run.record(PlanEntry("failed", self.step.target, self.step.entity, out["source_id"], target_id,
+                                  _display_name(core) if core else None, reason=reason))
+        log.warning("sync.record_failed", job=self.job, source_id=out["source_id"], reason=reason)
+        out.update(op="failed", target_id=target_id, reason=reason,
+                   record=core.model_dump(mode="json") if core else None)
+        return out
+
+    def commit(self, results: list[dict[str, Any]], cursor: CursorState | None, pass_id: str) -> None:
+        """Everything a page changed, in one transaction with its checkpoint."""
+        store = self.store
+        with store.transaction() as conn:
+            for r in results:
+                op, sid, tid = r["op"], r["source_id"], r.get("target_id")
+                if op in ("create", "update"):
+                    store.link(conn, self.kind, {self.step.source: sid, self.step.target: tid})
+                    store.set_hash(conn, self.job, self.step.target, self.kind, tid, r["hash"], True,
+                                   fields=r["payload"], source=(self.step.source, sid), run_id=pass_id)
+                    store.audit(conn, actor=f"sync:{self.job}", system=self.step.target, entity=self.step.entity,
+                                operation=op, record_id=tid, before=r.get("before"), after=r.get("after"),
+                                run_id=self.run.run_id)
+                    store.resolve_dead_letter(conn, self.job, self.step.target, self.kind, sid)
+                elif op == "unchanged":
+                    store.mark_seen(conn, self.job, self.step.target, self.kind, tid, pass_id)
+                    store.resolve_dead_letter(conn, self.job, self.step.target, self.kind, sid)
+                elif op == "deactivate":
+                    store.mark_seen(conn, self.job, self.step.target, self.kind, tid, pass_id)
+                    store.add_pending(conn, self.job, self.step.target, self.kind, tid, self.step.entity,
+                                      "inactive at the source", {"source_id": sid})
+                elif op == "failed":
+                    if tid:
+                        store.mark_seen(conn, self.job, self.step.target, self.kind, tid, pass_id)
+                    store.dead_letter(conn, job=self.job, system=self.step.target, kind=self.kind, record_id=sid,
+                                      operation="write", record={"source": self.step.source,
+                                                                 "stream": self.step.stream, "core": r.get("record")},
+                                      error=r["reason"])
+            if cursor is not None:
+                store.save_cursor(conn, self.job, self.step.source, self.step.stream, cursor)
+
+    def retry(self, source_id: str) -> str:
+        """Process one dead-lettered record again from its current source state."""
+        raw = self.source.get(self.stream.mapping_entity, source_id)
+        results = self.process([raw], set())
+        self.commit(results, None, self.run.run_id)
+        return str(results[0]["op"]) if results else "missing"
+
+    # -- deactivations -------------------------------------------------------------------
+
+    def plan_deletions(self, pass_id: str) -> None:
+        """After a complete full read: linked records the source no longer has."""
+        with self.store.transaction() as conn:
+            for row in self.store.unseen(self.job, self.step.target, self.kind, pass_id):
+                self.store.add_pending(conn, self.job, self.step.target, self.kind, row["external_id"],
+                                       self.step.entity, "deleted at the source", {"source_id": row["source_id"]})
+
+    def apply_deactivations(self) -> None:
+        pending = self.store.pending(self.job, self.step.target, self.kind)
+        if not pending:
+            return
+        base = self.store.count_hashes(self.job, self.step.target, self.kind, active=True)
+        threshold = self.hub.settings.mass_deactivate_threshold
+        if len(pending) > max(1.0, threshold * base) and not self.run.allow_mass_deactivate:
+            raise MassDeactivation(
+                f"{self.job}: would deactivate {len(pending)} of {base} {self.kind} records in {self.step.target} "
+                f"(more than {threshold:.0%}); nothing was deactivated. If that is intended, rerun with "
+                "--allow-mass-deactivate"
+            )
+        for item in pending:
+            tid = item["external_id"]
+            entry = PlanEntry("deactivate", self.step.target, self.step.entity, (item["record"] or {}).get("source_id"),
+                              tid, reason=item["reason"])
+            if self.run.dry_run:
+                self.run.count("deactivated")
+                self.run.record(entry)
+                continue
+            try:
+                if "active" in self.tmap.spec.fields and self.tmap.spec.fields["active"].direction != "read":
+                    change = self.tmap.to_vendor(self.tmap.spec.model.model_construct(active=False), self.target,
+                                                 fields=["active"])
+                    self.target.update(self.step.entity, tid, change)
+                else:
+                    self.target.deactivate(self.step.entity, tid)
+            except FATAL:
+                raise
+            except RECORD_ERRORS as exc:
+                self.run.count("failed")
+                with self.store.transaction() as conn:
+                    self.store.dead_letter(conn, job=self.job, system=self.step.target, kind=self.kind,
+                                           record_id=str(tid), operation="deactivate", record=item["record"],
+                                           error=str(exc))
+                    self.store.drop_pending(conn, self.job, self.step.target, self.kind, tid)
+                continue
+            self.run.count("deactivated")
+            with self.store.transaction() as conn:
+                row = self.store.hash_row(self.job, self.step.target, self.kind, tid)
+                self.store.set_hash(conn, self.job, self.step.target, self.kind, tid, (row or {}).get("hash", ""),
+                                    False)
+                self.store.drop_pending(conn, self.job, self.step.target, self.kind, tid)
+                self.store.audit(conn, actor=f"sync:{self.job}", system=self.step.target, entity=self.step.entity,
+                                 operation="deactivate", record_id=tid, before={"active": True},
+                                 after={"active": False}, run_id=self.run.run_id)
+
+
+def run_entity_step(run: SyncRun, step: EntityStep) -> None:
+    sync = EntitySync(run, step)
+    store = run.hub.store
+    state = store.get_cursor(run.job.name, step.source, step.stream)
+    run_start = run.hub.clock.now()
+    resume = None if run.full_refresh else state.resume
+    if resume:
+        since = parse_timestamp(state.run_cursor)
+        pass_id = resume.get("pass", run.run_id)
+        high, high_ids = parse_timestamp(resume.get("max")), list(resume.get("max_ids", []))
+        token = resume.get("token")
+    else:
+        since = None if run.full_refresh else parse_timestamp(state.cursor)
+        pass_id, high, high_ids, token = run.run_id, None, [], None
+    boundary = set(state.boundary_ids) if since is not None and not run.full_refresh else set()
+    full_read = since is None
+    cursor_field = sync.stream.cursor_field
+    read = 0
+    try:
+        for page in sync.stream.read(since=since, resume={"token": token} if token is not None else None):
+            skip = {
+                sync.stream.record_id(r)
+                for r in page.records
+                if boundary and sync.stream.cursor_value(r) == since and sync.stream.record_id(r) in boundary
+            }
+            results = sync.process(page.records, skip)
+            read += len(page.records)
+            run.tick(step.label, read)
+            if cursor_field:
+                for r in page.records:
+                    value = sync.stream.cursor_value(r)
+                    if value is None:
+                        continue
+                    if high is None or value > high:
+                        high, high_ids = value, [sync.stream.record_id(r)]
+                    elif value == high:
+                        high_ids.append(sync.stream.record_id(r))
+            if run.dry_run:
+                continue
+            checkpoint = CursorState(
+                cursor=state.cursor,
+                boundary_ids=state.boundary_ids,
+                resume={"token": page.resume.get("token"), "pass": pass_id, "max": _iso(high),
+                        "max_ids": high_ids[-5000:]} if page.resume else None,
+                run_cursor=_iso(since),
+            )
+            if page.resume is None:
+                checkpoint = _final_cursor(state, since, high, high_ids, run_start)
+            sync.commit(results, checkpoint, pass_id)
+        if full_read and step.deactivate and not run.dry_run:
+            sync.plan_deletions(pass_id)
+        if step.deactivate and not run.dry_run:
+            sync.apply_deactivations()
+    finally:
+        store.drop_index(sync.index_run)
+
+
+def _final_cursor(
+    state: CursorState, since: datetime | None, high: datetime | None, high_ids: list[str], run_start: datetime
+) -> CursorState:
+    """The cursor after a complete read: the highest value seen, never past the run's start."""
+    if high is None:
+        return CursorState(cursor=state.cursor if since else None, boundary_ids=state.boundary_ids)
+    if high > run_start:
+        # Changes stamped after the run began are read again next time (idempotently).
+        return CursorState(cursor=run_start.isoformat(), boundary_ids=[])
+    ids = high_ids
+    if since is not None and high == since:
+        ids = sorted(set(state.boundary_ids) | set(high_ids))
+    return CursorState(cursor=high.isoformat(), boundary_ids=ids)
