@@ -161,7 +161,8 @@ class Plugin:
 
     @hookimpl
     def hub_register_sync_jobs(self, registry: Any) -> None:
-        registry.add(SyncJob("crm-to-docs", "CRM accounts to docs orgs", [EntityStep("crm", "accounts", "docs", "orgs")]))
+        step = EntityStep("crm", "accounts", "docs", "orgs")
+        registry.add(SyncJob("crm-to-docs", "CRM accounts to docs orgs", [step]))
 
     @hookimpl
     def hub_mapping_dirs(self) -> list[Path]:
