@@ -1,0 +1,107 @@
+"""The Autotask entities the hub reads and writes, and where each one lives in the REST API.
+
+One table, shared by the connector, its streams and the simulator, so that a path or a
+cursor field is written down once. Facts taken from the vendor's swagger
+(``shared/vendor-specs/autotask``):
+
+* every entity is queried with ``POST V1.0/{Entity}/query`` and read by id with
+  ``GET V1.0/{Entity}/{id}``;
+* Companies, Tickets, Contracts and ConfigurationItems are created (POST) and updated
+  (PATCH) at ``V1.0/{Entity}``; Contacts only under their company
+  (``V1.0/Companies/{id}/Contacts``), ticket notes under their ticket
+  (``V1.0/Tickets/{id}/Notes``) and company notes under their company
+  (``V1.0/Companies/{id}/Notes``): the swagger has no top-level POST/PATCH for them;
+* the change cursor differs per entity: ``lastActivityDate`` (Companies, Contacts,
+  Tickets, TicketNotes), ``lastModifiedDate`` (CompanyNotes), ``lastModifiedTime``
+  (ConfigurationItems) and ``lastModifiedDateTime`` (Contracts; added to the API after
+  the 2020 swagger, which has no change timestamp on contracts at all).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+__all__ = ["ENTITIES", "EntitySpec", "entity_spec"]
+
+
+@dataclass(frozen=True)
+class EntitySpec:
+    """How one Autotask entity is read, written and deactivated."""
+
+    name: str
+    kind: str
+    cursor: str
+    #: (parent entity, parent id field, child collection) for entities written under a parent
+    parent: tuple[str, str, str] | None = None
+    #: field and value that deactivate the record; a label for picklist fields
+    deactivate: tuple[str, Any] | None = None
+    deactivate_is_label: bool = False
+    #: the ``EntityType`` names Autotask uses in webhook payloads (None: no webhooks)
+    webhook_types: tuple[str, ...] = ()
+
+    def collection_path(self, parent_id: Any | None = None) -> str:
+        """Where creates (POST) and updates (PATCH) of this entity go."""
+        if self.parent is None:
+            return f"V1.0/{self.name}"
+        parent, _, child = self.parent
+        return f"V1.0/{parent}/{parent_id}/{child}"
+
+    @property
+    def parent_field(self) -> str | None:
+        return self.parent[1] if self.parent else None
+
+
+ENTITIES: dict[str, EntitySpec] = {
+    spec.name: spec
+    for spec in (
+        EntitySpec(
+            "Companies",
+            "organization",
+            "lastActivityDate",
+            deactivate=("isActive", False),
+            webhook_types=("Company", "Account"),
+        ),
+        EntitySpec(
+            "Contacts",
+            "contact",
+            "lastActivityDate",
+            parent=("Companies", "companyID", "Contacts"),
+            # the live API answers contacts' isActive as 1/0, not true/false
+            deactivate=("isActive", 0),
+            webhook_types=("Contact",),
+        ),
+        EntitySpec(
+            "Tickets",
+            "ticket",
+            "lastActivityDate",
+            deactivate=("status", "Complete"),
+            deactivate_is_label=True,
+            webhook_types=("Ticket",),
+        ),
+        EntitySpec("Contracts", "contract", "lastModifiedDateTime", deactivate=("status", 0)),
+        EntitySpec(
+            "ConfigurationItems",
+            "configuration_item",
+            "lastModifiedTime",
+            deactivate=("isActive", False),
+            webhook_types=("ConfigurationItem", "InstalledProduct"),
+        ),
+        EntitySpec(
+            "TicketNotes",
+            "note",
+            "lastActivityDate",
+            parent=("Tickets", "ticketID", "Notes"),
+            webhook_types=("TicketNote",),
+        ),
+        EntitySpec("CompanyNotes", "note", "lastModifiedDate", parent=("Companies", "companyID", "Notes")),
+    )
+}
+
+
+def entity_spec(name: str) -> EntitySpec | None:
+    """The spec of ``name`` (exact REST name, case-insensitive), or None."""
+    if name in ENTITIES:
+        return ENTITIES[name]
+    lowered = name.lower()
+    return next((s for s in ENTITIES.values() if s.name.lower() == lowered), None)

@@ -1,0 +1,639 @@
+"""The simulated Autotask database: field schemas, picklists, UDFs and seeded records.
+
+Field names are the live API's camelCase spellings of the swagger models' properties
+(``CompanyModel.CompanyName`` -> ``companyName``); a test checks every one against the
+swagger. Picklists carry the labels the MSP procedures use ("Pending Paperwork",
+"Scheduled - external tech", classification "R0", UDF "Help Desk", ...).
+
+Seeding is deterministic for a ``seed`` and scales with ``size`` (companies): three
+contacts per company, and fewer tickets, contracts, devices and notes, so 100,000
+companies stay within a few hundred MB.
+"""
+
+from __future__ import annotations
+
+import random
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+__all__ = ["SCHEMAS", "UDFS", "EntitySchema", "seed_records", "stamp"]
+
+
+def stamp(value: datetime) -> str:
+    """Timestamps as the API writes them: UTC, milliseconds, ``Z`` (sortable as text)."""
+    value = value.astimezone(UTC)
+    return value.strftime("%Y-%m-%dT%H:%M:%S.") + f"{value.microsecond // 1000:03d}Z"
+
+
+@dataclass
+class EntitySchema:
+    """One simulated entity: its fields, which are read-only, required, dates and picklists."""
+
+    name: str
+    fields: tuple[str, ...]
+    required: tuple[str, ...]
+    read_only: tuple[str, ...]
+    dates: tuple[str, ...]
+    picklists: dict[str, dict[int, str]] = field(default_factory=dict)
+    references: dict[str, str] = field(default_factory=dict)
+    has_udfs: bool = True
+
+
+_COMMON_RO = ("id", "createDate", "createDateTime")
+
+SCHEMAS: dict[str, EntitySchema] = {
+    s.name: s
+    for s in (
+        EntitySchema(
+            "Companies",
+            (
+                "id",
+                "companyName",
+                "companyNumber",
+                "companyType",
+                "classification",
+                "phone",
+                "fax",
+                "webAddress",
+                "address1",
+                "address2",
+                "city",
+                "state",
+                "postalCode",
+                "countryID",
+                "isActive",
+                "isClientPortalActive",
+                "isTaskFireActive",
+                "ownerResourceID",
+                "parentCompanyID",
+                "taxRegionID",
+                "taxID",
+                "billToAttention",
+                "billToAddress1",
+                "billToAddress2",
+                "billToCity",
+                "billToState",
+                "billToZipCode",
+                "createDate",
+                "createdByResourceID",
+                "lastActivityDate",
+                "lastTrackedModifiedDateTime",
+            ),
+            required=("companyName", "companyType", "phone", "ownerResourceID"),
+            read_only=(*_COMMON_RO, "createdByResourceID", "lastActivityDate", "lastTrackedModifiedDateTime"),
+            dates=("createDate", "lastActivityDate", "lastTrackedModifiedDateTime"),
+            picklists={
+                "companyType": {
+                    1: "Customer",
+                    2: "Lead",
+                    3: "Prospect",
+                    4: "Dead",
+                    5: "Inactive",
+                    6: "Cancellation",
+                    7: "Vendor",
+                    8: "Partner",
+                },
+                "classification": {101: "R0", 102: "BN", 103: "MS", 104: "MR"},
+                "taxRegionID": {1: "Default", 2: "New York", 3: "New Jersey"},
+            },
+            references={"parentCompanyID": "Companies", "ownerResourceID": "Resources"},
+        ),
+        EntitySchema(
+            "Contacts",
+            (
+                "id",
+                "companyID",
+                "firstName",
+                "lastName",
+                "emailAddress",
+                "emailAddress2",
+                "phone",
+                "mobilePhone",
+                "title",
+                "isActive",
+                "primaryContact",
+                "receivesEmailNotifications",
+                "createDate",
+                "lastActivityDate",
+                "lastModifiedDate",
+            ),
+            required=("companyID", "firstName", "lastName", "isActive"),
+            read_only=(*_COMMON_RO, "lastActivityDate", "lastModifiedDate"),
+            dates=("createDate", "lastActivityDate", "lastModifiedDate"),
+            references={"companyID": "Companies"},
+        ),
+        EntitySchema(
+            "Tickets",
+            (
+                "id",
+                "ticketNumber",
+                "companyID",
+                "contactID",
+                "configurationItemID",
+                "contractID",
+                "title",
+                "description",
+                "status",
+                "priority",
+                "queueID",
+                "issueType",
+                "subIssueType",
+                "source",
+                "ticketType",
+                "dueDateTime",
+                "createDate",
+                "completedDate",
+                "externalID",
+                "assignedResourceID",
+                "creatorResourceID",
+                "lastActivityDate",
+                "lastActivityResourceID",
+            ),
+            required=("companyID", "title", "status", "priority"),
+            read_only=(
+                *_COMMON_RO,
+                "ticketNumber",
+                "completedDate",
+                "creatorResourceID",
+                "lastActivityDate",
+                "lastActivityResourceID",
+            ),
+            dates=("dueDateTime", "createDate", "completedDate", "lastActivityDate"),
+            picklists={
+                "status": {
+                    1: "New",
+                    5: "Complete",
+                    7: "Waiting Customer",
+                    8: "In Progress",
+                    9: "Waiting Materials",
+                    10: "Scheduled",
+                    11: "Escalate",
+                    12: "Waiting Vendor",
+                    13: "Pending Paperwork",
+                    14: "Scheduled - external tech",
+                    15: "Scheduled - internal tech",
+                    16: "Client No Response",
+                    17: "Auto-Complete in 2 Days",
+                    18: "Ticket Reopened",
+                    19: "Auto-Resolved",
+                },
+                "priority": {1: "High", 2: "Medium", 3: "Low", 4: "Critical"},
+                "queueID": {
+                    5: "Client Portal",
+                    6: "Post Sale",
+                    8: "Monitoring Alert",
+                    29682833: "Level I Support",
+                    29682969: "Level II Support",
+                },
+                "issueType": {1: "Administrative Changes", 2: "Hardware", 3: "Software", 4: "Network"},
+                "subIssueType": {136: "Add or Replace Authorization Contact", 137: "Printer", 138: "Email"},
+                "source": {2: "Phone", 4: "Email", 6: "Client Portal", 8: "Monitoring Alert", 11: "Web Form"},
+                "ticketType": {
+                    1: "Service Request",
+                    2: "Incident",
+                    3: "Problem",
+                    4: "Change Request",
+                    5: "Alert",
+                },
+            },
+            references={
+                "companyID": "Companies",
+                "contactID": "Contacts",
+                "configurationItemID": "ConfigurationItems",
+                "contractID": "Contracts",
+            },
+        ),
+        EntitySchema(
+            "Contracts",
+            (
+                "id",
+                "companyID",
+                "contractName",
+                "contractNumber",
+                "contractType",
+                "contractCategory",
+                "status",
+                "startDate",
+                "endDate",
+                "isDefaultContract",
+                "serviceLevelAgreementID",
+                "description",
+                "lastModifiedDateTime",
+            ),
+            required=("companyID", "contractName", "contractType", "startDate", "endDate", "status"),
+            read_only=("id", "lastModifiedDateTime"),
+            dates=("startDate", "endDate", "lastModifiedDateTime"),
+            picklists={
+                "contractType": {
+                    1: "Time and Materials",
+                    3: "Fixed Price",
+                    4: "Block Hours",
+                    6: "Retainer",
+                    7: "Recurring Service",
+                    8: "Per Ticket",
+                },
+                "status": {0: "Inactive", 1: "Active"},
+                "contractCategory": {15: "Managed Services", 16: "Break/Fix"},
+                "serviceLevelAgreementID": {1: "Standard SLA", 2: "Managed Services SLA"},
+            },
+            references={"companyID": "Companies"},
+        ),
+        EntitySchema(
+            "ConfigurationItems",
+            (
+                "id",
+                "companyID",
+                "contractID",
+                "productID",
+                "referenceTitle",
+                "referenceNumber",
+                "serialNumber",
+                "configurationItemType",
+                "isActive",
+                "installDate",
+                "rmmDeviceAuditOperatingSystem",
+                "createDate",
+                "lastModifiedTime",
+            ),
+            required=("companyID", "productID", "isActive"),
+            read_only=(*_COMMON_RO, "lastModifiedTime"),
+            dates=("installDate", "createDate", "lastModifiedTime"),
+            picklists={
+                "configurationItemType": {1: "Workstation", 2: "Server", 3: "Network Device", 4: "Printer"}
+            },
+            references={"companyID": "Companies", "contractID": "Contracts", "productID": "Products"},
+        ),
+        EntitySchema(
+            "TicketNotes",
+            (
+                "id",
+                "ticketID",
+                "title",
+                "description",
+                "noteType",
+                "publish",
+                "createDateTime",
+                "creatorResourceID",
+                "lastActivityDate",
+            ),
+            required=("ticketID", "title", "description", "noteType", "publish"),
+            read_only=(*_COMMON_RO, "creatorResourceID", "lastActivityDate"),
+            dates=("createDateTime", "lastActivityDate"),
+            picklists={
+                "noteType": {1: "Task Summary", 2: "Task Detail", 3: "Internal Note"},
+                "publish": {1: "All Autotask Users", 2: "Internal Project Team", 4: "Internal & Co-Managed"},
+            },
+            references={"ticketID": "Tickets"},
+            has_udfs=False,
+        ),
+        EntitySchema(
+            "CompanyNotes",
+            (
+                "id",
+                "companyID",
+                "contactID",
+                "name",
+                "note",
+                "actionType",
+                "createDateTime",
+                "lastModifiedDate",
+            ),
+            required=("companyID", "actionType", "note"),
+            read_only=(*_COMMON_RO, "lastModifiedDate"),
+            dates=("createDateTime", "lastModifiedDate"),
+            picklists={"actionType": {1: "Phone Call", 2: "Meeting", 3: "General"}},
+            references={"companyID": "Companies", "contactID": "Contacts"},
+            has_udfs=False,
+        ),
+    )
+}
+
+_YES_NO = {"1": "Yes", "0": "No"}
+#: user-defined fields per entity: name -> picklist (None: free text)
+UDFS: dict[str, dict[str, dict[str, str] | None]] = {
+    "Companies": {
+        "Help Desk": {"1": "none - as tech is available", "2": "Business hours", "3": "24x7"},
+        "Site Summary URL": None,
+    },
+    "Contacts": {
+        "Primary Authorization": _YES_NO,
+        "Secondary Authorization": _YES_NO,
+        "Receives Reports": _YES_NO,
+        "Invoice Recipient": _YES_NO,
+        "Authority Permissions": None,
+    },
+    "Tickets": {"RMM Alert Key": None},
+    "Contracts": {},
+    "ConfigurationItems": {"RMM Device ID": None},
+}
+
+#: resources (technicians) that may own records or be impersonated
+RESOURCES = (29682885, 29682886, 29682887, 4, 10)
+PRODUCTS = (232, 233, 234)
+
+_ADJ = (
+    "Blue",
+    "Granite",
+    "Summit",
+    "Harbor",
+    "Maple",
+    "Cedar",
+    "Silver",
+    "Pioneer",
+    "Lakeside",
+    "Northern",
+    "Riverbend",
+    "Golden",
+    "Evergreen",
+    "Redwood",
+    "Prairie",
+    "Coastal",
+    "Upstate",
+    "Keystone",
+)
+_NOUN = (
+    "Dental",
+    "Legal",
+    "Logistics",
+    "Bakery",
+    "Accounting",
+    "Realty",
+    "Clinic",
+    "Outfitters",
+    "Builders",
+    "Media",
+    "Insurance",
+    "Veterinary",
+    "Design",
+    "Motors",
+    "Foods",
+    "Consulting",
+    "Printing",
+    "Pharmacy",
+)
+_SUFFIX = ("LLC", "Inc.", "Co.", "Group", "Partners", "Ltd.", "")
+_FIRST = (
+    "Mary",
+    "James",
+    "Patricia",
+    "Robert",
+    "Jennifer",
+    "Michael",
+    "Linda",
+    "David",
+    "Elizabeth",
+    "William",
+    "Susan",
+    "Carlos",
+    "Aisha",
+    "Wei",
+    "Priya",
+    "Olga",
+    "Kwame",
+    "Sofia",
+    "Liam",
+    "Noah",
+)
+_LAST = (
+    "Smith",
+    "Johnson",
+    "Garcia",
+    "Brown",
+    "Miller",
+    "Davis",
+    "Rodriguez",
+    "Martinez",
+    "Nguyen",
+    "O'Brien",
+    "Kowalski",
+    "Okafor",
+    "Chen",
+    "Patel",
+    "Schmidt",
+    "Rossi",
+    "Murphy",
+    "Larsen",
+)
+_CITIES = (
+    ("East Greenbush", "NY", "12061"),
+    ("Albany", "NY", "12207"),
+    ("Troy", "NY", "12180"),
+    ("Hoboken", "NJ", "07030"),
+    ("Newark", "NJ", "07102"),
+    ("Stamford", "CT", "06901"),
+)
+_TITLES = (
+    "Printer offline",
+    "Cannot send email",
+    "New laptop setup",
+    "VPN drops",
+    "Password reset",
+    "Backup failed",
+    "Slow workstation",
+    "Add new user",
+    "Disk space low on server",
+    "Wi-Fi unreachable",
+)
+_ID_START = {
+    "Companies": 174,
+    "Contacts": 29683500,
+    "Tickets": 7000,
+    "Contracts": 29684100,
+    "ConfigurationItems": 52000,
+    "TicketNotes": 45,
+    "CompanyNotes": 900,
+}
+EPOCH = datetime(2024, 1, 1, tzinfo=UTC)
+SPAN_SECONDS = 700 * 86400
+
+
+def start_id(entity: str) -> int:
+    return _ID_START[entity]
+
+
+def _when(rng: random.Random) -> str:
+    return stamp(EPOCH + timedelta(seconds=rng.randrange(SPAN_SECONDS), milliseconds=rng.randrange(1000)))
+
+
+def _udfs(entity: str, values: dict[str, Any]) -> list[dict[str, Any]]:
+    return [{"name": name, "value": values.get(name)} for name in UDFS.get(entity, {})]
+
+
+def seed_records(size: int, seed: int) -> dict[str, list[dict[str, Any]]]:
+    """Deterministic records for ``size`` companies, in ascending id order per entity."""
+    rng = random.Random(seed)
+    out: dict[str, list[dict[str, Any]]] = {name: [] for name in SCHEMAS}
+    types = (1, 1, 1, 1, 3, 3, 2, 5, 7)
+    for n in range(size):
+        cid = _ID_START["Companies"] + n
+        city, state, zip_code = rng.choice(_CITIES)
+        name = f"{rng.choice(_ADJ)} {rng.choice(_NOUN)} {rng.choice(_SUFFIX)}".strip() + f" #{n + 1}"
+        ctype = rng.choice(types)
+        created = _when(rng)
+        out["Companies"].append(
+            {
+                "id": cid,
+                "companyName": name,
+                "companyNumber": str(289843 + n),
+                "companyType": ctype,
+                "classification": rng.choice((101, 102, 103, 104)),
+                "phone": f"518-555-{rng.randrange(10000):04d}",
+                "fax": "",
+                "webAddress": f"www.{name.split()[0].lower()}{n + 1}.example.com",
+                "address1": f"{rng.randrange(1, 999)} Tech Valley Drive",
+                "address2": "",
+                "city": city,
+                "state": state,
+                "postalCode": zip_code,
+                "countryID": 237,
+                "isActive": ctype not in (4, 5),
+                "isClientPortalActive": rng.random() < 0.5,
+                "isTaskFireActive": False,
+                "ownerResourceID": rng.choice(RESOURCES[:3]),
+                "parentCompanyID": _ID_START["Companies"] + rng.randrange(n)
+                if n > 10 and rng.random() < 0.05
+                else None,
+                "taxRegionID": 2 if state == "NY" else 3,
+                "taxID": "",
+                "billToAttention": "",
+                "billToAddress1": "",
+                "billToAddress2": "",
+                "billToCity": city,
+                "billToState": state,
+                "billToZipCode": zip_code,
+                "createDate": created,
+                "createdByResourceID": 29682885,
+                "lastActivityDate": _when(rng),
+                "lastTrackedModifiedDateTime": created,
+                "userDefinedFields": _udfs("Companies", {"Help Desk": rng.choice(("1", "2", "3"))}),
+            }
+        )
+        for k in range(3):
+            first, last = rng.choice(_FIRST), rng.choice(_LAST)
+            handle = f"{first[0]}{last}".lower().replace("'", "")
+            out["Contacts"].append(
+                {
+                    "id": _ID_START["Contacts"] + 3 * n + k,
+                    "companyID": cid,
+                    "firstName": first,
+                    "lastName": last,
+                    "emailAddress": f"{handle}{3 * n + k}@{name.split()[0].lower()}{n + 1}.example.com",
+                    "emailAddress2": "",
+                    "phone": f"518-555-{rng.randrange(10000):04d}",
+                    "mobilePhone": "",
+                    "title": ("Owner", "Office Manager", "Bookkeeper")[k],
+                    "isActive": 1,
+                    "primaryContact": k == 0,
+                    "receivesEmailNotifications": True,
+                    "createDate": created,
+                    "lastActivityDate": _when(rng),
+                    "lastModifiedDate": _when(rng),
+                    "userDefinedFields": _udfs(
+                        "Contacts",
+                        {
+                            "Primary Authorization": "1" if k == 0 else "0",
+                            "Secondary Authorization": "1" if k == 1 else "0",
+                            "Receives Reports": "1" if k == 0 else "0",
+                            "Invoice Recipient": "1" if k == 2 else "0",
+                        },
+                    ),
+                }
+            )
+        if n % 2 == 0:
+            tid = _ID_START["Tickets"] + n // 2
+            status = rng.choice((1, 1, 5, 7, 8, 13, 14, 15))
+            out["Tickets"].append(
+                {
+                    "id": tid,
+                    "ticketNumber": f"T20240101.{n // 2:04d}",
+                    "companyID": cid,
+                    "contactID": _ID_START["Contacts"] + 3 * n,
+                    "configurationItemID": None,
+                    "contractID": None,
+                    "title": rng.choice(_TITLES),
+                    "description": "Reported by phone.",
+                    "status": status,
+                    "priority": rng.choice((1, 2, 2, 3)),
+                    "queueID": rng.choice((5, 29682833, 29682969)),
+                    "issueType": rng.choice((2, 3, 4)),
+                    "subIssueType": None,
+                    "source": rng.choice((2, 4, 6)),
+                    "ticketType": 1,
+                    "dueDateTime": _when(rng),
+                    "createDate": created,
+                    "completedDate": _when(rng) if status == 5 else None,
+                    "externalID": "",
+                    "assignedResourceID": None,
+                    "creatorResourceID": 4,
+                    "lastActivityDate": _when(rng),
+                    "lastActivityResourceID": 4,
+                    "userDefinedFields": _udfs("Tickets", {}),
+                }
+            )
+            out["TicketNotes"].append(
+                {
+                    "id": _ID_START["TicketNotes"] + n // 2,
+                    "ticketID": tid,
+                    "title": "Called customer",
+                    "description": "Left a voicemail.",
+                    "noteType": 1,
+                    "publish": 1,
+                    "createDateTime": created,
+                    "creatorResourceID": 4,
+                    "lastActivityDate": _when(rng),
+                }
+            )
+            out["ConfigurationItems"].append(
+                {
+                    "id": _ID_START["ConfigurationItems"] + n // 2,
+                    "companyID": cid,
+                    "contractID": None,
+                    "productID": rng.choice(PRODUCTS),
+                    "referenceTitle": f"WS-{cid}-01",
+                    "referenceNumber": f"A{cid:06d}",
+                    "serialNumber": f"SN{rng.randrange(16**8):08X}",
+                    "configurationItemType": rng.choice((1, 1, 2, 4)),
+                    "isActive": True,
+                    "installDate": created,
+                    "rmmDeviceAuditOperatingSystem": rng.choice(
+                        ("Windows 11 Pro", "Windows Server 2022", "macOS 14")
+                    ),
+                    "createDate": created,
+                    "lastModifiedTime": _when(rng),
+                    "userDefinedFields": _udfs("ConfigurationItems", {}),
+                }
+            )
+        if n % 4 == 0:
+            managed = rng.random() < 0.5
+            out["Contracts"].append(
+                {
+                    "id": _ID_START["Contracts"] + n // 4,
+                    "companyID": cid,
+                    "contractName": f"{name} - {'Managed Services' if managed else 'Time and Materials'}",
+                    "contractNumber": str(2343451 + n),
+                    "contractType": 7 if managed else 1,
+                    "contractCategory": 15 if managed else 16,
+                    "status": 1,
+                    "startDate": "2024-01-01T00:00:00.000Z",
+                    "endDate": "2026-12-31T00:00:00.000Z",
+                    "isDefaultContract": True,
+                    "serviceLevelAgreementID": 2 if managed else 1,
+                    "description": "",
+                    "lastModifiedDateTime": _when(rng),
+                    "userDefinedFields": _udfs("Contracts", {}),
+                }
+            )
+            out["CompanyNotes"].append(
+                {
+                    "id": _ID_START["CompanyNotes"] + n // 4,
+                    "companyID": cid,
+                    "contactID": None,
+                    "name": "Kick-off call",
+                    "note": "Discussed onboarding.",
+                    "actionType": 1,
+                    "createDateTime": created,
+                    "lastModifiedDate": _when(rng),
+                }
+            )
+    return out

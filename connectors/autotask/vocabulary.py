@@ -1,0 +1,126 @@
+"""Picklist and user-defined-field vocabulary: labels <-> stored values, per entity.
+
+Autotask stores picklist fields (``companyType``, ticket ``status``, ``queueID``, ...)
+and picklist UDFs as numeric codes that differ between databases; mappings and
+workflows name them by label ("Customer", "Pending Paperwork", "R0"). The definitions
+come from ``V1.0/{Entity}/entityInformation/fields`` and
+``V1.0/{Entity}/entityInformation/userDefinedFields`` and are fetched once per entity
+per run (one :class:`Vocabulary` lives as long as its connector).
+
+Labels match case-insensitively and with any dash or run of spaces treated alike,
+because procedures write "scheduled" + en dash + "external tech" for "Scheduled - external tech".
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from hub.sdk import ConfigError
+
+__all__ = ["FieldInfo", "Vocabulary", "udf_name"]
+
+_UDF_PATH = re.compile(r"^userDefinedFields\[name=(?P<name>[^\]]+)\]\.value$")
+
+
+def udf_name(field_path: str) -> str | None:
+    """``userDefinedFields[name=Help Desk].value`` -> ``Help Desk`` (mapping paths)."""
+    m = _UDF_PATH.match(field_path)
+    return m.group("name").strip() if m else None
+
+
+def _norm(label: str) -> str:
+    text = re.sub(r"[\u2010-\u2015\-]+", "-", label.strip().casefold())
+    return re.sub(r"\s+", " ", text)
+
+
+@dataclass
+class FieldInfo:
+    """One field's picklist: value (as text) -> label, and normalized label -> value."""
+
+    name: str
+    is_picklist: bool
+    labels: dict[str, str] = field(default_factory=dict)
+    values: dict[str, str] = field(default_factory=dict)
+
+    @classmethod
+    def from_api(cls, raw: dict[str, Any]) -> FieldInfo:
+        info = cls(str(raw.get("name")), bool(raw.get("isPickList")))
+        for item in raw.get("picklistValues") or []:
+            value, label = str(item.get("value")), str(item.get("label"))
+            info.labels[value] = label
+            # an active value wins a label shared with a retired one
+            if item.get("isActive", True) or _norm(label) not in info.values:
+                info.values[_norm(label)] = value
+        return info
+
+
+Fetch = Callable[[str, str], dict[str, Any]]
+
+
+class Vocabulary:
+    """Cached field and UDF definitions; ``fetch(entity, 'fields'|'userDefinedFields')``."""
+
+    def __init__(self, fetch: Fetch) -> None:
+        self._fetch = fetch
+        self._cache: dict[tuple[str, str], dict[str, FieldInfo]] = {}
+
+    def _defs(self, entity: str, what: str) -> dict[str, FieldInfo]:
+        key = (entity, what)
+        if key not in self._cache:
+            body = self._fetch(entity, what)
+            fields = body.get("fields") if isinstance(body, dict) else None
+            if not isinstance(fields, list):
+                raise ConfigError(
+                    f"autotask: {entity} entityInformation/{what} answered without a fields list"
+                )
+            self._cache[key] = {
+                str(f.get("name")): FieldInfo.from_api(f) for f in fields if isinstance(f, dict)
+            }
+        return self._cache[key]
+
+    def field(self, entity: str, field_path: str) -> FieldInfo | None:
+        """The definition behind a mapping path (a plain field or a UDF path)."""
+        udf = udf_name(field_path)
+        if udf is not None:
+            defs = self._defs(entity, "userDefinedFields")
+            if udf not in defs:
+                known = ", ".join(sorted(defs)) or "none"
+                raise ConfigError(f"autotask: {entity} has no user-defined field {udf!r}; UDFs: {known}")
+            return defs[udf]
+        return self._defs(entity, "fields").get(field_path)
+
+    def label(self, entity: str, field_path: str, value: Any) -> str | None:
+        if value is None or value == "":
+            return None
+        info = self.field(entity, field_path)
+        if info is None or not info.is_picklist:
+            return str(value)
+        return info.labels.get(_value_text(value), str(value))
+
+    def value(self, entity: str, field_path: str, label: str | None) -> Any:
+        if label is None or label == "":
+            return None
+        info = self.field(entity, field_path)
+        if info is None or not info.is_picklist:
+            return label
+        found = info.values.get(_norm(str(label)))
+        if found is None:
+            valid = ", ".join(f"'{v}'" for v in sorted(info.labels.values(), key=str.casefold))
+            raise ConfigError(
+                f"autotask: {entity}.{field_path} has no value labelled {label!r}; valid labels: {valid}"
+            )
+        # UDF picklists store text; system picklists store integers
+        if udf_name(field_path) is None and found.lstrip("-").isdigit():
+            return int(found)
+        return found
+
+
+def _value_text(value: Any) -> str:
+    if isinstance(value, bool):
+        return str(int(value))
+    if isinstance(value, float) and value.is_integer():
+        return str(int(value))
+    return str(value)
