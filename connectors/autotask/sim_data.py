@@ -452,8 +452,34 @@ def start_id(entity: str) -> int:
     return _ID_START[entity]
 
 
-def _when(rng: random.Random) -> str:
-    return stamp(EPOCH + timedelta(seconds=rng.randrange(SPAN_SECONDS), milliseconds=rng.randrange(1000)))
+class _Draw:
+    """Fast deterministic draws: ``random()`` indexing instead of ``choice``/``randrange``.
+
+    Timestamps come from a pre-formatted pool (formatting dominated seeding time at
+    100,000 companies); ties between records are realistic for a change cursor.
+    """
+
+    def __init__(self, seed: int) -> None:
+        rng = random.Random(seed)
+        self.random = rng.random
+        self.stamps = sorted(
+            stamp(EPOCH + timedelta(seconds=rng.randrange(SPAN_SECONDS), milliseconds=rng.randrange(1000)))
+            for _ in range(20_000)
+        )
+
+    def pick(self, seq: Any) -> Any:
+        return seq[int(self.random() * len(seq))]
+
+    def below(self, n: int) -> int:
+        return int(self.random() * n)
+
+    def when(self) -> str:
+        return self.stamps[int(self.random() * len(self.stamps))]
+
+    def after(self, earliest: str) -> str:
+        """A timestamp not before ``earliest`` (activity follows creation)."""
+        value = self.when()
+        return value if value >= earliest else earliest
 
 
 def _udfs(entity: str, values: dict[str, Any]) -> list[dict[str, Any]]:
@@ -462,26 +488,26 @@ def _udfs(entity: str, values: dict[str, Any]) -> list[dict[str, Any]]:
 
 def seed_records(size: int, seed: int) -> dict[str, list[dict[str, Any]]]:
     """Deterministic records for ``size`` companies, in ascending id order per entity."""
-    rng = random.Random(seed)
+    rng = _Draw(seed)
     out: dict[str, list[dict[str, Any]]] = {name: [] for name in SCHEMAS}
     types = (1, 1, 1, 1, 3, 3, 2, 5, 7)
     for n in range(size):
         cid = _ID_START["Companies"] + n
-        city, state, zip_code = rng.choice(_CITIES)
-        name = f"{rng.choice(_ADJ)} {rng.choice(_NOUN)} {rng.choice(_SUFFIX)}".strip() + f" #{n + 1}"
-        ctype = rng.choice(types)
-        created = _when(rng)
+        city, state, zip_code = rng.pick(_CITIES)
+        name = f"{rng.pick(_ADJ)} {rng.pick(_NOUN)} {rng.pick(_SUFFIX)}".strip() + f" #{n + 1}"
+        ctype = rng.pick(types)
+        created = rng.when()
         out["Companies"].append(
             {
                 "id": cid,
                 "companyName": name,
                 "companyNumber": str(289843 + n),
                 "companyType": ctype,
-                "classification": rng.choice((101, 102, 103, 104)),
-                "phone": f"518-555-{rng.randrange(10000):04d}",
+                "classification": rng.pick((101, 102, 103, 104)),
+                "phone": f"518-555-{rng.below(10000):04d}",
                 "fax": "",
                 "webAddress": f"www.{name.split()[0].lower()}{n + 1}.example.com",
-                "address1": f"{rng.randrange(1, 999)} Tech Valley Drive",
+                "address1": f"{1 + rng.below(998)} Tech Valley Drive",
                 "address2": "",
                 "city": city,
                 "state": state,
@@ -490,8 +516,8 @@ def seed_records(size: int, seed: int) -> dict[str, list[dict[str, Any]]]:
                 "isActive": ctype not in (4, 5),
                 "isClientPortalActive": rng.random() < 0.5,
                 "isTaskFireActive": False,
-                "ownerResourceID": rng.choice(RESOURCES[:3]),
-                "parentCompanyID": _ID_START["Companies"] + rng.randrange(n)
+                "ownerResourceID": rng.pick(RESOURCES[:3]),
+                "parentCompanyID": _ID_START["Companies"] + rng.below(n)
                 if n > 10 and rng.random() < 0.05
                 else None,
                 "taxRegionID": 2 if state == "NY" else 3,
@@ -504,13 +530,13 @@ def seed_records(size: int, seed: int) -> dict[str, list[dict[str, Any]]]:
                 "billToZipCode": zip_code,
                 "createDate": created,
                 "createdByResourceID": 29682885,
-                "lastActivityDate": _when(rng),
+                "lastActivityDate": rng.after(created),
                 "lastTrackedModifiedDateTime": created,
-                "userDefinedFields": _udfs("Companies", {"Help Desk": rng.choice(("1", "2", "3"))}),
+                "userDefinedFields": _udfs("Companies", {"Help Desk": rng.pick(("1", "2", "3"))}),
             }
         )
         for k in range(3):
-            first, last = rng.choice(_FIRST), rng.choice(_LAST)
+            first, last = rng.pick(_FIRST), rng.pick(_LAST)
             handle = f"{first[0]}{last}".lower().replace("'", "")
             out["Contacts"].append(
                 {
@@ -520,15 +546,15 @@ def seed_records(size: int, seed: int) -> dict[str, list[dict[str, Any]]]:
                     "lastName": last,
                     "emailAddress": f"{handle}{3 * n + k}@{name.split()[0].lower()}{n + 1}.example.com",
                     "emailAddress2": "",
-                    "phone": f"518-555-{rng.randrange(10000):04d}",
+                    "phone": f"518-555-{rng.below(10000):04d}",
                     "mobilePhone": "",
                     "title": ("Owner", "Office Manager", "Bookkeeper")[k],
                     "isActive": 1,
                     "primaryContact": k == 0,
                     "receivesEmailNotifications": True,
                     "createDate": created,
-                    "lastActivityDate": _when(rng),
-                    "lastModifiedDate": _when(rng),
+                    "lastActivityDate": rng.after(created),
+                    "lastModifiedDate": rng.after(created),
                     "userDefinedFields": _udfs(
                         "Contacts",
                         {
@@ -542,7 +568,7 @@ def seed_records(size: int, seed: int) -> dict[str, list[dict[str, Any]]]:
             )
         if n % 2 == 0:
             tid = _ID_START["Tickets"] + n // 2
-            status = rng.choice((1, 1, 5, 7, 8, 13, 14, 15))
+            status = rng.pick((1, 1, 5, 7, 8, 13, 14, 15))
             out["Tickets"].append(
                 {
                     "id": tid,
@@ -551,22 +577,22 @@ def seed_records(size: int, seed: int) -> dict[str, list[dict[str, Any]]]:
                     "contactID": _ID_START["Contacts"] + 3 * n,
                     "configurationItemID": None,
                     "contractID": None,
-                    "title": rng.choice(_TITLES),
+                    "title": rng.pick(_TITLES),
                     "description": "Reported by phone.",
                     "status": status,
-                    "priority": rng.choice((1, 2, 2, 3)),
-                    "queueID": rng.choice((5, 29682833, 29682969)),
-                    "issueType": rng.choice((2, 3, 4)),
+                    "priority": rng.pick((1, 2, 2, 3)),
+                    "queueID": rng.pick((5, 29682833, 29682969)),
+                    "issueType": rng.pick((2, 3, 4)),
                     "subIssueType": None,
-                    "source": rng.choice((2, 4, 6)),
+                    "source": rng.pick((2, 4, 6)),
                     "ticketType": 1,
-                    "dueDateTime": _when(rng),
+                    "dueDateTime": rng.when(),
                     "createDate": created,
-                    "completedDate": _when(rng) if status == 5 else None,
+                    "completedDate": rng.when() if status == 5 else None,
                     "externalID": "",
                     "assignedResourceID": None,
                     "creatorResourceID": 4,
-                    "lastActivityDate": _when(rng),
+                    "lastActivityDate": rng.after(created),
                     "lastActivityResourceID": 4,
                     "userDefinedFields": _udfs("Tickets", {}),
                 }
@@ -581,7 +607,7 @@ def seed_records(size: int, seed: int) -> dict[str, list[dict[str, Any]]]:
                     "publish": 1,
                     "createDateTime": created,
                     "creatorResourceID": 4,
-                    "lastActivityDate": _when(rng),
+                    "lastActivityDate": rng.after(created),
                 }
             )
             out["ConfigurationItems"].append(
@@ -589,18 +615,18 @@ def seed_records(size: int, seed: int) -> dict[str, list[dict[str, Any]]]:
                     "id": _ID_START["ConfigurationItems"] + n // 2,
                     "companyID": cid,
                     "contractID": None,
-                    "productID": rng.choice(PRODUCTS),
+                    "productID": rng.pick(PRODUCTS),
                     "referenceTitle": f"WS-{cid}-01",
                     "referenceNumber": f"A{cid:06d}",
-                    "serialNumber": f"SN{rng.randrange(16**8):08X}",
-                    "configurationItemType": rng.choice((1, 1, 2, 4)),
+                    "serialNumber": f"SN{rng.below(16**8):08X}",
+                    "configurationItemType": rng.pick((1, 1, 2, 4)),
                     "isActive": True,
                     "installDate": created,
-                    "rmmDeviceAuditOperatingSystem": rng.choice(
+                    "rmmDeviceAuditOperatingSystem": rng.pick(
                         ("Windows 11 Pro", "Windows Server 2022", "macOS 14")
                     ),
                     "createDate": created,
-                    "lastModifiedTime": _when(rng),
+                    "lastModifiedTime": rng.after(created),
                     "userDefinedFields": _udfs("ConfigurationItems", {}),
                 }
             )
@@ -620,7 +646,7 @@ def seed_records(size: int, seed: int) -> dict[str, list[dict[str, Any]]]:
                     "isDefaultContract": True,
                     "serviceLevelAgreementID": 2 if managed else 1,
                     "description": "",
-                    "lastModifiedDateTime": _when(rng),
+                    "lastModifiedDateTime": rng.when(),
                     "userDefinedFields": _udfs("Contracts", {}),
                 }
             )
@@ -633,7 +659,7 @@ def seed_records(size: int, seed: int) -> dict[str, list[dict[str, Any]]]:
                     "note": "Discussed onboarding.",
                     "actionType": 1,
                     "createDateTime": created,
-                    "lastModifiedDate": _when(rng),
+                    "lastModifiedDate": rng.after(created),
                 }
             )
     return out

@@ -141,6 +141,21 @@ def _condition(op: str, field: str, udf: bool, raw: Any, is_date: bool) -> Predi
     return check
 
 
+def _id_floor(items: list[Any]) -> int:
+    """The largest id excluded by ``id gt``/``gte`` conditions anded at the top level."""
+    floor = 0
+    for item in items:
+        if not isinstance(item, dict) or item.get("udf"):
+            continue
+        if item.get("op") == "and" and isinstance(item.get("items"), list):
+            floor = max(floor, _id_floor(item["items"]))
+        elif item.get("field") == "id" and item.get("op") in ("gt", "gte"):
+            value = str(item.get("value"))
+            if value.isdigit():
+                floor = max(floor, int(value) - (item["op"] == "gte"))
+    return floor
+
+
 class Table:
     """One entity's records with its id, cursor and parent-id indexes."""
 
@@ -197,7 +212,8 @@ class Table:
     # -- queries --------------------------------------------------------------------
 
     def _candidates(self, filters: list[dict[str, Any]], after: int) -> Iterable[int]:
-        """Ids to test, ascending, all greater than ``after``."""
+        """Ids to test, ascending, all greater than ``after`` and any ``id > n`` bound."""
+        after = max(after, _id_floor(filters))
         best: list[int] | None = None
         for item in filters:
             if not isinstance(item, dict):
