@@ -553,7 +553,9 @@ def build_app(sim: AutotaskSimulator) -> Any:
                 sim.admit()
                 actor = sim.authenticate(request)
                 body = await _json(request) if request.method in ("POST", "PATCH", "PUT") else None
-                sim.requests.append({"method": request.method, "path": request.url.path, "json": body})
+                sim.requests.append(
+                    {"method": request.method, "path": request.scope.get("original_path"), "json": body}
+                )
                 return JSONResponse(handler(request, actor, body))
             except ApiError as err:
                 return err.response()
@@ -667,6 +669,7 @@ class _CaseInsensitive:
         if scope["type"] == "http":
             scope = dict(scope)
             path = scope["path"]
+            scope["original_path"] = path
             # entity names stay case-insensitive through _entity(); only route literals need lowering
             scope["path"] = "/".join(p if p.lower() not in _LITERALS else p.lower() for p in path.split("/"))
         await self.app(scope, receive, send)
