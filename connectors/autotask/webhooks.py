@@ -116,7 +116,8 @@ def parse_callout(body: bytes) -> list[Event]:
     record_id = _int_text(payload.get("Id"))
     if record_id is None or not isinstance(sequence, int) or isinstance(sequence, bool):
         raise WebhookRejected("autotask webhook: Id and SequenceNumber must be integers", status=400)
-    fields = payload.get("Fields") or {}
+    fields = payload.get("Fields")
+    fields = {} if fields is None else fields
     if not isinstance(fields, dict):
         raise WebhookRejected("autotask webhook: Fields must be an object", status=400)
     correlation = {"webhook_guid": guid}
