@@ -42,7 +42,9 @@ def main(size: int) -> None:
         print(f"resumed read near the end ({pages} pages): {time.perf_counter() - t:.3f}s")
         t = time.perf_counter()
         total = sum(len(p.records) for p in contacts.read())
-        print(f"full read of {total} contacts: {time.perf_counter() - t:.1f}s, {connector.api_calls} API calls")
+        print(
+            f"full read of {total} contacts: {time.perf_counter() - t:.1f}s, {connector.api_calls} API calls"
+        )
 
 
 if __name__ == "__main__":

@@ -13,6 +13,7 @@ from connectors.autotask import AutotaskConnector, AutotaskSettings
 from hub.sandbox import ServedApp
 from hub.sdk import ConnectorContext, FakeClock, MemoryKeyValueStore, RetryPolicy, Sandbox
 
+
 def _find_specs() -> Path:
     """``shared/vendor-specs/autotask`` in the nearest ancestor that has it (checkout layouts differ)."""
     for parent in Path(__file__).resolve().parents:

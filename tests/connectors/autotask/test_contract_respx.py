@@ -69,7 +69,9 @@ def test_each_stream_filters_on_its_own_cursor(router):
     since = datetime(2025, 3, 1, tzinfo=UTC)
     for name in routes:
         assert [p.records for p in connector.stream(name).read(since=since)] == [[]]
-    fields = {name: json.loads(r.calls.last.request.content)["Filter"][0]["field"] for name, r in routes.items()}
+    fields = {
+        name: json.loads(r.calls.last.request.content)["Filter"][0]["field"] for name, r in routes.items()
+    }
     assert fields == {
         "Contracts": "lastModifiedDateTime",
         "ConfigurationItems": "lastModifiedTime",
@@ -82,7 +84,10 @@ def test_follows_next_page_url_with_get_and_resumes_by_id(router):
     first = example("tickets_query_response.json")
     next_url = f"{ZONE}V1.0/Tickets/query/next?paging=%7B%22nextIds%22%3A%5B100%5D%7D&search=%7B%7D"
     first["pageDetails"]["nextPageUrl"] = next_url
-    second = {"items": [{**first["items"][0], "id": 101}], "pageDetails": example("empty_query_response.json")["pageDetails"]}
+    second = {
+        "items": [{**first["items"][0], "id": 101}],
+        "pageDetails": example("empty_query_response.json")["pageDetails"],
+    }
     router.post(f"{ZONE}V1.0/Tickets/query").respond(json=first)
     follow = router.get(next_url).respond(json=second)
     connector = make_connector(make_settings())
@@ -96,7 +101,9 @@ def test_follows_next_page_url_with_get_and_resumes_by_id(router):
 
 def test_resume_starts_a_fresh_query_after_the_last_id(router):
     _zone(router)
-    query = router.post(f"{ZONE}V1.0/TicketNotes/query").respond(json=example("ticketnotes_query_response.json"))
+    query = router.post(f"{ZONE}V1.0/TicketNotes/query").respond(
+        json=example("ticketnotes_query_response.json")
+    )
     connector = make_connector(make_settings())
     since = datetime(2018, 1, 1, tzinfo=UTC)
 
@@ -127,7 +134,11 @@ def test_next_page_url_on_another_host_is_refused(router):
 def test_zone_is_cached_in_the_state_store(router):
     zone = _zone(router)
     router.get(f"{ZONE}V1.0/ThresholdInformation").respond(
-        json={"externalRequestThreshold": 10000, "requestThresholdTimeframe": 60, "currentTimeframeRequestCount": 42}
+        json={
+            "externalRequestThreshold": 10000,
+            "requestThresholdTimeframe": 60,
+            "currentTimeframeRequestCount": 42,
+        }
     )
     state = MemoryKeyValueStore()
     first = make_connector(make_settings(), state=state).check()
@@ -149,7 +160,9 @@ def test_unknown_api_user_is_a_config_error_that_says_so(router):
 @pytest.mark.parametrize(("status", "error"), [(401, AuthenticationError), (403, PermissionDeniedError)])
 def test_401_and_403_name_the_settings_to_check(router, status, error):
     _zone(router)
-    router.get(f"{ZONE}V1.0/ThresholdInformation").respond(status, json={"errors": ["User is not authorized"]})
+    router.get(f"{ZONE}V1.0/ThresholdInformation").respond(
+        status, json={"errors": ["User is not authorized"]}
+    )
     with pytest.raises(error) as caught:
         make_connector(make_settings()).check()
     text = str(caught.value)
@@ -164,7 +177,10 @@ def test_autotask_error_texts_are_the_message_and_500_is_not_retried(router):
     connector = make_connector(make_settings())
     with pytest.raises(VendorError) as caught:
         list(connector.stream("Tickets").read())
-    assert caught.value.vendor_message == "Invalid query syntax. Queries are limited to 500 or fewer 'OR' conditions."
+    assert (
+        caught.value.vendor_message
+        == "Invalid query syntax. Queries are limited to 500 or fewer 'OR' conditions."
+    )
     assert "500 or fewer 'OR' conditions" in str(caught.value)
     assert error.call_count == 1
 
@@ -224,13 +240,17 @@ def test_get_by_id_unwraps_item_and_create_update_read_item_id(router):
     _zone(router)
     ticket = example("tickets_query_response.json")["items"][0]
     router.get(f"{ZONE}V1.0/Tickets/100").respond(json={"item": ticket})
-    router.get(f"{ZONE}V1.0/Contacts/29683589").respond(json={"item": example("contacts_query_response.json")["items"][0]})
+    router.get(f"{ZONE}V1.0/Contacts/29683589").respond(
+        json={"item": example("contacts_query_response.json")["items"][0]}
+    )
     create = router.post(f"{ZONE}V1.0/Companies/174/Contacts").respond(json={"itemId": 29683590})
     patch = router.patch(f"{ZONE}V1.0/Companies/174/Contacts").respond(json={"itemId": 29683589})
     connector = make_connector(make_settings())
 
     assert connector.get("Tickets", "100")["ticketNumber"] == "T20120604.0002.005"
-    assert connector.create("Contacts", {"companyID": 174, "firstName": "A", "lastName": "B"}).id == "29683590"
+    assert (
+        connector.create("Contacts", {"companyID": 174, "firstName": "A", "lastName": "B"}).id == "29683590"
+    )
     assert connector.update("Contacts", "29683589", {"title": "CFO"}).id == "29683589"
     assert json.loads(patch.calls.last.request.content) == {"title": "CFO", "id": 29683589}
     assert json.loads(create.calls.last.request.content)["companyID"] == 174

@@ -15,11 +15,15 @@ import pytest
 
 from connectors.autotask.entities import ENTITIES
 from connectors.autotask.sim_data import SCHEMAS
-from connectors.autotask.simulator import _PARENT_ROUTES, _TOP_LEVEL_WRITES, ROOT_PREFIX, ZONE_PREFIX, build_app
+from connectors.autotask.simulator import (
+    _PARENT_ROUTES,
+    _TOP_LEVEL_WRITES,
+    ROOT_PREFIX,
+    ZONE_PREFIX,
+    build_app,
+)
 from hub.mapping import load_mapping
 from hub.sdk import Organization
-
-from .conftest import make_connector
 
 NEWER_THAN_SWAGGER = {("Contracts", "lastmodifieddatetime")}
 MODELS = {
@@ -60,7 +64,10 @@ def _served(sim_app: Any) -> list[tuple[str, str]]:
             elif rest == "/{entity}":
                 out += [(verb, f"/V1.0/{e}") for e in _TOP_LEVEL_WRITES]
             elif "{entity}" in rest:
-                out += [(verb, "/V1.0" + rest.replace("{entity}", e).replace("{id:int}", "{id}")) for e in ENTITIES]
+                out += [
+                    (verb, "/V1.0" + rest.replace("{entity}", e).replace("{id:int}", "{id}"))
+                    for e in ENTITIES
+                ]
             else:
                 out.append((verb, "/V1.0" + rest))
     return out
@@ -68,7 +75,9 @@ def _served(sim_app: Any) -> list[tuple[str, str]]:
 
 def test_every_served_path_and_verb_exists_in_the_swagger(swagger):
     served = _served(build_app(_tiny_sim()))
-    missing = [(v, p) for v, p in served if _operation(swagger, p, v) is None and not p.endswith("/query/next")]
+    missing = [
+        (v, p) for v, p in served if _operation(swagger, p, v) is None and not p.endswith("/query/next")
+    ]
     assert missing == []
     assert len(served) > 50
     # the paging URL is the one documented extension
@@ -93,11 +102,25 @@ def test_simulated_fields_are_swagger_model_properties(swagger, entity):
 def test_write_and_query_bodies_validate_against_the_swagger_models(swagger, sim, connector):
     sandbox, _ = sim
     mapping = load_mapping("autotask")
-    org = Organization(name="Conformance Co", account_type="customer", classification="BN", phone="518-555-0101")
-    company = connector.create("Companies", mapping.entity("Companies").to_vendor(org, connector, create=True)).id
-    connector.create("Contacts", {"companyID": int(company), "firstName": "A", "lastName": "B", "isActive": 1,
-                                  "userDefinedFields": [{"name": "Receives Reports", "value": "1"}]})
-    connector.create("TicketNotes", {"ticketID": 7000, "title": "t", "description": "d", "noteType": 1, "publish": 1})
+    org = Organization(
+        name="Conformance Co", account_type="customer", classification="BN", phone="518-555-0101"
+    )
+    company = connector.create(
+        "Companies", mapping.entity("Companies").to_vendor(org, connector, create=True)
+    ).id
+    connector.create(
+        "Contacts",
+        {
+            "companyID": int(company),
+            "firstName": "A",
+            "lastName": "B",
+            "isActive": 1,
+            "userDefinedFields": [{"name": "Receives Reports", "value": "1"}],
+        },
+    )
+    connector.create(
+        "TicketNotes", {"ticketID": 7000, "title": "t", "description": "d", "noteType": 1, "publish": 1}
+    )
     connector.update("Tickets", "7000", {"status": 8, "dueDateTime": "2026-03-01T10:00:00Z"})
     list(connector.stream("Tickets").read())
 
@@ -114,7 +137,9 @@ def test_write_and_query_bodies_validate_against_the_swagger_models(swagger, sim
             template = _template(path)
             operation = _operation(swagger, template, request["method"])
             assert operation is not None, (request["method"], template)
-            model = next(p["schema"]["$ref"].rsplit("/", 1)[1] for p in operation["parameters"] if p["in"] == "body")
+            model = next(
+                p["schema"]["$ref"].rsplit("/", 1)[1] for p in operation["parameters"] if p["in"] == "body"
+            )
             assert {k.casefold() for k in body} <= _props(swagger, model), (model, body)
             for udf in body.get("userDefinedFields", []):
                 assert {k.casefold() for k in udf} <= _props(swagger, "UserDefinedField")

@@ -72,14 +72,32 @@ def test_without_a_webhook_secret_every_callout_is_rejected():
     [
         ("Company", {}, "company.created", {"company_id": "9"}),
         ("Contact", {"companyID": 174}, "contact.created", {"contact_id": "9", "company_id": "174"}),
-        ("ConfigurationItem", {"companyID": 174}, "configuration_item.created", {"configuration_item_id": "9", "company_id": "174"}),
+        (
+            "ConfigurationItem",
+            {"companyID": 174},
+            "configuration_item.created",
+            {"configuration_item_id": "9", "company_id": "174"},
+        ),
         ("TicketNote", {"ticketID": 100}, "ticket_note.created", {"ticket_id": "100"}),
-        ("Ticket", {"contactID": 7, "companyID": 1}, "ticket.created", {"ticket_id": "9", "contact_id": "7", "company_id": "1"}),
+        (
+            "Ticket",
+            {"contactID": 7, "companyID": 1},
+            "ticket.created",
+            {"ticket_id": "9", "contact_id": "7", "company_id": "1"},
+        ),
     ],
 )
 def test_every_webhook_entity_becomes_an_event(entity_type, fields, event_type, correlation):
-    payload = {"Action": "Create", "Guid": "g", "EntityType": entity_type, "Id": 9, "Fields": fields,
-               "EventTime": "2026-01-05T09:00:00.000Z", "SequenceNumber": 1, "PersonID": 4}
+    payload = {
+        "Action": "Create",
+        "Guid": "g",
+        "EntityType": entity_type,
+        "Id": 9,
+        "Fields": fields,
+        "EventTime": "2026-01-05T09:00:00.000Z",
+        "SequenceNumber": 1,
+        "PersonID": 4,
+    }
     [event] = make_connector(make_settings()).parse_webhook({}, json.dumps(payload).encode())
     assert event.type == event_type
     assert event.correlation == {"webhook_guid": "g", **correlation}
@@ -93,10 +111,17 @@ def test_deactivation_notice_is_an_event():
 
 @pytest.mark.parametrize(
     "body",
-    [b"not json", b"[]", b'{"Guid": "g"}', b'{"Action": "Update", "Guid": "g", "EntityType": "Invoice", "Id": 1, "SequenceNumber": 1}',
-     b'{"Action": "Update", "Guid": "g", "EntityType": "Ticket", "Id": "x", "SequenceNumber": 1}',
-     b'{"Action": "Update", "Guid": "g", "EntityType": "Ticket", "Id": 1, "SequenceNumber": 1, "Fields": []}',
-     b'{"Action": "Update", "Guid": "g", "EntityType": "Ticket", "Id": 1, "SequenceNumber": 1, "EventTime": "soon"}'],
+    [
+        b"not json",
+        b"[]",
+        b'{"Guid": "g"}',
+        b'{"Action": "Update", "Guid": "g", "EntityType": "Invoice", "Id": 1, "SequenceNumber": 1}',
+        b'{"Action": "Update", "Guid": "g", "EntityType": "Ticket", "Id": "x", "SequenceNumber": 1}',
+        b'{"Action": "Update", "Guid": "g", "EntityType": "Ticket", "Id": 1, "SequenceNumber": 1, '
+        b'"Fields": []}',
+        b'{"Action": "Update", "Guid": "g", "EntityType": "Ticket", "Id": 1, "SequenceNumber": 1, '
+        b'"EventTime": "soon"}',
+    ],
 )
 def test_malformed_payloads_are_400(body):
     with pytest.raises(WebhookRejected) as caught:
@@ -112,8 +137,12 @@ def test_parsing_arbitrary_bytes_never_fails_any_other_way(body):
         assert exc.status == 400
 
 
-@given(st.dictionaries(st.sampled_from(["Action", "Guid", "EntityType", "Id", "Fields", "EventTime", "SequenceNumber"]),
-                       st.one_of(st.none(), st.integers(), st.text(max_size=12), st.just("Ticket"), st.just("Update"))))
+@given(
+    st.dictionaries(
+        st.sampled_from(["Action", "Guid", "EntityType", "Id", "Fields", "EventTime", "SequenceNumber"]),
+        st.one_of(st.none(), st.integers(), st.text(max_size=12), st.just("Ticket"), st.just("Update")),
+    )
+)
 def test_parsing_arbitrary_payload_shapes_never_fails_any_other_way(payload):
     try:
         make_connector(make_settings()).parse_webhook({}, json.dumps(payload).encode())
@@ -129,7 +158,7 @@ class _Receiver:
         answer = status
 
         class Handler(BaseHTTPRequestHandler):
-            def do_POST(self) -> None:  # noqa: N802 - http.server API
+            def do_POST(self) -> None:
                 body = self.rfile.read(int(self.headers["Content-Length"]))
                 received.append((dict(self.headers), body))
                 self.send_response(answer)
@@ -153,15 +182,29 @@ def test_simulator_fires_signed_callouts_on_change(sandbox_factory):
         sandbox, url = sandbox_factory(webhook_url=receiver.url)
         connector = make_connector(AutotaskSettings(**sandbox.settings(url)))
         connector.update("Tickets", "7000", {"status": 13})
-        connector.create("TicketNotes", {"ticketID": 7000, "title": "t", "description": "d", "noteType": 1, "publish": 1})
-        connector.create("Contracts", {"companyID": 174, "contractName": "c", "contractType": 1,
-                                       "startDate": "2026-01-01", "endDate": "2026-12-31", "status": 1})
+        connector.create(
+            "TicketNotes", {"ticketID": 7000, "title": "t", "description": "d", "noteType": 1, "publish": 1}
+        )
+        connector.create(
+            "Contracts",
+            {
+                "companyID": 174,
+                "contractName": "c",
+                "contractType": 1,
+                "startDate": "2026-01-01",
+                "endDate": "2026-12-31",
+                "status": 1,
+            },
+        )
         sandbox.control.flush_webhooks()
         events = []
         for headers, body in receiver.received:
             connector.verify_webhook(headers, body)
             events += connector.parse_webhook(headers, body)
-        assert [e.type for e in events] == ["ticket.updated", "ticket_note.created"]  # contracts have no webhooks
+        assert [e.type for e in events] == [
+            "ticket.updated",
+            "ticket_note.created",
+        ]  # contracts have no webhooks
         assert events[0].data["fields"]["status"] == 13
         assert events[1].correlation["ticket_id"] == "7000"
         assert len({e.id for e in events}) == 2
