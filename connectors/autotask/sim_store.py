@@ -236,13 +236,14 @@ class Table:
             if not isinstance(item, dict) or item.get("udf"):
                 continue
             op, field, value = item.get("op"), item.get("field"), item.get("value")
+            text = str(value)
             found: list[int] | None = None
             if field == "id" and op == "eq":
-                found = [int(value)] if str(value).isdigit() and int(value) in self.records else []
+                found = [int(text)] if text.isdigit() and int(text) in self.records else []
             elif field == "id" and op == "in" and isinstance(value, list):
                 found = [int(v) for v in value if str(v).isdigit() and int(v) in self.records]
-            elif field in self.indexes and op == "eq" and str(value).lstrip("-").isdigit():
-                found = list(self.indexes[field].get(int(value), ()))
+            elif field in self.indexes and op == "eq" and text.lstrip("-").isdigit():
+                found = list(self.indexes[field].get(int(text), ()))
             elif field == self.cursor and op in ("gt", "gte"):
                 try:
                     bound = _timestamp(value)

@@ -254,3 +254,50 @@ def test_get_by_id_unwraps_item_and_create_update_read_item_id(router):
     assert connector.update("Contacts", "29683589", {"title": "CFO"}).id == "29683589"
     assert json.loads(patch.calls.last.request.content) == {"title": "CFO", "id": 29683589}
     assert json.loads(create.calls.last.request.content)["companyID"] == 174
+
+
+def test_settings_come_from_the_documented_environment_names(monkeypatch):
+    from connectors.autotask import AutotaskSettings
+    from hub.settings import load_connector_settings
+
+    monkeypatch.setenv("HUB_AUTOTASK__USERNAME", "api@msp.example.com")
+    monkeypatch.setenv("HUB_AUTOTASK__SECRET", "env-secret")
+    monkeypatch.setenv("HUB_AUTOTASK__INTEGRATION_CODE", "env-code")
+    monkeypatch.setenv("HUB_AUTOTASK__WEBHOOK_SECRET", "env-hook")
+    monkeypatch.setenv("HUB_AUTOTASK__IMPERSONATION_RESOURCE_ID", "29682885")
+    settings = load_connector_settings(AutotaskSettings, "autotask")
+    assert settings.username == "api@msp.example.com"
+    assert settings.api_root == "https://webservices.autotask.net/atservicesrest/"
+    assert settings.impersonation_resource_id == 29682885
+    assert "env-secret" not in repr(settings) and "env-code" not in repr(settings)
+    monkeypatch.setenv("HUB_AUTOTASK__API_ROOT", "webservices.autotask.net")
+    with pytest.raises(ConfigError, match="HUB_AUTOTASK__API_ROOT"):
+        load_connector_settings(AutotaskSettings, "autotask")
+    monkeypatch.delenv("HUB_AUTOTASK__API_ROOT")
+    monkeypatch.delenv("HUB_AUTOTASK__SECRET")
+    with pytest.raises(ConfigError, match="HUB_AUTOTASK__SECRET: required but not set"):
+        load_connector_settings(AutotaskSettings, "autotask")
+
+
+def test_connector_is_registered_through_its_plugin():
+    from connectors.autotask import AutotaskConnector, plugin
+
+    added = []
+
+    class Registry:
+        def add(self, cls):
+            added.append(cls)
+
+    plugin.hub_register_connectors(Registry())
+    assert added == [AutotaskConnector]
+    caps = AutotaskConnector.capabilities()
+    assert [s["cursor"] for s in caps["streams"]] == [
+        "lastActivityDate",
+        "lastActivityDate",
+        "lastActivityDate",
+        "lastModifiedDateTime",
+        "lastModifiedTime",
+        "lastActivityDate",
+        "lastModifiedDate",
+    ]
+    assert caps["webhooks"] is True and set(caps["writes"]) == {s["name"] for s in caps["streams"]}
