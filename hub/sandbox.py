@@ -27,7 +27,8 @@ class SimulatorControl(Protocol):
 
     def fail_next(self, status: int, count: int = 1, retry_after: float | None = None) -> None:
         """Answer the next ``count`` API requests with ``status`` in the vendor's error shape
-        (with ``Retry-After`` when given); 401 means a bad-credentials answer."""
+        (with ``Retry-After`` when given), after any failures still queued; 401 means a
+        bad-credentials answer."""
         ...
 
     def touch(self, stream: str, record_id: str | None = None) -> str:
