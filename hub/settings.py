@@ -13,12 +13,14 @@ the environment variable and what is wrong; the CLI exits 2 with it.
 from __future__ import annotations
 
 import os
+import re
+from datetime import date
 from pathlib import Path
 from typing import Annotated, Any, ClassVar, TypeVar
 
 import yaml
 from platformdirs import user_data_dir
-from pydantic import Field, ValidationError, field_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 from pydantic.fields import FieldInfo
 from pydantic_settings import (
     BaseSettings,
@@ -33,6 +35,9 @@ __all__ = [
     "CommaList",
     "ConnectorSettings",
     "HubSettings",
+    "LifecycleSettings",
+    "ScheduleSpec",
+    "TicketPortSettings",
     "env_name",
     "load_connector_settings",
     "load_settings",
@@ -94,6 +99,102 @@ class _YamlSection(PydanticBaseSettingsSource):
         return {k: v for k, v in self._data.items() if k in fields and v is not None}
 
 
+#: what a schedule may run: ``sync:<job>``, the workflow engine's tick or poll, the ticket
+#: lifecycle rules, or a pass over the events due for retry
+_TASK = re.compile(r"^(sync:[A-Za-z0-9_.-]+|workflow\.tick|workflow\.poll|lifecycle|events\.retry)$")
+
+
+class ScheduleSpec(BaseModel):
+    """One entry of ``schedules:`` in hub.yaml: a cron expression and what it runs.
+
+    Polling reconciliation for what has no webhook is a schedule like any other: a sync
+    job whose source is the polled stream (Autotask contracts, N-central alerts), or
+    ``workflow.poll`` for waits the workflow engine polls (DocuSign without Connect).
+    """
+
+    model_config = ConfigDict(extra="forbid")
+
+    name: str = Field(min_length=1, max_length=100)
+    cron: str = Field(description="five-field cron expression, evaluated in UTC")
+    task: str = Field(description="sync:<job>, workflow.tick, workflow.poll, lifecycle or events.retry")
+    full_refresh: bool = Field(default=False, description="for sync tasks: ignore the cursors")
+    enabled: bool = True
+
+    @field_validator("cron")
+    @classmethod
+    def _cron(cls, value: str) -> str:
+        from croniter import croniter
+
+        if not croniter.is_valid(value):
+            raise ValueError(f"not a cron expression: {value!r}")
+        return value
+
+    @field_validator("task")
+    @classmethod
+    def _task(cls, value: str) -> str:
+        if not _TASK.match(value):
+            raise ValueError(
+                f"unknown task {value!r}; use sync:<job>, workflow.tick, workflow.poll, lifecycle or events.retry"
+            )
+        return value
+
+
+class TicketPortSettings(BaseModel):
+    """Where the lifecycle rules read and update tickets: a PSA connector's stream and entity.
+
+    The defaults name the Autotask REST API: ``Tickets`` records carry
+    ``lastActivityDate`` and ``lastActivityPersonType`` (2 = a contact, i.e. the customer).
+    """
+
+    model_config = ConfigDict(extra="forbid")
+
+    connector: str = "autotask"
+    stream: str = Field(default="tickets", description="the connector's ticket stream")
+    entity: str = Field(default="Tickets", description="the mapping entity of tickets (kind ticket)")
+    activity_field: str = Field(default="lastActivityDate", description="vendor field: time of the last activity")
+    actor_field: str | None = Field(default="lastActivityPersonType", description="vendor field: who acted last")
+    customer_actors: list[str] = Field(default_factory=lambda: ["2"], description="actor values meaning the customer")
+
+
+class LifecycleSettings(BaseModel):
+    """The co-managed help desk's time-based ticket rules (statuses are PSA labels)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    enabled: bool = False
+    cron: str = Field(default="*/15 * * * *", description="how often the rules run")
+    waiting_customer: str = "Waiting Customer"
+    no_response: str = "Client No Response"
+    no_response_business_days: int = Field(default=8, gt=0)
+    auto_complete: str = "Auto-Complete in 2 Days"
+    complete: str = "Complete"
+    auto_complete_days: int = Field(default=2, gt=0)
+    auto_complete_business_days: bool = Field(default=False, description="count auto-complete days as business days")
+    reopened: str = "Ticket Reopened"
+    holidays: list[date] = Field(default_factory=list, description="dates that are not business days")
+    weekend: list[int] = Field(default_factory=lambda: [5, 6], description="ISO weekday numbers - 1 (Mon=0)")
+    timezone: str = Field(default="UTC", description="IANA zone in which business days are counted")
+    psa: TicketPortSettings = Field(default_factory=TicketPortSettings)
+
+    @field_validator("timezone")
+    @classmethod
+    def _zone(cls, value: str) -> str:
+        from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+        try:
+            ZoneInfo(value)
+        except (ZoneInfoNotFoundError, ValueError):
+            raise ValueError(f"unknown time zone {value!r}") from None
+        return value
+
+    @field_validator("weekend")
+    @classmethod
+    def _weekend(cls, value: list[int]) -> list[int]:
+        if any(d < 0 or d > 6 for d in value):
+            raise ValueError("weekend days are 0 (Monday) to 6 (Sunday)")
+        return value
+
+
 def _default_state_url() -> str:
     path = Path(user_data_dir("msp-hub", appauthor=False)) / "state.sqlite"
     return f"sqlite:///{path}"
@@ -126,6 +227,14 @@ class HubSettings(BaseSettings):
     mass_deactivate_threshold: float = Field(
         default=0.10, gt=0, le=1, description="share of a target a sync may deactivate"
     )
+    schedules: list[ScheduleSpec] = Field(default_factory=list, description="what `hub serve` runs on a clock")
+    event_streams: dict[str, dict[str, list[str]]] = Field(
+        default_factory=dict,
+        description="connector -> webhook event entity -> streams it touches, where names differ",
+    )
+    event_max_attempts: int = Field(default=8, gt=0, description="processing attempts before an event is dead")
+    event_retry_seconds: float = Field(default=30.0, gt=0, description="first retry delay; doubles per attempt")
+    lifecycle: LifecycleSettings = Field(default_factory=LifecycleSettings)
 
     _split = field_validator("disable_plugins", mode="before")(split_commas)
 

@@ -216,8 +216,12 @@ events = Table(
     Column("status", String(20), nullable=False),
     Column("attempts", Integer, nullable=False, default=0),
     Column("error", Text, nullable=True),
+    Column("occurred_at", DateTime(timezone=True), nullable=True),
     Column("received_at", DateTime(timezone=True), nullable=False),
     Column("processed_at", DateTime(timezone=True), nullable=True),
+    # when the event may next be claimed: its retry time after a failure, or the end of
+    # the lease of the worker processing it (a crashed worker's event becomes due again)
+    Column("next_attempt_at", DateTime(timezone=True), nullable=True),
     UniqueConstraint("connector", "event_id", name="uq_event"),
 )
-Index("ix_events_status", events.c.status)
+Index("ix_events_due", events.c.status, events.c.next_attempt_at)

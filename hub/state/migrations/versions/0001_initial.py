@@ -90,13 +90,15 @@ def upgrade() -> None:
     sa.Column('status', sa.String(length=20), nullable=False),
     sa.Column('attempts', sa.Integer(), nullable=False),
     sa.Column('error', sa.Text(), nullable=True),
+    sa.Column('occurred_at', sa.DateTime(timezone=True), nullable=True),
     sa.Column('received_at', sa.DateTime(timezone=True), nullable=False),
     sa.Column('processed_at', sa.DateTime(timezone=True), nullable=True),
+    sa.Column('next_attempt_at', sa.DateTime(timezone=True), nullable=True),
     sa.PrimaryKeyConstraint('id'),
     sa.UniqueConstraint('connector', 'event_id', name='uq_event')
     )
     with op.batch_alter_table('events', schema=None) as batch_op:
-        batch_op.create_index('ix_events_status', ['status'], unique=False)
+        batch_op.create_index('ix_events_due', ['status', 'next_attempt_at'], unique=False)
 
     op.create_table('kv',
     sa.Column('namespace', sa.String(length=100), nullable=False),
@@ -226,7 +228,7 @@ def downgrade() -> None:
     op.drop_table('locks')
     op.drop_table('kv')
     with op.batch_alter_table('events', schema=None) as batch_op:
-        batch_op.drop_index('ix_events_status')
+        batch_op.drop_index('ix_events_due')
 
     op.drop_table('events')
     op.drop_table('dead_letters')
