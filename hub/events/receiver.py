@@ -1,0 +1,130 @@
+"""The webhook receiver: a Starlette app whose routes are part of the contract.
+
+* ``POST /webhooks/<connector>``: read the body (refusing it with 413 as soon as it
+  passes ``HUB_WEBHOOK_MAX_BYTES``, while it streams in), have the connector verify
+  the signature over the raw bytes (401) and parse it (400), store the events
+  durably, answer 200, and only then wake the processor. Nothing refused is stored;
+  every refusal is counted (``hub_webhook_rejected``).
+* ``GET /healthz``: the process is up and the state store answers.
+* ``GET /metrics``: Prometheus text (:mod:`hub.metrics`).
+
+The receiver knows no vendor: verification and parsing are the connector's
+(``Connector.verify_webhook`` / ``parse_webhook``), found by name with
+``Hub.connector``. A connector whose settings are incomplete answers 503 (the
+vendor retries, and the log says which setting is missing) rather than 401, which
+would make the vendor give up on a delivery the hub could have taken.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import TYPE_CHECKING
+
+from starlette.applications import Starlette
+from starlette.concurrency import run_in_threadpool
+from starlette.requests import Request
+from starlette.responses import JSONResponse, PlainTextResponse, Response
+from starlette.routing import Route
+
+from hub import metrics
+from hub.connector import Connector
+from hub.errors import ConfigError, WebhookRejected
+from hub.events.store import EventStore
+from hub.logging import get_logger
+
+if TYPE_CHECKING:
+    from hub.app import Hub
+
+__all__ = ["create_app"]
+
+log = get_logger("hub.events.receiver")
+
+_REASONS = {400: "malformed", 401: "unauthorized", 403: "unauthorized", 404: "unknown_connector", 413: "too_large"}
+
+
+class _TooLarge(Exception):
+    pass
+
+
+async def _read_limited(request: Request, limit: int) -> bytes:
+    """The body, refused as soon as it is known to pass ``limit`` (header or stream)."""
+    declared = request.headers.get("content-length")
+    if declared is not None:
+        if not declared.isdigit():
+            raise WebhookRejected("invalid Content-Length", status=400)
+        if int(declared) > limit:
+            raise _TooLarge
+    chunks: list[bytes] = []
+    size = 0
+    async for chunk in request.stream():
+        size += len(chunk)
+        if size > limit:
+            raise _TooLarge
+        chunks.append(chunk)
+    return b"".join(chunks)
+
+
+def _refuse(connector: str, status: int, message: str) -> JSONResponse:
+    reason = _REASONS.get(status, "error")
+    metrics.WEBHOOK_REJECTED.labels(connector=connector, reason=reason).inc()
+    log.warning("webhook refused", connector=connector, status=status, reason=reason, error=message)
+    return JSONResponse({"error": message}, status_code=status)
+
+
+def create_app(hub: Hub, events: EventStore, *, on_stored: Callable[[list[int]], None] | None = None) -> Starlette:
+    """The receiver app for ``hub``; ``on_stored`` is told the ids of newly stored events."""
+    limit = hub.settings.webhook_max_bytes
+
+    def webhook_connector(name: str) -> Connector | None:
+        classes = hub.plugins.connector_classes()
+        cls = classes.get(name)
+        if cls is None or not cls.has_webhooks:
+            return None
+        return hub.connector(name)
+
+    async def webhook(request: Request) -> Response:
+        name = request.path_params["connector"]
+        try:
+            connector = await run_in_threadpool(webhook_connector, name)
+        except ConfigError as exc:
+            log.error("webhook connector is not configured", connector=name, error=str(exc))
+            return _refuse(name, 503, f"{name} is not configured on this hub")
+        if connector is None:
+            # Counted without the name from the URL: label values must stay bounded.
+            return _refuse("unknown", 404, "no such webhook")
+        try:
+            body = await _read_limited(request, limit)
+            connector.verify_webhook(request.headers, body)
+            parsed = connector.parse_webhook(request.headers, body)
+        except _TooLarge:
+            return _refuse(name, 413, f"body larger than {limit} bytes")
+        except WebhookRejected as exc:
+            return _refuse(name, exc.status, str(exc))
+        except Exception as exc:  # a connector bug: 500 so the vendor delivers again later
+            log.error("webhook verification crashed", connector=name, error=type(exc).__name__)
+            return _refuse(name, 500, "internal error")
+        intake = await run_in_threadpool(events.record, name, parsed, body)
+        if intake.stored:
+            metrics.EVENTS.labels(connector=name, outcome="received").inc(len(intake.stored))
+        if intake.duplicates:
+            metrics.EVENTS.labels(connector=name, outcome="duplicate").inc(intake.duplicates)
+        log.info("webhook stored", connector=name, stored=len(intake.stored), duplicates=intake.duplicates)
+        if intake.stored and on_stored is not None:
+            on_stored(intake.stored)
+        return JSONResponse({"stored": len(intake.stored), "duplicates": intake.duplicates})
+
+    async def healthz(request: Request) -> Response:
+        counts = await run_in_threadpool(events.counts)
+        return JSONResponse({"status": "ok", "events": counts})
+
+    async def metrics_text(request: Request) -> Response:
+        await run_in_threadpool(metrics.refresh_gauges, events.store)
+        return PlainTextResponse(metrics.render(), media_type="text/plain; version=0.0.4; charset=utf-8")
+
+    return Starlette(
+        routes=[
+            Route("/webhooks/{connector}", webhook, methods=["POST"]),
+            Route("/healthz", healthz, methods=["GET"]),
+            Route("/metrics", metrics_text, methods=["GET"]),
+        ]
+    )
