@@ -121,6 +121,9 @@ class EventProcessor:
         jobs = self._jobs()
         for stored in batch:
             event = stored.to_event()
+            if event.type == DEACTIVATED:
+                self._report_deactivation(event)
+                continue
             try:
                 result.resumed_runs += self._handle(event)
                 for job in jobs_for_event(event, jobs, self._connector_class(event.connector), self._table()):
@@ -159,16 +162,17 @@ class EventProcessor:
                 result.processed += 1
         return result
 
+    @staticmethod
+    def _report_deactivation(event: Event) -> None:
+        metrics.WEBHOOK_DEACTIVATIONS.labels(connector=event.connector).inc()
+        log.error(
+            "vendor deactivated a webhook; run `hub webhooks register` once the receiver is reachable",
+            connector=event.connector,
+            entity=event.entity,
+            webhook=event.record_id,
+        )
+
     def _handle(self, event: Event) -> list[str]:
-        if event.type == DEACTIVATED:
-            metrics.WEBHOOK_DEACTIVATIONS.labels(connector=event.connector).inc()
-            log.error(
-                "vendor deactivated a webhook; run `hub webhooks register` once the receiver is reachable",
-                connector=event.connector,
-                entity=event.entity,
-                webhook=event.record_id,
-            )
-            return []
         resumed = self.workflow.handle_event(event) if self.workflow is not None else []
         ticket_id = event.correlation.get(TICKET_KEY)
         if self.lifecycle is not None and ticket_id and event.connector == self.lifecycle.port.system:
@@ -181,13 +185,13 @@ class EventProcessor:
         if stored.attempts >= self.max_attempts:
             self.events.fail(stored.id, error, None)
             metrics.EVENTS.labels(connector=stored.connector, outcome="dead").inc()
-            log.error("event is dead after its last attempt", event=stored.id, attempts=stored.attempts, error=error)
+            log.error("event is dead after its last attempt", event_row=stored.id, attempts=stored.attempts, error=error)
             return
         delay = min(timedelta(seconds=self.retry_seconds * 2 ** (stored.attempts - 1)), RETRY_CAP)
         retry_at: datetime = self.clock.now() + delay
         self.events.fail(stored.id, error, retry_at)
         metrics.EVENTS.labels(connector=stored.connector, outcome="failed").inc()
-        log.warning("event processing failed; will retry", event=stored.id, attempts=stored.attempts, error=error)
+        log.warning("event processing failed; will retry", event_row=stored.id, attempts=stored.attempts, error=error)
 
     # -- lookups ------------------------------------------------------------------------
 
