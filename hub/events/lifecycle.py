@@ -136,14 +136,16 @@ class LifecycleRules:
         changes: list[Change] = []
         errors: list[str] = []
         newest: datetime | None = None
+        seen: set[str] = set()
         since = _parse(self._cursor.get("cursor"))
         for activity in self.port.changed_tickets(since):
+            seen.add(activity.id)
             changes += self._guarded(activity.id, errors, lambda a=activity: self._observe(a, fresh=False))
             newest = _later(newest, activity.changed_at)
         if newest is not None:
             self._cursor.set("cursor", _iso(min(newest, self.clock.now())))
         for ticket_id, row in self._watched():
-            if self._timed_due(row):
+            if ticket_id not in seen and self._timed_due(row):
                 changes += self._guarded(ticket_id, errors, lambda i=ticket_id: self.check_ticket(i))
         if errors:
             raise LifecycleFailed(f"{len(errors)} ticket(s) not updated: {'; '.join(errors[:5])}")
