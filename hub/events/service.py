@@ -37,6 +37,7 @@ class EventService:
         self._wake = threading.Event()
         self._stop = threading.Event()
         self._threads: list[threading.Thread] = []
+        self._server: uvicorn.Server | None = None
 
     def wake(self, _ids: list[int] | None = None) -> None:
         """New events were stored: process them now."""
@@ -75,8 +76,14 @@ class EventService:
     def serve(self, host: str, port: int, **uvicorn_options: Any) -> None:
         """Serve the receiver until interrupted, with the worker and scheduler alongside."""
         config = uvicorn.Config(self.app, host=host, port=port, lifespan="off", access_log=False, **uvicorn_options)
+        self._server = uvicorn.Server(config)
         self.start()
         try:
-            uvicorn.Server(config).run()
+            self._server.run()
         finally:
             self.stop()
+
+    def shutdown(self) -> None:
+        """Ask a running :meth:`serve` to finish (what SIGINT does in the main thread)."""
+        if self._server is not None:
+            self._server.should_exit = True
