@@ -41,17 +41,25 @@ __all__ = [
 REGISTRY = CollectorRegistry(auto_describe=True)
 
 API_CALLS = Counter("hub_api_calls", "HTTP requests sent to vendor APIs", ["connector"], registry=REGISTRY)
-RATE_LIMITED = Counter("hub_api_rate_limited", "429 answers from vendor APIs", ["connector"], registry=REGISTRY)
+RATE_LIMITED = Counter(
+    "hub_api_rate_limited", "429 answers from vendor APIs", ["connector"], registry=REGISTRY
+)
 #: outcome: received (stored, new), duplicate (replay, ignored), processed, failed (will retry), dead
 EVENTS = Counter(
     "hub_webhook_events", "webhook events by outcome", ["connector", "outcome"], registry=REGISTRY
 )
 #: reason: unauthorized (401), too_large (413), malformed (400), unknown_connector (404), error (5xx)
 WEBHOOK_REJECTED = Counter(
-    "hub_webhook_rejected", "webhook requests refused and not stored", ["connector", "reason"], registry=REGISTRY
+    "hub_webhook_rejected",
+    "webhook requests refused and not stored",
+    ["connector", "reason"],
+    registry=REGISTRY,
 )
 WEBHOOK_DEACTIVATIONS = Counter(
-    "hub_webhook_deactivations", "vendor notices that a webhook was deactivated", ["connector"], registry=REGISTRY
+    "hub_webhook_deactivations",
+    "vendor notices that a webhook was deactivated",
+    ["connector"],
+    registry=REGISTRY,
 )
 SYNC_RUNS = Counter("hub_sync_runs", "sync runs by job and status", ["job", "status"], registry=REGISTRY)
 #: outcome: ok, failed, skipped (the previous run was still going, or another process held it)
@@ -59,10 +67,15 @@ SCHEDULE_RUNS = Counter(
     "hub_schedule_runs", "scheduled runs by schedule and outcome", ["schedule", "outcome"], registry=REGISTRY
 )
 LIFECYCLE_CHANGES = Counter(
-    "hub_ticket_lifecycle_changes", "ticket status changes made by lifecycle rules", ["rule"], registry=REGISTRY
+    "hub_ticket_lifecycle_changes",
+    "ticket status changes made by lifecycle rules",
+    ["rule"],
+    registry=REGISTRY,
 )
 DEAD_LETTERS = Gauge("hub_dead_letters", "records waiting in the dead-letter table", registry=REGISTRY)
-WAITING_RUNS = Gauge("hub_workflow_runs_waiting", "workflow runs waiting on an event or a person", registry=REGISTRY)
+WAITING_RUNS = Gauge(
+    "hub_workflow_runs_waiting", "workflow runs waiting on an event or a person", registry=REGISTRY
+)
 EVENT_BACKLOG = Gauge(
     "hub_events_backlog", "stored webhook events not yet processed, by status", ["status"], registry=REGISTRY
 )
@@ -87,13 +100,12 @@ def refresh_gauges(store: StateStore) -> None:
                 select(func.count()).where(t.workflow_runs.c.status == WORKFLOW_WAITING_STATUS)
             ).scalar_one()
         )
-        counts = dict(
-            conn.execute(
-                select(t.events.c.status, func.count())
-                .where(t.events.c.status.in_(_BACKLOG_STATUSES))
-                .group_by(t.events.c.status)
-            ).all()
-        )
+        rows = conn.execute(
+            select(t.events.c.status, func.count())
+            .where(t.events.c.status.in_(_BACKLOG_STATUSES))
+            .group_by(t.events.c.status)
+        ).all()
+    counts: dict[str, int] = {status: int(n) for status, n in rows}
     for status in _BACKLOG_STATUSES:
         EVENT_BACKLOG.labels(status=status).set(counts.get(status, 0))
 

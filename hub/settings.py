@@ -134,7 +134,8 @@ class ScheduleSpec(BaseModel):
     def _task(cls, value: str) -> str:
         if not _TASK.match(value):
             raise ValueError(
-                f"unknown task {value!r}; use sync:<job>, workflow.tick, workflow.poll, lifecycle or events.retry"
+                f"unknown task {value!r}; use sync:<job>, workflow.tick, workflow.poll, "
+                "lifecycle or events.retry"
             )
         return value
 
@@ -151,9 +152,15 @@ class TicketPortSettings(BaseModel):
     connector: str = "autotask"
     stream: str = Field(default="tickets", description="the connector's ticket stream")
     entity: str = Field(default="Tickets", description="the mapping entity of tickets (kind ticket)")
-    activity_field: str = Field(default="lastActivityDate", description="vendor field: time of the last activity")
-    actor_field: str | None = Field(default="lastActivityPersonType", description="vendor field: who acted last")
-    customer_actors: list[str] = Field(default_factory=lambda: ["2"], description="actor values meaning the customer")
+    activity_field: str = Field(
+        default="lastActivityDate", description="vendor field: time of the last activity"
+    )
+    actor_field: str | None = Field(
+        default="lastActivityPersonType", description="vendor field: who acted last"
+    )
+    customer_actors: list[str] = Field(
+        default_factory=lambda: ["2"], description="actor values meaning the customer"
+    )
 
 
 class LifecycleSettings(BaseModel):
@@ -169,7 +176,9 @@ class LifecycleSettings(BaseModel):
     auto_complete: str = "Auto-Complete in 2 Days"
     complete: str = "Complete"
     auto_complete_days: int = Field(default=2, gt=0)
-    auto_complete_business_days: bool = Field(default=False, description="count auto-complete days as business days")
+    auto_complete_business_days: bool = Field(
+        default=False, description="count auto-complete days as business days"
+    )
     reopened: str = "Ticket Reopened"
     holidays: list[date] = Field(default_factory=list, description="dates that are not business days")
     weekend: list[int] = Field(default_factory=lambda: [5, 6], description="ISO weekday numbers - 1 (Mon=0)")
@@ -227,13 +236,19 @@ class HubSettings(BaseSettings):
     mass_deactivate_threshold: float = Field(
         default=0.10, gt=0, le=1, description="share of a target a sync may deactivate"
     )
-    schedules: list[ScheduleSpec] = Field(default_factory=list, description="what `hub serve` runs on a clock")
+    schedules: list[ScheduleSpec] = Field(
+        default_factory=list, description="what `hub serve` runs on a clock"
+    )
     event_streams: dict[str, dict[str, list[str]]] = Field(
         default_factory=dict,
         description="connector -> webhook event entity -> streams it touches, where names differ",
     )
-    event_max_attempts: int = Field(default=8, gt=0, description="processing attempts before an event is dead")
-    event_retry_seconds: float = Field(default=30.0, gt=0, description="first retry delay; doubles per attempt")
+    event_max_attempts: int = Field(
+        default=8, gt=0, description="processing attempts before an event is dead"
+    )
+    event_retry_seconds: float = Field(
+        default=30.0, gt=0, description="first retry delay; doubles per attempt"
+    )
     lifecycle: LifecycleSettings = Field(default_factory=LifecycleSettings)
 
     _split = field_validator("disable_plugins", mode="before")(split_commas)

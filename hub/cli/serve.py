@@ -25,13 +25,17 @@ def serve(
     from hub.events.service import EventService
 
     service = EventService(Runtime(get_hub()))
-    stdout.print(f"hub serve: listening on http://{host}:{port} (POST /webhooks/<connector>, /healthz, /metrics)")
+    stdout.print(
+        f"hub serve: listening on http://{host}:{port} (POST /webhooks/<connector>, /healthz, /metrics)"
+    )
     service.serve(host, port, log_level=settings().log_level.lower())
 
 
 def worker(
     concurrency: Annotated[int, typer.Option("--concurrency", "-c", min=1, help="Worker processes.")] = 2,
-    queues: Annotated[str | None, typer.Option("--queues", "-Q", help="Comma-separated queues to consume.")] = None,
+    queues: Annotated[
+        str | None, typer.Option("--queues", "-Q", help="Comma-separated queues to consume.")
+    ] = None,
 ) -> None:
     """Start a Celery worker on HUB_CELERY_BROKER_URL running syncs, events and workflow steps."""
     from hub.app import Hub
@@ -60,7 +64,9 @@ def events(
     status: Annotated[
         str | None, typer.Option(help="Only this status: pending, processing, done, failed or dead.")
     ] = None,
-    type: Annotated[str | None, typer.Option("--type", help="Only this event type, e.g. webhook.deactivated.")] = None,
+    type: Annotated[
+        str | None, typer.Option("--type", help="Only this event type, e.g. webhook.deactivated.")
+    ] = None,
     limit: Annotated[int, typer.Option(min=1, help="How many, newest first.")] = 50,
 ) -> None:
     """Recent webhook events and their processing status."""
@@ -94,7 +100,9 @@ def events(
 
 @events_app.command("retry")
 def events_retry(
-    ids: Annotated[list[int] | None, typer.Argument(help="Event ids (default: every failed or dead event).")] = None,
+    ids: Annotated[
+        list[int] | None, typer.Argument(help="Event ids (default: every failed or dead event).")
+    ] = None,
     json: JsonOpt = False,
 ) -> None:
     """Reprocess failed (and dead) events now; exits 1 if any fails again."""
@@ -152,7 +160,7 @@ def webhooks_register(
 
 @webhooks_app.command("status")
 def webhooks_status(json: JsonOpt = False) -> None:
-    """Each connector with webhooks: its receiver URL, whether the hub can register it, the last deactivation."""
+    """Connectors with webhooks: receiver URL, whether the hub can register it, last deactivation."""
     from hub.events.processor import DEACTIVATED
     from hub.events.registration import can_register, webhook_url
 

@@ -17,7 +17,9 @@ __all__ = ["BusinessCalendar"]
 class BusinessCalendar:
     """Which days count, and instants a number of business days later."""
 
-    def __init__(self, holidays: Iterable[date] = (), weekend: Iterable[int] = (5, 6), zone: str | tzinfo = "UTC"):
+    def __init__(
+        self, holidays: Iterable[date] = (), weekend: Iterable[int] = (5, 6), zone: str | tzinfo = "UTC"
+    ):
         self.holidays = frozenset(holidays)
         self.weekend = frozenset(weekend)
         self.zone: tzinfo = ZoneInfo(zone) if isinstance(zone, str) else zone

@@ -44,7 +44,15 @@ from hub.settings import LifecycleSettings
 from hub.state import tables as t
 from hub.state.store import StateStore
 
-__all__ = ["AUTO_COMPLETE", "NO_RESPONSE", "REOPEN", "Change", "LifecycleRules", "TicketActivity", "TicketPort"]
+__all__ = [
+    "AUTO_COMPLETE",
+    "NO_RESPONSE",
+    "REOPEN",
+    "Change",
+    "LifecycleRules",
+    "TicketActivity",
+    "TicketPort",
+]
 
 NO_RESPONSE, AUTO_COMPLETE, REOPEN = "no_response", "auto_complete", "reopen"
 ACTOR = "lifecycle"
@@ -201,7 +209,9 @@ class LifecycleRules:
     def _watched(self) -> list[tuple[str, dict[str, Any]]]:
         with self.store.engine.connect() as conn:
             rows = conn.execute(
-                select(t.kv.c.key, t.kv.c.value).where(t.kv.c.namespace == self._watch_ns).order_by(t.kv.c.key)
+                select(t.kv.c.key, t.kv.c.value)
+                .where(t.kv.c.namespace == self._watch_ns)
+                .order_by(t.kv.c.key)
             ).all()
         return [(key, dict(value)) for key, value in rows if value]
 

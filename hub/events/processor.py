@@ -185,13 +185,20 @@ class EventProcessor:
         if stored.attempts >= self.max_attempts:
             self.events.fail(stored.id, error, None)
             metrics.EVENTS.labels(connector=stored.connector, outcome="dead").inc()
-            log.error("event is dead after its last attempt", event_row=stored.id, attempts=stored.attempts, error=error)
+            log.error(
+                "event is dead after its last attempt",
+                event_row=stored.id,
+                attempts=stored.attempts,
+                error=error,
+            )
             return
         delay = min(timedelta(seconds=self.retry_seconds * 2 ** (stored.attempts - 1)), RETRY_CAP)
         retry_at: datetime = self.clock.now() + delay
         self.events.fail(stored.id, error, retry_at)
         metrics.EVENTS.labels(connector=stored.connector, outcome="failed").inc()
-        log.warning("event processing failed; will retry", event_row=stored.id, attempts=stored.attempts, error=error)
+        log.warning(
+            "event processing failed; will retry", event_row=stored.id, attempts=stored.attempts, error=error
+        )
 
     # -- lookups ------------------------------------------------------------------------
 
@@ -211,4 +218,3 @@ class EventProcessor:
 def _line(exc: BaseException) -> str:
     text = str(exc).splitlines()[0] if str(exc) else ""
     return f"{type(exc).__name__}: {text}" if text else type(exc).__name__
-

@@ -30,7 +30,9 @@ class ConnectorTicketPort:
 
     def __init__(self, connector: Connector, mapping: BoundMapping, settings: TicketPortSettings) -> None:
         if mapping.kind != Ticket.kind:
-            raise ConfigError(f"lifecycle.psa.entity: {mapping.entity!r} maps kind {mapping.kind!r}, not ticket")
+            raise ConfigError(
+                f"lifecycle.psa.entity: {mapping.entity!r} maps kind {mapping.kind!r}, not ticket"
+            )
         self.connector = connector
         self.mapping = mapping
         self.settings = settings
@@ -51,7 +53,9 @@ class ConnectorTicketPort:
 
     def set_status(self, ticket_id: str, status: str) -> None:
         # Only the status field is written: the mapping turns the label into the vendor value.
-        changes = self.mapping.to_vendor(Ticket.model_construct(status=status), self.connector, fields=["status"])
+        changes = self.mapping.to_vendor(
+            Ticket.model_construct(status=status), self.connector, fields=["status"]
+        )
         self.connector.update(self.mapping.entity, ticket_id, changes)
 
     def _activity(self, raw: dict[str, Any], changed_at: datetime | None) -> TicketActivity:

@@ -39,7 +39,13 @@ __all__ = ["create_app"]
 
 log = get_logger("hub.events.receiver")
 
-_REASONS = {400: "malformed", 401: "unauthorized", 403: "unauthorized", 404: "unknown_connector", 413: "too_large"}
+_REASONS = {
+    400: "malformed",
+    401: "unauthorized",
+    403: "unauthorized",
+    404: "unknown_connector",
+    413: "too_large",
+}
 
 
 class _TooLarge(Exception):
@@ -71,7 +77,9 @@ def _refuse(connector: str, status: int, message: str) -> JSONResponse:
     return JSONResponse({"error": message}, status_code=status)
 
 
-def create_app(hub: Hub, events: EventStore, *, on_stored: Callable[[list[int]], None] | None = None) -> Starlette:
+def create_app(
+    hub: Hub, events: EventStore, *, on_stored: Callable[[list[int]], None] | None = None
+) -> Starlette:
     """The receiver app for ``hub``; ``on_stored`` is told the ids of newly stored events."""
     limit = hub.settings.webhook_max_bytes
 

@@ -64,7 +64,12 @@ class Runtime:
         self.sync: SyncRunner | None = load_sync_runner() if sync is _UNSET else sync
         self.lifecycle: LifecycleRules | None = build_lifecycle(hub) if lifecycle is _UNSET else lifecycle
         self.processor = EventProcessor(
-            hub, self.events, workflow=self.workflow, sync=self.sync, lifecycle=self.lifecycle, clock=hub.clock
+            hub,
+            self.events,
+            workflow=self.workflow,
+            sync=self.sync,
+            lifecycle=self.lifecycle,
+            clock=hub.clock,
         )
 
     # -- the units of work (a schedule, a Celery task) ------------------------------

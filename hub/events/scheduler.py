@@ -13,6 +13,7 @@ missed while the hub was down once, not once per missed slot.
 
 from __future__ import annotations
 
+import functools
 import threading
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -103,7 +104,7 @@ class Scheduler:
                 log.warning("schedule skipped: its previous run is still going", schedule=schedule.name)
                 continue
             started.append(schedule.name)
-            self.spawn(schedule.name, lambda s=schedule: self._run(s))
+            self.spawn(schedule.name, functools.partial(self._run, schedule))
         return started
 
     def running(self) -> set[str]:

@@ -31,7 +31,11 @@ class EventService:
         self.runtime = runtime
         hub = runtime.hub
         self.scheduler = Scheduler(
-            runtime.schedules(), clock=hub.clock, state=hub.store.kv("schedules"), store=hub.store, spawn=spawn
+            runtime.schedules(),
+            clock=hub.clock,
+            state=hub.store.kv("schedules"),
+            store=hub.store,
+            spawn=spawn,
         )
         self.app = create_app(hub, runtime.events, on_stored=self.wake)
         self._wake = threading.Event()
@@ -75,7 +79,9 @@ class EventService:
 
     def serve(self, host: str, port: int, **uvicorn_options: Any) -> None:
         """Serve the receiver until interrupted, with the worker and scheduler alongside."""
-        config = uvicorn.Config(self.app, host=host, port=port, lifespan="off", access_log=False, **uvicorn_options)
+        config = uvicorn.Config(
+            self.app, host=host, port=port, lifespan="off", access_log=False, **uvicorn_options
+        )
         self._server = uvicorn.Server(config)
         self.start()
         try:

@@ -162,7 +162,9 @@ class EventStore:
         with self.store.transaction() as conn:
             existing = set(
                 conn.execute(
-                    select(t.events.c.event_id).where(t.events.c.connector == connector, t.events.c.event_id.in_(ids))
+                    select(t.events.c.event_id).where(
+                        t.events.c.connector == connector, t.events.c.event_id.in_(ids)
+                    )
                 ).scalars()
             )
             kept_body = False
@@ -171,7 +173,7 @@ class EventStore:
                     intake.duplicates += 1
                     continue
                 existing.add(event_id)
-                row_id = conn.execute(
+                key = conn.execute(
                     insert(t.events).values(
                         connector=connector,
                         event_id=event_id,
@@ -187,9 +189,10 @@ class EventStore:
                         received_at=now,
                         next_attempt_at=now,
                     )
-                ).inserted_primary_key[0]
+                ).inserted_primary_key
+                assert key is not None
                 kept_body = True
-                intake.stored.append(int(row_id))
+                intake.stored.append(int(key[0]))
         return intake
 
     # -- processing ---------------------------------------------------------------
@@ -233,7 +236,9 @@ class EventStore:
     def fail(self, row_id: int, error: str, retry_at: datetime | None) -> None:
         """Keep the event for another attempt at ``retry_at``, or as dead if None."""
         status = FAILED if retry_at is not None else DEAD
-        self._set(row_id, status=status, error=error[:4000], processed_at=self.clock.now(), next_attempt_at=retry_at)
+        self._set(
+            row_id, status=status, error=error[:4000], processed_at=self.clock.now(), next_attempt_at=retry_at
+        )
 
     def defer(self, row_id: int, until: datetime, reason: str) -> None:
         """Put the event back without counting the attempt (e.g. its sync job was busy)."""
@@ -261,7 +266,9 @@ class EventStore:
             found = list(conn.execute(select(t.events.c.id).where(*where).order_by(t.events.c.id)).scalars())
             if found:
                 conn.execute(
-                    update(t.events).where(t.events.c.id.in_(found)).values(status=PENDING, next_attempt_at=now)
+                    update(t.events)
+                    .where(t.events.c.id.in_(found))
+                    .values(status=PENDING, next_attempt_at=now)
                 )
         return found
 
@@ -275,7 +282,12 @@ class EventStore:
             return conn.execute(select(t.events.c.body).where(t.events.c.id == row_id)).scalar_one_or_none()
 
     def recent(
-        self, limit: int = 50, *, status: str | None = None, type: str | None = None, connector: str | None = None
+        self,
+        limit: int = 50,
+        *,
+        status: str | None = None,
+        type: str | None = None,
+        connector: str | None = None,
     ) -> list[StoredEvent]:
         """The newest events first, optionally of one status, type or connector."""
         stmt = select(t.events).order_by(t.events.c.id.desc()).limit(limit)

@@ -1,5 +1,9 @@
 from __future__ import annotations
 
+import atexit
+import functools
+import shutil
+import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -39,8 +43,20 @@ def plugins() -> HubPlugins:
     return plugins
 
 
+@functools.cache
+def _migrated_template() -> Path:
+    """One migrated state store per test session, copied for each test (migrating is the slow part)."""
+    folder = Path(tempfile.mkdtemp(prefix="hub-events-template-"))
+    atexit.register(shutil.rmtree, folder, True)
+    StateStore.open(f"sqlite:///{folder}/state.sqlite").close()
+    return folder / "state.sqlite"
+
+
 def make_hub(tmp_path: Path, clock: FakeClock, plugins: HubPlugins, **settings: Any) -> Hub:
-    url = f"sqlite:///{tmp_path}/state.sqlite"
+    target = tmp_path / "state.sqlite"
+    if not target.exists():
+        shutil.copyfile(_migrated_template(), target)
+    url = f"sqlite:///{target}"
     values: dict[str, Any] = {"state_url": url, "event_streams": {"autotask": {"Ticket": ["tickets"]}}}
     values.update(settings)
     core = load_settings(**values)

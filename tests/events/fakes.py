@@ -44,8 +44,12 @@ def vendor_specs() -> Path:
     raise FileNotFoundError("shared/vendor-specs not found above the tests")
 
 
-QB_VECTOR = json.loads((vendor_specs() / "quickbooks/examples/webhook_signature_test_vector.json").read_text())
-AT_SAMPLE = json.loads((vendor_specs() / "autotask/examples/webhook_ticket_update.SYNTHETIC.json").read_text())
+QB_VECTOR = json.loads(
+    (vendor_specs() / "quickbooks/examples/webhook_signature_test_vector.json").read_text()
+)
+AT_SAMPLE = json.loads(
+    (vendor_specs() / "autotask/examples/webhook_ticket_update.SYNTHETIC.json").read_text()
+)
 AT_SECRET = "autotask-webhook-secret-for-tests"
 
 
@@ -141,7 +145,15 @@ class FakeAutotask(Connector):
         try:
             p = json.loads(body)
             if p.get("Deactivated"):
-                return [Event(self.name, "webhook.deactivated", f"deactivated:{p['Guid']}", p["EntityType"], p["Guid"])]
+                return [
+                    Event(
+                        self.name,
+                        "webhook.deactivated",
+                        f"deactivated:{p['Guid']}",
+                        p["EntityType"],
+                        p["Guid"],
+                    )
+                ]
             return [
                 Event(
                     connector=self.name,
@@ -184,7 +196,9 @@ class FakePlugin:
 
     @hookimpl
     def hub_register_sync_jobs(self, registry: Any) -> None:
-        registry.add(FakeJob("accounting-recipients", [("quickbooks", "customers"), ("autotask", "contacts")]))
+        registry.add(
+            FakeJob("accounting-recipients", [("quickbooks", "customers"), ("autotask", "contacts")])
+        )
         registry.add(FakeJob("rmm-alerts", [("ncentral", "alerts"), ("autotask", "tickets")]))
         registry.add(FakeJob("psa-to-docs", [("autotask", "companies"), ("autotask", "contacts")]))
 
@@ -230,7 +244,9 @@ class FakeSync:
     fail: dict[str, int] = field(default_factory=dict)
     locked: dict[str, int] = field(default_factory=dict)
 
-    def __call__(self, hub: Any, name: str, *, dry_run: bool = False, full_refresh: bool = False) -> dict[str, Any]:
+    def __call__(
+        self, hub: Any, name: str, *, dry_run: bool = False, full_refresh: bool = False
+    ) -> dict[str, Any]:
         self.calls.append((name, full_refresh))
         if self.locked.get(name):
             self.locked[name] -= 1

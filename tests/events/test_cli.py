@@ -7,8 +7,7 @@ import sys
 
 import pytest
 
-from hub.cli import main
-from hub.cli import common
+from hub.cli import common, main
 from hub.connector import Event
 from hub.events.store import EventStore
 from hub.logging import configure_logging
@@ -31,7 +30,12 @@ def test_events_lists_recent_events_as_json(cli, hub, capsys):
     events.record("autotask", [Event("autotask", "ticket.update", "g:1", "Ticket", "5")], b"{}")
     assert cli("events", "--json") == 0
     (row,) = json.loads(capsys.readouterr().out)
-    assert (row["connector"], row["type"], row["status"], row["attempts"]) == ("autotask", "ticket.update", "pending", 0)
+    assert (row["connector"], row["type"], row["status"], row["attempts"]) == (
+        "autotask",
+        "ticket.update",
+        "pending",
+        0,
+    )
 
 
 def test_events_table_and_bad_status(cli, hub, capsys, monkeypatch):
@@ -46,7 +50,9 @@ def test_events_table_and_bad_status(cli, hub, capsys, monkeypatch):
 
 def test_events_retry_reprocesses_failed_ones(cli, hub, capsys):
     events = EventStore(hub.store, hub.clock)
-    (row,) = events.record("autotask", [Event("autotask", "ticket.update", "g:1", "Ticket", "5")], b"{}").stored
+    (row,) = events.record(
+        "autotask", [Event("autotask", "ticket.update", "g:1", "Ticket", "5")], b"{}"
+    ).stored
     events.claim(row)
     events.fail(row, "RuntimeError: boom", None)
     assert cli("events", "retry", "--json") == 0

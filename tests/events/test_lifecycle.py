@@ -10,14 +10,25 @@ import pytest
 
 from hub.clock import FakeClock
 from hub.events.calendar import BusinessCalendar
-from hub.events.lifecycle import AUTO_COMPLETE, NO_RESPONSE, REOPEN, LifecycleFailed, LifecycleRules, TicketActivity
+from hub.events.lifecycle import (
+    AUTO_COMPLETE,
+    NO_RESPONSE,
+    REOPEN,
+    LifecycleFailed,
+    LifecycleRules,
+    TicketActivity,
+)
 from hub.models import Ticket
 from hub.settings import LifecycleSettings
 
 # Monday 5 January 2026, 10:00 UTC
 MON = datetime(2026, 1, 5, 10, 0, tzinfo=UTC)
 WAITING, NO_RESP, AUTO, COMPLETE, REOPENED = (
-    "Waiting Customer", "Client No Response", "Auto-Complete in 2 Days", "Complete", "Ticket Reopened",
+    "Waiting Customer",
+    "Client No Response",
+    "Auto-Complete in 2 Days",
+    "Complete",
+    "Ticket Reopened",
 )
 
 
@@ -32,8 +43,14 @@ class FakePsa:
     fail_on: set[str] = field(default_factory=set)
     clock: FakeClock | None = None
 
-    def put(self, ticket_id: str, status: str, *, customer: datetime | None = None,
-            completed: datetime | None = None) -> None:
+    def put(
+        self,
+        ticket_id: str,
+        status: str,
+        *,
+        customer: datetime | None = None,
+        completed: datetime | None = None,
+    ) -> None:
         assert self.clock is not None
         t = Ticket(title=f"ticket {ticket_id}", status=status, completed_at=completed)
         self.tickets[ticket_id] = TicketActivity(ticket_id, t, customer, None, self.clock.now())
@@ -90,7 +107,11 @@ def test_business_days_skip_weekends_and_holidays():
     assert BusinessCalendar().add_business_days(MON, 8) == datetime(2026, 1, 15, 10, 0, tzinfo=UTC)
     sat = datetime(2026, 1, 10, 10, 0, tzinfo=UTC)
     fri = datetime(2026, 1, 9, 10, 0, tzinfo=UTC)
-    assert cal.add_business_days(sat, 1) == cal.add_business_days(fri, 1) == datetime(2026, 1, 12, 10, 0, tzinfo=UTC)
+    assert (
+        cal.add_business_days(sat, 1)
+        == cal.add_business_days(fri, 1)
+        == datetime(2026, 1, 12, 10, 0, tzinfo=UTC)
+    )
 
 
 def test_business_days_are_counted_in_the_msps_zone():
@@ -112,11 +133,19 @@ def test_waiting_customer_becomes_client_no_response_after_8_business_days(hub, 
     assert r.run() == []
     clock.advance(60)
     (change,) = r.run()
-    assert (change.ticket_id, change.rule, change.before, change.after) == ("100", NO_RESPONSE, WAITING, NO_RESP)
+    assert (change.ticket_id, change.rule, change.before, change.after) == (
+        "100",
+        NO_RESPONSE,
+        WAITING,
+        NO_RESP,
+    )
     assert psa.updates == [("100", NO_RESP)]
     (audit,) = hub.store.audit_rows()
     assert (audit["actor"], audit["system"], audit["entity"], audit["record_id"]) == (
-        "lifecycle", "autotask", "ticket", "100"
+        "lifecycle",
+        "autotask",
+        "ticket",
+        "100",
     )
     assert audit["before"] == {"status": WAITING}
     assert audit["after"] == {"status": NO_RESP, "rule": NO_RESPONSE, "episode": MON.isoformat()}
@@ -254,7 +283,14 @@ def test_reopen_from_a_ticket_event_is_applied_once(hub, psa, clock):
 
 
 def test_labels_and_days_are_configurable(hub, psa, clock):
-    r = rules(hub, psa, clock, waiting_customer="Awaiting Client", no_response="No Reply", no_response_business_days=1)
+    r = rules(
+        hub,
+        psa,
+        clock,
+        waiting_customer="Awaiting Client",
+        no_response="No Reply",
+        no_response_business_days=1,
+    )
     psa.put("400", "Awaiting Client")
     r.run()
     at(clock, datetime(2026, 1, 6, 10, 0, tzinfo=UTC))
@@ -267,3 +303,16 @@ def test_bad_lifecycle_settings_name_the_field():
         LifecycleSettings(timezone="Mars/Olympus")
     with pytest.raises(ValueError, match="weekend days"):
         LifecycleSettings(weekend=[7])
+
+
+def test_a_ticket_event_rechecks_that_ticket_at_once(hub, psa, clock):
+    from hub.connector import Event
+    from hub.events.runtime import Runtime
+
+    r = rules(hub, psa, clock)
+    runtime = Runtime(hub, workflow=None, sync=None, lifecycle=r)
+    psa.put("300", COMPLETE, completed=MON - timedelta(days=1), customer=MON)
+    event = Event("autotask", "ticketnote.create", "n:1", "TicketNote", "77", correlation={"ticket_id": "300"})
+    runtime.events.record("autotask", [event], b"{}")
+    assert runtime.processor.drain().processed == 1
+    assert psa.updates == [("300", REOPENED)]

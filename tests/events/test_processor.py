@@ -12,7 +12,7 @@ from hub.connector import Event
 from hub.events.processor import DEACTIVATED
 from hub.events.routing import jobs_for_event, streams_for_event
 from hub.events.store import LEASE
-from tests.events.fakes import AT_SAMPLE, QB_VECTOR, FakeAutotask, FakeQuickBooks, FakeJob
+from tests.events.fakes import AT_SAMPLE, QB_VECTOR, FakeAutotask, FakeJob, FakeQuickBooks
 
 
 def ticket_event(n: int, ticket: str = "12345") -> Event:
@@ -55,9 +55,12 @@ def test_a_burst_of_events_is_one_sync_per_job(runtime, sync):
 def test_processing_failure_is_kept_and_retried_with_backoff(runtime, sync, clock):
     sync.fail["rmm-alerts"] = 2
     (row,) = store(runtime, ticket_event(1))
-    failed_before = metrics.REGISTRY.get_sample_value(
-        "hub_webhook_events_total", {"connector": "autotask", "outcome": "failed"}
-    ) or 0.0
+    failed_before = (
+        metrics.REGISTRY.get_sample_value(
+            "hub_webhook_events_total", {"connector": "autotask", "outcome": "failed"}
+        )
+        or 0.0
+    )
 
     assert runtime.processor.drain().failed == 1
     event = runtime.events.get(row)
@@ -77,9 +80,12 @@ def test_processing_failure_is_kept_and_retried_with_backoff(runtime, sync, cloc
     event = runtime.events.get(row)
     assert (event.status, event.attempts, event.error) == ("done", 3, None)
     assert sync.jobs() == ["rmm-alerts"] * 3
-    assert metrics.REGISTRY.get_sample_value(
-        "hub_webhook_events_total", {"connector": "autotask", "outcome": "failed"}
-    ) == failed_before + 2
+    assert (
+        metrics.REGISTRY.get_sample_value(
+            "hub_webhook_events_total", {"connector": "autotask", "outcome": "failed"}
+        )
+        == failed_before + 2
+    )
 
 
 def test_workflow_failure_fails_only_that_event(runtime, workflow, sync):
@@ -120,12 +126,19 @@ def test_busy_sync_job_defers_without_spending_an_attempt(runtime, sync, clock):
 
 
 def test_deactivation_notice_is_reported(runtime, workflow, sync, caplog):
-    before = metrics.REGISTRY.get_sample_value("hub_webhook_deactivations_total", {"connector": "autotask"}) or 0
-    body = json.dumps({"Deactivated": True, "Guid": AT_SAMPLE["payload"]["Guid"], "EntityType": "Ticket"}).encode()
+    before = (
+        metrics.REGISTRY.get_sample_value("hub_webhook_deactivations_total", {"connector": "autotask"}) or 0
+    )
+    body = json.dumps(
+        {"Deactivated": True, "Guid": AT_SAMPLE["payload"]["Guid"], "EntityType": "Ticket"}
+    ).encode()
     events = FakeAutotask.parse_webhook(runtime.hub.connector("autotask"), {}, body)
     runtime.events.record("autotask", events, body)
     assert runtime.processor.drain().processed == 1
-    assert metrics.REGISTRY.get_sample_value("hub_webhook_deactivations_total", {"connector": "autotask"}) == before + 1
+    assert (
+        metrics.REGISTRY.get_sample_value("hub_webhook_deactivations_total", {"connector": "autotask"})
+        == before + 1
+    )
     (listed,) = runtime.events.recent(type=DEACTIVATED)
     assert listed.connector == "autotask" and listed.status == "done"
     assert workflow.seen == [] and sync.calls == []

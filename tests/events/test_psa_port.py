@@ -147,11 +147,14 @@ def test_port_refuses_an_entity_that_is_not_tickets(tmp_path, psa_settings):
     folder = tmp_path / "m"
     folder.mkdir()
     (folder / "psa.yaml").write_text(
-        "connector: psa\nentities:\n  Companies:\n    kind: organization\n    fields:\n      name: {vendor: companyName}\n"
+        "connector: psa\nentities:\n  Companies:\n"
+        "    kind: organization\n    fields:\n      name: {vendor: companyName}\n"
     )
     with pytest.raises(ConfigError, match="not ticket"):
         ConnectorTicketPort(
-            FakePsaConnector(ConnectorSettings()), load_mapping("psa", [folder]).entity("Companies"), psa_settings
+            FakePsaConnector(ConnectorSettings()),
+            load_mapping("psa", [folder]).entity("Companies"),
+            psa_settings,
         )
 
 

@@ -19,15 +19,21 @@ QB_HEADERS = {QB_VECTOR["header_name"]: QB_VECTOR["intuit_signature"], "content-
 
 
 def rejected(connector: str, reason: str) -> float:
-    return metrics.REGISTRY.get_sample_value(
-        "hub_webhook_rejected_total", {"connector": connector, "reason": reason}
-    ) or 0.0
+    return (
+        metrics.REGISTRY.get_sample_value(
+            "hub_webhook_rejected_total", {"connector": connector, "reason": reason}
+        )
+        or 0.0
+    )
 
 
 def events_count(connector: str, outcome: str) -> float:
-    return metrics.REGISTRY.get_sample_value(
-        "hub_webhook_events_total", {"connector": connector, "outcome": outcome}
-    ) or 0.0
+    return (
+        metrics.REGISTRY.get_sample_value(
+            "hub_webhook_events_total", {"connector": connector, "outcome": outcome}
+        )
+        or 0.0
+    )
 
 
 @pytest.fixture
@@ -68,7 +74,9 @@ def test_quickbooks_test_vector_is_stored_and_answered_before_processing(client,
 
 def test_autotask_signed_ticket_event(client, runtime):
     body = json.dumps(AT_SAMPLE["payload"]).encode()
-    r = client.post("/webhooks/autotask", content=body, headers={"X-Hook-Signature": autotask_signature(body)})
+    r = client.post(
+        "/webhooks/autotask", content=body, headers={"X-Hook-Signature": autotask_signature(body)}
+    )
     assert r.status_code == 200, r.text
     (event,) = runtime.events.recent()
     assert (event.type, event.entity, event.record_id) == ("ticket.update", "Ticket", "12345")
@@ -170,14 +178,25 @@ def test_metrics_exposes_the_contract_series(client, runtime):
     store = runtime.hub.store
     with store.transaction() as conn:
         store.dead_letter(
-            conn, job="rmm-alerts", system="autotask", kind="ticket", record_id="9", operation="create",
-            record={}, error="422",
+            conn,
+            job="rmm-alerts",
+            system="autotask",
+            kind="ticket",
+            record_id="9",
+            operation="create",
+            record={},
+            error="422",
         )
         now = runtime.hub.clock.now()
         conn.execute(
             t.workflow_runs.insert().values(
-                id="run-1", workflow="onboarding", status="waiting", inputs={}, values={},
-                created_at=now, updated_at=now,
+                id="run-1",
+                workflow="onboarding",
+                status="waiting",
+                inputs={},
+                values={},
+                created_at=now,
+                updated_at=now,
             )
         )
     metrics.API_CALLS.labels(connector="autotask").inc()

@@ -35,7 +35,10 @@ class Deferred:
 
 
 def outcome(name: str, what: str) -> float:
-    return metrics.REGISTRY.get_sample_value("hub_schedule_runs_total", {"schedule": name, "outcome": what}) or 0.0
+    return (
+        metrics.REGISTRY.get_sample_value("hub_schedule_runs_total", {"schedule": name, "outcome": what})
+        or 0.0
+    )
 
 
 @pytest.fixture
@@ -45,8 +48,12 @@ def clock() -> FakeClock:
 
 def test_runs_at_cron_times_only(clock):
     runs: list[datetime] = []
-    s = Scheduler([Schedule("sync", "*/5 * * * *", lambda: runs.append(clock.now()))],
-                  clock=clock, state=MemoryKeyValueStore(), spawn=inline)
+    s = Scheduler(
+        [Schedule("sync", "*/5 * * * *", lambda: runs.append(clock.now()))],
+        clock=clock,
+        state=MemoryKeyValueStore(),
+        spawn=inline,
+    )
     assert s.tick() == []  # 09:00:30: the 09:00 slot passed before start, not run
     clock.advance(4 * 60)
     assert s.tick() == []  # 09:04:30
@@ -61,7 +68,9 @@ def test_runs_at_cron_times_only(clock):
 
 def test_a_run_never_overlaps_itself(clock):
     spawn = Deferred()
-    s = Scheduler([Schedule("slow", "* * * * *", lambda: None)], clock=clock, state=MemoryKeyValueStore(), spawn=spawn)
+    s = Scheduler(
+        [Schedule("slow", "* * * * *", lambda: None)], clock=clock, state=MemoryKeyValueStore(), spawn=spawn
+    )
     skipped = outcome("slow", "skipped")
     clock.advance(60)
     assert s.tick() == ["slow"]
@@ -78,12 +87,16 @@ def test_a_run_never_overlaps_itself(clock):
 def test_restart_runs_a_missed_slot_once(clock):
     state = MemoryKeyValueStore()
     runs: list[int] = []
-    first = Scheduler([Schedule("hourly", "0 * * * *", lambda: runs.append(1))], clock=clock, state=state, spawn=inline)
+    first = Scheduler(
+        [Schedule("hourly", "0 * * * *", lambda: runs.append(1))], clock=clock, state=state, spawn=inline
+    )
     clock.advance(3600)
     first.tick()
     assert runs == [1]
     clock.advance(5 * 3600)  # the hub was down for five slots
-    second = Scheduler([Schedule("hourly", "0 * * * *", lambda: runs.append(2))], clock=clock, state=state, spawn=inline)
+    second = Scheduler(
+        [Schedule("hourly", "0 * * * *", lambda: runs.append(2))], clock=clock, state=state, spawn=inline
+    )
     assert second.tick() == ["hourly"]
     assert second.tick() == []
     assert runs == [1, 2]
@@ -96,7 +109,9 @@ def test_failures_are_counted_and_the_next_slot_runs(clock):
         calls.append(1)
         raise RuntimeError("vendor down")
 
-    s = Scheduler([Schedule("flaky", "* * * * *", boom)], clock=clock, state=MemoryKeyValueStore(), spawn=inline)
+    s = Scheduler(
+        [Schedule("flaky", "* * * * *", boom)], clock=clock, state=MemoryKeyValueStore(), spawn=inline
+    )
     failed = outcome("flaky", "failed")
     clock.advance(60)
     s.tick()
@@ -109,8 +124,13 @@ def test_failures_are_counted_and_the_next_slot_runs(clock):
 
 def test_another_process_holding_the_schedule_lock_skips_the_run(hub, clock):
     runs: list[int] = []
-    s = Scheduler([Schedule("locked", "* * * * *", lambda: runs.append(1))],
-                  clock=clock, state=MemoryKeyValueStore(), store=hub.store, spawn=inline)
+    s = Scheduler(
+        [Schedule("locked", "* * * * *", lambda: runs.append(1))],
+        clock=clock,
+        state=MemoryKeyValueStore(),
+        store=hub.store,
+        spawn=inline,
+    )
     skipped = outcome("locked", "skipped")
     with hub.store.lock("schedule:locked"):
         clock.advance(60)
@@ -131,7 +151,9 @@ def test_runtime_schedules_from_settings(tmp_path, clock, plugins, workflow, syn
     from tests.events.conftest import make_hub
 
     hub = make_hub(
-        tmp_path, clock, plugins,
+        tmp_path,
+        clock,
+        plugins,
         schedules=[
             {"name": "rmm-alerts", "cron": "*/5 * * * *", "task": "sync:rmm-alerts"},
             {"name": "contracts-poll", "cron": "0 * * * *", "task": "sync:psa-to-docs", "full_refresh": True},
@@ -139,8 +161,15 @@ def test_runtime_schedules_from_settings(tmp_path, clock, plugins, workflow, syn
         ],
     )
     runtime = Runtime(hub, workflow=workflow, sync=sync, lifecycle=None)
-    s = Scheduler(runtime.schedules(), clock=clock, state=hub.store.kv("schedules"), store=hub.store, spawn=inline)
-    assert sorted(x.name for x in s.schedules) == ["contracts-poll", "events-retry", "rmm-alerts", "workflow-tick"]
+    s = Scheduler(
+        runtime.schedules(), clock=clock, state=hub.store.kv("schedules"), store=hub.store, spawn=inline
+    )
+    assert sorted(x.name for x in s.schedules) == [
+        "contracts-poll",
+        "events-retry",
+        "rmm-alerts",
+        "workflow-tick",
+    ]
     clock.advance(3600)  # 10:00:30: every schedule is due
     assert sorted(s.tick()) == ["contracts-poll", "events-retry", "rmm-alerts", "workflow-tick"]
     assert sorted(sync.calls) == [("psa-to-docs", True), ("rmm-alerts", False)]
@@ -151,10 +180,14 @@ def test_runtime_schedules_from_settings(tmp_path, clock, plugins, workflow, syn
 def test_schedule_that_cannot_run_is_a_config_error(tmp_path, clock, plugins, sync):
     from tests.events.conftest import make_hub
 
-    hub = make_hub(tmp_path, clock, plugins, schedules=[{"name": "x", "cron": "* * * * *", "task": "sync:nope"}])
+    hub = make_hub(
+        tmp_path, clock, plugins, schedules=[{"name": "x", "cron": "* * * * *", "task": "sync:nope"}]
+    )
     with pytest.raises(ConfigError, match="unknown sync job 'nope'"):
         Runtime(hub, workflow=None, sync=sync, lifecycle=None).schedules()
-    hub2 = make_hub(tmp_path, clock, plugins, schedules=[{"name": "t", "cron": "* * * * *", "task": "workflow.tick"}])
+    hub2 = make_hub(
+        tmp_path, clock, plugins, schedules=[{"name": "t", "cron": "* * * * *", "task": "workflow.tick"}]
+    )
     with pytest.raises(ConfigError, match="no workflow engine"):
         Runtime(hub2, workflow=None, sync=sync, lifecycle=None).schedules()
     hub.close()

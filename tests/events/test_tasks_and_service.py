@@ -22,10 +22,16 @@ def eager(runtime: Runtime):
 
 def test_celery_tasks_run_the_same_functions(runtime, workflow, sync):
     celery = eager(runtime)
-    (row,) = runtime.events.record("autotask", [Event("autotask", "ticket.update", "g:1", "Ticket", "5")], b"{}").stored
+    (row,) = runtime.events.record(
+        "autotask", [Event("autotask", "ticket.update", "g:1", "Ticket", "5")], b"{}"
+    ).stored
 
     assert celery.tasks["hub.process_event"].delay(row).get() == {
-        "processed": 1, "failed": 0, "deferred": 0, "resumed_runs": [], "synced": {"rmm-alerts": "ok"},
+        "processed": 1,
+        "failed": 0,
+        "deferred": 0,
+        "resumed_runs": [],
+        "synced": {"rmm-alerts": "ok"},
     }
     assert runtime.events.get(row).status == "done"
     assert celery.tasks["hub.process_event"].delay(row).get()["processed"] == 0  # done: nothing to do
@@ -62,7 +68,9 @@ def test_serve_receives_a_signed_event_and_resumes_the_waiting_run(hub, sync):
     workflow.waits["onboarding-1"] = {"ticket_id": "12345"}
     service = EventService(Runtime(hub, workflow=workflow, sync=sync, lifecycle=None))
     port = free_port()
-    server_thread = threading.Thread(target=service.serve, args=("127.0.0.1", port), kwargs={"log_level": "warning"})
+    server_thread = threading.Thread(
+        target=service.serve, args=("127.0.0.1", port), kwargs={"log_level": "warning"}
+    )
     server_thread.start()
     try:
         body = json.dumps(AT_SAMPLE["payload"]).encode()
@@ -73,10 +81,14 @@ def test_serve_receives_a_signed_event_and_resumes_the_waiting_run(hub, sync):
                     break
                 except httpx.ConnectError:
                     threading.Event().wait(0.02)
-            r = client.post("/webhooks/autotask", content=body, headers={"X-Hook-Signature": autotask_signature(body)})
+            r = client.post(
+                "/webhooks/autotask", content=body, headers={"X-Hook-Signature": autotask_signature(body)}
+            )
             assert r.status_code == 200
             assert workflow.done.wait(10), "the worker thread did not process the stored event"
-            forged = client.post("/webhooks/autotask", content=body, headers={"X-Hook-Signature": "sha1=AAAA"})
+            forged = client.post(
+                "/webhooks/autotask", content=body, headers={"X-Hook-Signature": "sha1=AAAA"}
+            )
             assert forged.status_code == 401
     finally:
         service.shutdown()
@@ -85,4 +97,3 @@ def test_serve_receives_a_signed_event_and_resumes_the_waiting_run(hub, sync):
     (event,) = service.runtime.events.recent()
     assert event.status == "done"
     assert isinstance(event.processed_at, datetime)
-
