@@ -13,10 +13,8 @@ from collections.abc import Callable
 from datetime import datetime
 from typing import TYPE_CHECKING, Any, Protocol
 
-from hub import metrics
 from hub.connector import Event
 from hub.logging import get_logger
-from hub.state.store import JobLocked
 
 if TYPE_CHECKING:
     from hub.app import Hub
@@ -79,20 +77,12 @@ def load_sync_runner() -> SyncRunner | None:
 def run_sync(
     hub: Hub, runner: SyncRunner, job: str, *, full_refresh: bool = False, trigger: str = "schedule"
 ) -> dict[str, Any]:
-    """Run one sync job and count its outcome.
+    """Run one sync job for an event or a schedule and log its outcome.
 
-    An exception is counted as ``failed`` and re-raised; :class:`JobLocked` (another run
-    of the job is going on) as ``locked``, so a busy job does not look like a broken one.
+    The sync engine counts every run's outcome (``hub_sync_runs``), including a run
+    refused because another run of the job holds its lock (``locked``).
     """
-    try:
-        summary = runner(hub, job, dry_run=False, full_refresh=full_refresh)
-    except JobLocked:
-        metrics.SYNC_RUNS.labels(job=job, status="locked").inc()
-        raise
-    except Exception:
-        metrics.SYNC_RUNS.labels(job=job, status="failed").inc()
-        raise
+    summary = runner(hub, job, dry_run=False, full_refresh=full_refresh)
     status = str(summary.get("status", "ok"))
-    metrics.SYNC_RUNS.labels(job=job, status=status).inc()
     log.info("sync finished", job=job, trigger=trigger, status=status)
     return summary

@@ -22,6 +22,7 @@ from typing import TYPE_CHECKING, Any
 from hub import metrics
 from hub.errors import ConfigError, HubError
 from hub.logging import get_logger
+from hub.state.store import JobLocked
 
 if TYPE_CHECKING:
     from hub.app import Hub
@@ -115,53 +116,66 @@ def run_job(
     job = get_job(hub, name)
     for connector in job.connectors:
         hub.connector(connector)  # fail fast, with exit 2, on a missing setting
-    calls_before = hub.api_calls()
-    started = time.perf_counter()
-    store = hub.store
-    with store.lock(f"sync:{name}"):
-        run_id = store.start_run(name, "sync", dry_run=dry_run)
-        run = SyncRun(hub, job, run_id, dry_run, full_refresh, allow_mass_deactivate, progress)
-        hub.plugins.hook.hub_sync_started(job=name, dry_run=dry_run)
-        status, error = "ok", None
-        try:
-            for step in job.steps:
-                log.info("sync.step", job=name, step=step.label, dry_run=dry_run)
-                step.run(run)
-        except ConfigError as exc:
-            status, error = "failed", exc
-        except HubError as exc:
-            status, error = "failed", exc
-            log.error("sync.failed", job=name, error=str(exc))
-        if status == "ok" and run.counts["failed"]:
-            status = "partial"
-        calls_after = hub.api_calls()
-        summary: dict[str, Any] = {
-            "job": name,
-            "status": status,
-            "dry_run": dry_run,
-            **{k: run.counts[k] for k in ("read", "created", "updated", "unchanged", "conflicts", "failed")},
-            "deactivated": run.counts["deactivated"],
-            "api_calls": {
-                c: calls_after.get(c, 0) - calls_before.get(c, 0) for c in job.connectors if c in calls_after
-            },
-            "duration_s": round(time.perf_counter() - started, 3),
-            "run_id": run_id,
-        }
-        if error is not None:
-            summary["error"] = str(error)
-        if run.reports:
-            summary["reports"] = run.reports
-        if run.plan:
-            summary["plan"] = [entry.as_dict() for entry in run.plan]
-        store.finish_run(run_id, status, {k: v for k, v in summary.items() if k != "plan"})
-    metrics.SYNC_RUNS.labels(job=name, status=status).inc()
-    metrics.DEAD_LETTERS.set(len(store.dead_letters()))
+    try:
+        with hub.store.lock(f"sync:{name}"):
+            summary, error = _run_locked(hub, job, dry_run, full_refresh, allow_mass_deactivate, progress)
+    except JobLocked:
+        metrics.SYNC_RUNS.labels(job=name, status="locked").inc()
+        raise
+    metrics.SYNC_RUNS.labels(job=name, status=summary["status"]).inc()
+    metrics.DEAD_LETTERS.set(len(hub.store.dead_letters()))
     if error is not None:
         hub.plugins.hook.hub_sync_error(job=name, error=error)
         if isinstance(error, ConfigError):
             raise error
     hub.plugins.hook.hub_sync_finished(job=name, summary=summary)
     return summary
+
+
+def _run_locked(
+    hub: Hub,
+    job: SyncJob,
+    dry_run: bool,
+    full_refresh: bool,
+    allow_mass_deactivate: bool,
+    progress: Callable[[str, int], None] | None,
+) -> tuple[dict[str, Any], HubError | None]:
+    name = job.name
+    calls_before = hub.api_calls()
+    started = time.perf_counter()
+    store = hub.store
+    run_id = store.start_run(name, "sync", dry_run=dry_run)
+    run = SyncRun(hub, job, run_id, dry_run, full_refresh, allow_mass_deactivate, progress)
+    hub.plugins.hook.hub_sync_started(job=name, dry_run=dry_run)
+    status, error = "ok", None
+    try:
+        for step in job.steps:
+            log.info("sync.step", job=name, step=step.label, dry_run=dry_run)
+            step.run(run)
+    except HubError as exc:
+        status, error = "failed", exc
+        log.error("sync.failed", job=name, error=str(exc))
+    if status == "ok" and run.counts["failed"]:
+        status = "partial"
+    calls_after = hub.api_calls()
+    summary: dict[str, Any] = {
+        "job": name,
+        "status": status,
+        "dry_run": dry_run,
+        **{k: run.counts[k] for k in ("read", "created", "updated", "unchanged", "conflicts", "failed")},
+        "deactivated": run.counts["deactivated"],
+        "api_calls": {c: calls_after.get(c, 0) - calls_before.get(c, 0) for c in job.connectors if c in calls_after},
+        "duration_s": round(time.perf_counter() - started, 3),
+        "run_id": run_id,
+    }
+    if error is not None:
+        summary["error"] = str(error)
+    if run.reports:
+        summary["reports"] = run.reports
+    if run.plan:
+        summary["plan"] = [entry.as_dict() for entry in run.plan]
+    store.finish_run(run_id, status, {k: v for k, v in summary.items() if k != "plan"})
+    return summary, error
 
 
 def retry_dead_letters(hub: Hub, job_name: str | None = None) -> dict[str, Any]:

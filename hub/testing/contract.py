@@ -368,7 +368,9 @@ class ConnectorContract:
             for key, value in changes.items():
                 if not isinstance(value, dict | list):
                     read = after.get(key)
-                    assert _same(read, value), f"{entity}: {key!r} reads back {read!r} after the update, expected {value!r}"
+                    assert _same(read, value), (
+                        f"{entity}: {key!r} reads back {read!r} after the update, expected {value!r}"
+                    )
             untouched = {
                 k
                 for k in before

@@ -181,10 +181,21 @@ class NoHooks(Connector):
         return CheckResult(True)
 
 
+class FakeNcentral(NoHooks):
+    name = "ncentral"
+
+
 @dataclass
 class FakeJob:
+    """A job with no steps: running it reads and writes nothing."""
+
     name: str
     sources: list[tuple[str, str]]
+    steps: list[Any] = field(default_factory=list)
+
+    @property
+    def connectors(self) -> list[str]:
+        return sorted({connector for connector, _ in self.sources})
 
 
 class FakePlugin:
@@ -193,6 +204,7 @@ class FakePlugin:
         registry.add(FakeQuickBooks)
         registry.add(FakeAutotask)
         registry.add(NoHooks)
+        registry.add(FakeNcentral)
 
     @hookimpl
     def hub_register_sync_jobs(self, registry: Any) -> None:
