@@ -191,6 +191,7 @@ workflow_steps = Table(
     Column("step_id", String(100), primary_key=True),
     Column("status", String(20), nullable=False),
     Column("attempts", Integer, nullable=False, default=0),
+    Column("idempotency_key", String(200), nullable=True),
     Column("result", JSON, nullable=True),
     Column("waiting_on", JSON, nullable=True),
     Column("note", Text, nullable=True),

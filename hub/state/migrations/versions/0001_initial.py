@@ -192,6 +192,7 @@ def upgrade() -> None:
     sa.Column('step_id', sa.String(length=100), nullable=False),
     sa.Column('status', sa.String(length=20), nullable=False),
     sa.Column('attempts', sa.Integer(), nullable=False),
+    sa.Column('idempotency_key', sa.String(length=200), nullable=True),
     sa.Column('result', sa.JSON(), nullable=True),
     sa.Column('waiting_on', sa.JSON(), nullable=True),
     sa.Column('note', sa.Text(), nullable=True),

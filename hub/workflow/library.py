@@ -1,0 +1,78 @@
+"""Where workflow definitions come from: plugin folders, overridden by the user's folder.
+
+Every plugin may ship a folder of definitions through the ``hub_workflow_dirs`` hook
+(the hub's own built-ins are ``hub/workflows/``). ``HUB_WORKFLOWS_DIR`` holds the
+user's definitions; one with the same name replaces the shipped one, so an MSP copies
+a built-in procedure, changes it, and keeps its name. A definition's name is its file
+name (``new-breakfix-customer.yaml``), so finding one never parses the others and a
+broken unrelated file cannot stop a run.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+from pathlib import Path
+
+from hub.errors import ConfigError
+from hub.workflow.definition import WorkflowDefinition
+
+__all__ = ["DefinitionSource", "WorkflowLibrary"]
+
+SUFFIXES = (".yaml", ".yml")
+
+
+@dataclass(frozen=True)
+class DefinitionSource:
+    """One definition file and where it came from (``user`` or a plugin folder)."""
+
+    name: str
+    path: Path
+    origin: str
+    overrides: Path | None = None
+
+
+class WorkflowLibrary:
+    """The definitions one hub can run: ``builtin_dirs`` first, then ``user_dir`` on top."""
+
+    def __init__(self, builtin_dirs: Iterable[Path], user_dir: Path | None = None) -> None:
+        self.builtin_dirs = [Path(d) for d in builtin_dirs]
+        self.user_dir = Path(user_dir) if user_dir else None
+        if self.user_dir is not None and not self.user_dir.is_dir():
+            raise ConfigError(f"HUB_WORKFLOWS_DIR: {self.user_dir} is not a folder")
+
+    @staticmethod
+    def _files(folder: Path) -> list[Path]:
+        if not folder.is_dir():
+            return []
+        return sorted(p for p in folder.iterdir() if p.suffix in SUFFIXES and p.is_file())
+
+    def sources(self) -> dict[str, DefinitionSource]:
+        """Every definition by name, the user's replacing a shipped one of the same name."""
+        found: dict[str, DefinitionSource] = {}
+        for folder in self.builtin_dirs:
+            for path in self._files(folder):
+                if path.stem in found:
+                    raise ConfigError(
+                        f"workflow {path.stem!r} is shipped twice: {found[path.stem].path} and {path}"
+                    )
+                found[path.stem] = DefinitionSource(path.stem, path, "builtin")
+        if self.user_dir is not None:
+            for path in self._files(self.user_dir):
+                shipped = found.get(path.stem)
+                if shipped is not None and shipped.origin == "user":
+                    raise ConfigError(f"workflow {path.stem!r} is defined twice: {shipped.path} and {path}")
+                found[path.stem] = DefinitionSource(
+                    path.stem, path, "user", overrides=shipped.path if shipped else None
+                )
+        return found
+
+    def path(self, name: str) -> Path:
+        sources = self.sources()
+        if name not in sources:
+            known = ", ".join(sorted(sources)) or "none installed"
+            raise ConfigError(f"unknown workflow {name!r}; workflows: {known}")
+        return sources[name].path
+
+    def get(self, name: str) -> WorkflowDefinition:
+        return WorkflowDefinition.load(self.path(name))

@@ -1,0 +1,219 @@
+"""The ``write`` step: create, update, deactivate or read one vendor record.
+
+The payload is either the vendor's own fields (``payload``) or core fields
+(``record``) that the connector's declarative mapping turns into the vendor payload,
+resolving picklist labels through the connector and references through the crosswalk,
+exactly as a sync would. The ``hub_before_write`` hook may veto a mapped write.
+
+Updates, deactivations and reads are safe to repeat. A create is not: if the process
+died after the vendor made the record and before the hub stored its id, a blind retry
+would make a second one. So a retried create first looks for the record its first
+attempt made, in the entity's stream since the step started, matched on the fields
+that identify it (``recover``). Where that cannot be checked, the step stops and asks
+a person (:class:`OutcomeUnknown`).
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping
+from datetime import datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+from pydantic import ValidationError
+
+from hub.connector import Connector, Stream, WriteResult
+from hub.errors import ConfigError, HubError, RecordRejected
+from hub.mapping import BoundMapping, get_path, load_mapping
+from hub.models import ExternalRef, Record
+from hub.workflow.definition import RecoverSpec, WriteSpec
+from hub.workflow.template import render
+
+__all__ = ["OutcomeUnknown", "WriteRunner", "deep_merge", "json_safe"]
+
+#: how far before the step's start a recovery read looks (clock skew between hub and vendor)
+RECOVER_MARGIN = timedelta(minutes=10)
+
+
+class OutcomeUnknown(HubError):
+    """A side effect may or may not have happened, and the hub cannot check which."""
+
+
+def deep_merge(base: Mapping[str, Any], override: Mapping[str, Any]) -> dict[str, Any]:
+    """``override`` on top of ``base``, merging nested mappings (a template under a step's values)."""
+    out = dict(base)
+    for key, value in override.items():
+        if isinstance(value, Mapping) and isinstance(out.get(key), Mapping):
+            out[key] = deep_merge(out[key], value)
+        else:
+            out[key] = value
+    return out
+
+
+def json_safe(value: Any) -> Any:
+    """``value`` as plain JSON data (step outputs are stored and read by templates)."""
+    return json.loads(json.dumps(value, default=str))
+
+
+class WriteRunner:
+    """Runs ``write`` steps for one hub (its connectors, mappings, crosswalk and hooks)."""
+
+    def __init__(self, hub: Any, job: str) -> None:
+        self.hub = hub
+        self.job = job
+
+    def run(
+        self,
+        spec: WriteSpec,
+        names: Mapping[str, Any],
+        templates: Mapping[str, dict[str, Any]],
+        *,
+        retry: bool,
+        started_at: datetime,
+    ) -> dict[str, Any]:
+        connector: Connector = self.hub.connector(spec.connector)
+        record_id = render(spec.id, names)
+        if spec.op == "get":
+            return {"id": str(record_id), "record": json_safe(connector.get(spec.entity, str(record_id)))}
+        if spec.op == "deactivate":
+            return self._outputs(connector.deactivate(spec.entity, str(record_id)))
+        body = self._body(spec, names, templates)
+        record: Record | None = None
+        if spec.record is not None:
+            bound = self._mapping(spec.connector, spec.entity)
+            record = self._record(bound, spec.connector, body, create=spec.op == "create")
+            payload = bound.to_vendor(
+                record,
+                connector,
+                fields=None if spec.op == "create" else self._touched(bound, body),
+                resolve_ref=self._resolver(spec.connector),
+                create=spec.op == "create",
+            )
+            veto = self.hub.plugins.before_write(self.job, spec.connector, spec.entity, spec.op, record, payload)
+            if veto:
+                raise RecordRejected(f"a plugin vetoed the {spec.op} of {spec.connector} {spec.entity}: {veto}")
+        else:
+            payload = body
+        recovered = False
+        if spec.op == "create":
+            found = self._recover(connector, spec, payload, started_at) if retry else None
+            recovered = found is not None
+            result = found or connector.create(spec.entity, payload)
+        else:
+            result = connector.update(spec.entity, str(record_id), payload)
+        if record is not None:
+            self.hub.plugins.hook.hub_after_write(
+                job=self.job, system=spec.connector, entity=spec.entity, operation=spec.op, record=record,
+                result_id=result.id,
+            )
+        outputs = self._outputs(result)
+        outputs["payload"] = json_safe(payload)
+        if recovered:
+            outputs["recovered"] = True
+        return outputs
+
+    @staticmethod
+    def _outputs(result: WriteResult) -> dict[str, Any]:
+        return {"id": str(result.id), "record": json_safe(result.record) if result.record is not None else None}
+
+    # -- building the payload ---------------------------------------------------------
+
+    @staticmethod
+    def _body(spec: WriteSpec, names: Mapping[str, Any], templates: Mapping[str, dict[str, Any]]) -> dict[str, Any]:
+        base: dict[str, Any] = {}
+        if spec.template:
+            name = render(spec.template, names)
+            if not isinstance(name, str) or name not in templates:
+                known = ", ".join(sorted(templates)) or "none"
+                raise ConfigError(f"template {name!r} is not under templates ({known})")
+            base = render(templates[name], names)
+        own = render(spec.record if spec.record is not None else (spec.payload or {}), names)
+        return deep_merge(base, own)
+
+    def _mapping(self, connector: str, entity: str) -> BoundMapping:
+        settings = self.hub.settings
+        dirs = [d for d in (settings.mappings_dir,) if d] + self.hub.plugins.dirs("hub_mapping_dirs")
+        return load_mapping(connector, [Path(d) for d in dirs]).entity(entity)
+
+    @staticmethod
+    def _record(bound: BoundMapping, system: str, data: dict[str, Any], *, create: bool) -> Record:
+        """Core fields -> a core record; a plain id in a reference field is an id in ``system``."""
+        values = dict(data)
+        for core_path, fm in bound.spec.fields.items():
+            top = core_path.split(".", 1)[0]
+            if fm.ref and "." not in core_path and values.get(top) not in (None, ""):
+                given = values[top]
+                if not isinstance(given, dict):
+                    values[top] = {"system": system, "kind": fm.ref, "id": str(given)}
+        model = bound.spec.model
+        try:
+            if create:
+                return model.model_validate(values)
+            record = model.model_construct()
+            for key, value in values.items():
+                if key not in model.model_fields:
+                    raise RecordRejected(f"{bound.kind} has no field {key!r}")
+                setattr(record, key, value)
+            return record
+        except ValidationError as exc:
+            err = exc.errors()[0]
+            where = ".".join(str(p) for p in err.get("loc", ()))
+            raise RecordRejected(f"{bound.kind} record: {where}: {err.get('msg')}") from None
+
+    @staticmethod
+    def _touched(bound: BoundMapping, data: dict[str, Any]) -> list[str]:
+        """The mapping's core paths an update sets: only the fields the step names."""
+        touched = []
+        for core_path in bound.spec.fields:
+            top, _, rest = core_path.partition(".")
+            if top not in data:
+                continue
+            value = data[top]
+            if not rest or top == "roles" or (isinstance(value, dict) and rest in value):
+                touched.append(core_path)
+        return touched
+
+    def _resolver(self, target: str) -> Any:
+        def resolve(ref: ExternalRef) -> str | None:
+            return self.hub.store.counterpart(ref.kind, ref.system, ref.id, target)
+
+        return resolve
+
+    # -- recovering an interrupted create -------------------------------------------------
+
+    def _recover(
+        self, connector: Connector, spec: WriteSpec, payload: dict[str, Any], started_at: datetime
+    ) -> WriteResult | None:
+        recover = spec.recover or RecoverSpec()
+        stream = self._stream(connector, spec.entity, recover)
+        fields = recover.match or [k for k, v in payload.items() if isinstance(v, str | int | float | bool)]
+        if stream is None or not fields:
+            why = "has no stream to read it back" if stream is None else "has no field to match it by"
+            raise OutcomeUnknown(
+                f"an earlier attempt to create {spec.connector} {spec.entity} was interrupted and the hub cannot "
+                f"tell whether it made the record ({spec.connector} {why}); look in {spec.connector}, then "
+                "confirm the step with the record's id (hub workflow confirm RUN STEP --set id=...) or run it "
+                "again (hub workflow resume RUN)"
+            )
+        want = {f: get_path(payload, f) for f in fields}
+        for page in stream.read(since=started_at - RECOVER_MARGIN):
+            for raw in page.records:
+                if all(_same(get_path(raw, f), v) for f, v in want.items()):
+                    return WriteResult(stream.record_id(raw), raw)
+        return None
+
+    @staticmethod
+    def _stream(connector: Connector, entity: str, recover: RecoverSpec) -> Stream | None:
+        if recover.stream:
+            return connector.stream(recover.stream)
+        for stream in connector.streams():
+            if stream.mapping_entity == entity or stream.name == entity:
+                return stream
+        return None
+
+
+def _same(found: Any, want: Any) -> bool:
+    if found is None or want is None:
+        return found is want
+    return str(found).strip() == str(want).strip()
