@@ -5,7 +5,9 @@ The payload is either the vendor's own fields (``payload``) or core fields
 resolving picklist labels through the connector and references through the crosswalk,
 exactly as a sync would. The ``hub_before_write`` hook may veto a mapped write.
 
-Updates, deactivations and reads are safe to repeat. A create is not: if the process
+Updates, deactivations and reads are safe to repeat; a retried update still reads the
+record first and sends nothing if the interrupted attempt already applied it. A create
+is not safe to repeat: if the process
 died after the vendor made the record and before the hub stored its id, a blind retry
 would make a second one. So a retried create first looks for the record its first
 attempt made, in the entity's stream since the step started, matched on the fields
@@ -101,7 +103,8 @@ class WriteRunner:
             recovered = found is not None
             result = found or connector.create(spec.entity, payload)
         else:
-            result = connector.update(spec.entity, str(record_id), payload)
+            current = self._applied(connector, spec.entity, str(record_id), payload) if retry else None
+            result = current or connector.update(spec.entity, str(record_id), payload)
         if record is not None:
             self.hub.plugins.hook.hub_after_write(
                 job=self.job, system=spec.connector, entity=spec.entity, operation=spec.op, record=record,
@@ -204,6 +207,15 @@ class WriteRunner:
         return None
 
     @staticmethod
+    def _applied(connector: Connector, entity: str, record_id: str, payload: dict[str, Any]) -> WriteResult | None:
+        """The record, if an interrupted update already left it as ``payload`` says."""
+        try:
+            current = connector.get(entity, record_id)
+        except ConfigError:  # the connector cannot read single records: repeating is harmless
+            return None
+        return WriteResult(record_id, current) if _contains(current, payload) else None
+
+    @staticmethod
     def _stream(connector: Connector, entity: str, recover: RecoverSpec) -> Stream | None:
         if recover.stream:
             return connector.stream(recover.stream)
@@ -211,6 +223,18 @@ class WriteRunner:
             if stream.mapping_entity == entity or stream.name == entity:
                 return stream
         return None
+
+
+def _contains(record: Any, want: Any) -> bool:
+    """Whether ``record`` already holds every value of ``want`` (lists of named items by name)."""
+    if isinstance(want, dict):
+        return isinstance(record, dict) and all(_contains(record.get(k), v) for k, v in want.items())
+    if isinstance(want, list) and all(isinstance(i, dict) and "name" in i for i in want):
+        if not isinstance(record, list):
+            return False
+        named = {str(i.get("name")): i for i in record if isinstance(i, dict)}
+        return all(_contains(named.get(str(i["name"])), i) for i in want)
+    return _same(record, want)
 
 
 def _same(found: Any, want: Any) -> bool:
