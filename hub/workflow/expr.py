@@ -14,7 +14,7 @@ Grammar (lowest precedence first)::
     not        := "not" not | comparison
     comparison := operand (("==" | "!=" | "<" | "<=" | ">" | ">=" | "in" | "not" "in") operand)?
     operand    := primary ("." NAME | "[" expr "]")*
-    primary    := NUMBER | STRING | "true" | "false" | "null" | "[" [expr ("," expr)*] "]"
+    primary    := NUMBER (may start with "-") | STRING | "true" | "false" | "null" | "[" [expr ("," expr)*] "]"
                 | NAME "(" [expr ("," expr)*] ")"   (a whitelisted function)
                 | NAME                               (a root: inputs, steps, vars, ...)
                 | "(" expr ")"
@@ -55,7 +55,7 @@ class ExpressionError(ValueError):
 _TOKEN = re.compile(
     r"""
     (?P<ws>\s+)
-  | (?P<number>\d+(?:\.\d+)?)
+  | (?P<number>-?\d+(?:\.\d+)?)
   | (?P<string>"(?:[^"\\]|\\.)*"|'(?:[^'\\]|\\.)*')
   | (?P<name>[A-Za-z_][A-Za-z0-9_]*)
   | (?P<op>==|!=|<=|>=|<|>|\(|\)|\[|\]|,|\.)
