@@ -304,6 +304,10 @@ class WriteSpec(_Spec):
     @classmethod
     def _templates(cls, value: Any, info: ValidationInfo) -> Any:
         _check_template(value, info)
+        ctx = info.context
+        if info.field_name == "template" and isinstance(value, str) and "{{" not in value and isinstance(ctx, dict):
+            if "templates" in ctx and value not in ctx["templates"]:
+                raise ValueError(f"{value!r} is not under templates; templates: {_names(ctx['templates'])}")
         return value
 
     @model_validator(mode="after")
@@ -464,8 +468,14 @@ class Step(_Spec):
     @model_validator(mode="before")
     @classmethod
     def _enter(cls, data: Any, info: ValidationInfo) -> Any:
-        if isinstance(info.context, dict) and isinstance(data, dict):
-            info.context["current"] = data.get("id")
+        ctx = info.context
+        if isinstance(ctx, dict) and isinstance(data, dict):
+            step_id = data.get("id")
+            ctx["current"] = step_id
+            seen = ctx.setdefault("seen", set())
+            if step_id in seen:
+                raise ValueError(f"step id {step_id!r} is used twice; step ids must be unique")
+            seen.add(step_id)
         return data
 
     @field_validator("when")
@@ -524,11 +534,13 @@ class WorkflowDefinition(_Spec):
     @classmethod
     def _collect_names(cls, data: Any, info: ValidationInfo) -> Any:
         if isinstance(info.context, dict) and isinstance(data, dict):
-            inputs, variables = data.get("inputs"), data.get("vars")
+            inputs, variables, templates = data.get("inputs"), data.get("vars"), data.get("templates")
             ids = list(_flatten_raw(data.get("steps")))
             info.context.update(
                 inputs=set(inputs) if isinstance(inputs, dict) else set(),
                 vars=set(variables) if isinstance(variables, dict) else set(),
+                templates=set(templates) if isinstance(templates, dict) else set(),
+                seen=set(),
                 order={sid: i for i, sid in reversed(list(enumerate(ids)))},
                 current=None,
             )
@@ -550,18 +562,12 @@ class WorkflowDefinition(_Spec):
 
     @model_validator(mode="after")
     def _unique_ids(self) -> WorkflowDefinition:
+        # Checked again here for definitions validated without a context.
         seen: set[str] = set()
         for step, _depth in self.walk():
             if step.id in seen:
                 raise ValueError(f"step id {step.id!r} is used twice; step ids must be unique")
             seen.add(step.id)
-        for step, _depth in self.walk():
-            spec = step.write
-            if spec and spec.template and "{{" not in spec.template and spec.template not in self.templates:
-                raise ValueError(
-                    f"step {step.id}: template {spec.template!r} is not under templates "
-                    f"({_names(self.templates)})"
-                )
         return self
 
     def walk(self) -> Iterator[tuple[Step, int]]:

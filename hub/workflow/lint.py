@@ -39,7 +39,7 @@ def _walk(steps: list[Step], loc: Loc) -> Iterator[tuple[Step, Loc]]:
 def _connector(classes: dict[str, type[Connector]], name: str) -> tuple[type[Connector] | None, str | None]:
     if name in classes:
         return classes[name], None
-    known = ", ".join(sorted(classes)) or "none installed"
+    known = ", ".join(sorted(classes)) or "none"
     return None, f"unknown connector {name!r}; installed: {known}"
 
 
