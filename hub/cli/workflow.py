@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import Annotated, Any
 
 import typer
+from rich.markup import escape
 
 from hub.cli import common
 from hub.cli.common import app, emit_json, stdout
@@ -23,7 +24,8 @@ workflow_app = typer.Typer(help="Run the MSP's procedures as workflows.", no_arg
 
 JsonOpt = Annotated[bool, typer.Option("--json", help="Print JSON on stdout.")]
 SetOpt = Annotated[
-    list[str] | None, typer.Option("--set", help="a value as key=value (repeat for more)", metavar="KEY=VALUE")
+    list[str] | None,
+    typer.Option("--set", help="a value as key=value (repeat for more)", metavar="KEY=VALUE"),
 ]
 RunArg = Annotated[str, typer.Argument(help="run id (or a unique prefix of at least 4 characters)")]
 
@@ -67,18 +69,19 @@ def _show(engine: WorkflowEngine, run_id: str, as_json: bool) -> RunStatus:
         return run.status
     style = {"completed": "green", "failed": "red", "waiting": "yellow"}.get(run.status.value, "bold")
     stdout.print(
-        f"run [bold]{run.id}[/bold]  {run.workflow}  [{style}]{run.status.value}[/{style}]"
+        f"run [bold]{run.id}[/bold]  {escape(run.workflow)}  [{style}]{run.status.value}[/{style}]"
         f"  (started {run.created_at:%Y-%m-%d %H:%M} UTC)",
         highlight=False,
     )
     for item in checklist(definition, run, steps):
-        mark = _MARKS.get(item.state, "[ ]")
+        # marks and details are literal text (details hold customer data): never markup
+        mark = escape(_MARKS.get(item.state, "[ ]"))
         colour = _STYLES.get(item.state)
         state = f"[{colour}]{item.state}[/{colour}]" if colour else item.state
-        detail = f": {item.detail}" if item.detail else ""
-        stdout.print(f"{'  ' * (item.depth + 1)}{mark} {item.id}  {state}{detail}", markup=True, highlight=False)
+        detail = f": {escape(item.detail)}" if item.detail else ""
+        stdout.print(f"{'  ' * (item.depth + 1)}{mark} {item.id}  {state}{detail}", highlight=False)
     if run.status is RunStatus.failed and run.error:
-        stdout.print(f"failed: {run.error}", highlight=False)
+        stdout.print(f"failed: {escape(run.error)}", highlight=False)
         stdout.print(f"fix the cause, then: hub workflow resume {run.id}", highlight=False)
     return run.status
 

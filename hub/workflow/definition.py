@@ -305,7 +305,12 @@ class WriteSpec(_Spec):
     def _templates(cls, value: Any, info: ValidationInfo) -> Any:
         _check_template(value, info)
         ctx = info.context
-        if info.field_name == "template" and isinstance(value, str) and "{{" not in value and isinstance(ctx, dict):
+        if (
+            info.field_name == "template"
+            and isinstance(value, str)
+            and "{{" not in value
+            and isinstance(ctx, dict)
+        ):
             if "templates" in ctx and value not in ctx["templates"]:
                 raise ValueError(f"{value!r} is not under templates; templates: {_names(ctx['templates'])}")
         return value
@@ -316,7 +321,12 @@ class WriteSpec(_Spec):
             raise ValueError("give either payload (vendor fields) or record (core fields), not both")
         if self.op in ("update", "deactivate", "get") and self.id in (None, ""):
             raise ValueError(f"{self.op} needs the id of the record")
-        if self.op in ("create", "update") and self.payload is None and self.record is None and not self.template:
+        if (
+            self.op in ("create", "update")
+            and self.payload is None
+            and self.record is None
+            and not self.template
+        ):
             raise ValueError(f"{self.op} needs a payload, a record or a template")
         if self.op in ("deactivate", "get") and (self.payload or self.record or self.template):
             raise ValueError(f"{self.op} takes no payload, record or template")
@@ -526,7 +536,9 @@ class WorkflowDefinition(_Spec):
     description: str = ""
     version: int = 1
     inputs: dict[str, InputSpec] = Field(default_factory=dict)
-    vars: dict[str, Any] = Field(default_factory=dict, description="constants, e.g. service-area postal codes")
+    vars: dict[str, Any] = Field(
+        default_factory=dict, description="constants, e.g. service-area postal codes"
+    )
     templates: dict[str, dict[str, Any]] = Field(default_factory=dict, description="named payloads")
     steps: list[Step] = Field(min_length=1)
 

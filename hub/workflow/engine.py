@@ -122,7 +122,9 @@ class WorkflowEngine:
     @property
     def library(self) -> WorkflowLibrary:
         if self._library is None:
-            self._library = WorkflowLibrary(self.hub.plugins.dirs("hub_workflow_dirs"), self.hub.settings.workflows_dir)
+            self._library = WorkflowLibrary(
+                self.hub.plugins.dirs("hub_workflow_dirs"), self.hub.settings.workflows_dir
+            )
         return self._library
 
     def now(self) -> datetime:
@@ -139,7 +141,9 @@ class WorkflowEngine:
         now = self.now()
         with self.hub.store.transaction() as conn:
             self.runs.create(conn, run_id, name, values, definition.snapshot(), now)
-            self._audit(conn, run_id, f"workflow:{name}", "run.started", record_id=run_id, after={"inputs": values})
+            self._audit(
+                conn, run_id, f"workflow:{name}", "run.started", record_id=run_id, after={"inputs": values}
+            )
         self.log.info("workflow run started", workflow=name, run_id=run_id)
         self.advance(run_id)
         return run_id
@@ -166,7 +170,11 @@ class WorkflowEngine:
         now = self.now()
         with self.hub.store.transaction() as conn:
             for rec in self.runs.steps(run_id, conn).values():
-                if rec.status is StepStatus.failed and isinstance(rec.result, dict) and rec.result.get("unverified"):
+                if (
+                    rec.status is StepStatus.failed
+                    and isinstance(rec.result, dict)
+                    and rec.result.get("unverified")
+                ):
                     # A person has looked and found no record: run the create from scratch.
                     self.runs.save_step(conn, run_id, rec.step_id, attempts=0, result=None)
             if run.status is RunStatus.failed:
@@ -221,10 +229,18 @@ class WorkflowEngine:
                 self.runs.update(conn, run_id, now, status=RunStatus.running.value, error=None)
             self.runs.store_output(conn, run_id, step_id, json_safe(outputs), now)
             self._audit(
-                conn, run_id, who, "step.confirmed", system="workflow", entity=run.workflow,
-                record_id=step_id, after={"step": step_id, "note": note, "values": json_safe(given)},
+                conn,
+                run_id,
+                who,
+                "step.confirmed",
+                system="workflow",
+                entity=run.workflow,
+                record_id=step_id,
+                after={"step": step_id, "note": note, "values": json_safe(given)},
             )
-        self._notify(run_id, step_id, StepStatus.done.value, f"confirmed by {who}" + (f": {note}" if note else ""))
+        self._notify(
+            run_id, step_id, StepStatus.done.value, f"confirmed by {who}" + (f": {note}" if note else "")
+        )
         return self.advance(run_id)
 
     def cancel(self, run_id: str, reason: str | None = None, actor: str | None = None) -> None:
@@ -238,7 +254,9 @@ class WorkflowEngine:
         with self.hub.store.transaction() as conn:
             for rec in self.runs.steps(run_id, conn).values():
                 if rec.status in (StepStatus.waiting, StepStatus.running):
-                    self.runs.save_step(conn, run_id, rec.step_id, status=StepStatus.cancelled.value, finished_at=now)
+                    self.runs.save_step(
+                        conn, run_id, rec.step_id, status=StepStatus.cancelled.value, finished_at=now
+                    )
             self.runs.update(conn, run_id, now, status=RunStatus.cancelled.value, error=why)
             self._audit(conn, run_id, who, "run.cancelled", record_id=run_id, after={"reason": why})
         self.log.info("workflow run cancelled", run_id=run_id, reason=why)
@@ -322,7 +340,9 @@ class WorkflowEngine:
         now = self.now()
         if outcome is _Outcome.proceed:
             with self.hub.store.transaction() as conn:
-                self.runs.update(conn, run_id, now, status=RunStatus.completed.value, current_step=None, error=None)
+                self.runs.update(
+                    conn, run_id, now, status=RunStatus.completed.value, current_step=None, error=None
+                )
                 self._audit(conn, run_id, run.actor, "run.completed", record_id=run_id)
             self.log.info("workflow run completed", run_id=run_id, workflow=run.record.workflow)
             return RunStatus.completed
@@ -368,7 +388,9 @@ class WorkflowEngine:
         names = run.names()
         try:
             if step.when is not None and not parse(step.when).test(names):
-                return self._finish(run, step, StepStatus.skipped, {"skipped": True}, f"skipped: {step.when} is false")
+                return self._finish(
+                    run, step, StepStatus.skipped, {"skipped": True}, f"skipped: {step.when} is false"
+                )
             kind = step.kind
             if kind in (StepKind.action, StepKind.write):
                 return self._side_effect(run, step, rec, names)
@@ -396,7 +418,9 @@ class WorkflowEngine:
         reason = str(render(spec.message, names) or "") or f"check failed: {spec.that}"
         if spec.on_fail == "fail":
             return self._fail(run, step, reason)
-        return self._finish(run, step, StepStatus.done, {"passed": False, "reason": reason}, f"not passed: {reason}")
+        return self._finish(
+            run, step, StepStatus.done, {"passed": False, "reason": reason}, f"not passed: {reason}"
+        )
 
     # -- side effects ------------------------------------------------------------------------
 
@@ -413,7 +437,9 @@ class WorkflowEngine:
         started_at = rec.started_at if rec is not None and rec.started_at else now
         with self.hub.store.transaction() as conn:
             self.runs.save_step(
-                conn, run.id, step.id,
+                conn,
+                run.id,
+                step.id,
                 status=StepStatus.running.value,
                 attempts=(rec.attempts if rec else 0) + 1,
                 idempotency_key=ctx.idempotency_key,
@@ -445,7 +471,11 @@ class WorkflowEngine:
         # Anything else (a kill, KeyboardInterrupt) leaves the step running: retried with its key.
         system, entity, operation, record_id = audit
         return self._finish(
-            run, step, StepStatus.done, outputs, _summary(outputs),
+            run,
+            step,
+            StepStatus.done,
+            outputs,
+            _summary(outputs),
             audit=(system, entity, operation, None if record_id is None else str(record_id)),
         )
 
@@ -513,7 +543,9 @@ class WorkflowEngine:
         now = self.now()
         with self.hub.store.transaction() as conn:
             self.runs.save_step(
-                conn, run.id, step.id,
+                conn,
+                run.id,
+                step.id,
                 status=StepStatus.waiting.value,
                 attempts=1,
                 waiting_on=json_safe(waiting_on),
@@ -524,8 +556,14 @@ class WorkflowEngine:
             )
             self.runs.update(conn, run.id, now, status=RunStatus.waiting.value, current_step=step.id)
             self._audit(
-                conn, run.id, run.actor, "step.waiting", system="workflow", entity=run.record.workflow,
-                record_id=step.id, after={"step": step.id, "waiting_on": json_safe(waiting_on)},
+                conn,
+                run.id,
+                run.actor,
+                "step.waiting",
+                system="workflow",
+                entity=run.record.workflow,
+                record_id=step.id,
+                after={"step": step.id, "waiting_on": json_safe(waiting_on)},
             )
         self._refresh(run, step.id)
         self.log.info("workflow step waiting", run_id=run.id, step=step.id, on=waits.describe(waiting_on))
@@ -543,21 +581,35 @@ class WorkflowEngine:
         now = self.now()
         with self.hub.store.transaction() as conn:
             ended = self.runs.update_if_waiting(
-                conn, run.id, step_id,
-                status=status.value, result=outputs, finished_at=now, deadline_at=None, remind_at=None,
+                conn,
+                run.id,
+                step_id,
+                status=status.value,
+                result=outputs,
+                finished_at=now,
+                deadline_at=None,
+                remind_at=None,
             )
             if not ended:
                 return False
             self.runs.store_output(conn, run.id, step_id, outputs, now)
             self._audit(
-                conn, run.id, f"workflow:{run.workflow}", f"step.{status.value}", system="workflow",
-                entity=run.workflow, record_id=step_id, after={"step": step_id, "outputs": outputs},
+                conn,
+                run.id,
+                f"workflow:{run.workflow}",
+                f"step.{status.value}",
+                system="workflow",
+                entity=run.workflow,
+                record_id=step_id,
+                after={"step": step_id, "outputs": outputs},
             )
         self.log.info("workflow wait ended", run_id=run.id, step=step_id, how=detail)
         self._notify(run.id, step_id, status.value, detail)
         return True
 
-    def _poll_stream(self, connector: str, stream_name: str, items: list[tuple[RunRecord, StepRecord]]) -> list[str]:
+    def _poll_stream(
+        self, connector: str, stream_name: str, items: list[tuple[RunRecord, StepRecord]]
+    ) -> list[str]:
         since = min(step.started_at or self.now() for _run, step in items) - waits.POLL_MARGIN
         try:
             stream = self.hub.connector(connector).stream(stream_name)
@@ -604,17 +656,33 @@ class WorkflowEngine:
         spec = definition.step(step.step_id)
         waiting = spec.wait or spec.manual
         if waiting is not None and waiting.on_timeout:
-            return self._end_wait(run, step.step_id, {"timed_out": True, "reason": reason}, reason, StepStatus.timed_out)
+            return self._end_wait(
+                run, step.step_id, {"timed_out": True, "reason": reason}, reason, StepStatus.timed_out
+            )
         with self.hub.store.transaction() as conn:
             if not self.runs.update_if_waiting(
-                conn, run.id, step.step_id,
-                status=StepStatus.failed.value, error=reason, finished_at=now, deadline_at=None, remind_at=None,
+                conn,
+                run.id,
+                step.step_id,
+                status=StepStatus.failed.value,
+                error=reason,
+                finished_at=now,
+                deadline_at=None,
+                remind_at=None,
             ):
                 return False
-            self.runs.update(conn, run.id, now, status=RunStatus.failed.value, error=f"{step.step_id}: {reason}")
+            self.runs.update(
+                conn, run.id, now, status=RunStatus.failed.value, error=f"{step.step_id}: {reason}"
+            )
             self._audit(
-                conn, run.id, f"workflow:{run.workflow}", "step.failed", system="workflow", entity=run.workflow,
-                record_id=step.step_id, after={"step": step.step_id, "error": reason},
+                conn,
+                run.id,
+                f"workflow:{run.workflow}",
+                "step.failed",
+                system="workflow",
+                entity=run.workflow,
+                record_id=step.step_id,
+                after={"step": step.step_id, "error": reason},
             )
         self.log.warning("workflow wait timed out", run_id=run.id, step=step.step_id, reason=reason)
         self._notify(run.id, step.step_id, StepStatus.failed.value, reason)
@@ -627,12 +695,19 @@ class WorkflowEngine:
         next_at = step.remind_at
         while next_at <= now:  # reminders missed while the hub was down collapse into one
             next_at += every
-        message = waiting_on.get("reminder") or f"{run.workflow} is still waiting for {waits.describe(waiting_on)}"
+        message = (
+            waiting_on.get("reminder") or f"{run.workflow} is still waiting for {waits.describe(waiting_on)}"
+        )
         with self.hub.store.transaction() as conn:
             if not self.runs.update_if_waiting(conn, run.id, step.step_id, remind_at=next_at):
                 return
             self._audit(
-                conn, run.id, f"workflow:{run.workflow}", "reminder", system="workflow", entity=run.workflow,
+                conn,
+                run.id,
+                f"workflow:{run.workflow}",
+                "reminder",
+                system="workflow",
+                entity=run.workflow,
                 record_id=step.step_id,
                 after={"step": step.step_id, "message": message, "waiting_since": _iso(step.started_at)},
             )
@@ -661,19 +736,43 @@ class WorkflowEngine:
         outputs = json_safe(outputs)
         with self.hub.store.transaction() as conn:
             self.runs.save_step(
-                conn, run.id, step.id, status=status.value, result=outputs, finished_at=now, error=None,
+                conn,
+                run.id,
+                step.id,
+                status=status.value,
+                result=outputs,
+                finished_at=now,
+                error=None,
                 **({} if run.steps.get(step.id) else {"started_at": now}),
             )
             self.runs.store_output(conn, run.id, step.id, outputs, now)
             if audit is not None:
                 system, entity, operation, record_id = audit
-                self._audit(conn, run.id, run.actor, operation, system=system, entity=entity,
-                            record_id=record_id, after={"step": step.id, "outputs": outputs})
+                self._audit(
+                    conn,
+                    run.id,
+                    run.actor,
+                    operation,
+                    system=system,
+                    entity=entity,
+                    record_id=record_id,
+                    after={"step": step.id, "outputs": outputs},
+                )
             else:
-                self._audit(conn, run.id, run.actor, f"step.{status.value}", system="workflow",
-                            entity=run.record.workflow, record_id=step.id, after={"step": step.id, "outputs": outputs})
+                self._audit(
+                    conn,
+                    run.id,
+                    run.actor,
+                    f"step.{status.value}",
+                    system="workflow",
+                    entity=run.record.workflow,
+                    record_id=step.id,
+                    after={"step": step.id, "outputs": outputs},
+                )
         self._refresh(run, step.id)
-        self.log.info("workflow step finished", run_id=run.id, step=step.id, status=status.value, detail=detail)
+        self.log.info(
+            "workflow step finished", run_id=run.id, step=step.id, status=status.value, detail=detail
+        )
         self._notify(run.id, step.id, status.value, detail)
         return _Outcome.proceed
 
@@ -681,13 +780,33 @@ class WorkflowEngine:
         now = self.now()
         with self.hub.store.transaction() as conn:
             self.runs.save_step(
-                conn, run.id, step.id, status=StepStatus.failed.value, error=reason, result=result, finished_at=now,
+                conn,
+                run.id,
+                step.id,
+                status=StepStatus.failed.value,
+                error=reason,
+                result=result,
+                finished_at=now,
                 **({} if run.steps.get(step.id) else {"started_at": now}),
             )
-            self.runs.update(conn, run.id, now, status=RunStatus.failed.value, error=f"{step.id}: {reason}",
-                             current_step=step.id)
-            self._audit(conn, run.id, run.actor, "step.failed", system="workflow", entity=run.record.workflow,
-                        record_id=step.id, after={"step": step.id, "error": reason})
+            self.runs.update(
+                conn,
+                run.id,
+                now,
+                status=RunStatus.failed.value,
+                error=f"{step.id}: {reason}",
+                current_step=step.id,
+            )
+            self._audit(
+                conn,
+                run.id,
+                run.actor,
+                "step.failed",
+                system="workflow",
+                entity=run.record.workflow,
+                record_id=step.id,
+                after={"step": step.id, "error": reason},
+            )
         self._refresh(run, step.id)
         self.log.warning("workflow step failed", run_id=run.id, step=step.id, reason=reason)
         self._notify(run.id, step.id, StepStatus.failed.value, reason)
@@ -706,8 +825,14 @@ class WorkflowEngine:
         after: Any = None,
     ) -> None:
         self.hub.store.audit(
-            conn, actor=actor, system=system, entity=entity, operation=operation, record_id=record_id,
-            after=after, run_id=run_id,
+            conn,
+            actor=actor,
+            system=system,
+            entity=entity,
+            operation=operation,
+            record_id=record_id,
+            after=after,
+            run_id=run_id,
         )
 
     def _notify(self, run_id: str, step_id: str, status: str, detail: str) -> None:

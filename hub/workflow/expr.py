@@ -14,7 +14,8 @@ Grammar (lowest precedence first)::
     not        := "not" not | comparison
     comparison := operand (("==" | "!=" | "<" | "<=" | ">" | ">=" | "in" | "not" "in") operand)?
     operand    := primary ("." NAME | "[" expr "]")*
-    primary    := NUMBER (may start with "-") | STRING | "true" | "false" | "null" | "[" [expr ("," expr)*] "]"
+    primary    := NUMBER (may start with "-") | STRING | "true" | "false" | "null"
+                | "[" [expr ("," expr)*] "]"
                 | NAME "(" [expr ("," expr)*] ")"   (a whitelisted function)
                 | NAME                               (a root: inputs, steps, vars, ...)
                 | "(" expr ")"
@@ -294,7 +295,11 @@ class _Parser:
         if self.at_keyword("in"):
             self.take()
             return Compare("in", left, self.operand())
-        if self.at_keyword("not") and self.tokens[self.i + 1].kind == "name" and self.tokens[self.i + 1].value == "in":
+        if (
+            self.at_keyword("not")
+            and self.tokens[self.i + 1].kind == "name"
+            and self.tokens[self.i + 1].value == "in"
+        ):
             self.i += 2
             return Compare("not in", left, self.operand())
         return left
@@ -349,7 +354,9 @@ class _Parser:
             if self.at("op", "("):
                 if word not in FUNCTIONS:
                     known = ", ".join(sorted(FUNCTIONS))
-                    raise ExpressionError(f"unknown function {word!r} at column {tok.pos + 1}; functions: {known}")
+                    raise ExpressionError(
+                        f"unknown function {word!r} at column {tok.pos + 1}; functions: {known}"
+                    )
                 self.take()
                 self.nest()
                 args = self.arguments(")")
@@ -477,7 +484,9 @@ def _compare(op: str, left: Any, right: Any) -> bool:
         return found if op == "in" else not found
     numbers = (int, float)
     same = (
-        isinstance(left, numbers) and isinstance(right, numbers) and not isinstance(left, bool)
+        isinstance(left, numbers)
+        and isinstance(right, numbers)
+        and not isinstance(left, bool)
         and not isinstance(right, bool)
     ) or (isinstance(left, str) and isinstance(right, str))
     if not same:

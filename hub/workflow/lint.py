@@ -68,7 +68,12 @@ def _step_problems(step: Step, classes: dict[str, type[Connector]]) -> Iterator[
         elif cls is not None and spec.op != "get" and spec.entity not in cls.writable:
             known = ", ".join(sorted(cls.writable)) or "none"
             yield "write.entity", f"{cls.name} cannot write {spec.entity!r}; writable: {known}"
-        elif cls is not None and spec.recover and spec.recover.stream and spec.recover.stream not in _streams(cls):
+        elif (
+            cls is not None
+            and spec.recover
+            and spec.recover.stream
+            and spec.recover.stream not in _streams(cls)
+        ):
             yield "write.recover.stream", f"{cls.name} has no stream {spec.recover.stream!r}"
     if step.wait is not None:
         wait = step.wait
@@ -81,9 +86,7 @@ def _step_problems(step: Step, classes: dict[str, type[Connector]]) -> Iterator[
                 yield "wait.poll.stream", f"{cls.name} has no stream {wait.poll.stream!r}; streams: {known}"
 
 
-def problems(
-    definition: WorkflowDefinition, plugins: HubPlugins, path: Path | None = None
-) -> list[str]:
+def problems(definition: WorkflowDefinition, plugins: HubPlugins, path: Path | None = None) -> list[str]:
     """Every problem, one line each (``file:line: where: what`` when ``path`` is given)."""
     classes = plugins.connector_classes()
     lines: dict[Loc, int] = {}

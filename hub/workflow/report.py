@@ -67,7 +67,9 @@ def _detail(step: Step, rec: StepRecord) -> str:
     return ""
 
 
-def checklist(definition: WorkflowDefinition, run: RunRecord, steps: dict[str, StepRecord]) -> list[ChecklistItem]:
+def checklist(
+    definition: WorkflowDefinition, run: RunRecord, steps: dict[str, StepRecord]
+) -> list[ChecklistItem]:
     """Every step of the definition, in run order, with its state."""
     items: list[ChecklistItem] = []
 
@@ -102,7 +104,9 @@ def checklist(definition: WorkflowDefinition, run: RunRecord, steps: dict[str, S
                     visit(children, depth + 1, False, contingent)
                 elif label == "on_timeout":
                     if finished:
-                        visit(children, depth + 1, rec is not None and rec.status is StepStatus.timed_out, False)
+                        visit(
+                            children, depth + 1, rec is not None and rec.status is StepStatus.timed_out, False
+                        )
                     else:
                         visit(children, depth + 1, True, True)
                 elif finished and rec is not None:

@@ -169,7 +169,11 @@ class RunStore:
         text = prefix.strip()
         if len(text) < 4:
             raise ConfigError(f"run id {prefix!r} is too short; give at least 4 characters")
-        stmt = select(t.workflow_runs.c.id).where(t.workflow_runs.c.id.startswith(text, autoescape=True)).limit(2)
+        stmt = (
+            select(t.workflow_runs.c.id)
+            .where(t.workflow_runs.c.id.startswith(text, autoescape=True))
+            .limit(2)
+        )
         with self.store.engine.connect() as conn:
             ids = list(conn.execute(stmt).scalars())
         if not ids:
@@ -179,9 +183,13 @@ class RunStore:
         return str(ids[0])
 
     def update(self, conn: Connection, run_id: str, now: datetime, **values: Any) -> None:
-        conn.execute(update(t.workflow_runs).where(t.workflow_runs.c.id == run_id).values(updated_at=now, **values))
+        conn.execute(
+            update(t.workflow_runs).where(t.workflow_runs.c.id == run_id).values(updated_at=now, **values)
+        )
 
-    def list(self, status: str | None = None, workflow: str | None = None, limit: int = 50) -> list[RunRecord]:
+    def list(
+        self, status: str | None = None, workflow: str | None = None, limit: int = 50
+    ) -> list[RunRecord]:
         stmt = select(t.workflow_runs).order_by(t.workflow_runs.c.created_at.desc()).limit(limit)
         if status:
             stmt = stmt.where(t.workflow_runs.c.status == status)
@@ -222,7 +230,9 @@ class RunStore:
         """Insert or update one step row."""
         where = (t.workflow_steps.c.run_id == run_id, t.workflow_steps.c.step_id == step_id)
         if not conn.execute(update(t.workflow_steps).where(*where).values(**values)).rowcount:
-            conn.execute(insert(t.workflow_steps).values(run_id=run_id, step_id=step_id, **{"attempts": 0, **values}))
+            conn.execute(
+                insert(t.workflow_steps).values(run_id=run_id, step_id=step_id, **{"attempts": 0, **values})
+            )
 
     def update_if_waiting(self, conn: Connection, run_id: str, step_id: str, **values: Any) -> bool:
         """Change a step only if it is still waiting (so one event, poll or person ends it once)."""

@@ -107,4 +107,5 @@ def describe(waiting_on: Mapping[str, Any] | None) -> str:
         return f"a person to confirm: {waiting_on.get('instructions', '')}".rstrip(": ")
     events = " or ".join(waiting_on.get("events", ()))
     how = " (polled)" if waiting_on.get("poll") else ""
-    return f"{waiting_on.get('connector')} {events} with {waiting_on.get('key')} = {waiting_on.get('value')}{how}"
+    key, value = waiting_on.get("key"), waiting_on.get("value")
+    return f"{waiting_on.get('connector')} {events} with {key} = {value}{how}"

@@ -92,9 +92,13 @@ class WriteRunner:
                 resolve_ref=self._resolver(spec.connector),
                 create=spec.op == "create",
             )
-            veto = self.hub.plugins.before_write(self.job, spec.connector, spec.entity, spec.op, record, payload)
+            veto = self.hub.plugins.before_write(
+                self.job, spec.connector, spec.entity, spec.op, record, payload
+            )
             if veto:
-                raise RecordRejected(f"a plugin vetoed the {spec.op} of {spec.connector} {spec.entity}: {veto}")
+                raise RecordRejected(
+                    f"a plugin vetoed the {spec.op} of {spec.connector} {spec.entity}: {veto}"
+                )
         else:
             payload = body
         recovered = False
@@ -107,7 +111,11 @@ class WriteRunner:
             result = current or connector.update(spec.entity, str(record_id), payload)
         if record is not None:
             self.hub.plugins.hook.hub_after_write(
-                job=self.job, system=spec.connector, entity=spec.entity, operation=spec.op, record=record,
+                job=self.job,
+                system=spec.connector,
+                entity=spec.entity,
+                operation=spec.op,
+                record=record,
                 result_id=result.id,
             )
         outputs = self._outputs(result)
@@ -118,12 +126,17 @@ class WriteRunner:
 
     @staticmethod
     def _outputs(result: WriteResult) -> dict[str, Any]:
-        return {"id": str(result.id), "record": json_safe(result.record) if result.record is not None else None}
+        return {
+            "id": str(result.id),
+            "record": json_safe(result.record) if result.record is not None else None,
+        }
 
     # -- building the payload ---------------------------------------------------------
 
     @staticmethod
-    def _body(spec: WriteSpec, names: Mapping[str, Any], templates: Mapping[str, dict[str, Any]]) -> dict[str, Any]:
+    def _body(
+        spec: WriteSpec, names: Mapping[str, Any], templates: Mapping[str, dict[str, Any]]
+    ) -> dict[str, Any]:
         base: dict[str, Any] = {}
         if spec.template:
             name = render(spec.template, names)
@@ -194,10 +207,10 @@ class WriteRunner:
         if stream is None or not fields:
             why = "has no stream to read it back" if stream is None else "has no field to match it by"
             raise OutcomeUnknown(
-                f"an earlier attempt to create {spec.connector} {spec.entity} was interrupted and the hub cannot "
-                f"tell whether it made the record ({spec.connector} {why}); look in {spec.connector}, then "
-                "confirm the step with the record's id (hub workflow confirm RUN STEP --set id=...) or run it "
-                "again (hub workflow resume RUN)"
+                f"an earlier attempt to create {spec.connector} {spec.entity} was interrupted and the hub "
+                f"cannot tell whether it made the record ({spec.connector} {why}); look in {spec.connector}, "
+                "then confirm the step with the record's id (hub workflow confirm RUN STEP --set id=...) "
+                "or run it again (hub workflow resume RUN)"
             )
         want = {f: get_path(payload, f) for f in fields}
         for page in stream.read(since=started_at - RECOVER_MARGIN):
@@ -207,7 +220,9 @@ class WriteRunner:
         return None
 
     @staticmethod
-    def _applied(connector: Connector, entity: str, record_id: str, payload: dict[str, Any]) -> WriteResult | None:
+    def _applied(
+        connector: Connector, entity: str, record_id: str, payload: dict[str, Any]
+    ) -> WriteResult | None:
         """The record, if an interrupted update already left it as ``payload`` says."""
         try:
             current = connector.get(entity, record_id)

@@ -42,7 +42,9 @@ class World:
     def __init__(self, path: Path) -> None:
         self.path = path
         if not path.exists():
-            self.save({"companies": {}, "tickets": {}, "envelopes": {}, "counts": {}, "next_id": 100, "crash": None})
+            self.save(
+                {"companies": {}, "tickets": {}, "envelopes": {}, "counts": {}, "next_id": 100, "crash": None}
+            )
 
     def load(self) -> dict[str, Any]:
         return json.loads(self.path.read_text())
@@ -74,7 +76,12 @@ class World:
         return self.load()[name]
 
     def side_effect(
-        self, op: str, table: str, record: dict[str, Any] | None, record_id: str | None = None, prefix: str = ""
+        self,
+        op: str,
+        table: str,
+        record: dict[str, Any] | None,
+        record_id: str | None = None,
+        prefix: str = "",
     ) -> str:
         """Apply one vendor change and count it, with the crash points around it."""
         self.maybe_crash(op, "before")
@@ -226,7 +233,9 @@ class FakeSign(Connector):
     def sign(self, envelope_id: str, status: str = "completed") -> None:
         """What the signer does in the vendor (for poll tests)."""
         data = self.world.load()
-        data["envelopes"][envelope_id].update(status=status, lastModified=self.context.clock.now().isoformat())
+        data["envelopes"][envelope_id].update(
+            status=status, lastModified=self.context.clock.now().isoformat()
+        )
         self.world.save(data)
 
 

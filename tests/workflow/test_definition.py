@@ -288,10 +288,10 @@ def test_a_broken_unrelated_file_does_not_stop_another(tmp_path: Path) -> None:
     write(tmp_path, GOOD.format(name="fine"), "fine")
     library = WorkflowLibrary([tmp_path])
     assert library.get("fine").name == "fine"
-    with pytest.raises(ConfigError, match="broken.yaml:1: not valid YAML"):
+    with pytest.raises(ConfigError, match=r"broken\.yaml:1: not valid YAML"):
         library.get("broken")
 
 
 def test_missing_user_folder_is_a_config_error(tmp_path: Path) -> None:
-    with pytest.raises(ConfigError, match="HUB_WORKFLOWS_DIR: .* is not a folder"):
+    with pytest.raises(ConfigError, match=r"HUB_WORKFLOWS_DIR: .* is not a folder"):
         WorkflowLibrary([], tmp_path / "nope")

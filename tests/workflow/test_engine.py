@@ -61,10 +61,23 @@ def test_onboarding_end_to_end(engine: Any, world: Any, hub: Any, settings: Any)
     steps = statuses(engine, run_id)
     assert "business_note" not in steps and steps["payment"] == "done"
     assert all(s in ("done",) for s in steps.values())
-    assert {op: world.count(op) for op in ("create:Companies", "update:Companies", "create:Tickets",
-                                            "update:Tickets", "send_terms", "download")} == {
-        "create:Companies": 1, "update:Companies": 1, "create:Tickets": 1, "update:Tickets": 1,
-        "send_terms": 1, "download": 1,
+    assert {
+        op: world.count(op)
+        for op in (
+            "create:Companies",
+            "update:Companies",
+            "create:Tickets",
+            "update:Tickets",
+            "send_terms",
+            "download",
+        )
+    } == {
+        "create:Companies": 1,
+        "update:Companies": 1,
+        "create:Tickets": 1,
+        "update:Tickets": 1,
+        "send_terms": 1,
+        "download": 1,
     }
     # every step's result is in the audit log, writes under the vendor's record id
     audit = hub.store.audit_rows(run_id)
@@ -100,7 +113,12 @@ def test_event_for_other_envelope_or_connector_is_ignored(engine: Any) -> None:
     engine.confirm(run_id, "appointment", values={"service_date": "2026-02-03"})
     envelope_id = engine.runs.get(run_id).values["send_terms"]["envelope_id"]
     assert engine.handle_event(signed("env-other")) == []
-    assert engine.handle_event(Event("fakepsa", "envelope-completed", "e", correlation={"envelope_id": envelope_id})) == []
+    assert (
+        engine.handle_event(
+            Event("fakepsa", "envelope-completed", "e", correlation={"envelope_id": envelope_id})
+        )
+        == []
+    )
     assert engine.handle_event(signed(envelope_id, kind="envelope-sent")) == []
     assert engine.runs.get(run_id).current_step == "signed"
 

@@ -12,7 +12,13 @@ from hub.workflow.expr import ExpressionError, evaluate, parse
 from hub.workflow.template import compile_template, render
 
 NAMES: dict[str, Any] = {
-    "inputs": {"name": "Acme", "postal_code": " 10001 ", "computers": 4, "kind": "residential", "tags": ["a", "b"]},
+    "inputs": {
+        "name": "Acme",
+        "postal_code": " 10001 ",
+        "computers": 4,
+        "kind": "residential",
+        "tags": ["a", "b"],
+    },
     "steps": {"create_company": {"id": "101", "record": {"nested": [1, 2, 3]}}, "skipped": None},
     "vars": {"service_area": ["10001", "10002"], "classification": {"residential": "R0"}},
 }
@@ -59,7 +65,7 @@ def test_evaluates(source: str, expected: Any) -> None:
         ("eval('1')", "unknown function 'eval'"),
         ("lower(1, 2)", "lower() takes 1 argument(s), got 2"),
         ("(" * 40 + "1" + ")" * 40, "nested deeper than 32"),
-        ("'unterminated", "unexpected \"'\""),
+        ("'unterminated", 'unexpected "\'"'),
         ("inputs.name and", "expected a value"),
         ("", "empty expression"),
         ("x" * 3000, "longer than 2000"),
@@ -106,7 +112,10 @@ def test_template_keeps_type_of_a_single_placeholder() -> None:
     assert render("{{ inputs.computers }}", NAMES) == 4
     assert render("  {{ inputs.tags }} ", NAMES) == ["a", "b"]
     assert render("{{ inputs.computers }} PCs", NAMES) == "4 PCs"
-    assert render({"a": ["id {{ steps.create_company.id }}", 5], "b": None}, NAMES) == {"a": ["id 101", 5], "b": None}
+    assert render({"a": ["id {{ steps.create_company.id }}", 5], "b": None}, NAMES) == {
+        "a": ["id 101", 5],
+        "b": None,
+    }
     assert render("{{ steps.missing.id }}-x", NAMES) == "-x"
     assert render("{{ vars.classification }}", NAMES) == {"residential": "R0"}
     assert render("c: {{ vars.classification }}", NAMES) == 'c: {"residential": "R0"}'
@@ -143,8 +152,32 @@ def test_any_source_parses_or_fails_cleanly(source: str) -> None:
 
 
 TOKENS = st.sampled_from(
-    ["inputs", ".", "a", "[", "]", "(", ")", "'x'", "1", "==", "in", "not", "and", "or", ",", "lower",
-     "__class__", "__import__", "len", "true", "null", "<", "2.5", "default"]
+    [
+        "inputs",
+        ".",
+        "a",
+        "[",
+        "]",
+        "(",
+        ")",
+        "'x'",
+        "1",
+        "==",
+        "in",
+        "not",
+        "and",
+        "or",
+        ",",
+        "lower",
+        "__class__",
+        "__import__",
+        "len",
+        "true",
+        "null",
+        "<",
+        "2.5",
+        "default",
+    ]
 )
 
 

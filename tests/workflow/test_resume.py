@@ -15,7 +15,14 @@ from hub.workflow import RunStatus, StepStatus, WorkflowEngine
 
 from .conftest import DATA, HERE, ONBOARD, fakes, make_plugins
 
-SIDE_EFFECTS = ("create:Companies", "update:Companies", "create:Tickets", "send_terms", "download", "update:Tickets")
+SIDE_EFFECTS = (
+    "create:Companies",
+    "update:Companies",
+    "create:Tickets",
+    "send_terms",
+    "download",
+    "update:Tickets",
+)
 
 
 def drive(engine: Any, run_id: str) -> None:
@@ -38,7 +45,9 @@ def drive(engine: Any, run_id: str) -> None:
 def fakes_event(envelope_id: str) -> Any:
     from hub.connector import Event
 
-    return Event("fakesign", "envelope-completed", f"evt-{envelope_id}", correlation={"envelope_id": envelope_id})
+    return Event(
+        "fakesign", "envelope-completed", f"evt-{envelope_id}", correlation={"envelope_id": envelope_id}
+    )
 
 
 def counts(world: Any) -> dict[str, int]:
@@ -62,7 +71,10 @@ def test_crash_at_each_side_effect_resumes_without_repeating(
     run = engine.runs.get(run_id)
     assert run.status is RunStatus.running  # interrupted mid-step
     interrupted = engine.runs.step(run_id, run.current_step)
-    assert interrupted.status is StepStatus.running and interrupted.idempotency_key == f"{run_id}:{run.current_step}"
+    assert (
+        interrupted.status is StepStatus.running
+        and interrupted.idempotency_key == f"{run_id}:{run.current_step}"
+    )
 
     status = engine.resume(run_id)
     if op == "create:Tickets":
@@ -142,7 +154,9 @@ SCRIPT = textwrap.dedent(
     import importlib.util, sys
     from pathlib import Path
     spec = importlib.util.spec_from_file_location("workflow_fakes", {fakes!r})
-    fakes = importlib.util.module_from_spec(spec); sys.modules["workflow_fakes"] = fakes; spec.loader.exec_module(fakes)
+    fakes = importlib.util.module_from_spec(spec)
+    sys.modules["workflow_fakes"] = fakes
+    spec.loader.exec_module(fakes)
     from hub.app import Hub
     from hub.plugins import HubPlugins
     from hub.settings import HubSettings
@@ -168,8 +182,13 @@ def test_killed_process_resumes_in_another(tmp_path: Path, settings: Any, world:
     op = "send_terms"
     world.crash(op, "after", how="kill")
     script = SCRIPT.format(
-        fakes=str(HERE / "fakes.py"), world=str(world.path), data=str(DATA), url=settings.state_url,
-        docs=str(settings.documents_root), maps=str(settings.mappings_dir), inputs=ONBOARD,
+        fakes=str(HERE / "fakes.py"),
+        world=str(world.path),
+        data=str(DATA),
+        url=settings.state_url,
+        docs=str(settings.documents_root),
+        maps=str(settings.mappings_dir),
+        inputs=ONBOARD,
     )
     env = {**os.environ, "HUB_DISABLE_PLUGINS": ""}
     proc = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, env=env, timeout=60)

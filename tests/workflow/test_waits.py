@@ -44,9 +44,14 @@ def test_event_stored_before_the_wait_began_is_used(engine: Any, hub: Any, world
     with hub.store.transaction() as conn:
         conn.execute(
             insert(t.events).values(
-                connector="fakesign", event_id="early-1", type="envelope-completed",
-                correlation={"envelope_id": next_envelope}, data={}, status="processed",
-                received_at=datetime.now(UTC), attempts=1,
+                connector="fakesign",
+                event_id="early-1",
+                type="envelope-completed",
+                correlation={"envelope_id": next_envelope},
+                data={},
+                status="processed",
+                received_at=datetime.now(UTC),
+                attempts=1,
             )
         )
     run_id = engine.start("wait-test", {})
@@ -79,7 +84,9 @@ def test_reminders_then_timeout_takes_the_on_timeout_branch(engine: Any, hub: An
     # a late event changes nothing
     from hub.connector import Event
 
-    late = Event("fakesign", "envelope-completed", "late", correlation={"envelope_id": envelope(engine, run_id)})
+    late = Event(
+        "fakesign", "envelope-completed", "late", correlation={"envelope_id": envelope(engine, run_id)}
+    )
     assert engine.handle_event(late) == []
 
 
@@ -108,7 +115,9 @@ def test_tick_advances_a_run_whose_wait_ended_while_it_was_locked(engine: Any, h
     run_id = engine.start("wait-test", {})
     with hub.store.lock(f"workflow-run:{run_id}"):  # another process is advancing it
         ended = engine.handle_event(
-            Event("fakesign", "envelope-completed", "e1", correlation={"envelope_id": envelope(engine, run_id)})
+            Event(
+                "fakesign", "envelope-completed", "e1", correlation={"envelope_id": envelope(engine, run_id)}
+            )
         )
         assert ended == [run_id]
         assert engine.runs.get(run_id).status is RunStatus.waiting

@@ -1,0 +1,204 @@
+"""``hub workflow ...`` through hub.cli.main, on a temporary SQLite state store."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+import structlog
+
+from hub.app import Hub
+from hub.cli import main
+from hub.clock import FakeClock
+
+from .conftest import DATA, fakes, make_plugins
+
+
+@pytest.fixture
+def cli(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, world: Any, capsys: pytest.CaptureFixture[str]
+) -> Iterator[Any]:
+    monkeypatch.chdir(tmp_path)
+    maps = tmp_path / "maps"
+    maps.mkdir()
+    (maps / "fakepsa.yaml").write_text(fakes.MAPPING)
+    user = tmp_path / "workflows"
+    user.mkdir()
+    monkeypatch.setenv("HUB_STATE_URL", f"sqlite:///{tmp_path / 'state.sqlite'}")
+    monkeypatch.setenv("HUB_MAPPINGS_DIR", str(maps))
+    monkeypatch.setenv("HUB_WORKFLOWS_DIR", str(user))
+    monkeypatch.setenv("HUB_DOCUMENTS_ROOT", str(tmp_path / "docs"))
+    clock = FakeClock()
+    # The CLI builds its Hub from the environment; give it the fake connectors and clock.
+    monkeypatch.setattr(
+        "hub.cli.common.Hub", lambda settings: Hub(settings, plugins=make_plugins([DATA]), clock=clock)
+    )
+
+    class Runner:
+        def __call__(self, *args: str) -> tuple[int, str, str]:
+            capsys.readouterr()
+            code = main(list(args))
+            out, err = capsys.readouterr()
+            return code, out, err
+
+        def json(self, *args: str) -> Any:
+            code, out, err = self(*args, "--json")
+            assert code in (0, 1), err
+            return json.loads(out)
+
+    runner = Runner()
+    runner.clock = clock  # type: ignore[attr-defined]
+    runner.user = user  # type: ignore[attr-defined]
+    yield runner
+    structlog.reset_defaults()  # the CLI pointed logging at this test's captured stderr
+
+
+START = [
+    "workflow",
+    "start",
+    "onboard-test",
+    "--set",
+    "name=Acme Dental",
+    "--set",
+    "email=o@acme.example",
+    "--set",
+    "postal_code=10001",
+    "--set",
+    "os=Windows 11",
+]
+
+
+def test_start_status_confirm_list(cli: Any, world: Any) -> None:
+    view = cli.json(*START)
+    run_id = view["id"]
+    assert view["status"] == "waiting" and view["next"] == "make_customer"
+    states = {s["id"]: s["state"] for s in view["steps"]}
+    assert states["service_area"] == "done" and states["appointment"] == "waiting"
+    assert states["business_note"] == "pending" and states["schedule"] == "pending"
+
+    code, out, _ = cli("workflow", "status", run_id[:8])
+    assert code == 0
+    assert "[x] create_company  done: id 101" in out
+    assert "[~] appointment  waiting: waiting for a person to confirm: Call Acme Dental" in out
+    assert "[ ] make_customer  next" in out
+
+    code, out, err = cli(
+        "workflow", "confirm", run_id, "appointment", "--note", "agreed", "--set", "service_date=2026-02-03"
+    )
+    assert code == 0, err
+    assert (
+        "confirmed by user:" in out and "[~] signed  waiting: waiting for fakesign envelope-completed" in out
+    )
+
+    rows = cli.json("workflow", "list")
+    assert [(r["id"], r["status"], r["current_step"]) for r in rows] == [(run_id, "waiting", "signed")]
+    assert cli.json("workflow", "list", "--status", "completed") == []
+
+    (envelope_id,) = world.table("envelopes")
+    # no webhook here: poll finds nothing until the envelope is signed in the vendor
+    assert cli.json("workflow", "poll") == {"waits_ended": 0, "runs_advanced": []}
+    data = world.load()
+    data["envelopes"][envelope_id]["status"] = "completed"
+    world.save(data)
+    assert cli.json("workflow", "poll")["waits_ended"] == 1
+    view = cli.json("workflow", "status", run_id)
+    assert view["status"] == "waiting" and view["current_step"] == "payment"
+    states = {s["id"]: s["state"] for s in view["steps"]}
+    assert states["business_note"] == "not_taken" and states["signed"] == "done"
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["--set", "name=A"], "hub: missing required input 'email' (--set email=...)\n"),
+        (
+            [*START[3:], "--set", "colour=red"],
+            "hub: unknown input 'colour'; inputs: email, kind, name, os, postal_code, visit\n",
+        ),
+        ([*START[3:], "--set", "oops"], "hub: --set expects key=value, got 'oops'\n"),
+        (
+            ["--set", "name=A", "--set", "email=nobody"],
+            "hub: input email: 'nobody' must be an e-mail address\n",
+        ),
+        ([*START[3:], "--set", "email=x@y.example"], "hub: --set email is given twice\n"),
+    ],
+)
+def test_bad_input_exits_2_with_one_line(cli: Any, args: list[str], message: str) -> None:
+    code, out, err = cli("workflow", "start", "onboard-test", *args)
+    assert (code, out, err) == (2, "", message)
+    assert cli.json("workflow", "list") == []
+
+
+def test_unknown_workflow_and_run(cli: Any) -> None:
+    code, _, err = cli("workflow", "start", "nope")
+    assert (
+        code == 2
+        and err == "hub: unknown workflow 'nope'; workflows: onboard-test, timeout-test, wait-test\n"
+    )
+    code, _, err = cli("workflow", "status", "abcdef")
+    assert code == 2 and err == "hub: no workflow run 'abcdef' (see hub workflow list)\n"
+    code, _, err = cli("workflow", "status", "ab")
+    assert code == 2 and "too short" in err
+
+
+def test_failed_run_exits_1_and_resume_after_fix(cli: Any, world: Any) -> None:
+    args = [a if a != "postal_code=10001" else "postal_code=99999" for a in START]
+    code, out, _ = cli(*args)
+    assert code == 1
+    assert "[!] service_area  failed: postal code 99999 is outside the service area" in out
+    assert "hub workflow resume" in out
+    run_id = cli.json("workflow", "list")[0]["id"]
+    # the MSP widens its service area by overriding the workflow in HUB_WORKFLOWS_DIR;
+    # a run keeps the definition it started with, so resume fails the same way
+    code, _, _ = cli("workflow", "resume", run_id)
+    assert code == 1
+    code, out, _ = cli("workflow", "cancel", run_id, "--reason", "out of area")
+    assert code == 0 and "cancelled" in out
+    code, _, err = cli("workflow", "resume", run_id)
+    assert code == 2 and "is cancelled; there is nothing to resume" in err
+
+
+def test_user_override_is_used_for_new_runs(cli: Any) -> None:
+    text = (DATA / "onboard-test.yaml").read_text().replace('["10001", "10002"]', '["10001", "99999"]')
+    (cli.user / "onboard-test.yaml").write_text(text)
+    defs = {d["name"]: d for d in cli.json("workflow", "definitions")}
+    assert defs["onboard-test"]["origin"] == "user"
+    assert defs["onboard-test"]["overrides"] == str(DATA / "onboard-test.yaml")
+    args = [a if a != "postal_code=10001" else "postal_code=99999" for a in START]
+    code, _, _ = cli(*args)
+    assert code == 0
+
+
+def test_validate(cli: Any, tmp_path: Path) -> None:
+    code, out, _ = cli("workflow", "validate", str(DATA / "onboard-test.yaml"))
+    assert code == 0 and out.endswith("ok: workflow onboard-test (14 steps)\n")
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("name: bad\nsteps:\n  - id: a\n    check: {that: 'inputs.x == 1'}\n")
+    code, out, err = cli("workflow", "validate", str(bad))
+    assert code == 2 and out == ""
+    assert err == f"hub: {bad}:4: steps.0.check.that: inputs.x is not a declared input; inputs: none\n"
+    wrong = tmp_path / "wrong.yaml"
+    wrong.write_text(
+        "name: wrong\nsteps:\n  - id: a\n    action: {connector: fakesign, name: send_envelope}\n"
+        "  - id: b\n    write: {connector: nosuch, entity: X, op: get, id: 1}\n"
+    )
+    code, _, err = cli("workflow", "validate", str(wrong))
+    assert code == 2
+    assert err.splitlines() == [
+        f"{wrong}:4: steps.0.action.name (step a): fakesign has no action 'send_envelope'; "
+        "actions: download, send_terms",
+        f"{wrong}:6: steps.1.write.connector (step b): unknown connector 'nosuch'; "
+        "installed: fakepsa, fakesign",
+    ]
+
+
+def test_timeouts_and_reminders_through_poll(cli: Any) -> None:
+    view = cli.json("workflow", "start", "timeout-test", "--set", "branch=no")
+    cli.clock.advance(2 * 86400)
+    result = cli.json("workflow", "poll")
+    assert result["runs_advanced"] == [view["id"]]
+    _code, out, _ = cli("workflow", "status", view["id"])
+    assert "[!] approval  failed: timed out after 1d" in out
