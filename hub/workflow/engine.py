@@ -287,11 +287,12 @@ class WorkflowEngine:
         by_stream: dict[tuple[str, str], list[tuple[RunRecord, StepRecord]]] = {}
         by_id: list[tuple[RunRecord, StepRecord]] = []
         for run, step in self.runs.waiting_steps():
-            spec = (step.waiting_on or {}).get("poll")
+            waiting_on = step.waiting_on or {}
+            spec = waiting_on.get("poll")
             if not spec:
                 continue
             if spec.get("stream"):
-                by_stream.setdefault((step.waiting_on["connector"], spec["stream"]), []).append((run, step))
+                by_stream.setdefault((waiting_on["connector"], spec["stream"]), []).append((run, step))
             else:
                 by_id.append((run, step))
         ended: list[str] = []
@@ -425,7 +426,9 @@ class WorkflowEngine:
     # -- side effects ------------------------------------------------------------------------
 
     def _side_effect(self, run: _Run, step: Step, rec: StepRecord | None, names: dict[str, Any]) -> _Outcome:
-        connector = step.action.connector if step.action is not None else step.write.connector  # type: ignore[union-attr]
+        target = step.action or step.write
+        assert target is not None
+        connector = target.connector
         ctx = ActionContext(
             run_id=run.id,
             step_id=step.id,
@@ -619,11 +622,12 @@ class WorkflowEngine:
             return []
         ended: list[str] = []
         for run, step in items:
-            spec = step.waiting_on["poll"]
-            candidates = [r for r in records if str(get_path(r, spec["field"])) == step.waiting_on["value"]]
+            waiting_on = step.waiting_on or {}
+            spec = waiting_on["poll"]
+            candidates = [r for r in records if str(get_path(r, spec["field"])) == waiting_on["value"]]
             for raw in reversed(candidates):  # the latest change first
                 if self._poll_done(run, spec["until"], raw):
-                    if self._end_wait(run, step.step_id, waits.record_outputs(step.waiting_on, raw), "poll"):
+                    if self._end_wait(run, step.step_id, waits.record_outputs(waiting_on, raw), "poll"):
                         ended.append(run.id)
                     break
         return ended

@@ -187,7 +187,7 @@ class RunStore:
             update(t.workflow_runs).where(t.workflow_runs.c.id == run_id).values(updated_at=now, **values)
         )
 
-    def list(
+    def recent(
         self, status: str | None = None, workflow: str | None = None, limit: int = 50
     ) -> list[RunRecord]:
         stmt = select(t.workflow_runs).order_by(t.workflow_runs.c.created_at.desc()).limit(limit)

@@ -172,7 +172,7 @@ def test_inputs_are_validated_before_a_run_exists(engine: Any) -> None:
         engine.start("onboard-test", {**ONBOARD, "kind": "flat"})
     with pytest.raises(ConfigError, match="unknown workflow 'nope'; workflows: onboard-test"):
         engine.start("nope", {})
-    assert engine.runs.list() == []
+    assert engine.runs.recent() == []
 
 
 def test_cancel_stops_waiting(engine: Any) -> None:

@@ -67,7 +67,7 @@ def test_crash_at_each_side_effect_resumes_without_repeating(
         pytest.fail("the crash did not happen")
     except fakes.Crash:
         pass
-    run_id = run_id or engine.runs.list()[0].id
+    run_id = run_id or engine.runs.recent()[0].id
     run = engine.runs.get(run_id)
     assert run.status is RunStatus.running  # interrupted mid-step
     interrupted = engine.runs.step(run_id, run.current_step)
@@ -96,7 +96,7 @@ def test_tick_picks_up_an_interrupted_run(engine: Any, world: Any) -> None:
     world.crash("create:Companies", "after")
     with pytest.raises(fakes.Crash):
         engine.start("onboard-test", ONBOARD)
-    (run,) = engine.runs.list()
+    (run,) = engine.runs.recent()
     assert engine.tick() == [run.id]
     assert engine.runs.get(run.id).current_step == "appointment"
     assert world.count("create:Companies") == 1
@@ -198,7 +198,7 @@ def test_killed_process_resumes_in_another(tmp_path: Path, settings: Any, world:
     hub = Hub(settings, plugins=make_plugins(), clock=clock)
     try:
         engine = WorkflowEngine(hub)
-        (run,) = engine.runs.list()
+        (run,) = engine.runs.recent()
         assert run.status is RunStatus.running and run.current_step == "send_terms"
         # the dead process's lock is taken over; the step is retried with the same key
         assert engine.resume(run.id) is RunStatus.waiting
