@@ -518,6 +518,15 @@ class Connector(ABC):
         """Check the signature over the raw bytes; raise :class:`WebhookRejected`."""
         raise WebhookRejected(f"{self.name} does not receive webhooks", status=404)
 
+    def register_webhooks(self, url: str) -> list[str]:
+        """Create or re-activate the vendor's webhook subscriptions delivering to ``url``.
+
+        Idempotent (an existing subscription for ``url`` is reused, never duplicated);
+        returns one line per subscription for the user. Override only where the vendor's
+        API allows it; ``hub webhooks register`` says when a connector cannot.
+        """
+        raise ConfigError(f"{self.name} cannot register webhooks through its API")
+
     def parse_webhook(self, headers: Mapping[str, str], body: bytes) -> list[Event]:
         """Turn a verified body into events; raise ``WebhookRejected(status=400)`` if malformed."""
         raise WebhookRejected(f"{self.name} does not receive webhooks", status=404)

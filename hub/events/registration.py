@@ -31,11 +31,7 @@ def webhook_url(public_url: str | None, connector: str) -> str:
 
 
 def can_register(cls: type[Connector]) -> bool:
-    """Whether the connector class implements ``register_webhooks`` (known without settings).
-
-    A default on the base class (if the core adds one) does not count: only an
-    override is a real capability.
-    """
+    """Whether the connector class overrides ``register_webhooks`` (known without settings)."""
     method = getattr(cls, "register_webhooks", None)
     return method is not None and method is not getattr(Connector, "register_webhooks", None)
 
@@ -44,6 +40,4 @@ def registrar(connector: Connector) -> Callable[[str], list[str]] | None:
     """The connector's ``register_webhooks`` if it implements one, else None."""
     if not can_register(type(connector)):
         return None
-    # getattr: the method is the connector's own until the core declares it on Connector
-    bound: Callable[[str], list[str]] = getattr(connector, "register_webhooks")  # noqa: B009
-    return bound
+    return connector.register_webhooks

@@ -1,10 +1,8 @@
 """The seams to the sync and workflow engines, which event intake drives but does not own.
 
-Both engines are imported lazily, inside functions, so event intake works (and is
-testable with fakes) on its own: ``hub serve`` without a workflow engine installed
-still stores and syncs, and says so once in its log. Every path that runs a sync
-(an event, a schedule, a Celery task) goes through :func:`run_sync`, so the sync-run
-metric is counted in exactly one place.
+Event intake talks to them through two small protocols, so its tests inject fakes
+(or None, to leave an engine out) and the real engines are loaded only when a
+:class:`hub.events.runtime.Runtime` is built without them.
 """
 
 from __future__ import annotations
@@ -48,30 +46,19 @@ class WorkflowPort(Protocol):
 SyncRunner = Callable[..., dict[str, Any]]
 
 
-def load_workflow_engine(hub: Hub) -> WorkflowPort | None:
-    """The workflow engine of ``hub``, or None (logged) while none is installed."""
-    try:
-        from hub.workflow.engine import WorkflowEngine  # type: ignore[import-not-found]
-    except ModuleNotFoundError as exc:
-        if not (exc.name or "").startswith("hub.workflow"):
-            raise
-        log.warning("no workflow engine installed: events will not resume workflows")
-        return None
+def load_workflow_engine(hub: Hub) -> WorkflowPort:
+    """The workflow engine of ``hub`` (imported here: it imports connectors and mappings)."""
+    from hub.workflow.engine import WorkflowEngine
+
     engine: WorkflowPort = WorkflowEngine(hub)
     return engine
 
 
-def load_sync_runner() -> SyncRunner | None:
-    """``hub.sync.engine.run_job``, or None (logged) while no sync engine is installed."""
-    try:
-        from hub.sync.engine import run_job  # type: ignore[import-not-found]
-    except ModuleNotFoundError as exc:
-        if not (exc.name or "").startswith("hub.sync"):
-            raise
-        log.warning("no sync engine installed: events and schedules will not run syncs")
-        return None
-    runner: SyncRunner = run_job
-    return runner
+def load_sync_runner() -> SyncRunner:
+    """``hub.sync.engine.run_job``."""
+    from hub.sync.engine import run_job
+
+    return run_job
 
 
 def run_sync(
