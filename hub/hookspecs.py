@@ -105,7 +105,7 @@ def hub_after_write(
 
 @hookspec
 def hub_sync_started(job: str, dry_run: bool) -> None:
-    """A sync run of ``job`` begins."""
+    """A sync run of ``job`` begins (after its lock is taken), before any record is read."""
 
 
 @hookspec

@@ -125,6 +125,8 @@ class Intake:
 
     stored: list[int] = field(default_factory=list)
     duplicates: int = 0
+    #: the events behind ``stored``, in the same order
+    new_events: list[Event] = field(default_factory=list)
 
 
 def _event_ids(events: Sequence[Event], body: bytes) -> list[str]:
@@ -193,6 +195,7 @@ class EventStore:
                 assert key is not None
                 kept_body = True
                 intake.stored.append(int(key[0]))
+                intake.new_events.append(event)
         return intake
 
     # -- processing ---------------------------------------------------------------

@@ -9,8 +9,10 @@ import httpx
 import pytest
 
 from hub import metrics
+from hub.connector import Event
 from hub.events.receiver import create_app
 from hub.events.runtime import Runtime
+from hub.hookspecs import hookimpl
 from hub.sandbox import ServedApp, serve_app
 from tests.events.fakes import AT_SAMPLE, QB_VECTOR, autotask_signature, quickbooks_signature
 
@@ -212,3 +214,22 @@ def test_metrics_exposes_the_contract_series(client, runtime):
     assert 'hub_events_backlog{status="pending"} 2.0' in text
     for name in ("hub_sync_runs", "hub_webhook_deactivations", "hub_schedule_runs"):
         assert f"# HELP {name}_total" in text
+
+
+class Observer:
+    def __init__(self) -> None:
+        self.seen: list[tuple[str, str]] = []
+
+    @hookimpl
+    def hub_event_received(self, event: Event) -> None:
+        self.seen.append((event.connector, event.id))
+        if event.record_id == "43":
+            raise RuntimeError("an observer bug must not cost the vendor a retry")
+
+
+def test_plugins_observe_each_new_event_once(client, runtime):
+    observer = Observer()
+    runtime.hub.plugins.register(observer, "observer")
+    for _ in range(2):  # the replay is not observed again
+        assert client.post("/webhooks/quickbooks", content=QB_BODY, headers=QB_HEADERS).status_code == 200
+    assert len(observer.seen) == 2 and {c for c, _ in observer.seen} == {"quickbooks"}
