@@ -220,7 +220,11 @@ class HubSettings(BaseSettings):
         extra="ignore",
     )
 
-    state_url: str = Field(default_factory=_default_state_url, description="state store URL")
+    state_url: str = Field(
+        default_factory=_default_state_url,
+        description="state store URL (SQLite file or postgresql+psycopg://...)",
+        json_schema_extra={"doc_default": "SQLite file `state.sqlite` in the user's data directory"},
+    )
     documents_root: Path = Field(
         default=Path("./client-folders"),
         description="root of the client folders, one per PSA account, named exactly like it",

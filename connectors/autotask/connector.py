@@ -18,7 +18,7 @@ from collections.abc import Iterator, Mapping
 from typing import Any, ClassVar
 
 import httpx
-from pydantic import SecretStr, field_validator
+from pydantic import Field, SecretStr, field_validator
 
 from hub.sdk import (
     CheckResult,
@@ -54,12 +54,16 @@ class AutotaskSettings(ConnectorSettings):
 
     connector_name: ClassVar[str] = "autotask"
 
-    username: str
-    secret: SecretStr
-    integration_code: SecretStr
-    api_root: str = DEFAULT_API_ROOT
-    webhook_secret: SecretStr | None = None
-    impersonation_resource_id: int | None = None
+    username: str = Field(description="API user's user name (an API-only resource)")
+    secret: SecretStr = Field(description="API user's secret")
+    integration_code: SecretStr = Field(description="API tracking identifier of the integration")
+    api_root: str = Field(
+        default=DEFAULT_API_ROOT, description="where zone discovery starts ({root}v1.0/zoneInformation)"
+    )
+    webhook_secret: SecretStr | None = Field(default=None, description="key that signs X-Hook-Signature")
+    impersonation_resource_id: int | None = Field(
+        default=None, description="resource the API user acts as (ImpersonationResourceId header)"
+    )
 
     @field_validator("api_root")
     @classmethod

@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+import sys
 from typing import Annotated, Any
 
 import typer
-from pydantic import SecretStr
+from pydantic import BaseModel, SecretStr
 from rich.markup import escape
 from rich.table import Table
 
@@ -145,10 +146,57 @@ def config_show(json: JsonOpt = False) -> None:
             stdout.print(f"  {prefix}{key.upper()} = {value}")
 
 
+def _default(field: Any) -> str:
+    extra = field.json_schema_extra if isinstance(field.json_schema_extra, dict) else {}
+    if "doc_default" in extra:
+        return str(extra["doc_default"])
+    if field.is_required():
+        return "required"
+    if field.default_factory is not None:
+        value = field.default_factory()
+        if isinstance(value, list | dict) and not value:
+            return "none"
+        return "built in" if isinstance(value, list | dict | BaseModel) else f"`{value}`"
+    if field.default is None:
+        return "none"
+    return f"`{field.default}`"
+
+
+def _rows(model: type[BaseModel], prefix: str) -> list[tuple[str, str, str]]:
+    rows = []
+    for name, field in model.model_fields.items():
+        annotation = str(field.annotation)
+        nested = isinstance(field.annotation, type) and issubclass(field.annotation, BaseModel)
+        if nested or "ScheduleSpec" in annotation or "dict[str, dict" in annotation:
+            what = (field.description or f"{name} settings").rstrip(".")
+            rows.append((f"`{prefix}{name.upper()}`", f"{what} (structured: set it in hub.yaml)", "built in"))
+            continue
+        secret = " (secret)" if "SecretStr" in annotation else ""
+        description = (field.description or "").rstrip(".") + secret
+        rows.append((f"`{prefix}{name.upper()}`", description.strip(), _default(field)))
+    return rows
+
+
+def reference_markdown() -> str:
+    """Every HUB_* variable of the core and of each installed connector, as Markdown tables."""
+    lines = ["| variable | meaning | default |", "| --- | --- | --- |"]
+    lines += [f"| {a} | {b} | {c} |" for a, b, c in _rows(HubSettings, "HUB_")]
+    for name, cls in sorted(get_hub().plugins.connector_classes().items()):
+        lines += ["", f"**{cls.title or name}** (`{name}`)", "", "| variable | meaning | default |", "| --- | --- | --- |"]
+        lines += [f"| {a} | {b} | {c} |" for a, b, c in _rows(cls.settings_model, f"HUB_{name.upper()}__")]
+    return "\n".join(lines) + "\n"
+
+
+def config_reference() -> None:
+    """Every HUB_* setting (core and installed connectors) as Markdown, for the README."""
+    sys.stdout.write(reference_markdown())
+
+
 def register() -> None:
     app.command("connectors")(connectors)
     app.command("check")(check)
     config_app.command("show")(config_show)
+    config_app.command("reference")(config_reference)
     app.add_typer(config_app, name="config")
 
 

@@ -227,6 +227,15 @@ class ConnectorContract:
         assert not plain, f"settings {plain} look secret but are not SecretStr: declare them as pydantic.SecretStr"
         harness.settings()
 
+    def test_every_setting_is_described(self, harness: ContractHarness) -> None:
+        undocumented = [
+            name for name, field in self.connector.settings_model.model_fields.items() if not field.description
+        ]
+        assert not undocumented, (
+            f"settings {undocumented} have no description: use Field(description=...) so `hub config reference` "
+            "and the README can list them"
+        )
+
     def test_check_succeeds_with_good_credentials(self, harness: ContractHarness) -> None:
         result = harness.connector().check()
         assert result.ok, f"check() returned not ok with the sandbox's credentials: {result.details}"
