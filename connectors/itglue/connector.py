@@ -69,8 +69,10 @@ PICKLISTS: dict[str, str] = {
 READ_ONLY = frozenset(
     {"created-at", "updated-at", "resource-url", "organization-name", "flexible-asset-type-name",
      "organization-type-name", "organization-status-name", "contact-type-name", "location-name",
-     "psa-integration", "my-glue", "name", "traits"}
+     "psa-integration", "my-glue"}
 )
+#: a flexible asset's name comes from its use-for-title traits; its traits are built by the connector
+ASSET_COMPUTED = frozenset({"name", "traits", "flexible-asset-type-id"})
 
 
 class ITGlueSettings(ConnectorSettings):
@@ -237,16 +239,21 @@ class ITGlueConnector(Connector):
         record = self._resource(self.client().get(f"{path}/{id}"))
         return self.with_labels(record) if entity == "site_summaries" else record
 
+    @staticmethod
+    def _writable(entity: str, attributes: dict[str, Any] | None) -> dict[str, Any]:
+        skip = READ_ONLY | ASSET_COMPUTED if entity == "site_summaries" else READ_ONLY
+        return {k: v for k, v in (attributes or {}).items() if k not in skip}
+
     def create(self, entity: str, payload: dict[str, Any]) -> WriteResult:
         path, type_ = self._entity(entity)
-        attrs = {k: v for k, v in (payload.get("attributes") or {}).items() if k not in READ_ONLY}
+        attrs = self._writable(entity, payload.get("attributes"))
         if entity == "contacts":
             org = attrs.pop("organization-id", None)
             if org in (None, ""):
                 raise RecordRejected("an IT Glue contact needs its organization (attributes.organization-id)")
             for name in LIST_FIELDS:
                 if name in attrs:
-                    attrs[name] = normalize_items(attrs[name])
+                    attrs[name] = normalize_items(attrs[name], phones=name == "contact-phones")
             # the documented nested route: the contact belongs to the organization in the URL
             path = f"/organizations/{org}/relationships/contacts"
         elif entity == "site_summaries":
@@ -262,7 +269,7 @@ class ITGlueConnector(Connector):
 
     def update(self, entity: str, id: str, changes: dict[str, Any]) -> WriteResult:
         path, type_ = self._entity(entity)
-        attrs = {k: v for k, v in (changes.get("attributes") or {}).items() if k not in READ_ONLY}
+        attrs = self._writable(entity, changes.get("attributes"))
         if entity == "site_summaries":
             current = self._resource(self.client().get(f"{path}/{id}"))
             site_type = self.site_summary_type()
@@ -274,7 +281,7 @@ class ITGlueConnector(Connector):
             current_attrs = self._resource(self.client().get(f"{path}/{id}")).get("attributes") or {}
             for name in LIST_FIELDS:
                 if name in attrs:
-                    attrs[name] = merge_primary(current_attrs.get(name), attrs[name])
+                    attrs[name] = merge_primary(current_attrs.get(name), attrs[name], phones=name == "contact-phones")
         try:
             record = self._send("PATCH", f"{path}/{id}", document(type_, attrs))
         except VendorError as exc:

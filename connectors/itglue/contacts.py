@@ -26,7 +26,17 @@ def _truthy(value: Any) -> bool:
     return bool(value)
 
 
-def normalize_items(items: Iterable[Mapping[str, Any]] | None) -> list[dict[str, Any]]:
+def _phone_digits(value: Any) -> Any:
+    """IT Glue strips a phone's separators and keeps North American numbers as ten digits,
+    so ``+14155552156`` is sent as ``4155552156`` and reads back the same."""
+    text = str(value).strip()
+    digits = "".join(ch for ch in text if ch.isdigit())
+    if text.startswith("+1") and len(digits) == 11:
+        return digits[1:]
+    return text
+
+
+def normalize_items(items: Iterable[Mapping[str, Any]] | None, phones: bool = False) -> list[dict[str, Any]]:
     """Items with a value, a boolean ``primary`` and a ``label-name``; empty values dropped."""
     out = []
     for item in items or []:
@@ -34,13 +44,17 @@ def normalize_items(items: Iterable[Mapping[str, Any]] | None) -> list[dict[str,
         if value in (None, ""):
             continue
         clean = {k: v for k, v in item.items() if k not in {"formatted-value"}}
+        if phones:
+            clean["value"] = _phone_digits(value)
         clean["primary"] = _truthy(item.get("primary", False))
         clean["label-name"] = item.get("label-name") or _DEFAULT_LABEL
         out.append(clean)
     return out
 
 
-def merge_primary(current: Iterable[Mapping[str, Any]] | None, new: Iterable[Mapping[str, Any]] | None) -> list[dict[str, Any]]:
+def merge_primary(
+    current: Iterable[Mapping[str, Any]] | None, new: Iterable[Mapping[str, Any]] | None, phones: bool = False
+) -> list[dict[str, Any]]:
     """The contact's current list with its primary item replaced by the new primary.
 
     ``new`` comes from the mapping and holds (at most) the primary item; a new
@@ -51,7 +65,7 @@ def merge_primary(current: Iterable[Mapping[str, Any]] | None, new: Iterable[Map
     kept = [dict(i) for i in normalize_items(current) if not i["primary"]]
     if wanted is None or wanted.get("value") in (None, ""):
         return kept
-    primary = normalize_items([{**wanted, "primary": True}])[0]
+    primary = normalize_items([{**wanted, "primary": True}], phones)[0]
     old = next((i for i in normalize_items(current) if i["primary"]), None)
     if old is not None and "label-name" not in wanted:
         primary["label-name"] = old["label-name"]
