@@ -51,7 +51,9 @@ class TokenBucket:
     def wait_time(self) -> float:
         """Seconds until one token is available (0 if one is available now)."""
         self._refill()
-        return 0.0 if self.tokens >= 1 else (1 - self.tokens) / self.rate
+        # tolerate float rounding: after sleeping exactly the computed wait, tokens can land a
+        # hair under 1, and a wait smaller than the clock's resolution would never elapse
+        return 0.0 if self.tokens >= 1 - 1e-9 else (1 - self.tokens) / self.rate
 
     def take(self) -> None:
         self._refill()
