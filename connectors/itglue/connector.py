@@ -25,6 +25,10 @@ from typing import Any, ClassVar
 import httpx
 from pydantic import Field, SecretStr, field_validator
 
+from connectors.itglue.contacts import LIST_FIELDS, merge_primary, normalize_items
+from connectors.itglue.jsonapi import MEDIA_TYPE, document, error_message, next_page, resource, resources
+from connectors.itglue.site_summary import AssetType, labels_of, parse_type, traits_for_write
+from connectors.itglue.streams import ContactsStream, OrganizationsStream, SiteSummariesStream
 from hub.sdk import (
     AuthenticationError,
     CheckResult,
@@ -40,11 +44,6 @@ from hub.sdk import (
     VendorError,
     WriteResult,
 )
-
-from connectors.itglue.contacts import LIST_FIELDS, merge_primary, normalize_items
-from connectors.itglue.jsonapi import MEDIA_TYPE, document, error_message, next_page, resource, resources
-from connectors.itglue.site_summary import AssetType, labels_of, parse_type, traits_for_write
-from connectors.itglue.streams import ContactsStream, OrganizationsStream, SiteSummariesStream
 
 __all__ = ["ITGlueConnector", "ITGlueSettings"]
 
@@ -67,9 +66,19 @@ PICKLISTS: dict[str, str] = {
 
 #: attributes IT Glue computes; never sent back
 READ_ONLY = frozenset(
-    {"created-at", "updated-at", "resource-url", "organization-name", "flexible-asset-type-name",
-     "organization-type-name", "organization-status-name", "contact-type-name", "location-name",
-     "psa-integration", "my-glue"}
+    {
+        "created-at",
+        "updated-at",
+        "resource-url",
+        "organization-name",
+        "flexible-asset-type-name",
+        "organization-type-name",
+        "organization-status-name",
+        "contact-type-name",
+        "location-name",
+        "psa-integration",
+        "my-glue",
+    }
 )
 #: a flexible asset's name comes from its use-for-title traits; its traits are built by the connector
 ASSET_COMPUTED = frozenset({"name", "traits", "flexible-asset-type-id"})
@@ -83,7 +92,9 @@ class ITGlueSettings(ConnectorSettings):
         default="https://api.itglue.com",
         description="https://api.itglue.com, https://api.eu.itglue.com or https://api.au.itglue.com",
     )
-    site_summary_type: str = Field(default="Site Summary", description="name of the Site Summary flexible asset type")
+    site_summary_type: str = Field(
+        default="Site Summary", description="name of the Site Summary flexible asset type"
+    )
     rate_limit_requests: int = Field(default=3000, gt=0, description="requests allowed per window")
     rate_limit_seconds: float = Field(default=300.0, gt=0, description="length of the request window")
     page_size: int = Field(default=1000, ge=1, le=1000, description="page[size]; IT Glue allows at most 1000")
@@ -143,7 +154,12 @@ class ITGlueConnector(Connector):
                 limits=[RateLimit(s.rate_limit_requests, s.rate_limit_seconds)],
                 # IT Glue documents 403 for an incorrect key and 401 for a missing one
                 policy=ErrorPolicy(
-                    errors={401: AuthenticationError, 403: AuthenticationError, 404: NotFoundError, 409: ConflictError},
+                    errors={
+                        401: AuthenticationError,
+                        403: AuthenticationError,
+                        404: NotFoundError,
+                        409: ConflictError,
+                    },
                     auth_hint=hint,
                 ),
                 headers={"x-api-key": key, "Accept": MEDIA_TYPE},
@@ -194,11 +210,20 @@ class ITGlueConnector(Connector):
             )
         if not found.fields:  # include not honoured: ask the nested fields route
             fields = client.get(
-                f"/flexible_asset_types/{found.id}/relationships/flexible_asset_fields", params={"page[size]": 1000}
+                f"/flexible_asset_types/{found.id}/relationships/flexible_asset_fields",
+                params={"page[size]": 1000},
             )
             try:
-                found = parse_type({"data": [{"id": found.id, "attributes": {"name": found.name}}],
-                                    "included": resources(fields)}, name) or found
+                found = (
+                    parse_type(
+                        {
+                            "data": [{"id": found.id, "attributes": {"name": found.name}}],
+                            "included": resources(fields),
+                        },
+                        name,
+                    )
+                    or found
+                )
             except (ValueError, KeyError, TypeError) as exc:
                 raise client.error(fields, f"malformed flexible asset field list: {exc}") from None
         self._type = found
@@ -216,13 +241,14 @@ class ITGlueConnector(Connector):
         response = self.client().get("/organizations", params={"page[size]": 1, "page[number]": 1})
         meta = response.json().get("meta") or {}
         site_type = self.site_summary_type(refresh=True)
+        s = self.settings
         return CheckResult(
             ok=True,
             details={
                 "host": self.settings.base_url,
                 "organizations": str(meta.get("total-count", "unknown")),
                 "site summary type": f"{site_type.name} (id {site_type.id}, {len(site_type.fields)} fields)",
-                "request budget": f"{self.settings.rate_limit_requests} per {self.settings.rate_limit_seconds:g}s",
+                "request budget": f"{s.rate_limit_requests} per {s.rate_limit_seconds:g}s",
             },
         )
 
@@ -258,7 +284,9 @@ class ITGlueConnector(Connector):
             path = f"/organizations/{org}/relationships/contacts"
         elif entity == "site_summaries":
             if attrs.get("organization-id") in (None, ""):
-                raise RecordRejected("an IT Glue Site Summary needs its organization (attributes.organization-id)")
+                raise RecordRejected(
+                    "an IT Glue Site Summary needs its organization (attributes.organization-id)"
+                )
             site_type = self.site_summary_type()
             attrs["flexible-asset-type-id"] = site_type.id
             attrs["traits"] = self._traits(site_type, {}, payload.get("labels") or {}, skip_empty=True)
@@ -276,12 +304,16 @@ class ITGlueConnector(Connector):
             cur_attrs = current.get("attributes") or {}
             if int(cur_attrs.get("flexible-asset-type-id", site_type.id)) != site_type.id:
                 raise RecordRejected(f"IT Glue flexible asset {id} is not a {site_type.name!r} asset")
-            attrs["traits"] = self._traits(site_type, cur_attrs.get("traits") or {}, changes.get("labels") or {})
+            attrs["traits"] = self._traits(
+                site_type, cur_attrs.get("traits") or {}, changes.get("labels") or {}
+            )
         elif entity == "contacts" and any(name in attrs for name in LIST_FIELDS):
             current_attrs = self._resource(self.client().get(f"{path}/{id}")).get("attributes") or {}
             for name in LIST_FIELDS:
                 if name in attrs:
-                    attrs[name] = merge_primary(current_attrs.get(name), attrs[name], phones=name == "contact-phones")
+                    attrs[name] = merge_primary(
+                        current_attrs.get(name), attrs[name], phones=name == "contact-phones"
+                    )
         try:
             record = self._send("PATCH", f"{path}/{id}", document(type_, attrs))
         except VendorError as exc:
@@ -324,13 +356,17 @@ class ITGlueConnector(Connector):
             options: dict[str, str] = {}
             page: int | None = 1
             while page:
-                response = self.client().get(PICKLISTS[field], params={"page[size]": 1000, "page[number]": page})
+                response = self.client().get(
+                    PICKLISTS[field], params={"page[size]": 1000, "page[number]": page}
+                )
                 try:
                     for item in resources(response):
                         options[str(item["id"])] = str((item.get("attributes") or {}).get("name"))
                     body = response.json()
                 except (ValueError, KeyError) as exc:
-                    raise self.client().error(response, f"malformed picklist {PICKLISTS[field]}: {exc}") from None
+                    raise self.client().error(
+                        response, f"malformed picklist {PICKLISTS[field]}: {exc}"
+                    ) from None
                 page = next_page(body, page)
             self._picklists[field] = options
         return self._picklists[field]

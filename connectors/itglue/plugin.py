@@ -2,9 +2,8 @@
 
 from typing import Any
 
-from hub.sdk import hookimpl
-
 from connectors.itglue.connector import ITGlueConnector
+from hub.sdk import hookimpl
 
 
 @hookimpl

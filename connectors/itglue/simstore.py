@@ -112,13 +112,14 @@ class Table:
         else:
             ordered = self._order
         if lo is not None:
-            ordered = ordered[bisect.bisect_left(ordered, (lo, -1)):]
+            ordered = ordered[bisect.bisect_left(ordered, (lo, -1)) :]
         if hi is not None:
             ordered = ordered[: bisect.bisect_right(ordered, (hi, float("inf")))]
         ids = [i for _, i in ordered]
         if others or match is not None:
             ids = [
-                i for i in ids
+                i
+                for i in ids
                 if all(_equal(self.rows[i], k, v) for k, v in others.items())
                 and (match is None or match(self.rows[i]))
             ]
@@ -150,13 +151,21 @@ class SimData:
     host: str = "https://api.itglue.com"
     organizations: Table = field(default_factory=lambda: Table("organizations", ["psa-integration"]))
     contacts: Table = field(default_factory=lambda: Table("contacts", ["organization-id"]))
-    assets: Table = field(default_factory=lambda: Table("flexible-assets", ["organization-id", "flexible-asset-type-id"]))
+    assets: Table = field(
+        default_factory=lambda: Table("flexible-assets", ["organization-id", "flexible-asset-type-id"])
+    )
     asset_types: dict[int, dict[str, Any]] = field(default_factory=dict)
     asset_fields: dict[int, list[dict[str, Any]]] = field(default_factory=dict)
     attachments: dict[int, dict[str, Any]] = field(default_factory=dict)
     _stamp: datetime = field(default_factory=lambda: datetime(2020, 1, 1, tzinfo=UTC))
-    _ids: dict[str, int] = field(default_factory=lambda: {"organizations": 100000, "contacts": 200000,
-                                                          "flexible-assets": 300000, "attachments": 500000})
+    _ids: dict[str, int] = field(
+        default_factory=lambda: {
+            "organizations": 100000,
+            "contacts": 200000,
+            "flexible-assets": 300000,
+            "attachments": 500000,
+        }
+    )
 
     # -- time and ids ---------------------------------------------------------------
 
@@ -185,14 +194,30 @@ class SimData:
             type_id = rng.choice([86, 86, 86, 87, 88])
             psa = "autotask" if psa_every and n % psa_every == psa_every - 1 else None
             name = f"{rng.choice(_WORDS)} {rng.choice(_WORDS)} {n + 1}"
-            orgs.append(_resource("organizations", org_id, {
-                "name": name, "alert": None, "description": None,
-                "organization-type-id": type_id, "organization-type-name": ORG_TYPES[type_id],
-                "organization-status-id": 68, "organization-status-name": "Active",
-                "primary": False, "logo": "", "quick-notes": None, "short-name": f"org{n + 1}",
-                "psa-integration": psa, "created-at": stamp, "updated-at": stamp,
-                "parent-id": None, "ancestor-ids": "[]",
-            }))
+            orgs.append(
+                _resource(
+                    "organizations",
+                    org_id,
+                    {
+                        "name": name,
+                        "alert": None,
+                        "description": None,
+                        "organization-type-id": type_id,
+                        "organization-type-name": ORG_TYPES[type_id],
+                        "organization-status-id": 68,
+                        "organization-status-name": "Active",
+                        "primary": False,
+                        "logo": "",
+                        "quick-notes": None,
+                        "short-name": f"org{n + 1}",
+                        "psa-integration": psa,
+                        "created-at": stamp,
+                        "updated-at": stamp,
+                        "parent-id": None,
+                        "ancestor-ids": "[]",
+                    },
+                )
+            )
         for org in orgs:
             if len(contacts) >= size:
                 break
@@ -208,7 +233,9 @@ class SimData:
         for org in orgs[::2]:
             assets.append(self._seed_site_summary(rng, org, by_org.get(org["id"], [])))
         self.assets.load(assets)
-        latest = max((r["attributes"]["updated-at"] for t in (orgs, contacts, assets) for r in t), default=None)
+        latest = max(
+            (r["attributes"]["updated-at"] for t in (orgs, contacts, assets) for r in t), default=None
+        )
         if latest:
             self._stamp = datetime.fromisoformat(latest.replace("Z", "+00:00"))
 
@@ -216,20 +243,44 @@ class SimData:
         first, last = rng.choice(_FIRST), rng.choice(_LAST)
         stamp = org["attributes"]["updated-at"]
         domain = org["attributes"]["short-name"] + ".example.com"
-        return _resource("contacts", self.next_id("contacts"), {
-            "organization-id": int(org["id"]), "organization-name": org["attributes"]["name"],
-            "name": f"{first} {last}", "first-name": first, "last-name": last,
-            "title": rng.choice(["Office Manager", "Owner", "IT Lead", None]),
-            "contact-type-id": 24, "contact-type-name": CONTACT_TYPES[24],
-            "location-id": None, "location-name": None, "important": None, "notes": None,
-            "psa-integration": org["attributes"]["psa-integration"],
-            "created-at": stamp, "updated-at": stamp,
-            "contact-emails": [{"value": f"{first}.{last}@{domain}".lower(), "primary": True, "label-name": "Work"}],
-            "contact-phones": [{"value": f"415555{rng.randrange(10000):04d}", "extension": None, "primary": True,
-                                "label-name": "Work", "label-type": "phone", "formatted-value": None}],
-        })
+        return _resource(
+            "contacts",
+            self.next_id("contacts"),
+            {
+                "organization-id": int(org["id"]),
+                "organization-name": org["attributes"]["name"],
+                "name": f"{first} {last}",
+                "first-name": first,
+                "last-name": last,
+                "title": rng.choice(["Office Manager", "Owner", "IT Lead", None]),
+                "contact-type-id": 24,
+                "contact-type-name": CONTACT_TYPES[24],
+                "location-id": None,
+                "location-name": None,
+                "important": None,
+                "notes": None,
+                "psa-integration": org["attributes"]["psa-integration"],
+                "created-at": stamp,
+                "updated-at": stamp,
+                "contact-emails": [
+                    {"value": f"{first}.{last}@{domain}".lower(), "primary": True, "label-name": "Work"}
+                ],
+                "contact-phones": [
+                    {
+                        "value": f"415555{rng.randrange(10000):04d}",
+                        "extension": None,
+                        "primary": True,
+                        "label-name": "Work",
+                        "label-type": "phone",
+                        "formatted-value": None,
+                    }
+                ],
+            },
+        )
 
-    def _seed_site_summary(self, rng: random.Random, org: dict[str, Any], people: list[dict[str, Any]]) -> dict[str, Any]:
+    def _seed_site_summary(
+        self, rng: random.Random, org: dict[str, Any], people: list[dict[str, Any]]
+    ) -> dict[str, Any]:
         asset_id = self.next_id("flexible-assets")
         ids = [int(p["id"]) for p in people]
         attachment = self._attachment(asset_id, "network-diagram.pdf")
@@ -246,40 +297,76 @@ class SimData:
         }
         traits = {k: v for k, v in traits.items() if v is not None}
         stamp = org["attributes"]["updated-at"]
-        return _resource("flexible-assets", asset_id, {
-            "organization-id": int(org["id"]), "organization-name": org["attributes"]["name"],
-            "resource-url": f"{self.host}/{org['id']}/assets/records/{asset_id}",
-            "restricted": False, "my-glue": False, "flexible-asset-type-id": SITE_SUMMARY_TYPE_ID,
-            "flexible-asset-type-name": self.asset_types[SITE_SUMMARY_TYPE_ID]["attributes"]["name"],
-            "name": traits["site-name"], "traits": traits, "archived": False,
-            "created-at": stamp, "updated-at": stamp,
-        })
+        return _resource(
+            "flexible-assets",
+            asset_id,
+            {
+                "organization-id": int(org["id"]),
+                "organization-name": org["attributes"]["name"],
+                "resource-url": f"{self.host}/{org['id']}/assets/records/{asset_id}",
+                "restricted": False,
+                "my-glue": False,
+                "flexible-asset-type-id": SITE_SUMMARY_TYPE_ID,
+                "flexible-asset-type-name": self.asset_types[SITE_SUMMARY_TYPE_ID]["attributes"]["name"],
+                "name": traits["site-name"],
+                "traits": traits,
+                "archived": False,
+                "created-at": stamp,
+                "updated-at": stamp,
+            },
+        )
 
     def _seed_types(self, site_summary_name: str = "Site Summary") -> None:
         stamp = "2019-04-09T14:44:23.000Z"
         for type_id, name, description, fields in (
-            (SITE_SUMMARY_TYPE_ID, site_summary_name, "Who to call and who may approve", _SITE_SUMMARY_FIELDS),
+            (
+                SITE_SUMMARY_TYPE_ID,
+                site_summary_name,
+                "Who to call and who may approve",
+                _SITE_SUMMARY_FIELDS,
+            ),
             (OTHER_TYPE_ID, "Email", "Email Platform Information", _EMAIL_FIELDS),
         ):
             self.asset_types[type_id] = {
-                "id": str(type_id), "type": "flexible-asset-types",
-                "attributes": {"name": name, "description": description, "created-at": stamp,
-                               "updated-at": stamp, "icon": "sitemap", "show-in-menu": True},
+                "id": str(type_id),
+                "type": "flexible-asset-types",
+                "attributes": {
+                    "name": name,
+                    "description": description,
+                    "created-at": stamp,
+                    "updated-at": stamp,
+                    "icon": "sitemap",
+                    "show-in-menu": True,
+                },
             }
             self.asset_fields[type_id] = [
                 {
-                    "id": str(type_id * 100 + order), "type": "flexible-asset-fields",
+                    "id": str(type_id * 100 + order),
+                    "type": "flexible-asset-fields",
                     "attributes": {
-                        "order": order, "name": label, "kind": kind, "hint": None, "decimals": 0,
-                        "tag-type": tag_type, "required": required, "use-for-title": title,
-                        "expiration": False, "show-in-list": True, "name-key": key,
-                        "created-at": stamp, "updated-at": stamp,
-                        "flexible-asset-type-id": type_id, "default-value": default,
+                        "order": order,
+                        "name": label,
+                        "kind": kind,
+                        "hint": None,
+                        "decimals": 0,
+                        "tag-type": tag_type,
+                        "required": required,
+                        "use-for-title": title,
+                        "expiration": False,
+                        "show-in-list": True,
+                        "name-key": key,
+                        "created-at": stamp,
+                        "updated-at": stamp,
+                        "flexible-asset-type-id": type_id,
+                        "default-value": default,
                     },
-                    "relationships": {"flexible-asset-type": {"data": {"id": str(type_id),
-                                                                       "type": "flexible-asset-types"}}},
+                    "relationships": {
+                        "flexible-asset-type": {"data": {"id": str(type_id), "type": "flexible-asset-types"}}
+                    },
                 }
-                for order, (label, key, kind, tag_type, required, title, default) in enumerate(fields, start=1)
+                for order, (label, key, kind, tag_type, required, title, default) in enumerate(
+                    fields, start=1
+                )
             ]
 
     # -- Tag and Upload traits ------------------------------------------------------
@@ -325,7 +412,9 @@ class SimData:
             kept.append({k: known[k] for k in ("id", "file_name", "url")})
         return kept or None
 
-    def stored_traits(self, type_id: int, asset_id: int, traits: dict[str, Any], creating: bool) -> dict[str, Any]:
+    def stored_traits(
+        self, type_id: int, asset_id: int, traits: dict[str, Any], creating: bool
+    ) -> dict[str, Any]:
         """The traits IT Glue keeps from a POST/PATCH body: *only* those sent (replacement)."""
         fields = {f["attributes"]["name-key"]: f["attributes"] for f in self.asset_fields.get(type_id, [])}
         out: dict[str, Any] = {}
@@ -333,24 +422,35 @@ class SimData:
             key = key.replace("_", "-")
             spec = fields.get(key)
             if spec is None:
-                raise UnprocessableEntity(f"{key} is not a field of this flexible asset type",
-                                          f"/data/attributes/traits/{key}")
+                raise UnprocessableEntity(
+                    f"{key} is not a field of this flexible asset type", f"/data/attributes/traits/{key}"
+                )
             if value is None or value == "" or value == []:
                 continue  # "Passing a null value will also delete a trait's value"
             kind = spec["kind"]
             if kind == "Tag":
-                ids = value if isinstance(value, list) else str(value).split(",") if isinstance(value, str) else [value]
+                ids = (
+                    value
+                    if isinstance(value, list)
+                    else str(value).split(",")
+                    if isinstance(value, str)
+                    else [value]
+                )
                 try:
                     stored = self._tag(spec["tag-type"], [int(i) for i in ids])
                 except (TypeError, ValueError):
-                    raise UnprocessableEntity(f"{spec['name']} takes ids", f"/data/attributes/traits/{key}") from None
+                    raise UnprocessableEntity(
+                        f"{spec['name']} takes ids", f"/data/attributes/traits/{key}"
+                    ) from None
             elif kind == "Upload":
                 stored = self._upload(asset_id, value)
             elif kind == "Select":
                 options = (spec.get("default-value") or "").split("\n")
                 if value not in options:
-                    raise UnprocessableEntity(f"{spec['name']} must be one of {', '.join(options)}",
-                                              f"/data/attributes/traits/{key}")
+                    raise UnprocessableEntity(
+                        f"{spec['name']} must be one of {', '.join(options)}",
+                        f"/data/attributes/traits/{key}",
+                    )
                 stored = value
             else:
                 stored = value
@@ -359,12 +459,21 @@ class SimData:
         if creating:
             for key, spec in fields.items():
                 if spec["required"] and key not in out:
-                    raise UnprocessableEntity(f"{spec['name']} can't be blank", f"/data/attributes/traits/{key}")
+                    raise UnprocessableEntity(
+                        f"{spec['name']} can't be blank", f"/data/attributes/traits/{key}"
+                    )
         return out
 
     def asset_name(self, type_id: int, traits: dict[str, Any]) -> str:
-        keys = [f["attributes"]["name-key"] for f in self.asset_fields[type_id] if f["attributes"]["use-for-title"]]
-        return " ".join(str(traits[k]) for k in keys if isinstance(traits.get(k), str | int | float)) or "Untitled"
+        keys = [
+            f["attributes"]["name-key"]
+            for f in self.asset_fields[type_id]
+            if f["attributes"]["use-for-title"]
+        ]
+        return (
+            " ".join(str(traits[k]) for k in keys if isinstance(traits.get(k), str | int | float))
+            or "Untitled"
+        )
 
 
 def _resource(type_: str, id_: int, attributes: dict[str, Any]) -> dict[str, Any]:
@@ -380,7 +489,15 @@ _SITE_SUMMARY_FIELDS = [
     ("Authorization Permissions", "authorization-permissions", "Textbox", None, False, False, None),
     ("Report Recipients", "report-recipients", "Tag", "Contacts", False, False, None),
     ("Internet Provider", "internet-provider", "Text", None, False, False, None),
-    ("Onboarding Status", "onboarding-status", "Select", None, False, False, "Not Started\nIn Progress\nComplete"),
+    (
+        "Onboarding Status",
+        "onboarding-status",
+        "Select",
+        None,
+        False,
+        False,
+        "Not Started\nIn Progress\nComplete",
+    ),
     ("Network Diagram", "network-diagram", "Upload", None, False, False, None),
     ("Notes", "notes", "Textbox", None, False, False, None),
 ]
@@ -388,6 +505,19 @@ _EMAIL_FIELDS = [
     ("Type", "type", "Select", None, True, True, "Office 365\nExchange 2016\nGoogle Apps"),
     ("Webmail URL", "webmail-url", "Text", None, False, False, None),
 ]
-_WORDS = ["Acme", "Happy", "Frog", "Kraken", "Blue", "River", "Summit", "Pine", "Harbor", "Maple", "Copper", "North"]
+_WORDS = [
+    "Acme",
+    "Happy",
+    "Frog",
+    "Kraken",
+    "Blue",
+    "River",
+    "Summit",
+    "Pine",
+    "Harbor",
+    "Maple",
+    "Copper",
+    "North",
+]
 _FIRST = ["Robert", "Jackie", "John", "Maria", "Wei", "Fatima", "Liam", "Olga", "Sam", "Priya"]
 _LAST = ["Storts", "Tilds", "Morgan", "Garcia", "Chen", "Khan", "Murphy", "Ivanova", "Lee", "Patel"]

@@ -31,8 +31,6 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
-from hub.sdk import Sandbox
-
 from connectors.itglue.simstore import (
     CONTACT_TYPES,
     ORG_STATUSES,
@@ -43,6 +41,7 @@ from connectors.itglue.simstore import (
     Table,
     UnprocessableEntity,
 )
+from hub.sdk import Sandbox
 
 __all__ = ["ITGlueSimulator", "ITGlueSimulatorControl", "build_sandbox"]
 
@@ -52,14 +51,31 @@ STREAMS = {"organizations": "organizations", "contacts": "contacts", "site_summa
 
 
 class _Abort(Exception):
-    def __init__(self, status: int, title: str, detail: str | None = None, pointer: str | None = None,
-                 headers: dict[str, str] | None = None) -> None:
+    def __init__(
+        self,
+        status: int,
+        title: str,
+        detail: str | None = None,
+        pointer: str | None = None,
+        headers: dict[str, str] | None = None,
+    ) -> None:
         super().__init__(title)
-        self.status, self.title, self.detail, self.pointer, self.headers = status, title, detail, pointer, headers
+        self.status, self.title, self.detail, self.pointer, self.headers = (
+            status,
+            title,
+            detail,
+            pointer,
+            headers,
+        )
 
 
-def _errors(status: int, title: str, detail: str | None = None, pointer: str | None = None,
-            headers: dict[str, str] | None = None) -> JSONResponse:
+def _errors(
+    status: int,
+    title: str,
+    detail: str | None = None,
+    pointer: str | None = None,
+    headers: dict[str, str] | None = None,
+) -> JSONResponse:
     error: dict[str, Any] = {"status": str(status), "title": title}
     if detail:
         error["detail"] = detail
@@ -68,17 +84,36 @@ def _errors(status: int, title: str, detail: str | None = None, pointer: str | N
     return JSONResponse({"errors": [error]}, status_code=status, headers=headers, media_type=MEDIA_TYPE)
 
 
-_TITLES = {400: "Bad Request", 401: "Unauthorized", 403: "Forbidden", 404: "Not Found",
-           415: "Unsupported Media Type", 422: "Unprocessable Entity", 429: "Too Many Requests",
-           500: "Internal Server Error", 502: "Bad Gateway", 503: "Service Unavailable", 504: "Gateway Timeout"}
+_TITLES = {
+    400: "Bad Request",
+    401: "Unauthorized",
+    403: "Forbidden",
+    404: "Not Found",
+    415: "Unsupported Media Type",
+    422: "Unprocessable Entity",
+    429: "Too Many Requests",
+    500: "Internal Server Error",
+    502: "Bad Gateway",
+    503: "Service Unavailable",
+    504: "Gateway Timeout",
+}
 
 
 class ITGlueSimulator:
     """The simulated tenant: data, budget, faults, and the ASGI app serving them."""
 
-    def __init__(self, *, size: int = 25, seed: int = 1, api_key: str = "ITG.simulator-key",
-                 budget: int = 3000, window: float = 300.0, psa_every: int = 5,
-                 site_summary_type: str = "Site Summary", monotonic: Callable[[], float] = time.monotonic) -> None:
+    def __init__(
+        self,
+        *,
+        size: int = 25,
+        seed: int = 1,
+        api_key: str = "ITG.simulator-key",
+        budget: int = 3000,
+        window: float = 300.0,
+        psa_every: int = 5,
+        site_summary_type: str = "Site Summary",
+        monotonic: Callable[[], float] = time.monotonic,
+    ) -> None:
         self.api_key = api_key
         self.budget, self.window = budget, window
         self.monotonic = monotonic
@@ -95,31 +130,67 @@ class ITGlueSimulator:
     def _routes(self) -> list[Route]:
         g, p = ["GET"], ["PATCH"]
         return [
-            Route("/organizations", self._wrap(self.list_organizations, self.create_organization), methods=["GET", "POST"]),
-            Route("/organizations/{id}", self._wrap(self.show_organization, patch=self.update_organization),
-                  methods=["GET", "PATCH"]),
-            Route("/organizations/{org_id}/relationships/contacts", self._wrap(self.list_contacts, self.create_contact),
-                  methods=["GET", "POST"]),
-            Route("/organizations/{org_id}/relationships/contacts/{id}",
-                  self._wrap(self.show_contact, patch=self.update_contact), methods=["GET", "PATCH"]),
+            Route(
+                "/organizations",
+                self._wrap(self.list_organizations, self.create_organization),
+                methods=["GET", "POST"],
+            ),
+            Route(
+                "/organizations/{id}",
+                self._wrap(self.show_organization, patch=self.update_organization),
+                methods=["GET", "PATCH"],
+            ),
+            Route(
+                "/organizations/{org_id}/relationships/contacts",
+                self._wrap(self.list_contacts, self.create_contact),
+                methods=["GET", "POST"],
+            ),
+            Route(
+                "/organizations/{org_id}/relationships/contacts/{id}",
+                self._wrap(self.show_contact, patch=self.update_contact),
+                methods=["GET", "PATCH"],
+            ),
             Route("/contacts", self._wrap(self.list_contacts, self.create_contact), methods=["GET", "POST"]),
-            Route("/contacts/{id}", self._wrap(self.show_contact, patch=self.update_contact), methods=["GET", "PATCH"]),
-            Route("/flexible_assets", self._wrap(self.list_assets, self.create_asset), methods=["GET", "POST"]),
-            Route("/organizations/{org_id}/relationships/flexible_assets", self._wrap(None, self.create_asset),
-                  methods=["POST"]),
-            Route("/flexible_assets/{id}", self._wrap(self.show_asset, patch=self.update_asset), methods=g + p),
+            Route(
+                "/contacts/{id}",
+                self._wrap(self.show_contact, patch=self.update_contact),
+                methods=["GET", "PATCH"],
+            ),
+            Route(
+                "/flexible_assets", self._wrap(self.list_assets, self.create_asset), methods=["GET", "POST"]
+            ),
+            Route(
+                "/organizations/{org_id}/relationships/flexible_assets",
+                self._wrap(None, self.create_asset),
+                methods=["POST"],
+            ),
+            Route(
+                "/flexible_assets/{id}", self._wrap(self.show_asset, patch=self.update_asset), methods=g + p
+            ),
             Route("/flexible_asset_types", self._wrap(self.list_types), methods=g),
             Route("/flexible_asset_types/{id}", self._wrap(self.show_type), methods=g),
-            Route("/flexible_asset_types/{id}/relationships/flexible_asset_fields", self._wrap(self.list_fields),
-                  methods=g),
-            Route("/organization_types", self._wrap(self._picklist(ORG_TYPES, "organization-types")), methods=g),
-            Route("/organization_statuses", self._wrap(self._picklist(ORG_STATUSES, "organization-statuses")),
-                  methods=g),
+            Route(
+                "/flexible_asset_types/{id}/relationships/flexible_asset_fields",
+                self._wrap(self.list_fields),
+                methods=g,
+            ),
+            Route(
+                "/organization_types", self._wrap(self._picklist(ORG_TYPES, "organization-types")), methods=g
+            ),
+            Route(
+                "/organization_statuses",
+                self._wrap(self._picklist(ORG_STATUSES, "organization-statuses")),
+                methods=g,
+            ),
             Route("/contact_types", self._wrap(self._picklist(CONTACT_TYPES, "contact-types")), methods=g),
         ]
 
-    def _wrap(self, get: Callable[..., Any] | None, post: Callable[..., Any] | None = None,
-              patch: Callable[..., Any] | None = None) -> Callable[[Request], Awaitable[Response]]:
+    def _wrap(
+        self,
+        get: Callable[..., Any] | None,
+        post: Callable[..., Any] | None = None,
+        patch: Callable[..., Any] | None = None,
+    ) -> Callable[[Request], Awaitable[Response]]:
         async def endpoint(request: Request) -> Response:
             body = await request.body()
             with self.lock:
@@ -151,8 +222,13 @@ class ITGlueSimulator:
             self.hits.popleft()
         if len(self.hits) >= self.budget:
             wait = max(1, math.ceil(self.hits[0] + self.window - now))
-            raise _Abort(429, "Too Many Requests", f"limit of {self.budget} requests per {self.window:g}s reached",
-                         None, {"Retry-After": str(wait)})
+            raise _Abort(
+                429,
+                "Too Many Requests",
+                f"limit of {self.budget} requests per {self.window:g}s reached",
+                None,
+                {"Retry-After": str(wait)},
+            )
         self.hits.append(now)
         key = request.headers.get("x-api-key")
         if not key:
@@ -184,7 +260,9 @@ class ITGlueSimulator:
                 out[key[7:-1].replace("-", "_")] = value
         return out
 
-    def _page(self, request: Request, ids: list[int], table: Table, filters: dict[str, str]) -> tuple[int, Any]:
+    def _page(
+        self, request: Request, ids: list[int], table: Table, filters: dict[str, str]
+    ) -> tuple[int, Any]:
         try:
             size = int(request.query_params.get("page[size]", 50))
             number = int(request.query_params.get("page[number]", 1))
@@ -194,7 +272,7 @@ class ITGlueSimulator:
             raise _Abort(400, "Bad Request", f"page[size] must be between 1 and {MAX_PAGE_SIZE}")
         total = len(ids)
         pages = max(1, math.ceil(total / size))
-        chunk = ids[(number - 1) * size: number * size]
+        chunk = ids[(number - 1) * size : number * size]
 
         def link(n: int) -> str:
             params = dict(request.query_params)
@@ -209,9 +287,14 @@ class ITGlueSimulator:
             links["prev"] = link(number - 1)
         return 200, {
             "data": [table.rows[i] for i in chunk],
-            "meta": {"current-page": number, "next-page": number + 1 if number < pages else None,
-                     "prev-page": number - 1 if number > 1 else None, "total-pages": pages,
-                     "total-count": total, "filters": filters},
+            "meta": {
+                "current-page": number,
+                "next-page": number + 1 if number < pages else None,
+                "prev-page": number - 1 if number > 1 else None,
+                "total-pages": pages,
+                "total-count": total,
+                "filters": filters,
+            },
             "links": links,
         }
 
@@ -250,8 +333,11 @@ class ITGlueSimulator:
 
     def list_organizations(self, request: Request) -> tuple[int, Any]:
         f = self._filters(request)
-        equals = {k.replace("_", "-"): v for k, v in f.items()
-                  if k in ("id", "name", "organization_type_id", "organization_status_id")}
+        equals = {
+            k.replace("_", "-"): v
+            for k, v in f.items()
+            if k in ("id", "name", "organization_type_id", "organization_status_id")
+        }
         if "psa_integration_type" in f:
             equals["psa-integration"] = f["psa_integration_type"]
         sort = self._sort(request, {"name", "id", "updated_at", "created_at", "short_name"})
@@ -278,12 +364,29 @@ class ITGlueSimulator:
 
     def create_organization(self, request: Request, payload: dict[str, Any]) -> tuple[int, Any]:
         stamp = self.data.now()
-        row = {"id": str(self.data.next_id("organizations")), "type": "organizations", "relationships": {},
-               "attributes": {"name": None, "alert": None, "description": None, "organization-type-id": None,
-                              "organization-type-name": None, "organization-status-id": 68,
-                              "organization-status-name": "Active", "primary": False, "logo": "",
-                              "quick-notes": None, "short-name": None, "psa-integration": None,
-                              "created-at": stamp, "updated-at": stamp, "parent-id": None, "ancestor-ids": "[]"}}
+        row = {
+            "id": str(self.data.next_id("organizations")),
+            "type": "organizations",
+            "relationships": {},
+            "attributes": {
+                "name": None,
+                "alert": None,
+                "description": None,
+                "organization-type-id": None,
+                "organization-type-name": None,
+                "organization-status-id": 68,
+                "organization-status-name": "Active",
+                "primary": False,
+                "logo": "",
+                "quick-notes": None,
+                "short-name": None,
+                "psa-integration": None,
+                "created-at": stamp,
+                "updated-at": stamp,
+                "parent-id": None,
+                "ancestor-ids": "[]",
+            },
+        }
         self._org_attrs(payload["attributes"], row)
         return 201, {"data": self.data.organizations.put(row)}
 
@@ -292,7 +395,8 @@ class ITGlueSimulator:
         attrs = payload["attributes"]
         if current["attributes"].get("psa-integration") and set(attrs) - PSA_EDITABLE - {"id"}:
             raise UnprocessableEntity(
-                "Organization is synced with your PSA; only alert, description and quick notes can be updated")
+                "Organization is synced with your PSA; only alert, description and quick notes can be updated"
+            )
         row = copy.deepcopy(current)
         self._org_attrs(attrs, row)
         row["attributes"]["updated-at"] = self.data.now()
@@ -302,8 +406,11 @@ class ITGlueSimulator:
 
     def list_contacts(self, request: Request) -> tuple[int, Any]:
         f = self._filters(request)
-        equals: dict[str, Any] = {k.replace("_", "-"): v for k, v in f.items()
-                                  if k in ("id", "first_name", "last_name", "title", "contact_type_id")}
+        equals: dict[str, Any] = {
+            k.replace("_", "-"): v
+            for k, v in f.items()
+            if k in ("id", "first_name", "last_name", "title", "contact_type_id")
+        }
         org = request.path_params.get("org_id") or f.get("organization_id")
         if request.path_params.get("org_id"):
             self._get(self.data.organizations, request.path_params["org_id"])
@@ -314,7 +421,8 @@ class ITGlueSimulator:
             wanted = f["primary_email"].lower()
             match = lambda row: any(  # noqa: E731 - a one-line predicate
                 e.get("primary") and str(e.get("value", "")).lower() == wanted
-                for e in row["attributes"].get("contact-emails") or [])
+                for e in row["attributes"].get("contact-emails") or []
+            )
         sort = self._sort(request, {"first_name", "last_name", "id", "created_at", "updated_at"})
         ids = self.data.contacts.query(equals, (None, None), sort, match)
         return self._page(request, ids, self.data.contacts, f)
@@ -331,7 +439,9 @@ class ITGlueSimulator:
         if "organization-id" in attrs:
             org = self.data.organizations.get(attrs["organization-id"])
             if org is None:
-                raise UnprocessableEntity("Valid organization_id is required", "/data/attributes/organization_id")
+                raise UnprocessableEntity(
+                    "Valid organization_id is required", "/data/attributes/organization_id"
+                )
             a["organization-id"], a["organization-name"] = int(org["id"]), org["attributes"]["name"]
         if "contact-type-id" in attrs:
             if attrs["contact-type-id"] is not None and int(attrs["contact-type-id"]) not in CONTACT_TYPES:
@@ -348,20 +458,35 @@ class ITGlueSimulator:
 
     @staticmethod
     def _contact_item(key: str, item: Any) -> dict[str, Any]:
-        if not isinstance(item, dict) or not item.get("value") or not item.get("label-name", item.get("label_name")):
+        if (
+            not isinstance(item, dict)
+            or not item.get("value")
+            or not item.get("label-name", item.get("label_name"))
+        ):
             raise UnprocessableEntity("value and label_name are required", f"/data/attributes/{key}")
         if not isinstance(item.get("primary", False), bool):
             raise UnprocessableEntity("primary must be true or false", f"/data/attributes/{key}")
         value = str(item["value"])
-        out: dict[str, Any] = {"value": value, "primary": item.get("primary", False),
-                               "label-name": item.get("label-name", item.get("label_name"))}
+        out: dict[str, Any] = {
+            "value": value,
+            "primary": item.get("primary", False),
+            "label-name": item.get("label-name", item.get("label_name")),
+        }
         if key == "contact-emails":
             if "@" not in value:
                 raise UnprocessableEntity("must be a valid email address", f"/data/attributes/{key}")
         else:
-            digits = "".join(ch for ch in value if ch.isdigit())  # "Phone numbers are stripped of all separators"
-            out.update({"value": digits, "extension": item.get("extension"),
-                        "label-type": item.get("label-type", "phone"), "formatted-value": None})
+            digits = "".join(
+                ch for ch in value if ch.isdigit()
+            )  # "Phone numbers are stripped of all separators"
+            out.update(
+                {
+                    "value": digits,
+                    "extension": item.get("extension"),
+                    "label-type": item.get("label-type", "phone"),
+                    "formatted-value": None,
+                }
+            )
         return out
 
     def create_contact(self, request: Request, payload: dict[str, Any]) -> tuple[int, Any]:
@@ -372,12 +497,30 @@ class ITGlueSimulator:
         if "organization-id" not in attrs:
             raise UnprocessableEntity("Valid organization_id is required", "/data/attributes/organization_id")
         stamp = self.data.now()
-        row = {"id": str(self.data.next_id("contacts")), "type": "contacts", "relationships": {},
-               "attributes": {"organization-id": None, "organization-name": None, "name": "", "first-name": None,
-                              "last-name": None, "title": None, "contact-type-id": None, "contact-type-name": None,
-                              "location-id": None, "location-name": None, "important": None, "notes": None,
-                              "psa-integration": None, "created-at": stamp, "updated-at": stamp,
-                              "contact-emails": [], "contact-phones": []}}
+        row = {
+            "id": str(self.data.next_id("contacts")),
+            "type": "contacts",
+            "relationships": {},
+            "attributes": {
+                "organization-id": None,
+                "organization-name": None,
+                "name": "",
+                "first-name": None,
+                "last-name": None,
+                "title": None,
+                "contact-type-id": None,
+                "contact-type-name": None,
+                "location-id": None,
+                "location-name": None,
+                "important": None,
+                "notes": None,
+                "psa-integration": None,
+                "created-at": stamp,
+                "updated-at": stamp,
+                "contact-emails": [],
+                "contact-phones": [],
+            },
+        }
         self._contact_attrs(attrs, row)
         return 201, {"data": self.data.contacts.put(row)}
 
@@ -426,14 +569,25 @@ class ITGlueSimulator:
         asset_id = self.data.next_id("flexible-assets")
         traits = self.data.stored_traits(type_id, asset_id, attrs["traits"], creating=True)
         stamp = self.data.now()
-        row = {"id": str(asset_id), "type": "flexible-assets", "relationships": {}, "attributes": {
-            "organization-id": int(org["id"]), "organization-name": org["attributes"]["name"],
-            "resource-url": f"{self.data.host}/{org['id']}/assets/records/{asset_id}",
-            "restricted": bool(attrs.get("restricted", False)), "my-glue": False,
-            "flexible-asset-type-id": type_id,
-            "flexible-asset-type-name": self.data.asset_types[type_id]["attributes"]["name"],
-            "name": self.data.asset_name(type_id, traits), "traits": traits,
-            "archived": bool(attrs.get("archived", False)), "created-at": stamp, "updated-at": stamp}}
+        row = {
+            "id": str(asset_id),
+            "type": "flexible-assets",
+            "relationships": {},
+            "attributes": {
+                "organization-id": int(org["id"]),
+                "organization-name": org["attributes"]["name"],
+                "resource-url": f"{self.data.host}/{org['id']}/assets/records/{asset_id}",
+                "restricted": bool(attrs.get("restricted", False)),
+                "my-glue": False,
+                "flexible-asset-type-id": type_id,
+                "flexible-asset-type-name": self.data.asset_types[type_id]["attributes"]["name"],
+                "name": self.data.asset_name(type_id, traits),
+                "traits": traits,
+                "archived": bool(attrs.get("archived", False)),
+                "created-at": stamp,
+                "updated-at": stamp,
+            },
+        }
         return 201, {"data": self.data.assets.put(row)}
 
     def update_asset(self, request: Request, payload: dict[str, Any]) -> tuple[int, Any]:
@@ -445,13 +599,16 @@ class ITGlueSimulator:
             if not isinstance(attrs["traits"], dict):
                 raise _Abort(400, "Bad Request", "data[attributes][traits] must be a Hash")
             # "Any traits you don't specify will be deleted": the new traits are exactly those sent
-            a["traits"] = self.data.stored_traits(a["flexible-asset-type-id"], int(row["id"]), attrs["traits"],
-                                                  creating=False)
+            a["traits"] = self.data.stored_traits(
+                a["flexible-asset-type-id"], int(row["id"]), attrs["traits"], creating=False
+            )
             a["name"] = self.data.asset_name(a["flexible-asset-type-id"], a["traits"])
         if "organization-id" in attrs:
             org = self.data.organizations.get(attrs["organization-id"])
             if org is None:
-                raise UnprocessableEntity("Valid organization_id is required", "/data/attributes/organization_id")
+                raise UnprocessableEntity(
+                    "Valid organization_id is required", "/data/attributes/organization_id"
+                )
             a["organization-id"], a["organization-name"] = int(org["id"]), org["attributes"]["name"]
         for key in ("archived", "restricted"):
             if key in attrs:
@@ -471,8 +628,14 @@ class ITGlueSimulator:
             types = [t for t in types if t["id"] == f["id"]]
         document: dict[str, Any] = {
             "data": [self._type_doc(t) for t in types],
-            "meta": {"current-page": 1, "next-page": None, "prev-page": None, "total-pages": 1,
-                     "total-count": len(types), "filters": f},
+            "meta": {
+                "current-page": 1,
+                "next-page": None,
+                "prev-page": None,
+                "total-pages": 1,
+                "total-count": len(types),
+                "filters": f,
+            },
             "links": {},
         }
         if "flexible_asset_fields" in request.query_params.get("include", "").split(","):
@@ -481,11 +644,19 @@ class ITGlueSimulator:
 
     def _type_doc(self, t: dict[str, Any]) -> dict[str, Any]:
         fields = self.data.asset_fields[int(t["id"])]
-        return {**t, "relationships": {"flexible-asset-fields": {
-            "data": [{"id": fld["id"], "type": "flexible-asset-fields"} for fld in fields]}}}
+        return {
+            **t,
+            "relationships": {
+                "flexible-asset-fields": {
+                    "data": [{"id": fld["id"], "type": "flexible-asset-fields"} for fld in fields]
+                }
+            },
+        }
 
     def show_type(self, request: Request) -> tuple[int, Any]:
-        t = self.data.asset_types.get(int(request.path_params["id"]) if request.path_params["id"].isdigit() else -1)
+        t = self.data.asset_types.get(
+            int(request.path_params["id"]) if request.path_params["id"].isdigit() else -1
+        )
         if t is None:
             raise _Abort(404, "Not Found")
         document: dict[str, Any] = {"data": self._type_doc(t)}
@@ -498,18 +669,38 @@ class ITGlueSimulator:
         if type_id not in self.data.asset_fields:
             raise _Abort(404, "Not Found")
         fields = self.data.asset_fields[type_id]
-        return 200, {"data": fields, "links": {},
-                     "meta": {"current-page": 1, "next-page": None, "prev-page": None, "total-pages": 1,
-                              "total-count": len(fields), "filters": {}}}
+        return 200, {
+            "data": fields,
+            "links": {},
+            "meta": {
+                "current-page": 1,
+                "next-page": None,
+                "prev-page": None,
+                "total-pages": 1,
+                "total-count": len(fields),
+                "filters": {},
+            },
+        }
 
     @staticmethod
     def _picklist(options: dict[int, str], type_: str) -> Callable[[Request], tuple[int, Any]]:
         def handler(request: Request) -> tuple[int, Any]:
-            data = [{"id": str(i), "type": type_, "attributes": {"name": name, "synced": False}}
-                    for i, name in sorted(options.items())]
-            return 200, {"data": data, "links": {},
-                         "meta": {"current-page": 1, "next-page": None, "prev-page": None, "total-pages": 1,
-                                  "total-count": len(data), "filters": {}}}
+            data = [
+                {"id": str(i), "type": type_, "attributes": {"name": name, "synced": False}}
+                for i, name in sorted(options.items())
+            ]
+            return 200, {
+                "data": data,
+                "links": {},
+                "meta": {
+                    "current-page": 1,
+                    "next-page": None,
+                    "prev-page": None,
+                    "total-pages": 1,
+                    "total-count": len(data),
+                    "filters": {},
+                },
+            }
 
         return handler
 
@@ -562,7 +753,11 @@ class ITGlueSimulatorControl:
 
     def psa_synced_organizations(self) -> list[str]:
         with self.sim.lock:
-            return [str(i) for i, r in self.sim.data.organizations.rows.items() if r["attributes"]["psa-integration"]]
+            return [
+                str(i)
+                for i, r in self.sim.data.organizations.rows.items()
+                if r["attributes"]["psa-integration"]
+            ]
 
     def set_budget(self, requests: int, per_seconds: float) -> None:
         with self.sim.lock:
@@ -583,9 +778,18 @@ class ITGlueSimulatorControl:
         return SITE_SUMMARY_TYPE_ID
 
 
-def build_sandbox(*, size: int = 25, seed: int = 1, api_key: str = "ITG.simulator-key", budget: int = 3000,
-                  window: float = 300.0, psa_every: int = 5, site_summary_type: str = "Site Summary",
-                  monotonic: Callable[[], float] = time.monotonic, **_other_vendors: Any) -> Sandbox:
+def build_sandbox(
+    *,
+    size: int = 25,
+    seed: int = 1,
+    api_key: str = "ITG.simulator-key",
+    budget: int = 3000,
+    window: float = 300.0,
+    psa_every: int = 5,
+    site_summary_type: str = "Site Summary",
+    monotonic: Callable[[], float] = time.monotonic,
+    **_other_vendors: Any,
+) -> Sandbox:
     """The simulator as a :class:`hub.sdk.Sandbox`.
 
     ``size`` organizations (and as many contacts; a Site Summary for every other
@@ -594,10 +798,20 @@ def build_sandbox(*, size: int = 25, seed: int = 1, api_key: str = "ITG.simulato
     Retry-After waits instant in tests). Options meant for vendors with webhooks
     (``webhook_url``) are accepted and unused: IT Glue sends none.
     """
-    sim = ITGlueSimulator(size=size, seed=seed, api_key=api_key, budget=budget, window=window,
-                          psa_every=psa_every, site_summary_type=site_summary_type, monotonic=monotonic)
+    sim = ITGlueSimulator(
+        size=size,
+        seed=seed,
+        api_key=api_key,
+        budget=budget,
+        window=window,
+        psa_every=psa_every,
+        site_summary_type=site_summary_type,
+        monotonic=monotonic,
+    )
 
     def settings(base_url: str) -> dict[str, Any]:
         return {"base_url": base_url, "api_key": api_key, "site_summary_type": site_summary_type}
 
-    return Sandbox(app=sim.app, settings=settings, control=ITGlueSimulatorControl(sim), extra={"simulator": sim})
+    return Sandbox(
+        app=sim.app, settings=settings, control=ITGlueSimulatorControl(sim), extra={"simulator": sim}
+    )

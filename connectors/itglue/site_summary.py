@@ -21,7 +21,15 @@ from typing import Any
 
 from hub.sdk import ConfigError
 
-__all__ = ["AssetField", "AssetType", "labels_of", "parse_type", "read_value", "traits_for_write", "write_value"]
+__all__ = [
+    "AssetField",
+    "AssetType",
+    "labels_of",
+    "parse_type",
+    "read_value",
+    "traits_for_write",
+    "write_value",
+]
 
 
 @dataclass(frozen=True)
@@ -51,7 +59,9 @@ class AssetType:
             if f.label.strip().casefold() == label.strip().casefold():
                 return f
         known = ", ".join(f.label for f in self.fields)
-        raise ConfigError(f"IT Glue flexible asset type {self.name!r} has no field {label!r}; fields: {known}")
+        raise ConfigError(
+            f"IT Glue flexible asset type {self.name!r} has no field {label!r}; fields: {known}"
+        )
 
     def field_by_key(self, key: str) -> AssetField | None:
         return next((f for f in self.fields if f.name_key == key), None)
@@ -61,7 +71,13 @@ class AssetType:
             "id": self.id,
             "name": self.name,
             "fields": [
-                {"label": f.label, "name_key": f.name_key, "kind": f.kind, "tag_type": f.tag_type, "required": f.required}
+                {
+                    "label": f.label,
+                    "name_key": f.name_key,
+                    "kind": f.kind,
+                    "tag_type": f.tag_type,
+                    "required": f.required,
+                }
                 for f in self.fields
             ],
         }
@@ -80,7 +96,11 @@ def parse_type(body: Mapping[str, Any], name: str) -> AssetType | None:
     candidates = data if isinstance(data, list) else [data] if isinstance(data, dict) else []
     wanted = name.strip().casefold()
     match = next(
-        (t for t in candidates if str((t.get("attributes") or {}).get("name", "")).strip().casefold() == wanted),
+        (
+            t
+            for t in candidates
+            if str((t.get("attributes") or {}).get("name", "")).strip().casefold() == wanted
+        ),
         None,
     )
     if match is None:
@@ -93,13 +113,18 @@ def parse_type(body: Mapping[str, Any], name: str) -> AssetType | None:
         attrs = item.get("attributes") or {}
         if int(attrs.get("flexible-asset-type-id", type_id)) != type_id:
             continue
-        fields.append((attrs.get("order") or 0, AssetField(
-            label=str(attrs["name"]),
-            name_key=str(attrs["name-key"]),
-            kind=str(attrs.get("kind") or "Text"),
-            tag_type=attrs.get("tag-type"),
-            required=bool(attrs.get("required")),
-        )))
+        fields.append(
+            (
+                attrs.get("order") or 0,
+                AssetField(
+                    label=str(attrs["name"]),
+                    name_key=str(attrs["name-key"]),
+                    kind=str(attrs.get("kind") or "Text"),
+                    tag_type=attrs.get("tag-type"),
+                    required=bool(attrs.get("required")),
+                ),
+            )
+        )
     fields.sort(key=lambda pair: pair[0])
     return AssetType(type_id, str(match["attributes"]["name"]), tuple(f for _, f in fields))
 

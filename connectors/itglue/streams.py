@@ -21,9 +21,8 @@ from typing import TYPE_CHECKING, Any, ClassVar
 
 import httpx
 
-from hub.sdk import Page, Stream, parse_timestamp
-
 from connectors.itglue.jsonapi import next_page, resources
+from hub.sdk import Page, Stream, parse_timestamp
 
 if TYPE_CHECKING:
     from connectors.itglue.connector import ITGlueConnector
@@ -67,7 +66,9 @@ class ITGlueStream(Stream):
                 records = resources(response)
                 nxt = next_page(response.json(), page)
             except ValueError as exc:
-                raise self.connector.client().error(response, f"malformed {self.name} page {page}: {exc}") from None
+                raise self.connector.client().error(
+                    response, f"malformed {self.name} page {page}: {exc}"
+                ) from None
             keep = records
             if since is not None:
                 keep = [r for r in records if (self.cursor_value(r) or since) >= since]

@@ -11,10 +11,9 @@ from typing import Any
 
 import pytest
 
-from hub.sdk import ConnectorContext, FakeClock, MemoryKeyValueStore, RetryPolicy
-from hub.sandbox import ServedApp
-
 from connectors.itglue import ITGlueConnector, ITGlueSettings
+from hub.sandbox import ServedApp
+from hub.sdk import ConnectorContext, FakeClock, MemoryKeyValueStore, RetryPolicy
 
 SPECS = Path(os.environ.get("HUB_VENDOR_SPECS", "/work/shared/vendor-specs")) / "itglue" / "examples"
 
@@ -31,8 +30,9 @@ def settings(**overrides: Any) -> ITGlueSettings:
 
 
 def make_connector(clock: FakeClock | None = None, **overrides: Any) -> ITGlueConnector:
-    context = ConnectorContext(clock=clock or FakeClock(), state=MemoryKeyValueStore(),
-                               retry=RetryPolicy(attempts=4, jitter=0))
+    context = ConnectorContext(
+        clock=clock or FakeClock(), state=MemoryKeyValueStore(), retry=RetryPolicy(attempts=4, jitter=0)
+    )
     return ITGlueConnector(settings(**overrides), context)
 
 

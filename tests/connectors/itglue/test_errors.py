@@ -71,8 +71,15 @@ def test_5xx_is_retried_then_transient(sim: Sim) -> None:
 
 def test_422_errors_body_is_the_users_message(sim: Sim) -> None:
     with pytest.raises(VendorError) as err:
-        sim.make().create("contacts", {"attributes": {
-            "organization-id": 100001, "contact-emails": [{"primary": True, "value": "not-an-address"}]}})
+        sim.make().create(
+            "contacts",
+            {
+                "attributes": {
+                    "organization-id": 100001,
+                    "contact-emails": [{"primary": True, "value": "not-an-address"}],
+                }
+            },
+        )
     assert err.value.status == 422
     assert err.value.vendor_message == "contact-emails: must be a valid email address"
     assert "must be a valid email address" in str(err.value)
@@ -84,12 +91,16 @@ def test_unknown_organization_is_not_found(sim: Sim) -> None:
 
 
 def test_body_without_vnd_api_json_is_415(sim: Sim) -> None:
-    response = httpx.post(f"{sim.url}/organizations", headers={"x-api-key": sim.control.api_key},
-                          json={"data": {"type": "organizations", "attributes": {"name": "X"}}})
+    response = httpx.post(
+        f"{sim.url}/organizations",
+        headers={"x-api-key": sim.control.api_key},
+        json={"data": {"type": "organizations", "attributes": {"name": "X"}}},
+    )
     assert response.status_code == 415
 
 
 def test_page_size_over_1000_is_refused_by_the_simulator(sim: Sim) -> None:
-    response = httpx.get(f"{sim.url}/organizations", params={"page[size]": 1001},
-                         headers={"x-api-key": sim.control.api_key})
+    response = httpx.get(
+        f"{sim.url}/organizations", params={"page[size]": 1001}, headers={"x-api-key": sim.control.api_key}
+    )
     assert response.status_code == 400

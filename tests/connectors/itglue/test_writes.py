@@ -5,8 +5,8 @@ from __future__ import annotations
 
 import pytest
 
-from hub.sdk import ConfigError, ContactRole, RecordRejected, SiteSummary, VendorError
 from hub.mapping import load_mapping
+from hub.sdk import ConfigError, ContactRole, RecordRejected, SiteSummary, VendorError
 
 from .conftest import Sim
 
@@ -23,7 +23,9 @@ def _asset_of(sim: Sim) -> dict:
 
 def test_create_and_update_organization(sim: Sim) -> None:
     connector = sim.make()
-    created = connector.create("organizations", {"attributes": {"name": "Accent Fit", "organization-type-id": 87}})
+    created = connector.create(
+        "organizations", {"attributes": {"name": "Accent Fit", "organization-type-id": 87}}
+    )
     stored = connector.get("organizations", created.id)
     assert stored["attributes"]["name"] == "Accent Fit"
     assert stored["attributes"]["organization-type-name"] == "Prospect"
@@ -66,14 +68,23 @@ def test_unsynced_422_stays_a_vendor_error(sim: Sim) -> None:
 def test_create_contact_in_its_organization_and_update_one_field(sim: Sim) -> None:
     connector = sim.make()
     org = _free_org(sim)
-    created = connector.create("contacts", {"attributes": {
-        "organization-id": int(org), "first-name": "Jackie", "last-name": "Tilds",
-        "contact-emails": [{"primary": "True", "value": "jackie@example.com"}],
-        "contact-phones": [{"primary": "True", "value": "+13135552015"}],
-    }})
+    created = connector.create(
+        "contacts",
+        {
+            "attributes": {
+                "organization-id": int(org),
+                "first-name": "Jackie",
+                "last-name": "Tilds",
+                "contact-emails": [{"primary": "True", "value": "jackie@example.com"}],
+                "contact-phones": [{"primary": "True", "value": "+13135552015"}],
+            }
+        },
+    )
     stored = connector.get("contacts", created.id)["attributes"]
     assert stored["organization-id"] == int(org)
-    assert stored["contact-emails"] == [{"value": "jackie@example.com", "primary": True, "label-name": "Work"}]
+    assert stored["contact-emails"] == [
+        {"value": "jackie@example.com", "primary": True, "label-name": "Work"}
+    ]
     assert stored["contact-phones"][0]["value"] == "3135552015"
     connector.update("contacts", created.id, {"attributes": {"title": "Account Executive"}})
     after = sim.control.record("contacts", created.id)["attributes"]
@@ -88,22 +99,38 @@ def test_contact_without_organization_is_rejected(sim: Sim) -> None:
 
 def test_contact_email_update_keeps_other_addresses(sim: Sim) -> None:
     connector = sim.make()
-    created = connector.create("contacts", {"attributes": {
-        "organization-id": int(_free_org(sim)), "first-name": "John",
-        "contact-emails": [{"value": "john@work.example", "primary": True, "label-name": "Work"},
-                           {"value": "john@home.example", "primary": False, "label-name": "Home"}],
-    }})
-    connector.update("contacts", created.id,
-                     {"attributes": {"contact-emails": [{"primary": "True", "value": "john@new.example"}]}})
+    created = connector.create(
+        "contacts",
+        {
+            "attributes": {
+                "organization-id": int(_free_org(sim)),
+                "first-name": "John",
+                "contact-emails": [
+                    {"value": "john@work.example", "primary": True, "label-name": "Work"},
+                    {"value": "john@home.example", "primary": False, "label-name": "Home"},
+                ],
+            }
+        },
+    )
+    connector.update(
+        "contacts",
+        created.id,
+        {"attributes": {"contact-emails": [{"primary": "True", "value": "john@new.example"}]}},
+    )
     emails = sim.control.record("contacts", created.id)["attributes"]["contact-emails"]
     assert {(e["value"], e["primary"], e["label-name"]) for e in emails} == {
-        ("john@new.example", True, "Work"), ("john@home.example", False, "Home")}
+        ("john@new.example", True, "Work"),
+        ("john@home.example", False, "Home"),
+    }
 
 
 def test_psa_synced_contact_is_rejected(sim: Sim) -> None:
     org = sim.control.psa_synced_organizations()[0]
-    contact = next(c for c in (sim.control.record("contacts", str(i)) for i in range(200001, 200041))
-                   if str(c["attributes"]["organization-id"]) == org)
+    contact = next(
+        c
+        for c in (sim.control.record("contacts", str(i)) for i in range(200001, 200041))
+        if str(c["attributes"]["organization-id"]) == org
+    )
     with pytest.raises(RecordRejected, match="PSA"):
         sim.make().update("contacts", contact["id"], {"attributes": {"title": "CEO"}})
 
@@ -112,15 +139,33 @@ def test_site_summary_update_preserves_unmanaged_traits(sim: Sim) -> None:
     asset = _asset_of(sim)
     before = sim.control.record("site_summaries", asset["id"])["attributes"]["traits"]
     assert before["network-diagram"] and before["notes"]  # a file and a note the hub does not manage
-    contact = sim.make().create("contacts", {"attributes": {
-        "organization-id": asset["attributes"]["organization-id"], "first-name": "New", "last-name": "Authority"}})
-    sim.make().update("site_summaries", asset["id"], {"labels": {
-        "Primary Authorization": [contact.id], "Authorization Permissions": "Everything"}})
+    contact = sim.make().create(
+        "contacts",
+        {
+            "attributes": {
+                "organization-id": asset["attributes"]["organization-id"],
+                "first-name": "New",
+                "last-name": "Authority",
+            }
+        },
+    )
+    sim.make().update(
+        "site_summaries",
+        asset["id"],
+        {"labels": {"Primary Authorization": [contact.id], "Authorization Permissions": "Everything"}},
+    )
     after = sim.control.record("site_summaries", asset["id"])["attributes"]["traits"]
     assert [v["id"] for v in after["primary-authorization"]["values"]] == [int(contact.id)]
     assert after["authorization-permissions"] == "Everything"
-    for key in ("network-diagram", "notes", "site-name", "points-of-contact", "report-recipients",
-                "internet-provider", "onboarding-status"):
+    for key in (
+        "network-diagram",
+        "notes",
+        "site-name",
+        "points-of-contact",
+        "report-recipients",
+        "internet-provider",
+        "onboarding-status",
+    ):
         assert after[key] == before[key], key
 
 
@@ -135,16 +180,25 @@ def test_simulator_really_replaces_traits(sim: Sim) -> None:
         json={"data": {"type": "flexible-assets", "attributes": {"traits": {"site-name": "Only this"}}}},
     )
     assert response.status_code == 200
-    assert sim.control.record("site_summaries", asset["id"])["attributes"]["traits"] == {"site-name": "Only this"}
+    assert sim.control.record("site_summaries", asset["id"])["attributes"]["traits"] == {
+        "site-name": "Only this"
+    }
 
 
 def test_create_site_summary_and_read_it_back(sim: Sim) -> None:
     connector = sim.make()
     org = _free_org(sim)
-    created = connector.create("site_summaries", {
-        "attributes": {"organization-id": int(org)},
-        "labels": {"Site Name": "Branch Office", "Authorization Permissions": "Purchases", "Points of Contact": []},
-    })
+    created = connector.create(
+        "site_summaries",
+        {
+            "attributes": {"organization-id": int(org)},
+            "labels": {
+                "Site Name": "Branch Office",
+                "Authorization Permissions": "Purchases",
+                "Points of Contact": [],
+            },
+        },
+    )
     stored = connector.get("site_summaries", created.id)
     assert stored["attributes"]["name"] == "Branch Office"
     assert stored["attributes"]["flexible-asset-type-id"] == sim.control.site_summary_type_id
@@ -172,7 +226,9 @@ def test_mapped_site_summary_write_through_the_mapping(sim: Sim) -> None:
     core = mapping.to_core(asset, connector)
     assert isinstance(core, SiteSummary)
     changed = core.model_copy(update={"authorization_permissions": "Approve new users only"})
-    changes = mapping.to_vendor(changed, connector, fields=["authorization_permissions", "primary_authorization"])
+    changes = mapping.to_vendor(
+        changed, connector, fields=["authorization_permissions", "primary_authorization"]
+    )
     connector.update("site_summaries", asset["id"], changes)
     after = connector.get("site_summaries", asset["id"])
     assert after["labels"]["Authorization Permissions"] == "Approve new users only"
