@@ -35,6 +35,7 @@ from hub.sdk import (
     ConfigError,
     ConflictError,
     Connector,
+    ConnectorContext,
     ConnectorSettings,
     ErrorPolicy,
     HttpClient,
@@ -134,7 +135,7 @@ class ITGlueConnector(Connector):
 
     settings: ITGlueSettings
 
-    def __init__(self, settings: ITGlueSettings, context: Any = None) -> None:
+    def __init__(self, settings: ITGlueSettings, context: ConnectorContext | None = None) -> None:
         super().__init__(settings, context)
         self._client: HttpClient | None = None
         self._type: AssetType | None = None

@@ -13,10 +13,9 @@ from datetime import timedelta
 
 import structlog
 
+from connectors.itglue import ITGlueConnector, ITGlueSettings
 from hub.sandbox import ServedApp
 from hub.sdk import ConnectorContext, FakeClock
-
-from connectors.itglue import ITGlueConnector, ITGlueSettings
 
 
 def main(size: int = 100_000) -> None:
