@@ -22,9 +22,13 @@ def main(size: int = 100_000) -> None:
     structlog.configure(wrapper_class=structlog.make_filtering_bound_logger(logging.WARNING))
     started = time.perf_counter()
     sandbox = ITGlueConnector.sandbox(size=size, seed=1)
-    print(f"seeded {size:,} organizations (+ contacts, site summaries) in {time.perf_counter() - started:.1f}s")
+    print(
+        f"seeded {size:,} organizations (+ contacts, site summaries) in {time.perf_counter() - started:.1f}s"
+    )
     with ServedApp(sandbox.app) as served:
-        connector = ITGlueConnector(ITGlueSettings(**sandbox.settings(served.url)), ConnectorContext(clock=FakeClock()))
+        connector = ITGlueConnector(
+            ITGlueSettings(**sandbox.settings(served.url)), ConnectorContext(clock=FakeClock())
+        )
         for stream in connector.streams():
             t0 = time.perf_counter()
             records = [r for page in stream.read() for r in page.records]
@@ -32,7 +36,11 @@ def main(size: int = 100_000) -> None:
             print(f"{stream.name}: {len(records):,} records in {time.perf_counter() - t0:.1f}s")
             sandbox.control.touch(stream.name)
             t0 = time.perf_counter()
-            changed = [r for page in stream.read(since=newest + timedelta(milliseconds=1)) for r in page.records]
+            changed = [
+                r
+                for page in stream.read(since=newest + timedelta(milliseconds=1))
+                for r in page.records
+            ]
             print(f"  incremental: {len(changed)} changed in {time.perf_counter() - t0:.3f}s")
         print(f"requests: {connector.api_calls}")
 
