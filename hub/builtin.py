@@ -1,13 +1,16 @@
-"""The hub's own plugin: built-in sync jobs, workflow definitions and mapping files.
+"""The hub's own plugin: built-in sync jobs and workflow definitions.
 
-Registered through the same ``msp_hub`` entry-point group as every connector.
+Registered through the same ``msp_hub`` entry-point group as every connector. The
+job names are part of the CLI contract (``hub sync psa-to-docs``).
 """
 
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 from hub.hookspecs import hookimpl
+from hub.sync.jobs import EntityStep, SyncJob
 
 WORKFLOWS_DIR = Path(__file__).parent / "workflows"
 
@@ -15,3 +18,17 @@ WORKFLOWS_DIR = Path(__file__).parent / "workflows"
 @hookimpl
 def hub_workflow_dirs() -> list[Path]:
     return [WORKFLOWS_DIR] if WORKFLOWS_DIR.is_dir() else []
+
+
+@hookimpl
+def hub_register_sync_jobs(registry: Any) -> None:
+    registry.add(
+        SyncJob(
+            "psa-to-docs",
+            "PSA companies and contacts -> documentation organizations and contacts",
+            [
+                EntityStep("autotask", "Companies", "itglue", "organizations"),
+                EntityStep("autotask", "Contacts", "itglue", "contacts"),
+            ],
+        )
+    )

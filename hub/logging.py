@@ -105,9 +105,23 @@ def _redact_processor(_logger: Any, _name: str, event_dict: MutableMapping[str, 
     return event_dict
 
 
+class _CurrentStderr:
+    """Writes to whatever ``sys.stderr`` is at the time of writing (not at configuration).
+
+    A logger bound to one stream object breaks when that stream is replaced and closed
+    (a test's capture, a daemon's redirect); this one follows the replacement.
+    """
+
+    def write(self, text: str) -> int:
+        return sys.stderr.write(text)
+
+    def flush(self) -> None:
+        sys.stderr.flush()
+
+
 def configure_logging(*, json: bool = False, level: str = "INFO", stream: Any = None) -> None:
     """Configure structlog: console lines for people, JSON lines with ``--log-json``."""
-    out = stream or sys.stderr
+    out = stream or _CurrentStderr()
     renderer: Any = (
         structlog.processors.JSONRenderer()
         if json

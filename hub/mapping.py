@@ -41,6 +41,7 @@ __all__ = [
     "FieldMap",
     "MappingFile",
     "MatchRule",
+    "UnresolvedRef",
     "Vocabulary",
     "get_path",
     "load_mapping",
@@ -385,6 +386,14 @@ RefResolver = Callable[[ExternalRef], str | None]
 # -- applying ---------------------------------------------------------------------------
 
 
+class UnresolvedRef(RecordRejected):
+    """A reference (a contact's organization) has no counterpart in the target system."""
+
+    def __init__(self, ref: ExternalRef, message: str) -> None:
+        super().__init__(message)
+        self.ref = ref
+
+
 def _apply(names: Iterable[str], value: Any) -> Any:
     for name in names:
         value = TRANSFORMS[name](value)
@@ -501,8 +510,8 @@ class BoundMapping:
                 else:
                     vendor_value = resolve_ref(value) if resolve_ref else None
                     if vendor_value is None:
-                        raise RecordRejected(
-                            f"{self.kind} {core_path} {value} has no {self.system} counterpart yet"
+                        raise UnresolvedRef(
+                            value, f"{self.kind} {core_path} {value} has no {self.system} counterpart yet"
                         )
                 value = _int_if_numeric(vendor_value)
             else:

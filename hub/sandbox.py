@@ -16,7 +16,7 @@ from typing import Any, Protocol
 
 import uvicorn
 
-__all__ = ["Sandbox", "ServedApp", "SimulatorControl", "free_port", "serve_app"]
+__all__ = ["Sandbox", "SandboxSet", "ServedApp", "SimulatorControl", "free_port", "serve_app", "settings_env"]
 
 
 class SimulatorControl(Protocol):
@@ -104,3 +104,60 @@ class ServedApp:
 def serve_app(app: Any, host: str = "127.0.0.1", port: int | None = None) -> ServedApp:
     """Start serving ``app`` on loopback and return the running :class:`ServedApp`."""
     return ServedApp(app, host, port).start()
+
+
+def settings_env(connector: str, values: dict[str, Any]) -> dict[str, str]:
+    """Connector setting overrides as ``HUB_<CONNECTOR>__<FIELD>`` environment variables."""
+    env = {}
+    for field_name, value in values.items():
+        if value is None:
+            continue
+        if isinstance(value, list | tuple):
+            value = ",".join(str(v) for v in value)
+        elif hasattr(value, "get_secret_value"):
+            value = value.get_secret_value()
+        env[f"HUB_{connector.upper()}__{field_name.upper()}"] = str(value)
+    return env
+
+
+class SandboxSet:
+    """Several connectors' simulators served on loopback, for the demo, tests and benchmarks.
+
+    ``options`` maps a connector name to its ``sandbox()`` options. ``env`` holds the
+    ``HUB_*`` variables that point every connector at its simulator.
+    """
+
+    def __init__(self, classes: dict[str, Any], options: dict[str, dict[str, Any]] | None = None) -> None:
+        self.sandboxes: dict[str, Sandbox] = {}
+        self.served: dict[str, ServedApp] = {}
+        self.env: dict[str, str] = {}
+        options = options or {}
+        try:
+            for name, cls in classes.items():
+                sandbox = cls.sandbox(**options.get(name, {}))
+                if sandbox is None or sandbox.app is None:
+                    continue
+                served = serve_app(sandbox.app)
+                self.sandboxes[name] = sandbox
+                self.served[name] = served
+                self.env.update(settings_env(name, sandbox.settings(served.url)))
+        except BaseException:
+            self.stop()
+            raise
+
+    def control(self, name: str) -> Any:
+        return self.sandboxes[name].control
+
+    def url(self, name: str) -> str:
+        return self.served[name].url
+
+    def stop(self) -> None:
+        for served in self.served.values():
+            served.stop()
+        self.served.clear()
+
+    def __enter__(self) -> SandboxSet:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()

@@ -12,11 +12,23 @@ import pytest
 from hub.clock import FakeClock
 
 
+def vendor_specs() -> Path:
+    """``shared/vendor-specs`` of the steering repo: ``HUB_VENDOR_SPECS``, else the nearest
+    ancestor of this checkout that has it (CI clones the code with shared/ beside it)."""
+    if os.environ.get("HUB_VENDOR_SPECS"):
+        return Path(os.environ["HUB_VENDOR_SPECS"])
+    for parent in Path(__file__).resolve().parents:
+        candidate = parent / "shared" / "vendor-specs"
+        if candidate.is_dir():
+            return candidate
+    raise FileNotFoundError("shared/vendor-specs not found above the tests; set HUB_VENDOR_SPECS")
+
+
 @pytest.fixture(autouse=True)
 def _isolated_env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     """No HUB_* variable of the developer's shell, no hub.yaml of theirs, a private store."""
     for name in list(os.environ):
-        if name.startswith("HUB_") and name != "HUB_TEST_POSTGRES_URL":
+        if name.startswith("HUB_") and name not in ("HUB_TEST_POSTGRES_URL", "HUB_VENDOR_SPECS"):
             monkeypatch.delenv(name)
     monkeypatch.setenv("HUB_STATE_URL", f"sqlite:///{tmp_path / 'state.sqlite'}")
     monkeypatch.setenv("HUB_CONFIG_FILE", str(tmp_path / "absent-hub.yaml"))

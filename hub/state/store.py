@@ -621,6 +621,20 @@ class StateStore:
                 for r in conn.execute(stmt)
             ]
 
+    def is_dead_lettered(self, job: str, system: str, kind: str, record_id: str) -> bool:
+        with self.engine.connect() as conn:
+            return bool(
+                conn.execute(
+                    select(func.count()).where(
+                        t.dead_letters.c.job == job,
+                        t.dead_letters.c.system == system,
+                        t.dead_letters.c.kind == kind,
+                        t.dead_letters.c.record_id == record_id,
+                        t.dead_letters.c.resolved_at.is_(None),
+                    )
+                ).scalar_one()
+            )
+
     def resolve_dead_letter(self, conn: Connection, job: str, system: str, kind: str, record_id: str) -> None:
         conn.execute(
             update(t.dead_letters)

@@ -76,6 +76,8 @@ class SyncRun:
     )
     plan: list[PlanEntry] = field(default_factory=list)
     reports: list[str] = field(default_factory=list)
+    #: source refs a dry run plans to create, so records referring to them plan a create too
+    planned: set[str] = field(default_factory=set)
 
     def count(self, key: str, n: int = 1) -> None:
         self.counts[key] = self.counts.get(key, 0) + n
@@ -164,6 +166,7 @@ def _run_locked(
         "dry_run": dry_run,
         **{k: run.counts[k] for k in ("read", "created", "updated", "unchanged", "conflicts", "failed")},
         "deactivated": run.counts["deactivated"],
+        "skipped": run.counts["skipped"],
         "api_calls": {c: calls_after.get(c, 0) - calls_before.get(c, 0) for c in job.connectors if c in calls_after},
         "duration_s": round(time.perf_counter() - started, 3),
         "run_id": run_id,

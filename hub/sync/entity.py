@@ -44,7 +44,7 @@ from hub.errors import (
     VendorError,
 )
 from hub.logging import get_logger
-from hub.mapping import BoundMapping, match_key
+from hub.mapping import BoundMapping, UnresolvedRef, match_key
 from hub.models import ExternalRef, Record
 from hub.state.store import CursorState
 from hub.sync.engine import MassDeactivation, PlanEntry, SyncRun
@@ -114,7 +114,10 @@ class EntitySync:
         return [p for p in writable if p in source_owned or p.split(".", 1)[0] in source_owned]
 
     def _resolve(self, ref: ExternalRef) -> str | None:
-        return self.store.counterpart(ref.kind, ref.system, ref.id, self.step.target)
+        found = self.store.counterpart(ref.kind, ref.system, ref.id, self.step.target)
+        if found is None and self.run.dry_run and str(ref) in self.run.planned:
+            return f"(new {ref.kind} {ref.system}:{ref.id})"  # created earlier in this dry run
+        return found
 
     # -- matching -------------------------------------------------------------------------
 
@@ -231,6 +234,14 @@ class EntitySync:
             return out
         try:
             payload = self.tmap.to_vendor(core, self.target, fields=self.fields, resolve_ref=self._resolve)
+        except UnresolvedRef as exc:
+            if self._failed_here(exc.ref):
+                return self._fail(out, target_id, f"{exc} (it failed to sync: see hub deadletters)", core)
+            # The referenced record is not synced on purpose (inactive, never created): neither is this one.
+            self.run.count("skipped")
+            self.run.record(PlanEntry("skip", self.step.target, self.step.entity, source_id, target_id, name,
+                                      reason=str(exc)))
+            return out
         except RecordRejected as exc:
             return self._fail(out, target_id, str(exc), core)
         digest = payload_hash(payload)
@@ -247,6 +258,10 @@ class EntitySync:
             out["before"] = before
             return self._write(out, "update", target_id, payload, core, name)
         return self._write(out, "create", None, payload, core, name)
+
+    def _failed_here(self, ref: ExternalRef) -> bool:
+        """Whether the referenced source record is dead-lettered by this job."""
+        return self.store.is_dead_lettered(self.job, self.step.target, ref.kind, ref.id)
 
     def _current(self, target_id: str) -> dict[str, Any] | None:
         """The target's current values of the written fields (dry runs only: costs a call)."""
@@ -273,6 +288,8 @@ class EntitySync:
         if self.run.dry_run:
             self.run.count("created" if op == "create" else "updated")
             self.run.record(entry)
+            if op == "create":
+                self.run.planned.add(str(ExternalRef(system=self.step.source, kind=self.kind, id=out["source_id"])))
             out["op"] = op
             return out
         send = dict(payload)

@@ -16,7 +16,6 @@ import json
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
-from pathlib import Path
 from typing import Any
 
 from pydantic import SecretStr
@@ -33,16 +32,7 @@ from hub.sdk import (
     parse_timestamp,
 )
 from hub.state.store import JobLocked
-
-
-def vendor_specs() -> Path:
-    """shared/vendor-specs, found upwards from this file (the steering repo sits beside the code)."""
-    for parent in Path(__file__).resolve().parents:
-        candidate = parent / "shared" / "vendor-specs"
-        if candidate.is_dir():
-            return candidate
-    raise FileNotFoundError("shared/vendor-specs not found above the tests")
-
+from tests.conftest import vendor_specs
 
 QB_VECTOR = json.loads(
     (vendor_specs() / "quickbooks/examples/webhook_signature_test_vector.json").read_text()

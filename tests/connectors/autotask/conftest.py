@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable, Iterator
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -12,18 +11,9 @@ import pytest
 from connectors.autotask import AutotaskConnector, AutotaskSettings
 from hub.sandbox import ServedApp
 from hub.sdk import ConnectorContext, FakeClock, MemoryKeyValueStore, RetryPolicy, Sandbox
+from tests.conftest import vendor_specs
 
-
-def _find_specs() -> Path:
-    """``shared/vendor-specs/autotask`` in the nearest ancestor that has it (checkout layouts differ)."""
-    for parent in Path(__file__).resolve().parents:
-        candidate = parent / "shared" / "vendor-specs" / "autotask"
-        if candidate.is_dir():
-            return candidate
-    raise RuntimeError("shared/vendor-specs/autotask not found above the tests")
-
-
-SPECS = _find_specs()
+SPECS = vendor_specs() / "autotask"
 
 ROOT = "https://webservices.autotask.net/atservicesrest/"
 ZONE = "https://webservices5.autotask.net/atservicesrest/"

@@ -3,10 +3,8 @@
 from __future__ import annotations
 
 import json
-import os
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -14,8 +12,9 @@ import pytest
 from connectors.itglue import ITGlueConnector, ITGlueSettings
 from hub.sandbox import ServedApp
 from hub.sdk import ConnectorContext, FakeClock, MemoryKeyValueStore, RetryPolicy
+from tests.conftest import vendor_specs
 
-SPECS = Path(os.environ.get("HUB_VENDOR_SPECS", "/work/shared/vendor-specs")) / "itglue" / "examples"
+SPECS = vendor_specs() / "itglue" / "examples"
 
 
 def example(name: str) -> Any:
