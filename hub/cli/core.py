@@ -179,10 +179,10 @@ def _rows(model: type[BaseModel], prefix: str) -> list[tuple[str, str, str]]:
 
 def reference_markdown() -> str:
     """Every HUB_* variable of the core and of each installed connector, as Markdown tables."""
-    lines = ["| variable | meaning | default |", "| --- | --- | --- |"]
-    lines += [f"| {a} | {b} | {c} |" for a, b, c in _rows(HubSettings, "HUB_")]
+    header = ["| variable | meaning | default |", "| --- | --- | --- |"]
+    lines = [*header, *(f"| {a} | {b} | {c} |" for a, b, c in _rows(HubSettings, "HUB_"))]
     for name, cls in sorted(get_hub().plugins.connector_classes().items()):
-        lines += ["", f"**{cls.title or name}** (`{name}`)", "", "| variable | meaning | default |", "| --- | --- | --- |"]
+        lines += ["", f"**{cls.title or name}** (`{name}`)", "", *header]
         lines += [f"| {a} | {b} | {c} |" for a, b, c in _rows(cls.settings_model, f"HUB_{name.upper()}__")]
     return "\n".join(lines) + "\n"
 
