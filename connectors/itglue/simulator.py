@@ -744,6 +744,11 @@ class ITGlueSimulatorControl:
                 raise KeyError(f"{stream} has no record {record_id}")
             return copy.deepcopy(row)
 
+    def records(self, stream: str) -> list[dict[str, Any]]:
+        """Copies of every stored resource of ``stream`` (for tests and the demo)."""
+        with self.sim.lock:
+            return [copy.deepcopy(row) for row in self._table(stream).rows.values()]
+
     def set_psa_synced(self, organization_id: str, psa: str | None = "autotask") -> None:
         """Make IT Glue keep an organization in sync with a PSA (or stop, with None)."""
         with self.sim.lock:

@@ -24,6 +24,8 @@ def _register_commands() -> None:
     # Each module of this package adds its own commands through register(); adding a
     # command group is adding a module, with no central list to keep in step.
     for info in sorted(pkgutil.iter_modules(__path__), key=lambda m: m.name):
+        if info.name.startswith("_"):  # __main__ runs the CLI; it adds no commands
+            continue
         module = importlib.import_module(f"{__name__}.{info.name}")
         register = getattr(module, "register", None)
         if callable(register):
@@ -61,6 +63,3 @@ def common_close() -> None:
 
     common.close_hub()
 
-
-if __name__ == "__main__":  # pragma: no cover
-    sys.exit(main())
