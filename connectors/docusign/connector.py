@@ -1,0 +1,436 @@
+"""The DocuSign eSignature connector: terms and conditions out, status and signed PDFs back.
+
+* ``send_terms`` sends the terms-and-conditions template to a contact, with the
+  workflow run and step in the envelope's custom fields so a retried step finds the
+  envelope it already sent instead of sending a second one;
+* the ``envelopes`` stream follows status through listStatusChanges, never by polling
+  envelopes one by one;
+* Connect webhooks (HMAC-signed JSON SIM messages) resume waiting workflow steps;
+* ``download_signed`` saves a completed envelope's combined PDF into the client folder
+  named like the PSA account.
+
+Requests go to ``{base_uri}/restapi/v2.1/accounts/{account_id}/...`` with a JWT-grant
+access token; errors are DocuSign's ``{errorCode, message}``.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import re
+from collections.abc import Mapping
+from datetime import timedelta
+from pathlib import Path
+from typing import Any
+from urllib.parse import quote
+
+import httpx
+from pydantic import BaseModel, ConfigDict, Field, field_validator
+
+from hub.sdk import (
+    ActionContext,
+    CheckResult,
+    ConfigError,
+    Connector,
+    ConnectorContext,
+    Event,
+    HttpClient,
+    HubError,
+    NotFoundError,
+    RateLimit,
+    TransientError,
+    VendorError,
+    WriteResult,
+    action,
+    parse_timestamp,
+)
+
+from .auth import BearerAuth, JwtGrant, discover_base_uri, oauth_error_message
+from .connect import (
+    ORGANIZATION_FIELD,
+    RUN_FIELD,
+    STEP_FIELD,
+    custom_field_values,
+    parse_connect_message,
+    verify_signature,
+)
+from .folders import client_folder, save_new_file
+from .pacing import RateLimitPacer
+from .settings import DocuSignSettings
+from .streams import EnvelopesStream, format_date
+
+__all__ = ["DocuSignConnector", "DownloadSignedParams", "EnvelopeNotCompleted", "SendTermsParams"]
+
+ENTITY = "envelopes"
+INCLUDE = "recipients,custom_fields"
+#: how far back a retried send looks for its envelope when no attempt was recorded
+SEND_LOOKBACK = timedelta(days=30)
+#: margin before a recorded attempt, for clock skew between us and DocuSign
+SEND_MARGIN = timedelta(minutes=15)
+#: DocuSign's limit on a text custom field's value
+CUSTOM_FIELD_MAX = 100
+_EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
+
+
+def docusign_error_message(response: httpx.Response) -> str | None:
+    """DocuSign's ``{"errorCode", "message"}`` as ``CODE: message``."""
+    try:
+        body = response.json()
+    except ValueError:
+        return response.text.strip()[:300] or None
+    if not isinstance(body, dict):
+        return None
+    code, message = body.get("errorCode"), body.get("message")
+    if code and message:
+        return f"{code}: {message}"
+    return code or message or oauth_error_message(response)
+
+
+class EnvelopeNotCompleted(HubError):
+    """The signed PDF was asked for before every recipient signed."""
+
+
+class SendTermsParams(BaseModel):
+    """Who signs the terms and conditions, for which organization."""
+
+    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+
+    signer_name: str = Field(min_length=1, max_length=100)
+    signer_email: str = Field(min_length=3, max_length=100)
+    organization_name: str = Field(min_length=1, max_length=CUSTOM_FIELD_MAX)
+    organization_ref: str | None = Field(
+        default=None, max_length=CUSTOM_FIELD_MAX, description="the PSA's id of the organization"
+    )
+    email_subject: str | None = Field(default=None, max_length=100)
+    role_name: str | None = Field(
+        default=None, description="template role of the signer; the template's first signer role if unset"
+    )
+
+    @field_validator("signer_email")
+    @classmethod
+    def _email(cls, value: str) -> str:
+        if not _EMAIL.match(value):
+            raise ValueError(f"not an e-mail address: {value!r}")
+        return value
+
+
+class DownloadSignedParams(BaseModel):
+    """Which envelope, and the PSA account whose client folder receives the PDF."""
+
+    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+
+    envelope_id: str = Field(min_length=1)
+    account_name: str = Field(min_length=1, description="the PSA account name, exactly")
+    file_name: str | None = Field(
+        default=None, description="default: 'Terms and Conditions - signed <date>.pdf'"
+    )
+
+
+class DocuSignConnector(Connector):
+    """DocuSign eSignature REST API v2.1."""
+
+    name = "docusign"
+    version = "1.0.0"
+    title = "DocuSign eSignature"
+    settings_model = DocuSignSettings
+    stream_classes = [EnvelopesStream]
+    writable = {ENTITY: "signature_request"}
+    rate_limits = [RateLimit(3000, 3600), RateLimit(500, 30)]
+    has_webhooks = True
+    auth_settings = ("integration_key", "user_id", "private_key_file", "auth_server")
+
+    settings: DocuSignSettings
+
+    def __init__(self, settings: DocuSignSettings, context: ConnectorContext | None = None) -> None:
+        super().__init__(settings, context)
+        self.pacer = RateLimitPacer(self.context.clock)
+        self._auth_client: HttpClient | None = None
+        self._grant: JwtGrant | None = None
+        self._api: HttpClient | None = None
+        self._send_api: HttpClient | None = None
+
+    # -- clients ------------------------------------------------------------------------
+
+    def auth_client(self) -> HttpClient:
+        """The auth server (token, userinfo): its own limits, not the account's API budget."""
+        if self._auth_client is None:
+            self._auth_client = self.make_client(
+                self.settings.auth_url,
+                budget_key=f"docusign-auth:{self.settings.integration_key}",
+                limits=[],
+                vendor_message=oauth_error_message,
+            )
+        return self._auth_client
+
+    def grant(self) -> JwtGrant:
+        if self._grant is None:
+            self._grant = JwtGrant(self.settings, self.auth_client(), self.context.clock)
+        return self._grant
+
+    def base_uri(self) -> str:
+        return discover_base_uri(self.settings, self.grant(), self.auth_client(), self.context.state)
+
+    def _make_api(self) -> HttpClient:
+        base = f"{self.base_uri()}/restapi/v2.1/accounts/{quote(self.settings.account_id, safe='')}/"
+        return self.make_client(
+            base,
+            budget_key=f"docusign:{self.settings.account_id}",
+            auth=BearerAuth(self.grant(), self.pacer.before_request, self.pacer.observe),
+            vendor_message=docusign_error_message,
+        )
+
+    def client(self) -> HttpClient:
+        """The account's API client (base URI discovered on first use)."""
+        if self._api is None:
+            self._api = self._make_api()
+        return self._api
+
+    def send_client(self) -> HttpClient:
+        """The same API for envelope creation, without automatic retries.
+
+        Creating an envelope is not idempotent: a timeout may hide an envelope DocuSign
+        did create, and a blind retry would send the terms twice. ``send_terms``
+        reconciles through the custom fields instead.
+        """
+        if self._send_api is None:
+            self._send_api = self._make_api()
+            self._send_api.retry = dataclasses.replace(self._send_api.retry, attempts=1)
+        return self._send_api
+
+    # -- check --------------------------------------------------------------------------
+
+    def check(self) -> CheckResult:
+        details = {"auth server": self.settings.auth_url}
+        self.grant().token()
+        details["jwt grant"] = (
+            f"ok (integration key {self.settings.integration_key}, user {self.settings.user_id})"
+        )
+        details["base uri"] = self.base_uri()
+        account = self.client().get("").json()
+        details["account"] = f"{account.get('accountName', '?')} ({self.settings.account_id})"
+        template_id = self.settings.tc_template_id
+        if template_id:
+            template = self.client().get(f"templates/{quote(template_id, safe='')}").json()
+            details["terms template"] = f"{template.get('name', '?')} ({template_id})"
+        else:
+            details["terms template"] = "not set (HUB_DOCUSIGN__TC_TEMPLATE_ID); send_terms unavailable"
+        details["connect hmac keys"] = f"{len(self.settings.hmac_keys)} configured"
+        return CheckResult(True, details)
+
+    # -- reads and writes ---------------------------------------------------------------
+
+    def list_status_changes(self, **params: Any) -> httpx.Response:
+        """One page of listStatusChanges (``GET envelopes?from_date=...``)."""
+        query = {"include": INCLUDE, "order_by": "status_changed", "order": "asc", **params}
+        return self.client().get("envelopes", params={k: v for k, v in query.items() if v is not None})
+
+    def _entity(self, entity: str) -> None:
+        if entity != ENTITY:
+            raise ConfigError(f"docusign has no entity {entity!r}; entities: {ENTITY}")
+
+    def _envelope_path(self, envelope_id: str) -> str:
+        return f"envelopes/{quote(envelope_id, safe='')}"
+
+    def _not_found(self, exc: VendorError, envelope_id: str) -> HubError:
+        if (exc.vendor_message or "").startswith("ENVELOPE_DOES_NOT_EXIST"):
+            return NotFoundError(
+                f"envelope {envelope_id} does not exist in account {self.settings.account_id}",
+                connector=self.name,
+                method=exc.method,
+                url=exc.url,
+                status=exc.status,
+                vendor_message=exc.vendor_message,
+            )
+        return exc
+
+    def get(self, entity: str, id: str) -> dict[str, Any]:
+        self._entity(entity)
+        try:
+            return dict(self.client().get(self._envelope_path(id), params={"include": INCLUDE}).json())
+        except VendorError as exc:
+            raise self._not_found(exc, id) from None
+
+    def create(self, entity: str, payload: dict[str, Any]) -> WriteResult:
+        self._entity(entity)
+        body = self.send_client().post("envelopes", json=payload).json()
+        return WriteResult(str(body["envelopeId"]), body)
+
+    def update(self, entity: str, id: str, changes: dict[str, Any]) -> WriteResult:
+        self._entity(entity)
+        try:
+            body = self.client().put(self._envelope_path(id), json=changes).json()
+        except VendorError as exc:
+            raise self._not_found(exc, id) from None
+        return WriteResult(id, body)
+
+    def deactivate(self, entity: str, id: str) -> WriteResult:
+        """Void the envelope (DocuSign keeps it; recipients can no longer sign)."""
+        return self.update(entity, id, {"status": "voided", "voidedReason": "Voided by msp-hub"})
+
+    # -- send_terms ---------------------------------------------------------------------
+
+    def template_signer_role(self, template_id: str) -> str:
+        """The template's first signer role (by routing order), cached in the state store."""
+        key = f"template_signer_role:{template_id}"
+        cached = self.context.state.get(key)
+        if isinstance(cached, str) and cached:
+            return cached
+        try:
+            body = self.client().get(f"templates/{quote(template_id, safe='')}/recipients").json()
+        except VendorError as exc:
+            raise ConfigError(
+                f"HUB_DOCUSIGN__TC_TEMPLATE_ID: template {template_id} unusable: {exc}"
+            ) from None
+        signers = sorted(
+            (s for s in body.get("signers") or [] if isinstance(s, dict) and s.get("roleName")),
+            key=lambda s: int(s.get("routingOrder") or 1),
+        )
+        if not signers:
+            raise ConfigError(f"HUB_DOCUSIGN__TC_TEMPLATE_ID: template {template_id} has no signer role")
+        role = str(signers[0]["roleName"])
+        self.context.state.set(key, role)
+        return role
+
+    def find_sent(self, run_id: str, step_id: str, since: Any) -> dict[str, Any] | None:
+        """The envelope a step already created, found by its custom fields (one query)."""
+        start = 0
+        while True:
+            response = self.list_status_changes(
+                from_date=format_date(since), custom_field=f"{RUN_FIELD}={run_id}", start_position=start
+            )
+            records, nxt = EnvelopesStream._page(response, start)
+            for envelope in records:
+                if custom_field_values(envelope).get(STEP_FIELD) == step_id:
+                    return envelope
+            if nxt is None:
+                return None
+            start = nxt
+
+    @action("send_terms", params=SendTermsParams)
+    def send_terms(self, params: SendTermsParams, ctx: ActionContext) -> dict[str, Any]:
+        """Send the terms-and-conditions template to a signer (once per workflow step)."""
+        template_id = self.settings.tc_template_id
+        if not template_id:
+            raise ConfigError("HUB_DOCUSIGN__TC_TEMPLATE_ID: required by send_terms but not set")
+        for label, value in (("run id", ctx.run_id), ("step id", ctx.step_id)):
+            if len(value) > CUSTOM_FIELD_MAX:
+                raise ConfigError(f"send_terms: workflow {label} longer than {CUSTOM_FIELD_MAX} characters")
+        done_key = f"send_terms:{ctx.idempotency_key}"
+        done = ctx.state.get(done_key)
+        if isinstance(done, dict) and done.get("envelope_id"):
+            return dict(done)
+        now = self.context.clock.now()
+        attempt_key = f"send_terms_attempt:{ctx.idempotency_key}"
+        attempt = ctx.state.get(attempt_key)
+        started = parse_timestamp(attempt.get("started")) if isinstance(attempt, dict) else None
+        since = (started - SEND_MARGIN) if started else (now - SEND_LOOKBACK)
+        existing = self.find_sent(ctx.run_id, ctx.step_id, since)
+        if existing is None:
+            ctx.state.set(attempt_key, {"started": now.isoformat()})
+            payload = self._terms_envelope(params, ctx, template_id)
+            try:
+                created = self.create(ENTITY, payload)
+            except TransientError:
+                # The answer was lost, not necessarily the envelope: look before failing.
+                existing = self.find_sent(ctx.run_id, ctx.step_id, now - SEND_MARGIN)
+                if existing is None:
+                    raise
+            else:
+                existing = {"envelopeId": created.id, **(created.record or {})}
+        result = {
+            "envelope_id": str(existing["envelopeId"]),
+            "status": str(existing.get("status") or "sent"),
+        }
+        ctx.state.set(done_key, result)
+        ctx.state.delete(attempt_key)
+        return result
+
+    def _terms_envelope(
+        self, params: SendTermsParams, ctx: ActionContext, template_id: str
+    ) -> dict[str, Any]:
+        role = params.role_name or self.template_signer_role(template_id)
+        fields = [(RUN_FIELD, ctx.run_id), (STEP_FIELD, ctx.step_id)]
+        fields.append((ORGANIZATION_FIELD, params.organization_ref or params.organization_name))
+        payload: dict[str, Any] = {
+            "templateId": template_id,
+            "templateRoles": [{"roleName": role, "name": params.signer_name, "email": params.signer_email}],
+            "status": "sent",
+            "customFields": {
+                "textCustomFields": [
+                    {"name": name, "value": value, "show": "false", "required": "false"}
+                    for name, value in fields
+                ]
+            },
+        }
+        if params.email_subject:
+            payload["emailSubject"] = params.email_subject
+        return payload
+
+    # -- download_signed ----------------------------------------------------------------
+
+    @action("download_signed", params=DownloadSignedParams)
+    def download_signed(self, params: DownloadSignedParams, ctx: ActionContext) -> dict[str, Any]:
+        """Save a completed envelope's combined PDF into the PSA account's client folder."""
+        done_key = f"download_signed:{ctx.idempotency_key}"
+        done = ctx.state.get(done_key)
+        if isinstance(done, dict) and Path(str(done.get("path"))).is_file():
+            if Path(done["path"]).stat().st_size == done.get("size"):
+                return dict(done)
+        envelope = self.get(ENTITY, params.envelope_id)
+        status = envelope.get("status")
+        if status != "completed":
+            raise EnvelopeNotCompleted(
+                f"docusign: envelope {params.envelope_id} is {status!r}, not completed; "
+                "the signed PDF exists once every recipient has signed"
+            )
+        content = self._combined_pdf(params.envelope_id)
+        folder = client_folder(ctx.documents_root, params.account_name)
+        completed = parse_timestamp(envelope.get("completedDateTime")) or self.context.clock.now()
+        file_name = params.file_name or f"Terms and Conditions - signed {completed.date().isoformat()}.pdf"
+        saved = save_new_file(folder, file_name, content)
+        result = {
+            "path": str(saved.path),
+            "size": saved.size,
+            "sha256": saved.sha256,
+            "folder": str(folder),
+            "envelope_id": params.envelope_id,
+        }
+        ctx.state.set(done_key, result)
+        return result
+
+    def _combined_pdf(self, envelope_id: str) -> bytes:
+        """The combined PDF, checked: a PDF, and complete when the size is stated."""
+        path = f"{self._envelope_path(envelope_id)}/documents/combined"
+        try:
+            response = self.client().get(path)
+        except VendorError as exc:
+            raise self._not_found(exc, envelope_id) from None
+        content = response.content
+        url = str(response.request.url)
+        where = {"connector": self.name, "method": "GET", "url": url, "status": response.status_code}
+        if not content.startswith(b"%PDF-"):
+            raise VendorError(f"envelope {envelope_id}: combined document is not a PDF", **where)
+        stated = response.headers.get("Content-Length")
+        # With a Content-Encoding the stated length is of the encoded bytes, not the PDF.
+        if stated is not None and response.headers.get("Content-Encoding", "identity") == "identity":
+            if not stated.isdigit() or int(stated) != len(content):
+                raise TransientError(
+                    f"envelope {envelope_id}: combined PDF incomplete ({len(content)} of {stated} bytes)",
+                    **where,
+                )
+        return content
+
+    # -- webhooks -----------------------------------------------------------------------
+
+    def verify_webhook(self, headers: Mapping[str, str], body: bytes) -> None:
+        verify_signature(headers, body, self.settings.hmac_keys)
+
+    def parse_webhook(self, headers: Mapping[str, str], body: bytes) -> list[Event]:
+        return [parse_connect_message(body)]
+
+    # -- sandbox ------------------------------------------------------------------------
+
+    @classmethod
+    def sandbox(cls, **options: Any) -> Any:
+        from .simulator import build_sandbox
+
+        return build_sandbox(**options)
