@@ -90,7 +90,7 @@ class JwtGrant:
         }
         try:
             return jwt.encode(claims, self.private_key(), algorithm="RS256")
-        except (ValueError, TypeError) as exc:
+        except (ValueError, TypeError, jwt.PyJWTError) as exc:
             raise ConfigError(
                 f"HUB_DOCUSIGN__PRIVATE_KEY_FILE: {self.settings.private_key_file} is not a usable RSA key "
                 f"({type(exc).__name__})"

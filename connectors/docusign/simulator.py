@@ -43,7 +43,7 @@ from starlette.routing import Route
 from hub.sdk import Clock, Sandbox
 
 from .pdf import tiny_pdf
-from .sim_state import API, DocuSignSimulator, error, missing_envelope, test_key_pair, unauthorized
+from .sim_state import API, DocuSignSimulator, error, missing_envelope, rsa_key_pair, unauthorized
 
 __all__ = ["DocuSignSimulator", "build_app", "build_sandbox"]
 
@@ -240,7 +240,7 @@ def build_sandbox(
     The integration key's RSA key pair is made at runtime; the private half is written
     to a temp file whose path goes in ``private_key_file``.
     """
-    private, public = test_key_pair()
+    private, public = rsa_key_pair()
     sim = DocuSignSimulator(
         size=size,
         seed=seed,
