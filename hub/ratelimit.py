@@ -33,6 +33,9 @@ class RateLimit:
             raise ValueError("a rate limit needs positive requests and seconds")
 
 
+_EPSILON = 1e-9
+
+
 class TokenBucket:
     """Classic token bucket: ``capacity`` tokens refilled evenly over ``per_seconds``."""
 
@@ -49,11 +52,13 @@ class TokenBucket:
         self._stamp = now
 
     def wait_time(self) -> float:
-        """Seconds until one token is available (0 if one is available now)."""
+        """Seconds until one token is available (0 if one is available now).
+
+        A shortfall within float rounding counts as a whole token: a wait of 1e-14 s
+        would not move a clock reading ~1e3 s, and ``acquire`` would spin forever.
+        """
         self._refill()
-        # tolerate float rounding: after sleeping exactly the computed wait, tokens can land a
-        # hair under 1, and a wait smaller than the clock's resolution would never elapse
-        return 0.0 if self.tokens >= 1 - 1e-9 else (1 - self.tokens) / self.rate
+        return 0.0 if self.tokens >= 1 - _EPSILON else (1 - self.tokens) / self.rate
 
     def take(self) -> None:
         self._refill()

@@ -169,6 +169,7 @@ class DocuSignSimulator:
         self._failures: deque[tuple[int, float | None]] = deque()
         self._lock = threading.RLock()
         self.api_calls = 0
+        self.budget_refusals = 0
         self.envelopes_created = 0
         self.connect_log: list[dict[str, Any]] = []
         self._seed(size, seed)

@@ -61,6 +61,7 @@ def build_app(sim: DocuSignSimulator) -> Starlette:
                 headers, over = sim.budget.spend()
                 failure = sim._failures.popleft() if sim._failures else None
             if over is not None:
+                sim.budget_refusals += 1
                 headers["Retry-After"] = str(max(1, int(over + 0.999)))
                 return error(
                     429,

@@ -59,8 +59,8 @@ def serve(clock: FakeClock) -> Iterator[Callable[..., Sim]]:
 
 
 @pytest.fixture
-def sim(serve: Callable[..., Sim]) -> Sim:
-    return serve(size=250)
+def sim(serve: Callable[..., Sim], clock: FakeClock) -> Sim:
+    return serve(size=250, clock=clock)
 
 
 @pytest.fixture
