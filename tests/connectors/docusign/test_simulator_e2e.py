@@ -125,7 +125,7 @@ def test_send_terms_without_template_setting_is_a_config_error(sim: Any, make_ct
 
 def test_unknown_template_is_a_config_error(sim: Any, make_ctx: Callable) -> None:
     with pytest.raises(
-        ConfigError, match="HUB_DOCUSIGN__TC_TEMPLATE_ID: template nope unusable.*TEMPLATE_ID_INVALID"
+        ConfigError, match=r"HUB_DOCUSIGN__TC_TEMPLATE_ID: template nope unusable.*TEMPLATE_ID_INVALID"
     ):
         send(sim.connector(tc_template_id="nope"), make_ctx())
 
