@@ -93,7 +93,8 @@ def parse_connect_message(body: bytes) -> Event:
         raise WebhookRejected("docusign: Connect message has no 'data' object", 400)
     event_type = message.get("event")
     data: dict[str, Any] = message["data"]
-    summary = data.get("envelopeSummary") if isinstance(data.get("envelopeSummary"), dict) else {}
+    raw_summary = data.get("envelopeSummary")
+    summary: dict[str, Any] = raw_summary if isinstance(raw_summary, dict) else {}
     envelope_id = data.get("envelopeId") or summary.get("envelopeId")
     if (
         not isinstance(event_type, str)

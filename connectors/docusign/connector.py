@@ -405,17 +405,16 @@ class DocuSignConnector(Connector):
         except VendorError as exc:
             raise self._not_found(exc, envelope_id) from None
         content = response.content
-        url = str(response.request.url)
-        where = {"connector": self.name, "method": "GET", "url": url, "status": response.status_code}
+        client = self.client()
         if not content.startswith(b"%PDF-"):
-            raise VendorError(f"envelope {envelope_id}: combined document is not a PDF", **where)
+            raise client.error(response, f"envelope {envelope_id}: combined document is not a PDF")
         stated = response.headers.get("Content-Length")
         # With a Content-Encoding the stated length is of the encoded bytes, not the PDF.
         if stated is not None and response.headers.get("Content-Encoding", "identity") == "identity":
             if not stated.isdigit() or int(stated) != len(content):
-                raise TransientError(
-                    f"envelope {envelope_id}: combined PDF incomplete ({len(content)} of {stated} bytes)",
-                    **where,
+                got = f"{len(content)} of {stated} bytes"
+                raise client.error(
+                    response, f"envelope {envelope_id}: combined PDF incomplete ({got})", TransientError
                 )
         return content
 

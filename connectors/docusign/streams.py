@@ -13,6 +13,7 @@ those are picked up by the next incremental read.
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any, ClassVar
 
@@ -48,7 +49,7 @@ class EnvelopesStream(Stream):
 
     connector: DocuSignConnector
 
-    def read(self, since: datetime | None = None, resume: dict[str, Any] | None = None) -> Any:
+    def read(self, since: datetime | None = None, resume: dict[str, Any] | None = None) -> Iterator[Page]:
         if resume:
             start = int(resume["start"])
             from_date, to_date = str(resume["from_date"]), str(resume["to_date"])
