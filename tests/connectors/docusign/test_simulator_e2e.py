@@ -347,3 +347,16 @@ def test_hundred_thousand_envelopes_are_possible(serve: Callable, clock: Any) ->
     first = next(iter(conn.stream("envelopes").read(since=datetime(2025, 12, 1, tzinfo=UTC))))
     assert big.control.count("envelopes") == 100_000
     assert len(first.records) == 100 and first.resume is not None
+
+
+def test_no_secret_reaches_the_logs(sim: Any, make_ctx: Callable, capsys: pytest.CaptureFixture[str]) -> None:
+    conn = sim.connector()
+    sent = send(conn, make_ctx())
+    sim.control.sign(sent["envelope_id"])
+    download(conn, make_ctx(step="dl"), sent["envelope_id"], "Acme")
+    token = conn.grant().token()
+    out = capsys.readouterr()
+    logs = out.out + out.err
+    assert "http.request" in logs  # the requests were logged ...
+    for secret in (token, *sim.control.account.hmac_keys, "PRIVATE KEY"):
+        assert secret not in logs  # ... without the token, the HMAC keys or the key file
