@@ -47,7 +47,7 @@ def test_scaffolded_package_passes_the_contract_suite(tmp_path: Path, capsys: py
 
 BREAKAGES = {
     # a secret setting declared as a plain string
-    ("connector.py", "    api_key: SecretStr\n"): "    api_key: str\n",
+    ("connector.py", "    api_key: SecretStr = Field("): "    api_key: str = Field(",
     ("connector.py", "self.settings.api_key.get_secret_value()"): "self.settings.api_key",
     # pagination that stops after the first page
     ("connector.py", 'total_pages=lambda body: body["meta"]["total_pages"]'): "total_pages=lambda body: 1",

@@ -3,8 +3,9 @@
 Each round starts `hub sync psa-to-docs` in its own process and SIGKILLs it once a
 random number of further records has reached IT Glue (so the kill lands mid-write
 however fast or loaded the machine is), or, in some rounds, at once during start-up.
-The seed is fixed, so a failure reproduces. After the last kill, one run completes. IT Glue must then hold exactly one organization per active Autotask
-company and one contact per active contact of those companies.
+The seed is fixed, so a failure reproduces. After the last kill, one run completes.
+IT Glue must then hold exactly one organization per active Autotask company and one
+contact per active contact of those companies.
 """
 
 from __future__ import annotations

@@ -15,8 +15,9 @@ from connectors.docusign.simulator import build_sandbox
 from hub.sandbox import Sandbox, ServedApp
 from hub.sdk import ActionContext, ConnectorContext, FakeClock, KeyValueStore, MemoryKeyValueStore
 from hub.settings import load_connector_settings
+from tests.conftest import vendor_specs
 
-FIXTURES = Path(__file__).parent / "fixtures"
+FIXTURES = vendor_specs() / "docusign" / "examples"
 
 
 class Sim:
@@ -72,7 +73,7 @@ def documents(tmp_path: Path) -> Path:
 
 @pytest.fixture
 def example() -> Callable[[str], Any]:
-    """Load a vendor-spec example payload (copies in fixtures/, see SOURCE.txt there)."""
+    """Load a vendor-spec example payload from shared/vendor-specs/docusign/examples."""
 
     def load(name: str) -> Any:
         return json.loads((FIXTURES / name).read_text(encoding="utf-8"))
