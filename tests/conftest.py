@@ -8,8 +8,14 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from hypothesis import HealthCheck, settings
 
 from hub.clock import FakeClock
+
+# Property tests check behaviour, not speed: on a loaded 2-core CI machine a slow draw
+# or a slow example must not fail the suite.
+settings.register_profile("hub", deadline=None, suppress_health_check=[HealthCheck.too_slow])
+settings.load_profile("hub")
 
 
 def vendor_specs() -> Path:
