@@ -60,7 +60,9 @@ def make_connector(
 
     def make(state: KeyValueStore | None = None, **overrides: Any) -> QuickBooksConnector:
         settings = load_settings({**sandbox.settings(served.url), **overrides})
-        connector = QuickBooksConnector(settings, ConnectorContext(state=state or MemoryKeyValueStore(), clock=clock))
+        connector = QuickBooksConnector(
+            settings, ConnectorContext(state=state or MemoryKeyValueStore(), clock=clock)
+        )
         made.append(connector)
         return connector
 

@@ -28,11 +28,27 @@ from .conftest import load_settings, spec
 
 REALM = "1269959970"
 API = f"{PRODUCTION_API}/v3/company/{REALM}"
-TOKEN = {"token_type": "bearer", "expires_in": 3600, "refresh_token": "rt-2", "x_refresh_token_expires_in": 8726400,
-         "access_token": "at-1"}
-AUTH_401 = {"fault": {"error": [{"message": "message=AuthenticationFailed; errorCode=003200; statusCode=401",
-                                 "detail": "Token expired: at-1", "code": "3200", "element": None}],
-                      "type": "AUTHENTICATION"}, "time": 1730024394085}
+TOKEN = {
+    "token_type": "bearer",
+    "expires_in": 3600,
+    "refresh_token": "rt-2",
+    "x_refresh_token_expires_in": 8726400,
+    "access_token": "at-1",
+}
+AUTH_401 = {
+    "fault": {
+        "error": [
+            {
+                "message": "message=AuthenticationFailed; errorCode=003200; statusCode=401",
+                "detail": "Token expired: at-1",
+                "code": "3200",
+                "element": None,
+            }
+        ],
+        "type": "AUTHENTICATION",
+    },
+    "time": 1730024394085,
+}
 
 
 @pytest.fixture
@@ -48,13 +64,22 @@ def token_route(mock: respx.MockRouter) -> respx.Route:
 
 @pytest.fixture
 def qb(clock: FakeClock) -> QuickBooksConnector:
-    settings = load_settings({"realm_id": REALM, "client_id": "cid", "client_secret": "csecret",
-                              "refresh_token": "rt-1", "webhook_verifier_token": "vt"})
+    settings = load_settings(
+        {
+            "realm_id": REALM,
+            "client_id": "cid",
+            "client_secret": "csecret",
+            "refresh_token": "rt-1",
+            "webhook_verifier_token": "vt",
+        }
+    )
     return QuickBooksConnector(settings, ConnectorContext(clock=clock))
 
 
 def test_production_defaults() -> None:
-    settings = load_settings({"realm_id": REALM, "client_id": "c", "client_secret": "s", "refresh_token": "r"})
+    settings = load_settings(
+        {"realm_id": REALM, "client_id": "c", "client_secret": "s", "refresh_token": "r"}
+    )
     assert settings.base_url == "https://quickbooks.api.intuit.com"
     assert settings.token_url == "https://oauth.platform.intuit.com/oauth2/v1/tokens/bearer"
     assert settings.minor_version == 75
@@ -66,17 +91,24 @@ def test_customer_query_from_the_spec(
     body = spec("customer_query_response.json")
     query = mock.get(f"{API}/query").mock(return_value=httpx.Response(200, json=body))
     pages = list(qb.stream("customers").read())
-    assert [r["DisplayName"] for p in pages for r in p.records] == ["Amy's Bird Sanctuary", "Weiskopf Consulting"]
+    assert [r["DisplayName"] for p in pages for r in p.records] == [
+        "Amy's Bird Sanctuary",
+        "Weiskopf Consulting",
+    ]
     assert pages[-1].resume is None
     request = query.calls.last.request
     params = parse_qs(request.url.query.decode())
     assert params["minorversion"] == ["75"]
-    assert params["query"] == ["SELECT * FROM Customer WHERE Active IN (true, false) ORDERBY Id "
-                               "STARTPOSITION 1 MAXRESULTS 1000"]
+    assert params["query"] == [
+        "SELECT * FROM Customer WHERE Active IN (true, false) ORDERBY Id STARTPOSITION 1 MAXRESULTS 1000"
+    ]
     assert request.headers["accept"] == "application/json"
     assert request.headers["authorization"] == "Bearer at-1"
     token_request = token_route.calls.last.request
-    assert parse_qs(token_request.content.decode()) == {"grant_type": ["refresh_token"], "refresh_token": ["rt-1"]}
+    assert parse_qs(token_request.content.decode()) == {
+        "grant_type": ["refresh_token"],
+        "refresh_token": ["rt-1"],
+    }
     assert token_request.headers["authorization"].startswith("Basic ")
 
 
@@ -94,9 +126,18 @@ def test_incremental_read_uses_cdc_and_skips_deleted(
     qb: QuickBooksConnector, mock: respx.MockRouter, token_route: respx.Route, clock: FakeClock
 ) -> None:
     customers = spec("customer_query_response.json")["QueryResponse"]["Customer"]
-    deleted = {"domain": "QBO", "status": "Deleted", "Id": "43", "MetaData": {"LastUpdatedTime": "2015-07-02T10:00:00-07:00"}}
-    body = {"CDCResponse": [{"QueryResponse": [{"Customer": [*customers, deleted], "startPosition": 1,
-                                                 "maxResults": 3}]}], "time": "2015-07-23T11:02:25.149-07:00"}
+    deleted = {
+        "domain": "QBO",
+        "status": "Deleted",
+        "Id": "43",
+        "MetaData": {"LastUpdatedTime": "2015-07-02T10:00:00-07:00"},
+    }
+    body = {
+        "CDCResponse": [
+            {"QueryResponse": [{"Customer": [*customers, deleted], "startPosition": 1, "maxResults": 3}]}
+        ],
+        "time": "2015-07-23T11:02:25.149-07:00",
+    }
     cdc = mock.get(f"{API}/cdc").mock(return_value=httpx.Response(200, json=body))
     pages = list(qb.stream("customers").read(since=clock.now() - timedelta(days=3)))
     assert [r["Id"] for p in pages for r in p.records] == ["1", "29"]
@@ -131,9 +172,19 @@ def test_fault_610_is_not_found_also_inside_a_200(
 def test_stale_sync_token_is_a_stale_object_error(
     qb: QuickBooksConnector, mock: respx.MockRouter, token_route: respx.Route
 ) -> None:
-    fault = {"Fault": {"Error": [{"Message": "Stale Object Error", "Detail": "Stale Object Error : You and Amy "
-                                  "were working on this at the same time.", "code": "5010"}],
-                       "type": "ValidationFault"}, "time": "2015-07-23T11:02:25.149-07:00"}
+    fault = {
+        "Fault": {
+            "Error": [
+                {
+                    "Message": "Stale Object Error",
+                    "Detail": "Stale Object Error : You and Amy were working on this at the same time.",
+                    "code": "5010",
+                }
+            ],
+            "type": "ValidationFault",
+        },
+        "time": "2015-07-23T11:02:25.149-07:00",
+    }
     mock.post(f"{API}/customer").mock(return_value=httpx.Response(400, json=fault))
     with pytest.raises(StaleObjectError, match="You and Amy"):
         qb.api.write("Customer", {"Id": "1", "SyncToken": "4", "sparse": True, "Notes": "x"})
@@ -142,9 +193,20 @@ def test_stale_sync_token_is_a_stale_object_error(
 def test_other_faults_carry_intuits_words(
     qb: QuickBooksConnector, mock: respx.MockRouter, token_route: respx.Route
 ) -> None:
-    fault = {"Fault": {"Error": [{"Message": "Duplicate Name Exists Error", "Detail": "The name supplied already "
-                                  "exists. : Another customer is already using this name.", "code": "6240",
-                                  "element": ""}], "type": "ValidationFault"}}
+    fault = {
+        "Fault": {
+            "Error": [
+                {
+                    "Message": "Duplicate Name Exists Error",
+                    "Detail": "The name supplied already "
+                    "exists. : Another customer is already using this name.",
+                    "code": "6240",
+                    "element": "",
+                }
+            ],
+            "type": "ValidationFault",
+        }
+    }
     mock.post(f"{API}/customer").mock(return_value=httpx.Response(400, json=fault))
     with pytest.raises(VendorError) as err:
         qb.create("Customer", {"DisplayName": "Amy's Bird Sanctuary"})
@@ -166,14 +228,22 @@ def test_401_refreshes_once_then_names_the_settings(
 def test_429_retry_after_is_waited_out(
     qb: QuickBooksConnector, mock: respx.MockRouter, token_route: respx.Route, clock: FakeClock
 ) -> None:
-    throttled = {"Fault": {"Error": [{"Message": "message=ThrottleExceeded; errorCode=003001; statusCode=429",
-                                      "code": "003001"}], "type": "ThrottlingFault"}}
+    throttled = {
+        "Fault": {
+            "Error": [
+                {"Message": "message=ThrottleExceeded; errorCode=003001; statusCode=429", "code": "003001"}
+            ],
+            "type": "ThrottlingFault",
+        }
+    }
     body = spec("customer_query_response.json")
-    route = mock.get(f"{API}/query").mock(side_effect=[
-        httpx.Response(429, json=throttled, headers={"Retry-After": "7"}),
-        httpx.Response(200, json=body),
-    ])
-    assert len(list(qb.stream("customers").read())[0].records) == 2
+    route = mock.get(f"{API}/query").mock(
+        side_effect=[
+            httpx.Response(429, json=throttled, headers={"Retry-After": "7"}),
+            httpx.Response(200, json=body),
+        ]
+    )
+    assert len(next(iter(qb.stream("customers").read())).records) == 2
     assert route.call_count == 2
     assert 7.0 in clock.sleeps
 
@@ -181,12 +251,22 @@ def test_429_retry_after_is_waited_out(
 def test_throttle_fault_inside_a_200_is_retried(
     qb: QuickBooksConnector, mock: respx.MockRouter, token_route: respx.Route
 ) -> None:
-    throttled = {"Fault": {"Error": [{"Message": "message=ThrottleExceeded; errorCode=003001; statusCode=429",
-                                      "code": "003001"}], "type": "ThrottlingFault"}}
-    route = mock.get(f"{API}/customer/1").mock(side_effect=[
-        httpx.Response(200, json=throttled),
-        httpx.Response(200, json={"Customer": spec("customer_query_response.json")["QueryResponse"]["Customer"][0]}),
-    ])
+    throttled = {
+        "Fault": {
+            "Error": [
+                {"Message": "message=ThrottleExceeded; errorCode=003001; statusCode=429", "code": "003001"}
+            ],
+            "type": "ThrottlingFault",
+        }
+    }
+    route = mock.get(f"{API}/customer/1").mock(
+        side_effect=[
+            httpx.Response(200, json=throttled),
+            httpx.Response(
+                200, json={"Customer": spec("customer_query_response.json")["QueryResponse"]["Customer"][0]}
+            ),
+        ]
+    )
     assert qb.get("Customer", "1")["DisplayName"] == "Amy's Bird Sanctuary"
     assert route.call_count == 2
 
@@ -202,7 +282,11 @@ def test_5xx_is_retried_then_a_transient_error(
 
 @pytest.mark.parametrize(
     ("content", "words"),
-    [("<IntuitResponse><QueryResponse/></IntuitResponse>", "XML"), ("{not json", "not JSON"), ("[1, 2]", "not an object")],
+    [
+        ("<IntuitResponse><QueryResponse/></IntuitResponse>", "XML"),
+        ("{not json", "not JSON"),
+        ("[1, 2]", "not an object"),
+    ],
 )
 def test_malformed_answers_are_errors(
     qb: QuickBooksConnector, mock: respx.MockRouter, token_route: respx.Route, content: str, words: str

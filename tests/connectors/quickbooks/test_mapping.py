@@ -31,7 +31,7 @@ def test_customer_round_trip() -> None:
 def test_customer_matches_the_psa_account_despite_spelling() -> None:
     rule = MAPPING.entity("Customer").spec.match[0]
     qb_side = MAPPING.entity("Customer").to_core(AMY)
-    for psa_name in ("AMYS BIRD SANCTUARY", "Amy's  Bird-Sanctuary, Inc.", "amy’s bird sanctuary llc"):
+    for psa_name in ("AMYS BIRD SANCTUARY", "Amy's  Bird-Sanctuary, Inc.", "amy\u2019s bird sanctuary llc"):
         assert match_key(Organization(name=psa_name), rule) == match_key(qb_side, rule)
     assert match_key(Organization(name="Amy's Bird Shop"), rule) != match_key(qb_side, rule)
 
@@ -40,7 +40,9 @@ def test_one_customer_with_several_addresses_gives_one_recipient_each() -> None:
     customer = {**AMY, "PrimaryEmailAddr": {"Address": "Birds@Intuit.com, ap@intuit.com;birds@intuit.com"}}
     recipients = [MAPPING.entity("InvoiceRecipient").to_core(r) for r in recipient_records(customer)]
     assert [r.email for r in recipients] == ["Birds@Intuit.com", "ap@intuit.com"]
-    assert {r.organization for r in recipients} == {ExternalRef(system="quickbooks", kind="organization", id="1")}
+    assert {r.organization for r in recipients} == {
+        ExternalRef(system="quickbooks", kind="organization", id="1")
+    }
     assert all(isinstance(r, InvoiceRecipient) and r.source == "customer" for r in recipients)
     assert [r.refs[0].id for r in recipients] == ["1:birds@intuit.com", "1:ap@intuit.com"]
 
@@ -49,7 +51,9 @@ def test_invoice_recipient_round_trip_resolves_the_psa_organization() -> None:
     mapping = MAPPING.entity("InvoiceRecipient")
     psa_org = ExternalRef(system="autotask", kind="organization", id="29683")
     recipient = InvoiceRecipient(organization=psa_org, email="ap@client.example.com", name="Client")
-    payload = mapping.to_vendor(recipient, resolve_ref=lambda ref: "29" if ref == psa_org else None, create=True)
+    payload = mapping.to_vendor(
+        recipient, resolve_ref=lambda ref: "29" if ref == psa_org else None, create=True
+    )
     assert payload == {"CustomerRef": {"value": 29}, "Address": "ap@client.example.com"}
     record = {**payload, "Id": "29:ap@client.example.com", "CustomerRef": {"value": "29", "name": "Client"}}
     again = mapping.to_core(record)
@@ -57,12 +61,20 @@ def test_invoice_recipient_round_trip_resolves_the_psa_organization() -> None:
 
 
 def test_invoice_emails_map_read_only_with_their_source() -> None:
-    invoice = {"Id": "130", "CustomerRef": {"value": "1", "name": "Amy's Bird Sanctuary"},
-               "BillEmail": {"Address": "Birds@Intuit.com"}, "BillEmailCc": {"Address": "cc@intuit.com"},
-               "EmailStatus": "EmailSent", "MetaData": {"LastUpdatedTime": "2015-07-01T10:14:15-07:00"}}
+    invoice = {
+        "Id": "130",
+        "CustomerRef": {"value": "1", "name": "Amy's Bird Sanctuary"},
+        "BillEmail": {"Address": "Birds@Intuit.com"},
+        "BillEmailCc": {"Address": "cc@intuit.com"},
+        "EmailStatus": "EmailSent",
+        "MetaData": {"LastUpdatedTime": "2015-07-01T10:14:15-07:00"},
+    }
     mapping = MAPPING.entity("InvoiceEmail")
     recipients = [mapping.to_core(r) for r in invoice_email_records(invoice)]
-    assert [(r.email, r.source) for r in recipients] == [("Birds@Intuit.com", "invoice"), ("cc@intuit.com", "invoice")]
+    assert [(r.email, r.source) for r in recipients] == [
+        ("Birds@Intuit.com", "invoice"),
+        ("cc@intuit.com", "invoice"),
+    ]
     assert mapping.to_vendor(recipients[0]) == {}
 
 

@@ -34,17 +34,30 @@ def test_registered_through_the_entry_point() -> None:
 
 
 def test_class_declarations() -> None:
-    assert QuickBooksConnector.writable == {"Customer": "organization", "InvoiceRecipient": "invoice_recipient"}
+    assert QuickBooksConnector.writable == {
+        "Customer": "organization",
+        "InvoiceRecipient": "invoice_recipient",
+    }
     (limit,) = QuickBooksConnector.rate_limits
     assert (limit.requests, limit.per_seconds, limit.concurrent) == (500, 60, 10)
-    assert {s.name for s in QuickBooksConnector.stream_classes} == {"customers", "invoice_recipients", "invoice_emails"}
+    assert {s.name for s in QuickBooksConnector.stream_classes} == {
+        "customers",
+        "invoice_recipients",
+        "invoice_emails",
+    }
 
 
 def test_settings_come_from_the_documented_variables(monkeypatch: pytest.MonkeyPatch) -> None:
-    for name, value in {"REALM_ID": "123", "CLIENT_ID": "cid", "CLIENT_SECRET": "cs", "REFRESH_TOKEN": "rt",
-                        "WEBHOOK_VERIFIER_TOKEN": "vt", "MINOR_VERSION": "70",
-                        "BASE_URL": "https://sandbox-quickbooks.api.intuit.com/",
-                        "TOKEN_URL": "https://example.test/token"}.items():
+    for name, value in {
+        "REALM_ID": "123",
+        "CLIENT_ID": "cid",
+        "CLIENT_SECRET": "cs",
+        "REFRESH_TOKEN": "rt",
+        "WEBHOOK_VERIFIER_TOKEN": "vt",
+        "MINOR_VERSION": "70",
+        "BASE_URL": "https://sandbox-quickbooks.api.intuit.com/",
+        "TOKEN_URL": "https://example.test/token",
+    }.items():
         monkeypatch.setenv(f"HUB_QUICKBOOKS__{name}", value)
     settings = load_settings({})
     assert (settings.realm_id, settings.client_id, settings.minor_version) == ("123", "cid", 70)
@@ -56,12 +69,28 @@ def test_settings_come_from_the_documented_variables(monkeypatch: pytest.MonkeyP
 @pytest.mark.parametrize(
     ("overrides", "message"),
     [
-        ({"client_id": "c", "client_secret": "s", "refresh_token": "r"}, "HUB_QUICKBOOKS__REALM_ID: required"),
-        ({"realm_id": "abc", "client_id": "c", "client_secret": "s", "refresh_token": "r"},
-         "HUB_QUICKBOOKS__REALM_ID: must be the QuickBooks company id"),
-        ({"realm_id": "1", "client_id": "c", "client_secret": "s"}, "HUB_QUICKBOOKS__REFRESH_TOKEN: required"),
-        ({"realm_id": "1", "client_id": "c", "client_secret": "s", "refresh_token": "r", "base_url": "ftp://x"},
-         "HUB_QUICKBOOKS__BASE_URL: must be an http"),
+        (
+            {"client_id": "c", "client_secret": "s", "refresh_token": "r"},
+            "HUB_QUICKBOOKS__REALM_ID: required",
+        ),
+        (
+            {"realm_id": "abc", "client_id": "c", "client_secret": "s", "refresh_token": "r"},
+            "HUB_QUICKBOOKS__REALM_ID: must be the QuickBooks company id",
+        ),
+        (
+            {"realm_id": "1", "client_id": "c", "client_secret": "s"},
+            "HUB_QUICKBOOKS__REFRESH_TOKEN: required",
+        ),
+        (
+            {
+                "realm_id": "1",
+                "client_id": "c",
+                "client_secret": "s",
+                "refresh_token": "r",
+                "base_url": "ftp://x",
+            },
+            "HUB_QUICKBOOKS__BASE_URL: must be an http",
+        ),
     ],
 )
 def test_bad_settings_give_one_precise_line(overrides: dict[str, str], message: str) -> None:

@@ -28,7 +28,9 @@ def test_no_value_breaks_out_of_its_quotes(value: str) -> None:
 @given(NASTY, NASTY)
 @settings(max_examples=200, deadline=None)
 def test_a_whole_statement_keeps_its_conditions(first: str, second: str) -> None:
-    statement = select("Customer", [f"DisplayName = {quote(first)}", f"CompanyName LIKE {quote(second)}"], start=3)
+    statement = select(
+        "Customer", [f"DisplayName = {quote(first)}", f"CompanyName LIKE {quote(second)}"], start=3
+    )
     query = parse(statement)
     assert [(c.field, c.op, c.value) for c in query.where] == [
         ("DisplayName", "=", first),
@@ -49,7 +51,9 @@ def test_select_validates_its_frame() -> None:
         select("Customer", [], max_results=1001)
 
 
-def test_names_with_quotes_and_backslashes_are_found(qb: QuickBooksConnector, sim: QuickBooksSimulator) -> None:
+def test_names_with_quotes_and_backslashes_are_found(
+    qb: QuickBooksConnector, sim: QuickBooksSimulator
+) -> None:
     for name in ("Amy's Bird Sanctuary", "Back\\Slash O'Brien", "50% Off 'Deals'"):
         created = qb.create("Customer", {"DisplayName": name})
         assert qb.find_customer(name)["Id"] == created.id

@@ -13,7 +13,9 @@ from hub.sdk import ActionContext, MemoryKeyValueStore
 
 
 def ctx() -> ActionContext:
-    return ActionContext(run_id="run-1", step_id="step-1", documents_root=Path("."), state=MemoryKeyValueStore())
+    return ActionContext(
+        run_id="run-1", step_id="step-1", documents_root=Path("."), state=MemoryKeyValueStore()
+    )
 
 
 def test_report_finds_where_invoices_go_elsewhere(qb: QuickBooksConnector, sim: QuickBooksSimulator) -> None:

@@ -21,7 +21,9 @@ def ids(qb: QuickBooksConnector, stream: str, **kw: object) -> list[str]:
 
 
 @pytest.mark.parametrize("stream", ["customers", "invoice_recipients", "invoice_emails"])
-def test_full_read_pages_through_everything(qb: QuickBooksConnector, sim: QuickBooksSimulator, stream: str) -> None:
+def test_full_read_pages_through_everything(
+    qb: QuickBooksConnector, sim: QuickBooksSimulator, stream: str
+) -> None:
     pages = list(qb.stream(stream).read())
     got = [r["Id"] for p in pages for r in p.records]
     assert len(pages) > 3
@@ -67,10 +69,14 @@ def test_cursor_older_than_30_days_falls_back_to_the_query(
     since = clock.now() - timedelta(days=45)
     before = len(sim.requests)
     got = set(ids(qb, "customers", since=since))
-    paths = {r["path"].rsplit("/", 1)[-1] for r in list(sim.requests)[before:] if r["path"].startswith("/v3/")}
+    paths = {
+        r["path"].rsplit("/", 1)[-1] for r in list(sim.requests)[before:] if r["path"].startswith("/v3/")
+    }
     assert paths == {"query"}
     expected = {
-        str(cid) for cid, when in sim.data.changed["Customer"].items() if when >= since.replace(microsecond=0).timestamp()
+        str(cid)
+        for cid, when in sim.data.changed["Customer"].items()
+        if when >= since.replace(microsecond=0).timestamp()
     }
     assert got == expected and got
 
@@ -106,13 +112,17 @@ def test_every_request_carries_minorversion_and_accept_json(
     assert all(r["accept"] == "application/json" for r in sim.requests)
 
 
-def test_without_accept_json_quickbooks_answers_xml(qb: QuickBooksConnector, sim: QuickBooksSimulator) -> None:
+def test_without_accept_json_quickbooks_answers_xml(
+    qb: QuickBooksConnector, sim: QuickBooksSimulator
+) -> None:
     import httpx
 
     qb.check()
     token = qb.tokens.access_token()
     base = qb.settings.base_url
-    answer = httpx.get(f"{base}/v3/company/{sim.realm_id}/customer/1", headers={"Authorization": f"Bearer {token}"})
+    answer = httpx.get(
+        f"{base}/v3/company/{sim.realm_id}/customer/1", headers={"Authorization": f"Bearer {token}"}
+    )
     assert answer.headers["content-type"].startswith("application/xml")
     assert answer.text.startswith("<?xml") and "<Customer>" in answer.text
 
@@ -128,8 +138,12 @@ def test_budget_exhaustion_answers_429_and_is_waited_out(
 
 
 def test_invoice_emails_cover_to_cc_and_bcc(qb: QuickBooksConnector, sim: QuickBooksSimulator) -> None:
-    invoice = sim.add_invoice("3", "ap@client.example.com", cc="boss@client.example.com, cfo@client.example.com",
-                              bcc="books@msp.example.com")
+    invoice = sim.add_invoice(
+        "3",
+        "ap@client.example.com",
+        cc="boss@client.example.com, cfo@client.example.com",
+        bcc="books@msp.example.com",
+    )
     records = [r for p in qb.stream("invoice_emails").read() for r in p.records if r["InvoiceId"] == invoice]
     assert sorted((r["Field"], r["Address"]) for r in records) == [
         ("BillEmail", "ap@client.example.com"),

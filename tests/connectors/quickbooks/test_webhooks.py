@@ -20,17 +20,31 @@ from hub.sdk import ConnectorContext, Event, WebhookRejected
 from .conftest import load_settings, spec
 
 VECTOR = spec("webhook_signature_test_vector.json")
-CLOUD = [{  # Intuit's sample from the CloudEvents migration notice
-    "specversion": "1.0", "id": "88cd52aa-33b6-4351-9aa4-47572edbd068",
-    "source": "intuit.dsnBgbseACLLRZNxo2dfc4evmEJdxde58xeeYcZliOU=", "type": "qbo.account.created.v1",
-    "datacontenttype": "application/json", "time": "2025-09-10T21:31:25.179851517Z", "intuitentityid": "1234",
-    "intuitaccountid": "310687", "data": {},
-}]
+CLOUD = [
+    {  # Intuit's sample from the CloudEvents migration notice
+        "specversion": "1.0",
+        "id": "88cd52aa-33b6-4351-9aa4-47572edbd068",
+        "source": "intuit.dsnBgbseACLLRZNxo2dfc4evmEJdxde58xeeYcZliOU=",
+        "type": "qbo.account.created.v1",
+        "datacontenttype": "application/json",
+        "time": "2025-09-10T21:31:25.179851517Z",
+        "intuitentityid": "1234",
+        "intuitaccountid": "310687",
+        "data": {},
+    }
+]
 
 
 def vector_connector(realm: str = "1269959970") -> QuickBooksConnector:
-    settings = load_settings({"realm_id": realm, "client_id": "c", "client_secret": "s", "refresh_token": "r",
-                              "webhook_verifier_token": VECTOR["verifier_token"]})
+    settings = load_settings(
+        {
+            "realm_id": realm,
+            "client_id": "c",
+            "client_secret": "s",
+            "refresh_token": "r",
+            "webhook_verifier_token": VECTOR["verifier_token"],
+        }
+    )
     return QuickBooksConnector(settings, ConnectorContext())
 
 
@@ -84,13 +98,19 @@ def test_cloudevents_payload_becomes_the_same_kind_of_events() -> None:
     assert len(events) == 1
     event = events[0]
     assert (event.type, event.entity, event.record_id, event.id) == (
-        "account.created", "Account", "1234", "88cd52aa-33b6-4351-9aa4-47572edbd068")
+        "account.created",
+        "Account",
+        "1234",
+        "88cd52aa-33b6-4351-9aa4-47572edbd068",
+    )
     assert event.correlation == {"realm_id": "310687", "account_id": "1234"}
     assert event.data["format"] == "cloudevents"
 
 
 def test_merge_cloudevent_keeps_the_deleted_id() -> None:
-    merged = [{**CLOUD[0], "type": "qbo.customer.merged.v1", "intuitentityid": "123", "data": {"deletedid": "27"}}]
+    merged = [
+        {**CLOUD[0], "type": "qbo.customer.merged.v1", "intuitentityid": "123", "data": {"deletedid": "27"}}
+    ]
     (event,) = vector_connector("310687").parse_webhook({}, json.dumps(merged).encode())
     assert event.type == "customer.merged" and event.data["deletedid"] == "27"
 
@@ -101,8 +121,14 @@ def test_events_of_other_companies_are_skipped() -> None:
 
 @pytest.mark.parametrize(
     "body",
-    [b"not json", b"{}", b'{"eventNotifications": [{"realmId": "1"}]}', b'[{"id": "x"}]',
-     json.dumps([{**CLOUD[0], "type": "account.created"}]).encode(), b'"text"'],
+    [
+        b"not json",
+        b"{}",
+        b'{"eventNotifications": [{"realmId": "1"}]}',
+        b'[{"id": "x"}]',
+        json.dumps([{**CLOUD[0], "type": "account.created"}]).encode(),
+        b'"text"',
+    ],
 )
 def test_malformed_webhooks_are_400(body: bytes) -> None:
     with pytest.raises(WebhookRejected) as err:
@@ -128,8 +154,9 @@ def test_simulator_delivers_signed_webhooks_that_the_connector_accepts(
         return Response("ok")
 
     with ServedApp(Starlette(routes=[Route("/webhooks/quickbooks", receive, methods=["POST"])])) as receiver:
-        sandbox = QuickBooksConnector.sandbox(size=10, clock=clock, webhook_url=f"{receiver.url}/webhooks/quickbooks",
-                                              webhook_format=fmt)
+        sandbox = QuickBooksConnector.sandbox(
+            size=10, clock=clock, webhook_url=f"{receiver.url}/webhooks/quickbooks", webhook_format=fmt
+        )
         sim: QuickBooksSimulator = sandbox.control
         with ServedApp(sandbox.app) as served:
             settings = load_settings(sandbox.settings(served.url))
@@ -142,7 +169,10 @@ def test_simulator_delivers_signed_webhooks_that_the_connector_accepts(
             # thin events: the hub re-reads each record
             records = [qb.get(e.entity or "", e.record_id or "") for e in received]
             qb.close()
-    assert [(e.type, e.record_id) for e in received] == [("customer.created", created.id), ("customer.updated", touched)]
+    assert [(e.type, e.record_id) for e in received] == [
+        ("customer.created", created.id),
+        ("customer.updated", touched),
+    ]
     assert records[0]["DisplayName"] == "Harbor Dental Group"
 
 
