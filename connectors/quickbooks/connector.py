@@ -43,6 +43,7 @@ from hub.sdk import (
     ConfigError,
     ConflictError,
     Connector,
+    ConnectorContext,
     ErrorPolicy,
     Event,
     HttpClient,
@@ -97,7 +98,7 @@ class QuickBooksConnector(Connector):
 
     settings: QuickBooksSettings
 
-    def __init__(self, settings: QuickBooksSettings, context: Any = None) -> None:
+    def __init__(self, settings: QuickBooksSettings, context: ConnectorContext | None = None) -> None:
         super().__init__(settings, context)
         self._api: QuickBooksApi | None = None
         self.tokens = TokenManager(settings, self.context.state, self.context.clock, self._token_client)
