@@ -113,10 +113,12 @@ class TokenManager:
     def access_token(self) -> str:
         """A token valid for at least :data:`EXPIRY_MARGIN`, refreshing if needed."""
         with self._lock:
-            for candidate in (self._current, self._stored()):
-                if self._usable(candidate):
-                    self._current = candidate
-                    return str(candidate["access_token"])  # type: ignore[index]
+            if self._usable(self._current):
+                return str(self._current["access_token"])  # type: ignore[index]
+            stored = self._stored()  # another connector on this state may have refreshed
+            if self._usable(stored):
+                self._current = stored
+                return str(stored["access_token"])  # type: ignore[index]
             return self._refresh()
 
     def renew(self, rejected: str) -> str:

@@ -215,3 +215,23 @@ def test_refresh_token_expiry_is_reported(qb: QuickBooksConnector, clock: FakeCl
     details = qb.check().details
     assert details["refresh token expires"].startswith(str((clock.now() + timedelta(days=101)).date()))
     assert all("sim-rt-" not in v and "sim-at-" not in v for v in details.values())
+
+
+class CountingState(MemoryKeyValueStore):
+    def __init__(self) -> None:
+        super().__init__()
+        self.reads = 0
+
+    def get(self, key: str) -> Any:
+        self.reads += 1
+        return super().get(key)
+
+
+def test_a_valid_access_token_costs_no_state_read(make_connector: Callable[..., QuickBooksConnector]) -> None:
+    state = CountingState()
+    qb = make_connector(state=state)
+    qb.check()
+    reads = state.reads
+    for _ in range(5):
+        qb.get("Customer", "1")
+    assert state.reads == reads
