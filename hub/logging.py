@@ -34,8 +34,14 @@ _SECRET_KEY = re.compile(
 )
 
 
+#: names that mention a secret but hold where it is or what it is called, not the secret
+_NOT_SECRET = re.compile(r"(_url|_uri|_file|_path|_dir|_name|_type)$", re.IGNORECASE)
+
+
 def is_secret_key(key: str) -> bool:
-    return bool(_SECRET_KEY.search(key))
+    """Whether a field or header named ``key`` holds a secret (``secret``, ``refresh_token``,
+    ``api_key``; not ``token_url`` or ``private_key_file``)."""
+    return bool(_SECRET_KEY.search(key)) and not _NOT_SECRET.search(key)
 
 
 def redact_url(url: str) -> str:

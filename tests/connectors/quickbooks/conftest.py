@@ -6,7 +6,6 @@ from __future__ import annotations
 import json
 from collections.abc import Callable, Iterator
 from datetime import UTC, datetime
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -16,8 +15,9 @@ from connectors.quickbooks.simulator import QuickBooksSimulator
 from hub.sandbox import Sandbox, ServedApp
 from hub.sdk import ConnectorContext, FakeClock, KeyValueStore, MemoryKeyValueStore
 from hub.settings import load_connector_settings
+from tests.conftest import vendor_specs
 
-SPECS = Path("/work/shared/vendor-specs/quickbooks/examples")
+SPECS = vendor_specs() / "quickbooks" / "examples"
 START = datetime(2026, 3, 2, 12, 0, tzinfo=UTC)
 
 
