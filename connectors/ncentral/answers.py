@@ -47,7 +47,9 @@ class Inspector:
             return
         message = error_in_body(body)
         if message is not None and self.client is not None:
-            raise self.client.error(response, f"N-central reported an error in a 200 answer: {message}", VendorError)
+            raise self.client.error(
+                response, f"N-central reported an error in a 200 answer: {message}", VendorError
+            )
 
 
 def vendor_message(response: httpx.Response) -> str | None:

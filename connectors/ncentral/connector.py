@@ -53,7 +53,12 @@ class NcentralConnector(Connector):
     version = "1.0.0"
     title = "N-able N-central"
     settings_model = NcentralSettings
-    stream_classes: ClassVar[list[type[Stream]]] = [OrgUnitsStream, CustomersStream, DevicesStream, ActiveIssuesStream]
+    stream_classes: ClassVar[list[type[Stream]]] = [
+        OrgUnitsStream,
+        CustomersStream,
+        DevicesStream,
+        ActiveIssuesStream,
+    ]
     writable: ClassVar[dict[str, str]] = {}
     rate_limits: ClassVar[list[RateLimit]] = [RateLimit(requests=20, per_seconds=1, concurrent=3)]
     has_webhooks = False
@@ -70,7 +75,9 @@ class NcentralConnector(Connector):
 
     def client(self) -> HttpClient:
         if self._client is None:
-            self._auth = NcentralAuth(self.name, self.settings.base_url, self.settings.jwt, self.context.clock)
+            self._auth = NcentralAuth(
+                self.name, self.settings.base_url, self.settings.jwt, self.context.clock
+            )
             inspector = Inspector()
             self._client = self.make_client(
                 self.settings.base_url,
@@ -132,7 +139,9 @@ class NcentralConnector(Connector):
             "devices": str(devices.get("totalItems", "?")),
         }
         if tokens is not None:
-            details["access token lifetime"] = f"{round(tokens.access_ends - self.context.clock.monotonic())} s"
+            details["access token lifetime"] = (
+                f"{round(tokens.access_ends - self.context.clock.monotonic())} s"
+            )
         return CheckResult(ok=True, details=details)
 
     # -- sandbox ----------------------------------------------------------------------

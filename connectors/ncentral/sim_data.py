@@ -34,8 +34,25 @@ SERVICES: dict[str, tuple[int, str, tuple[str, ...]]] = {
 }
 
 _COMPANIES = (
-    "Acme", "Globex", "Initech", "Umbrella", "Stark", "Wayne", "Hooli", "Vandelay", "Soylent", "Tyrell",
-    "Cyberdyne", "Wonka", "Gringotts", "Monarch", "Oceanic", "Pied Piper", "Dunder", "Massive", "Aperture",
+    "Acme",
+    "Globex",
+    "Initech",
+    "Umbrella",
+    "Stark",
+    "Wayne",
+    "Hooli",
+    "Vandelay",
+    "Soylent",
+    "Tyrell",
+    "Cyberdyne",
+    "Wonka",
+    "Gringotts",
+    "Monarch",
+    "Oceanic",
+    "Pied Piper",
+    "Dunder",
+    "Massive",
+    "Aperture",
 )
 _SUFFIXES = ("Dental", "Legal", "Logistics", "Clinic", "Holdings", "Builders", "Foods", "Partners", "Labs")
 _CITIES = (("Ottawa", "ON", "CA"), ("Toronto", "ON", "CA"), ("Austin", "TX", "US"), ("Denver", "CO", "US"))
@@ -47,7 +64,12 @@ _CLASSES = (
     ("Workstations - Mac OS X", "macos", "macOS 14 Sonoma", "MAC"),
     ("Servers - Linux", "linux", "Ubuntu 22.04 LTS", "LNX"),
 )
-_MODELS = (("Dell Inc.", "OptiPlex 7010"), ("LENOVO", "ThinkPad T14"), ("HP", "ProLiant DL360"), ("Apple", "Mac14,2"))
+_MODELS = (
+    ("Dell Inc.", "OptiPlex 7010"),
+    ("LENOVO", "ThinkPad T14"),
+    ("HP", "ProLiant DL360"),
+    ("Apple", "Mac14,2"),
+)
 
 
 def iso(moment: datetime) -> str:

@@ -60,9 +60,17 @@ class _Failure:
 
 def _error(status: int, message: str, headers: dict[str, str] | None = None) -> JSONResponse:
     trace = secrets.token_hex(4)
-    labels = {400: "BAD REQUEST", 401: "UNAUTHORIZED", 403: "FORBIDDEN", 404: "NOT FOUND", 429: "TOO MANY REQUESTS"}
+    labels = {
+        400: "BAD REQUEST",
+        401: "UNAUTHORIZED",
+        403: "FORBIDDEN",
+        404: "NOT FOUND",
+        429: "TOO MANY REQUESTS",
+    }
     label = labels.get(status, "INTERNAL SERVER ERROR" if status >= 500 else "ERROR")
-    return JSONResponse({"status": status, "message": f"[ID={trace}] {label}: {message}"}, status, headers=headers)
+    return JSONResponse(
+        {"status": status, "message": f"[ID={trace}] {label}: {message}"}, status, headers=headers
+    )
 
 
 class NcentralSimulator:
@@ -91,6 +99,8 @@ class NcentralSimulator:
         self.concurrency = dict(DEFAULT_CONCURRENCY)
         self._lock = threading.RLock()
         self._in_flight: dict[str, int] = {}
+        #: endpoint -> (calls other clients keep in flight, until when)
+        self._occupied: dict[str, tuple[int, datetime]] = {}
         self._recent: deque[datetime] = deque()
         self._failures: deque[_Failure] = deque()
         self._errors_in_200: deque[str] = deque()
@@ -142,7 +152,9 @@ class NcentralSimulator:
             if stream == "devices":
                 device_id = int(record_id) if record_id else self.device_ids[0]
                 seen = iso(self.now())
-                self.devices[device_id].update(lastApplianceCheckinTime=seen, lastApplianceCheckinTimeLocal=seen)
+                self.devices[device_id].update(
+                    lastApplianceCheckinTime=seen, lastApplianceCheckinTimeLocal=seen
+                )
                 return str(device_id)
             if stream in ("org_units", "customers"):
                 unit_id = int(record_id) if record_id else self.customer_ids[0]
@@ -174,7 +186,9 @@ class NcentralSimulator:
             self._refresh.clear()
             self.restarts += 1
 
-    def raise_alert(self, device_id: int | str, service: str, condition: str = "", severity: str = "Failed") -> str:
+    def raise_alert(
+        self, device_id: int | str, service: str, condition: str = "", severity: str = "Failed"
+    ) -> str:
         """A monitored service on a device goes into ``severity`` (Failed, Warning, ...).
 
         The task (and so the issue's ``taskId``) is the same every time the same service
@@ -202,6 +216,17 @@ class NcentralSimulator:
         with self._lock:
             self.issues.pop(int(task_id), None)
 
+    def occupy(self, endpoint: str, calls: int, seconds: float) -> None:
+        """Other clients keep ``calls`` requests in flight on ``endpoint`` (``"customers"``,
+        ``"devices"``, ``"active-issues"`` ...) for ``seconds``: at the endpoint's limit,
+        N-central answers 429 until they finish."""
+        with self._lock:
+            self._occupied[endpoint] = (calls, self.now() + timedelta(seconds=seconds))
+
+    def _others(self, endpoint: str) -> int:
+        calls, until = self._occupied.get(endpoint, (0, self.now()))
+        return calls if self.now() < until else 0
+
     def active_issue(self, task_id: int | str) -> dict[str, Any]:
         """The active issue as the API shows it."""
         with self._lock:
@@ -219,7 +244,9 @@ class NcentralSimulator:
         key = (device_id, service.strip().lower(), condition.strip().lower())
         if key not in self._tasks:
             self._next_task += 1
-            service_id, service_type, _ = SERVICES.get(service, (900 + len(self._task_info) % 100, "Agent", ()))
+            service_id, service_type, _ = SERVICES.get(
+                service, (900 + len(self._task_info) % 100, "Agent", ())
+            )
             self._tasks[key] = self._next_task
             self._task_info[self._next_task] = {
                 "deviceId": device_id,
@@ -302,7 +329,9 @@ class NcentralSimulator:
             self.requests.append((request.method, request.url.path))
             if self._failures:
                 failure = self._failures.popleft()
-                headers = {"Retry-After": f"{failure.retry_after:g}"} if failure.retry_after is not None else None
+                headers = (
+                    {"Retry-After": f"{failure.retry_after:g}"} if failure.retry_after is not None else None
+                )
                 message = {
                     401: "UnauthorizedException: Invalid or expired token.",
                     429: "Too many requests.",
@@ -336,7 +365,7 @@ class NcentralSimulator:
             if refused is not None:
                 return refused
             with self._lock:
-                if self._in_flight.get(endpoint, 0) >= limit:
+                if self._in_flight.get(endpoint, 0) + self._others(endpoint) >= limit:
                     return _error(429, "Too many concurrent requests.")
                 self._in_flight[endpoint] = self._in_flight.get(endpoint, 0) + 1
                 in_200 = self._errors_in_200.popleft() if self._errors_in_200 else None
@@ -411,7 +440,9 @@ class NcentralSimulator:
             return _error(400, "BadRequestException: pageNumber starts at 1; pageSize is between 1 and 1000.")
         return number, size
 
-    def _envelope(self, path: str, items: list[dict[str, Any]], number: int, size: int, total: int) -> JSONResponse:
+    def _envelope(
+        self, path: str, items: list[dict[str, Any]], number: int, size: int, total: int
+    ) -> JSONResponse:
         pages = (total + size - 1) // size
 
         def link(n: int) -> str:
@@ -435,7 +466,9 @@ class NcentralSimulator:
             }
         )
 
-    def _paged(self, request: Request, path: str, ids: list[int], render: Callable[[int], dict[str, Any]]) -> Response:
+    def _paged(
+        self, request: Request, path: str, ids: list[int], render: Callable[[int], dict[str, Any]]
+    ) -> Response:
         paging = self._page(request)
         if isinstance(paging, Response):
             return paging
@@ -455,7 +488,9 @@ class NcentralSimulator:
         return view
 
     def _list_org_units(self, request: Request) -> Response:
-        return self._paged(request, "/api/org-units", sorted(self.org_units), lambda i: dict(self.org_units[i]))
+        return self._paged(
+            request, "/api/org-units", sorted(self.org_units), lambda i: dict(self.org_units[i])
+        )
 
     def _list_customers(self, request: Request) -> Response:
         return self._paged(request, "/api/customers", self.customer_ids, self._customer_view)
@@ -508,7 +543,9 @@ class NcentralSimulator:
         if unit is None:
             return _error(404, f"ResourceNotFoundException: Organization unit with ID {oid} was not found!")
         if unit["orgUnitType"] not in ("CUSTOMER", "SITE"):
-            return _error(400, "BadRequestException: Active issues are only supported for customers and sites.")
+            return _error(
+                400, "BadRequestException: Active issues are only supported for customers and sites."
+            )
         with self._lock:
             devices = set(self.devices_by_org_unit.get(oid, ()))
             ids = sorted(t for t in self.issues if self._task_info[t]["deviceId"] in devices)

@@ -25,7 +25,9 @@ def clock() -> FakeClock:
 class Served:
     """A running simulator, its control handle and a factory of connectors for it."""
 
-    def __init__(self, served: ServedApp, settings: dict[str, Any], control: NcentralSimulator, clock: FakeClock):
+    def __init__(
+        self, served: ServedApp, settings: dict[str, Any], control: NcentralSimulator, clock: FakeClock
+    ):
         self.served = served
         self.url = served.url
         self.base_settings = settings

@@ -136,7 +136,9 @@ def test_5xx_retried_then_transient_error(sim: Served) -> None:
         customers(conn)
 
 
-def test_tokens_and_jwt_never_reach_the_logs(sim: Served, capsys: pytest.CaptureFixture[str], caplog: Any) -> None:
+def test_tokens_and_jwt_never_reach_the_logs(
+    sim: Served, capsys: pytest.CaptureFixture[str], caplog: Any
+) -> None:
     caplog.set_level(logging.DEBUG)
     conn = sim.connector()
     customers(conn)
@@ -149,3 +151,22 @@ def test_tokens_and_jwt_never_reach_the_logs(sim: Served, capsys: pytest.Capture
     for secret in (sim.base_settings["jwt"], tokens.access, tokens.refresh):
         assert secret not in logged
     assert sim.base_settings["jwt"] not in repr(conn.settings)
+
+
+def test_too_many_concurrent_calls_answer_429_until_they_finish(sim: Served) -> None:
+    conn = sim.connector()
+    customers(conn)
+    sim.control.occupy("customers", calls=5, seconds=2.5)  # the endpoint's limit is 5
+    assert customers(conn)
+    assert conn.client().rate_limited == 2
+    assert sim.clock.sleeps[-2:] == [1.0, 2.0]
+
+
+def test_active_issues_allow_three_concurrent_calls(simulator: Any) -> None:
+    sim = simulator(alerts=5)
+    conn = sim.connector()
+    sim.control.occupy("active-issues", calls=2, seconds=60)
+    assert list(conn.stream("active_issues").read())  # a third call still fits
+    sim.control.occupy("active-issues", calls=3, seconds=60)
+    with pytest.raises(RateLimitedError, match="Too many concurrent requests"):
+        list(conn.stream("active_issues").read())

@@ -62,7 +62,9 @@ def api() -> respx.MockRouter:
 
 
 def test_exchange_sends_the_jwt_and_calls_use_the_access_token(api: respx.MockRouter) -> None:
-    devices = api.get("/api/devices").mock(return_value=httpx.Response(200, json=page([EXAMPLES["device"]], 1, 1, 1)))
+    devices = api.get("/api/devices").mock(
+        return_value=httpx.Response(200, json=page([EXAMPLES["device"]], 1, 1, 1))
+    )
     conn = connector(device_assets=False)
 
     records = [r for p in conn.stream("devices").read() for r in p.records]
@@ -78,7 +80,10 @@ def test_access_token_is_refreshed_before_it_expires_with_the_refresh_token_in_t
     api: respx.MockRouter,
 ) -> None:
     clock = FakeClock()
-    refreshed = {**AUTH, "tokens": {**AUTH["tokens"], "access": {**AUTH["tokens"]["access"], "token": "new-access"}}}
+    refreshed = {
+        **AUTH,
+        "tokens": {**AUTH["tokens"], "access": {**AUTH["tokens"]["access"], "token": "new-access"}},
+    }
     refresh = api.post("/api/auth/refresh").mock(return_value=httpx.Response(200, json=refreshed))
     customers = api.get("/api/customers").mock(return_value=httpx.Response(200, json=page([], 1, 0, 0)))
     conn = connector(clock)
@@ -96,7 +101,9 @@ def test_access_token_is_refreshed_before_it_expires_with_the_refresh_token_in_t
 
 def test_refused_jwt_is_an_authentication_error_naming_the_setting() -> None:
     with respx.mock(base_url=BASE, assert_all_called=True) as router:
-        router.post("/api/auth/authenticate").mock(return_value=httpx.Response(401, json=EXAMPLES["error_401"]))
+        router.post("/api/auth/authenticate").mock(
+            return_value=httpx.Response(401, json=EXAMPLES["error_401"])
+        )
         with pytest.raises(AuthenticationError) as err:
             connector().check()
     message = str(err.value)
@@ -131,7 +138,9 @@ def test_429_is_waited_out_then_the_call_succeeds(api: respx.MockRouter) -> None
     clock = FakeClock()
     api.get("/api/customers").mock(
         side_effect=[
-            httpx.Response(429, json={"status": 429, "message": "Too Many Requests"}, headers={"Retry-After": "7"}),
+            httpx.Response(
+                429, json={"status": 429, "message": "Too Many Requests"}, headers={"Retry-After": "7"}
+            ),
             httpx.Response(200, json=page([EXAMPLES["customer"]], 1, 1, 1)),
         ]
     )
@@ -157,7 +166,10 @@ def test_paging_follows_total_pages(api: respx.MockRouter) -> None:
     first = {**EXAMPLES["org_unit"], "orgUnitId": "100"}
     second = {**EXAMPLES["org_unit"], "orgUnitId": "101"}
     route = api.get("/api/org-units").mock(
-        side_effect=[httpx.Response(200, json=page([first], 1, 2, 2)), httpx.Response(200, json=page([second], 2, 2, 2))]
+        side_effect=[
+            httpx.Response(200, json=page([first], 1, 2, 2)),
+            httpx.Response(200, json=page([second], 2, 2, 2)),
+        ]
     )
     pages = list(connector(page_size=1).stream("org_units").read())
     assert [p.records for p in pages] == [[first], [second]]
@@ -166,7 +178,9 @@ def test_paging_follows_total_pages(api: respx.MockRouter) -> None:
 
 
 def test_active_issues_are_read_per_customer(api: respx.MockRouter) -> None:
-    api.get("/api/customers").mock(return_value=httpx.Response(200, json=page([EXAMPLES["customer"]], 1, 1, 1)))
+    api.get("/api/customers").mock(
+        return_value=httpx.Response(200, json=page([EXAMPLES["customer"]], 1, 1, 1))
+    )
     issues = api.get("/api/org-units/100/active-issues").mock(
         return_value=httpx.Response(200, json=page([EXAMPLES["active_issue"]], 1, 1, 1))
     )
@@ -177,7 +191,9 @@ def test_active_issues_are_read_per_customer(api: respx.MockRouter) -> None:
 
 
 def test_get_device_adds_its_asset_record(api: respx.MockRouter) -> None:
-    api.get("/api/devices/1299930810").mock(return_value=httpx.Response(200, json={"data": EXAMPLES["device"]}))
+    api.get("/api/devices/1299930810").mock(
+        return_value=httpx.Response(200, json={"data": EXAMPLES["device"]})
+    )
     api.get("/api/devices/1299930810/assets").mock(
         return_value=httpx.Response(200, json={"data": EXAMPLES["device_assets"], "_links": {}})
     )

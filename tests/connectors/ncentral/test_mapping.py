@@ -64,7 +64,9 @@ def test_devices_serial_none_means_unknown() -> None:
     assert ci.serial_number is None
 
 
-@pytest.mark.parametrize("state", [NotificationState.FAILED, NotificationState.WARNING, NotificationState.NORMAL])
+@pytest.mark.parametrize(
+    "state", [NotificationState.FAILED, NotificationState.WARNING, NotificationState.NORMAL]
+)
 def test_active_issue_round_trip(state: NotificationState) -> None:
     raw = copy.deepcopy(EXAMPLES["active_issue"])
     raw["notificationState"] = int(state)
@@ -74,7 +76,11 @@ def test_active_issue_round_trip(state: NotificationState) -> None:
     assert isinstance(alert, Alert)
     back = mapping.to_vendor(alert)
     assert back["notificationState"] == int(state)
-    assert (back["deviceId"], back["orgUnitId"], back["serviceName"]) == (576589254, 102, "Windows UAC Status")
+    assert (back["deviceId"], back["orgUnitId"], back["serviceName"]) == (
+        576589254,
+        102,
+        "Windows UAC Status",
+    )
     assert back["_extra"]["taskIdent"] == "C:"
 
 
@@ -92,7 +98,9 @@ def test_active_issue_round_trip(state: NotificationState) -> None:
 def test_severity_and_state_from_notification_state(
     state: NotificationState, severity: AlertSeverity, alert_state: AlertState
 ) -> None:
-    alert = MAPPING.entity("active_issue").to_core({**EXAMPLES["active_issue"], "notificationState": int(state)})
+    alert = MAPPING.entity("active_issue").to_core(
+        {**EXAMPLES["active_issue"], "notificationState": int(state)}
+    )
     assert isinstance(alert, Alert)
     assert (alert.severity, alert.state) == (severity, alert_state)
 
@@ -103,14 +111,20 @@ def test_documented_example_maps_to_an_alert() -> None:
     assert alert.ref_id("ncentral") == "2096172314"
     assert alert.device is not None and alert.device.id == "576589254"
     assert alert.organization is not None and alert.organization.id == "102"
-    assert (alert.service, alert.condition, alert.device_name) == ("Windows UAC Status", "default", "NCC-9996")
+    assert (alert.service, alert.condition, alert.device_name) == (
+        "Windows UAC Status",
+        "default",
+        "NCC-9996",
+    )
     assert alert.triggered_at == datetime(2024, 4, 2, 16, 15, 33, 432000, tzinfo=UTC)
     assert alert.dedup_key == "ncentral|576589254|windows uac status|default"
 
 
 _TIMES = st.datetimes(min_value=datetime(2000, 1, 1), max_value=datetime(2100, 1, 1), timezones=st.just(UTC))
 _NOISE = st.dictionaries(
-    st.sampled_from(["acknowledgedBy", "numberOfActiveNotification", "psaTicketDetails", "deviceClassLabel", "note"]),
+    st.sampled_from(
+        ["acknowledgedBy", "numberOfActiveNotification", "psaTicketDetails", "deviceClassLabel", "note"]
+    ),
     st.one_of(st.text(max_size=40), st.integers(), st.none()),
 )
 

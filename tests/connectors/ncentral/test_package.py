@@ -32,13 +32,24 @@ def test_settings_come_from_the_documented_environment_names(monkeypatch: pytest
     ("env", "message"),
     [
         ({"HUB_NCENTRAL__BASE_URL": "https://nc.example.com"}, "HUB_NCENTRAL__JWT: required but not set"),
-        ({"HUB_NCENTRAL__JWT": "x", "HUB_NCENTRAL__BASE_URL": "nc.example.com"}, "HUB_NCENTRAL__BASE_URL: must be"),
         (
-            {"HUB_NCENTRAL__JWT": "x", "HUB_NCENTRAL__BASE_URL": "https://nc", "HUB_NCENTRAL__PAGE_SIZE": "5000"},
+            {"HUB_NCENTRAL__JWT": "x", "HUB_NCENTRAL__BASE_URL": "nc.example.com"},
+            "HUB_NCENTRAL__BASE_URL: must be",
+        ),
+        (
+            {
+                "HUB_NCENTRAL__JWT": "x",
+                "HUB_NCENTRAL__BASE_URL": "https://nc",
+                "HUB_NCENTRAL__PAGE_SIZE": "5000",
+            },
             "HUB_NCENTRAL__PAGE_SIZE",
         ),
         (
-            {"HUB_NCENTRAL__JWT": "x", "HUB_NCENTRAL__BASE_URL": "https://nc", "HUB_NCENTRAL__ALERT_ORG_UNITS": "a"},
+            {
+                "HUB_NCENTRAL__JWT": "x",
+                "HUB_NCENTRAL__BASE_URL": "https://nc",
+                "HUB_NCENTRAL__ALERT_ORG_UNITS": "a",
+            },
             "org unit ids are numbers",
         ),
     ],

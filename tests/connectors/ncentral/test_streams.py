@@ -43,7 +43,10 @@ def test_devices_since_returns_those_checked_in_at_or_after_it(sim: Served) -> N
     since = sim.clock.now() + timedelta(seconds=1)
     assert read_all(conn.stream("devices").read(since))[0] == []
     sim.clock.advance(5)
-    touched = {sim.control.touch("devices", str(FIRST_DEVICE_ID + 3)), sim.control.touch("devices", str(FIRST_DEVICE_ID + 40))}
+    touched = {
+        sim.control.touch("devices", str(FIRST_DEVICE_ID + 3)),
+        sim.control.touch("devices", str(FIRST_DEVICE_ID + 40)),
+    }
     assets_before = sim.control.calls("/api/devices/")
 
     records, _ = read_all(conn.stream("devices").read(since))
