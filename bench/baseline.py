@@ -72,8 +72,8 @@ def main(state_path: Path) -> dict[str, Any]:
                 types[row["attributes"]["name"]] = int(row["id"])
         return types.get(label or "")
 
-    company_types = {1: "Customer", 2: "Lead", 3: "Prospect", 4: "Dead", 5: "Inactive", 6: "Cancellation",
-                     7: "Vendor", 8: "Partner"}  # fmt: skip
+    # Autotask company type -> IT Glue organization type, as mappings/*.yaml say (Lead is a prospect)
+    company_types = {1: "Customer", 2: "Prospect", 3: "Prospect", 7: "Vendor", 8: "Partner"}
     for company in autotask(at, "Companies", since):
         if not company.get("isActive"):
             continue

@@ -181,7 +181,9 @@ NORMALIZERS: dict[str, Callable[[Any], Any]] = {
 _SEGMENT = re.compile(r"^(?P<name>[^\[\]]+)?(?:\[(?P<sel>[^\]]+)\])?$")
 
 
-def _segments(path: str) -> list[tuple[str | None, str | None]]:
+@cache
+def _segments(path: str) -> tuple[tuple[str | None, str | None], ...]:
+    """``a.b[k=v].c`` -> ((a, None), (b, k=v), (c, None)); cached: mappings reuse few paths."""
     out = []
     # split on dots that are not inside a [selector]
     depth, buf, parts = 0, "", []
@@ -201,7 +203,7 @@ def _segments(path: str) -> list[tuple[str | None, str | None]]:
         if not m or not part:
             raise ValueError(f"bad path segment {part!r} in {path!r}")
         out.append((m.group("name"), m.group("sel")))
-    return out
+    return tuple(out)
 
 
 def _select(items: Any, sel: str) -> Any:

@@ -15,7 +15,7 @@ from __future__ import annotations
 import os
 import socket
 import uuid
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
@@ -25,7 +25,7 @@ from typing import Any
 
 from alembic import command
 from alembic.config import Config
-from sqlalchemy import Connection, Engine, create_engine, delete, event, func, insert, select, update
+from sqlalchemy import Connection, Engine, bindparam, create_engine, delete, event, func, insert, select, update
 from sqlalchemy.exc import ArgumentError, IntegrityError, OperationalError
 
 from hub.errors import ConfigError, HubError
@@ -256,6 +256,46 @@ class StateStore:
             )
         )
 
+    def counterparts(self, kind: str, system: str, ids: Iterable[str], target: str) -> dict[str, str]:
+        """For many ids in ``system``, their ids in ``target`` (one query per 500)."""
+        a, b = t.crosswalk.alias("a"), t.crosswalk.alias("b")
+        found: dict[str, str] = {}
+        with self.engine.connect() as conn:
+            for chunk in _chunks(ids):
+                stmt = (
+                    select(a.c.external_id, b.c.external_id)
+                    .select_from(a.join(b, a.c.hub_id == b.c.hub_id))
+                    .where(a.c.kind == kind, a.c.system == system, a.c.external_id.in_(chunk), b.c.system == target)
+                )
+                found.update({src: tgt for src, tgt in conn.execute(stmt)})
+        return found
+
+    def link_new(self, conn: Connection, kind: str, source: str, target: str, pairs: list[tuple[str, str]]) -> None:
+        """Link (source id, new target id) pairs in a few statements (a sync's creates).
+
+        The target ids are new; a source id may already be known (linked to a third
+        system by another job) and then keeps its hub id.
+        """
+        if not pairs:
+            return
+        known: dict[str, str] = {}
+        for chunk in _chunks(sid for sid, _ in pairs):
+            rows_found = conn.execute(
+                select(t.crosswalk.c.external_id, t.crosswalk.c.hub_id).where(
+                    t.crosswalk.c.kind == kind, t.crosswalk.c.system == source, t.crosswalk.c.external_id.in_(chunk)
+                )
+            )
+            known.update({sid: hub_id for sid, hub_id in rows_found})
+        now = _now()
+        rows = []
+        for sid, tid in pairs:
+            hub_id = known.get(sid)
+            if hub_id is None:
+                hub_id = str(uuid.uuid4())
+                rows.append({"hub_id": hub_id, "kind": kind, "system": source, "external_id": sid, "created_at": now})
+            rows.append({"hub_id": hub_id, "kind": kind, "system": target, "external_id": tid, "created_at": now})
+        conn.execute(insert(t.crosswalk), rows)
+
     # -- record hashes --------------------------------------------------------------
 
     def get_hash(self, job: str, system: str, kind: str, external_id: str) -> str | None:
@@ -315,6 +355,67 @@ class StateStore:
             ).first()
         return dict(row._mapping) if row else None
 
+    def hash_rows(self, job: str, system: str, kind: str, ids: Iterable[str]) -> dict[str, dict[str, Any]]:
+        """:meth:`hash_row` for many target ids at once."""
+        out: dict[str, dict[str, Any]] = {}
+        with self.engine.connect() as conn:
+            for chunk in _chunks(ids):
+                rows = conn.execute(
+                    select(t.record_hashes).where(
+                        t.record_hashes.c.job == job,
+                        t.record_hashes.c.system == system,
+                        t.record_hashes.c.kind == kind,
+                        t.record_hashes.c.external_id.in_(chunk),
+                    )
+                )
+                out.update({r.external_id: dict(r._mapping) for r in rows})
+        return out
+
+    def set_hashes(
+        self, conn: Connection, job: str, system: str, kind: str, rows: list[dict[str, Any]], existing: set[str]
+    ) -> None:
+        """Many :meth:`set_hash` at once; ``rows`` have external_id, hash, fields, source_system,
+        source_id, seen_run; ``existing`` says which ids already have a row."""
+        now = _now()
+        new = [{**r, "job": job, "system": system, "kind": kind, "active": True, "updated_at": now}
+               for r in rows if r["external_id"] not in existing]  # fmt: skip
+        old = [{**{f"b_{k}": v for k, v in r.items()}, "b_now": now} for r in rows if r["external_id"] in existing]
+        if new:
+            conn.execute(insert(t.record_hashes), new)
+        if old:
+            conn.execute(
+                update(t.record_hashes)
+                .where(
+                    t.record_hashes.c.job == job,
+                    t.record_hashes.c.system == system,
+                    t.record_hashes.c.kind == kind,
+                    t.record_hashes.c.external_id == bindparam("b_external_id"),
+                )
+                .values(
+                    hash=bindparam("b_hash"),
+                    fields=bindparam("b_fields"),
+                    source_system=bindparam("b_source_system"),
+                    source_id=bindparam("b_source_id"),
+                    seen_run=bindparam("b_seen_run"),
+                    active=True,
+                    updated_at=bindparam("b_now"),
+                ),
+                old,
+            )
+
+    def mark_seen_many(self, conn: Connection, job: str, system: str, kind: str, ids: list[str], run_id: str) -> None:
+        for chunk in _chunks(ids):
+            conn.execute(
+                update(t.record_hashes)
+                .where(
+                    t.record_hashes.c.job == job,
+                    t.record_hashes.c.system == system,
+                    t.record_hashes.c.kind == kind,
+                    t.record_hashes.c.external_id.in_(chunk),
+                )
+                .values(seen_run=run_id)
+            )
+
     def mark_seen(self, conn: Connection, job: str, system: str, kind: str, external_id: str, run_id: str) -> None:
         conn.execute(
             update(t.record_hashes)
@@ -369,6 +470,24 @@ class StateStore:
                     for r, k, i in rows
                 ],
             )
+
+    def lookup_keys(self, run_id: str, system: str, kind: str, rule: int, keys: Iterable[str]) -> dict[str, list[str]]:
+        """:meth:`lookup_key` for many keys at once: key -> distinct ids."""
+        out: dict[str, set[str]] = {}
+        with self.engine.connect() as conn:
+            for chunk in _chunks(k[:300] for k in keys):
+                rows = conn.execute(
+                    select(t.match_index.c.key, t.match_index.c.external_id).where(
+                        t.match_index.c.run_id == run_id,
+                        t.match_index.c.system == system,
+                        t.match_index.c.kind == kind,
+                        t.match_index.c.rule == rule,
+                        t.match_index.c.key.in_(chunk),
+                    )
+                )
+                for key, eid in rows:
+                    out.setdefault(key, set()).add(eid)
+        return {k: sorted(v) for k, v in out.items()}
 
     def lookup_key(self, run_id: str, system: str, kind: str, rule: int, key: str) -> list[str]:
         with self.engine.connect() as conn:
@@ -540,6 +659,12 @@ class StateStore:
             )
         )
 
+    def audit_many(self, conn: Connection, rows: list[dict[str, Any]]) -> None:
+        """Many :meth:`audit` rows in one statement (keys as its keyword arguments)."""
+        if rows:
+            now = _now()
+            conn.execute(insert(t.audit_log), [{"at": now, **r} for r in rows])
+
     def audit_rows(self, run_id: str | None = None, limit: int = 1000) -> list[dict[str, Any]]:
         stmt = select(t.audit_log).order_by(t.audit_log.c.id).limit(limit)
         if run_id:
@@ -635,6 +760,20 @@ class StateStore:
                 ).scalar_one()
             )
 
+    def resolve_dead_letters(self, conn: Connection, job: str, system: str, kind: str, record_ids: list[str]) -> None:
+        for chunk in _chunks(record_ids):
+            conn.execute(
+                update(t.dead_letters)
+                .where(
+                    t.dead_letters.c.job == job,
+                    t.dead_letters.c.system == system,
+                    t.dead_letters.c.kind == kind,
+                    t.dead_letters.c.record_id.in_(chunk),
+                    t.dead_letters.c.resolved_at.is_(None),
+                )
+                .values(resolved_at=_now())
+            )
+
     def resolve_dead_letter(self, conn: Connection, job: str, system: str, kind: str, record_id: str) -> None:
         conn.execute(
             update(t.dead_letters)
@@ -647,6 +786,18 @@ class StateStore:
             )
             .values(resolved_at=_now())
         )
+
+
+def _chunks(values: Iterable[str], size: int = 500) -> Iterator[list[str]]:
+    """``values`` in lists of at most ``size`` (bounded IN clauses)."""
+    chunk: list[str] = []
+    for value in values:
+        chunk.append(value)
+        if len(chunk) == size:
+            yield chunk
+            chunk = []
+    if chunk:
+        yield chunk
 
 
 def _pid_alive(pid: int) -> bool:

@@ -27,6 +27,7 @@ from __future__ import annotations
 import hashlib
 import json
 from collections.abc import Iterable
+from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
@@ -44,7 +45,7 @@ from hub.errors import (
     VendorError,
 )
 from hub.logging import get_logger
-from hub.mapping import BoundMapping, UnresolvedRef, match_key
+from hub.mapping import BoundMapping, UnresolvedRef, get_path, match_key, set_path
 from hub.models import ExternalRef, Record
 from hub.state.store import CursorState
 from hub.sync.engine import MassDeactivation, PlanEntry, SyncRun
@@ -54,6 +55,8 @@ if TYPE_CHECKING:
 
 log = get_logger("hub.sync")
 
+#: a page's planned creates stand in the match cache under this prefix until they are sent
+PENDING = "pending:"
 #: errors that stop the run (the next run resumes); anything else fails one record
 FATAL = (TransientError, RateLimitedError, AuthenticationError, PermissionDeniedError, ConfigError)
 #: errors that dead-letter one record
@@ -99,6 +102,13 @@ class EntitySync:
         self.fields = self._write_fields()
         self._indexed = False
         self.index_run = run.run_id
+        #: per page: counterparts of referenced records, and target ids by (rule, match key)
+        self._refs: dict[str, str | None] = {}
+        self._keys: dict[tuple[int, str], list[str]] = {}
+        self._new_keys: list[tuple[int, str, str]] = []
+        caps = [lim.concurrent for lim in self.target.rate_limits if lim.concurrent]
+        self.concurrency = max(1, min([run.hub.settings.sync_concurrency, *caps]))
+        self._pool: ThreadPoolExecutor | None = None
 
     # -- configuration ------------------------------------------------------------------
 
@@ -114,7 +124,11 @@ class EntitySync:
         return [p for p in writable if p in source_owned or p.split(".", 1)[0] in source_owned]
 
     def _resolve(self, ref: ExternalRef) -> str | None:
-        found = self.store.counterpart(ref.kind, ref.system, ref.id, self.step.target)
+        key = str(ref)
+        if key in self._refs:
+            found = self._refs[key]
+        else:
+            found = self._refs[key] = self.store.counterpart(ref.kind, ref.system, ref.id, self.step.target)
         if found is None and self.run.dry_run and str(ref) in self.run.planned:
             return f"(new {ref.kind} {ref.system}:{ref.id})"  # created earlier in this dry run
         return found
@@ -156,7 +170,9 @@ class EntitySync:
             for i, rule in enumerate(self.tmap.spec.match)
             if (key := match_key(core, rule))
         ]
-        self.store.index_keys(self.index_run, self.step.target, self.kind, rows)
+        self._new_keys.extend(rows)  # written to the index once per page (see process)
+        for i, key, tid in rows:
+            self._keys.setdefault((i, key), []).append(tid)
 
     def _match(self, core: Record, source_id: str) -> tuple[str | None, str | None]:
         """(target id, conflict reason) by the target mapping's match rules."""
@@ -169,7 +185,11 @@ class EntitySync:
             key = match_key(core, rule)
             if not key:
                 continue
-            candidates = self.store.lookup_key(self.index_run, self.step.target, self.kind, i, str(key))
+            candidates = self._keys.get((i, str(key)))
+            if candidates is None:
+                candidates = self.store.lookup_key(self.index_run, self.step.target, self.kind, i, str(key))
+            if any(c.startswith(PENDING) for c in candidates):
+                return None, f"another {self.step.source} record in this page has the same {rule.key} {key!r}"
             free = []
             for tid in candidates:
                 hub_id = self.store.hub_id(self.kind, self.step.target, tid)
@@ -190,26 +210,66 @@ class EntitySync:
     # -- one page -------------------------------------------------------------------------
 
     def process(self, records: Iterable[dict[str, Any]], skip_ids: set[str]) -> list[dict[str, Any]]:
-        """Plan and (unless dry run) write one page; returns the rows to commit."""
+        """Plan and (unless dry run) write one page; returns the rows to commit.
+
+        What the page needs from the state store (links, referenced records' counterparts,
+        last-written hashes, match candidates) is fetched in a few queries up front.
+        """
         results: list[dict[str, Any]] = []
+        mapped: list[tuple[str, Record]] = []
         for raw in records:
             source_id = self.stream.record_id(raw)
             if source_id in skip_ids:
                 continue
             self.run.count("read")
-            results.append(self._one(raw, source_id))
+            try:
+                core = self.smap.to_core(raw, self.source)
+            except RecordRejected as exc:
+                results.append(self._fail({"source_id": source_id, "op": None}, None, str(exc), None))
+                continue
+            mapped.append((source_id, self.hub.plugins.transform(self.job, self.step.source, core)))
+        links = self.store.counterparts(self.kind, self.step.source, [sid for sid, _ in mapped], self.step.target)
+        self._prefetch_refs([core for _, core in mapped])
+        self._prefetch_keys([core for sid, core in mapped if sid not in links and getattr(core, "active", True)])
+        hashes = self.store.hash_rows(self.job, self.step.target, self.kind, list(links.values()))
+        for source_id, core in mapped:
+            results.append(self._one(source_id, core, links.get(source_id), hashes))
+        results = self._send_all(results)
+        self.store.index_keys(self.index_run, self.step.target, self.kind, self._new_keys)
+        self._new_keys = []
         return results
 
-    def _one(self, raw: dict[str, Any], source_id: str) -> dict[str, Any]:
-        out: dict[str, Any] = {"source_id": source_id, "op": None}
-        try:
-            core = self.smap.to_core(raw, self.source)
-        except RecordRejected as exc:
-            return self._fail(out, None, str(exc), None)
-        core = self.hub.plugins.transform(self.job, self.step.source, core)
-        out["core"] = core
+    def _prefetch_refs(self, cores: list[Record]) -> None:
+        self._refs = {}
+        wanted: dict[tuple[str, str], set[str]] = {}
+        for core in cores:
+            for path in self.fields:
+                value = getattr(core, path.split(".", 1)[0], None)
+                if isinstance(value, ExternalRef) and value.system != self.step.target:
+                    wanted.setdefault((value.kind, value.system), set()).add(value.id)
+        for (kind, system), ids in wanted.items():
+            found = self.store.counterparts(kind, system, sorted(ids), self.step.target)
+            for rid in ids:
+                self._refs[str(ExternalRef(system=system, kind=kind, id=rid))] = found.get(rid)
+
+    def _prefetch_keys(self, unlinked: list[Record]) -> None:
+        self._keys = {}
+        rules = self.tmap.spec.match
+        if not unlinked or not rules:
+            return
+        if not self._indexed:
+            self._build_index()
+        for i, rule in enumerate(rules):
+            keys = {str(k) for core in unlinked if (k := match_key(core, rule))}
+            found = self.store.lookup_keys(self.index_run, self.step.target, self.kind, i, keys)
+            for key in keys:
+                self._keys[(i, key)] = found.get(key, [])
+
+    def _one(
+        self, source_id: str, core: Record, target_id: str | None, hashes: dict[str, dict[str, Any]]
+    ) -> dict[str, Any]:
+        out: dict[str, Any] = {"source_id": source_id, "op": None, "core": core}
         name = _display_name(core)
-        target_id = self.store.counterpart(self.kind, self.step.source, source_id, self.step.target)
         active = getattr(core, "active", True)
         if target_id is None:
             if not active:
@@ -223,8 +283,8 @@ class EntitySync:
                 return out
             out["linked_by_match"] = target_id is not None
         out["target_id"] = target_id
+        row = hashes.get(target_id) if target_id is not None else None
         if target_id is not None and not active:
-            row = self.store.hash_row(self.job, self.step.target, self.kind, target_id)
             if row is None or row["active"]:
                 out["op"] = "deactivate"
                 if self.run.dry_run:
@@ -242,12 +302,12 @@ class EntitySync:
             self.run.record(PlanEntry("skip", self.step.target, self.step.entity, source_id, target_id, name,
                                       reason=str(exc)))
             return out
-        except RecordRejected as exc:
+        except (RecordRejected, ConfigError) as exc:
+            # e.g. a value with no counterpart in the target's picklist: this record's problem
             return self._fail(out, target_id, str(exc), core)
         digest = payload_hash(payload)
         out["hash"], out["payload"] = digest, payload
         if target_id is not None:
-            row = self.store.hash_row(self.job, self.step.target, self.kind, target_id)
             if row is not None and row["hash"] == digest and row["active"]:
                 out["op"] = "unchanged"
                 self.run.count("unchanged")
@@ -256,6 +316,7 @@ class EntitySync:
             if before is None and self.run.dry_run:
                 before = self._current(target_id)
             out["before"] = before
+            out["had_hash"] = row is not None
             return self._write(out, "update", target_id, payload, core, name)
         return self._write(out, "create", None, payload, core, name)
 
@@ -281,6 +342,7 @@ class EntitySync:
         core: Record,
         name: str | None,
     ) -> dict[str, Any]:
+        """Plan a create or update; the write itself is sent by :meth:`_send` (maybe in parallel)."""
         before = out.get("before")
         changed = payload if before is None else {k: v for k, v in payload.items() if before.get(k) != v}
         entry = PlanEntry(op, self.step.target, self.step.entity, out["source_id"], target_id, name,
@@ -294,30 +356,56 @@ class EntitySync:
             return out
         send = dict(payload)
         if op == "create":
-            send = self.tmap.to_vendor(core, self.target, fields=self.fields, resolve_ref=self._resolve, create=True)
+            for path, value in self.tmap.spec.constants.items():  # on creates only; mapped fields win
+                if get_path(send, path) is None:
+                    set_path(send, path, value)
+            # a later record of this page with the same match key must not create it again
+            for i, rule in enumerate(self.tmap.spec.match):
+                if key := match_key(core, rule):
+                    self._keys.setdefault((i, str(key)), []).append(f"{PENDING}{out['source_id']}")
+        out.update(op="pending", pending=op, target_id=target_id, send=send, entry=entry, core=core)
+        return out
+
+    def _send(self, out: dict[str, Any]) -> dict[str, Any]:
+        """Send one planned write (thread-safe: it touches no counter and no shared cache)."""
+        op, core, send, target_id = out["pending"], out["core"], out["send"], out["target_id"]
         veto = self.hub.plugins.before_write(self.job, self.step.target, self.step.entity, op, core, send)
         if veto:
-            return self._fail(out, target_id, f"vetoed by a plugin: {veto}", core)
+            return {**out, "op": "failed", "reason": f"vetoed by a plugin: {veto}"}
         try:
             if op == "create":
-                result = self.target.create(self.step.entity, send)
-                target_id = result.id
-                self._index_new(core, target_id)
+                target_id = self.target.create(self.step.entity, send).id
             else:
-                assert target_id is not None
                 self.target.update(self.step.entity, target_id, send)
         except FATAL:
             raise
         except RECORD_ERRORS as exc:
-            return self._fail(out, target_id, str(exc), core)
+            return {**out, "op": "failed", "reason": str(exc)}
         self.hub.plugins.hook.hub_after_write(
             job=self.job, system=self.step.target, entity=self.step.entity, operation=op, record=core,
             result_id=target_id,
         )
-        self.run.count("created" if op == "create" else "updated")
-        self.run.record(entry)
-        out.update(op=op, target_id=target_id, before=before, after=send)
-        return out
+        return {**out, "op": op, "target_id": target_id, "after": send}
+
+    def _send_all(self, results: list[dict[str, Any]]) -> list[dict[str, Any]]:
+        """Send the page's planned writes, ``self.concurrency`` at a time, and account for them."""
+        pending = [i for i, r in enumerate(results) if r["op"] == "pending"]
+        if self.concurrency > 1 and len(pending) > 1:
+            if self._pool is None:
+                self._pool = ThreadPoolExecutor(self.concurrency, thread_name_prefix=f"sync-{self.step.target}")
+            sent = list(self._pool.map(self._send, [results[i] for i in pending]))
+        else:
+            sent = [self._send(results[i]) for i in pending]
+        for i, out in zip(pending, sent, strict=True):
+            if out["op"] == "failed":
+                out = self._fail(out, out.get("target_id"), out["reason"], out["core"])
+            else:
+                self.run.count("created" if out["op"] == "create" else "updated")
+                self.run.record(out["entry"])
+                if out["op"] == "create":
+                    self._index_new(out["core"], out["target_id"])
+            results[i] = out
+        return results
 
     def _fail(self, out: dict[str, Any], target_id: str | None, reason: str, core: Record | None) -> dict[str, Any]:
         self.run.count("failed")
@@ -329,35 +417,42 @@ class EntitySync:
         return out
 
     def commit(self, results: list[dict[str, Any]], cursor: CursorState | None, pass_id: str) -> None:
-        """Everything a page changed, in one transaction with its checkpoint."""
-        store = self.store
+        """Everything a page changed, in one transaction with its checkpoint (batched statements)."""
+        store, src, tgt = self.store, self.step.source, self.step.target
+        written = [r for r in results if r["op"] in ("create", "update")]
         with store.transaction() as conn:
+            store.link_new(conn, self.kind, src, tgt,
+                           [(r["source_id"], r["target_id"]) for r in written if r["op"] == "create"])  # fmt: skip
+            for r in written:
+                if r["op"] == "update" and r.get("linked_by_match"):
+                    store.link(conn, self.kind, {src: r["source_id"], tgt: r["target_id"]})
+            store.set_hashes(
+                conn, self.job, tgt, self.kind,
+                [{"external_id": r["target_id"], "hash": r["hash"], "fields": r["payload"], "source_system": src,
+                  "source_id": r["source_id"], "seen_run": pass_id} for r in written],
+                existing={r["target_id"] for r in written if r.get("had_hash")},
+            )  # fmt: skip
+            store.audit_many(conn, [
+                {"run_id": self.run.run_id, "actor": f"sync:{self.job}", "system": tgt, "entity": self.step.entity,
+                 "operation": r["op"], "record_id": r["target_id"], "before": r.get("before"), "after": r.get("after")}
+                for r in written
+            ])  # fmt: skip
+            seen = [r["target_id"] for r in results if r["op"] in ("unchanged", "deactivate", "failed")
+                    and r.get("target_id")]  # fmt: skip
+            store.mark_seen_many(conn, self.job, tgt, self.kind, seen, pass_id)
+            ok = [r["source_id"] for r in results if r["op"] in ("create", "update", "unchanged")]
+            store.resolve_dead_letters(conn, self.job, tgt, self.kind, ok)
             for r in results:
-                op, sid, tid = r["op"], r["source_id"], r.get("target_id")
-                if op in ("create", "update"):
-                    store.link(conn, self.kind, {self.step.source: sid, self.step.target: tid})
-                    store.set_hash(conn, self.job, self.step.target, self.kind, tid, r["hash"], True,
-                                   fields=r["payload"], source=(self.step.source, sid), run_id=pass_id)
-                    store.audit(conn, actor=f"sync:{self.job}", system=self.step.target, entity=self.step.entity,
-                                operation=op, record_id=tid, before=r.get("before"), after=r.get("after"),
-                                run_id=self.run.run_id)
-                    store.resolve_dead_letter(conn, self.job, self.step.target, self.kind, sid)
-                elif op == "unchanged":
-                    store.mark_seen(conn, self.job, self.step.target, self.kind, tid, pass_id)
-                    store.resolve_dead_letter(conn, self.job, self.step.target, self.kind, sid)
-                elif op == "deactivate":
-                    store.mark_seen(conn, self.job, self.step.target, self.kind, tid, pass_id)
-                    store.add_pending(conn, self.job, self.step.target, self.kind, tid, self.step.entity,
-                                      "inactive at the source", {"source_id": sid})
-                elif op == "failed":
-                    if tid:
-                        store.mark_seen(conn, self.job, self.step.target, self.kind, tid, pass_id)
-                    store.dead_letter(conn, job=self.job, system=self.step.target, kind=self.kind, record_id=sid,
-                                      operation="write", record={"source": self.step.source,
-                                                                 "stream": self.step.stream, "core": r.get("record")},
+                if r["op"] == "deactivate":
+                    store.add_pending(conn, self.job, tgt, self.kind, r["target_id"], self.step.entity,
+                                      "inactive at the source", {"source_id": r["source_id"]})
+                elif r["op"] == "failed":
+                    store.dead_letter(conn, job=self.job, system=tgt, kind=self.kind, record_id=r["source_id"],
+                                      operation="write", record={"source": src, "stream": self.step.stream,
+                                                                 "core": r.get("record")},
                                       error=r["reason"])
             if cursor is not None:
-                store.save_cursor(conn, self.job, self.step.source, self.step.stream, cursor)
+                store.save_cursor(conn, self.job, src, self.step.stream, cursor)
 
     def retry(self, source_id: str) -> str:
         """Process one dead-lettered record again from its current source state."""
@@ -365,6 +460,11 @@ class EntitySync:
         results = self.process([raw], set())
         self.commit(results, None, self.run.run_id)
         return str(results[0]["op"]) if results else "missing"
+
+    def close(self) -> None:
+        if self._pool is not None:
+            self._pool.shutdown(wait=True)
+            self._pool = None
 
     # -- deactivations -------------------------------------------------------------------
 
@@ -477,6 +577,7 @@ def run_entity_step(run: SyncRun, step: EntityStep) -> None:
         if step.deactivate and not run.dry_run:
             sync.apply_deactivations()
     finally:
+        sync.close()
         store.drop_index(sync.index_run)
 
 
