@@ -5,7 +5,7 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: install demo test lint bench lock clean
+.PHONY: install demo test lint bench lock readme clean
 
 $(STAMP): requirements.lock pyproject.toml
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -23,6 +23,10 @@ test: install
 
 lint: install
 	$(BIN)/ruff check hub connectors tests
+
+# Regenerate the README's settings table from the settings models.
+readme: install
+	HUB_CONFIG_FILE=/nonexistent $(BIN)/python scripts/update_readme_settings.py
 
 bench: install
 	$(BIN)/python bench/run.py
