@@ -97,8 +97,9 @@ def main(state_path: Path) -> dict[str, Any]:
         attrs: dict[str, Any] = {"first-name": contact.get("firstName"), "last-name": contact.get("lastName"),
                                  "title": contact.get("title") or None}  # fmt: skip
         if contact.get("emailAddress"):
-            attrs["contact-emails"] = [{"value": contact["emailAddress"].lower(), "primary": True,
-                                        "label-name": "Work"}]  # fmt: skip
+            attrs["contact-emails"] = [{"primary": True, "value": contact["emailAddress"].lower()}]
+        if contact.get("phone"):
+            attrs["contact-phones"] = [{"primary": True, "value": contact["phone"]}]
         key = str(contact["id"])
         if state["seen"].get(f"c{key}") == attrs:
             continue

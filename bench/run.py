@@ -7,7 +7,7 @@ baseline in bench/baseline.py), on fresh simulators seeded alike:
 2. a re-run with nothing changed;
 3. a run after 1 % of the companies changed their name (made through the Autotask API).
 
-Each run is its own process, timed, with its peak memory (ru_maxrss of that process).
+Each run is its own process, timed, with its peak memory (VmHWM of that process).
 The simulators are served on loopback from this process. IT Glue's published budget
 (3,000 requests per 5 minutes) would make a 100,000-company first sync take about 11
 hours; the benchmark lifts that budget in the simulator and in the hub's settings so
@@ -37,8 +37,9 @@ HERE = Path(__file__).resolve().parent
 LIFTED = 10**9
 
 
+# Peak memory is VmHWM from /proc: ru_maxrss would carry the parent's peak across fork+exec.
 WRAPPER = """
-import json, resource, runpy, sys
+import json, runpy, sys
 sys.argv = sys.argv[1:]
 code = 0
 try:
@@ -47,8 +48,8 @@ try:
 except SystemExit as exc:
     code = exc.code or 0
 sys.stdout.flush()
-print(json.dumps({"peak_rss_mb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1)}),
-      file=sys.stderr)
+hwm = next(line for line in open("/proc/self/status") if line.startswith("VmHWM"))
+print(json.dumps({"peak_rss_mb": round(int(hwm.split()[1]) / 1024, 1)}), file=sys.stderr)
 sys.exit(code)
 """
 

@@ -229,6 +229,15 @@ def get_path(data: Any, path: str) -> Any:
     return current
 
 
+def _literal(text: str) -> Any:
+    """A selector's value as the vendor types it: ``[primary=True]`` selects and writes ``true``."""
+    if text.lower() in ("true", "false"):
+        return text.lower() == "true"
+    if text.lstrip("-").isdigit():
+        return int(text)
+    return text
+
+
 def set_path(data: dict[str, Any], path: str, value: Any) -> None:
     """Write ``path`` into nested dicts, creating them; ``[k=v]`` items are created too."""
     segs = _segments(path)
@@ -248,7 +257,7 @@ def set_path(data: dict[str, Any], path: str, value: Any) -> None:
         key, want = (s.strip() for s in sel.split("=", 1))
         item = next((x for x in items if isinstance(x, dict) and str(x.get(key)) == want), None)
         if item is None:
-            item = {key: want}
+            item = {key: _literal(want)}
             items.append(item)
         if last:
             raise ValueError(f"path {path!r} must end in a field after the selector")

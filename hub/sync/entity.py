@@ -27,7 +27,7 @@ from __future__ import annotations
 import hashlib
 import json
 from collections.abc import Iterable
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
@@ -55,8 +55,6 @@ if TYPE_CHECKING:
 
 log = get_logger("hub.sync")
 
-#: a page's planned creates stand in the match cache under this prefix until they are sent
-PENDING = "pending:"
 #: errors that stop the run (the next run resumes); anything else fails one record
 FATAL = (TransientError, RateLimitedError, AuthenticationError, PermissionDeniedError, ConfigError)
 #: errors that dead-letter one record
@@ -106,6 +104,8 @@ class EntitySync:
         self._refs: dict[str, str | None] = {}
         self._keys: dict[tuple[int, str], list[str]] = {}
         self._new_keys: list[tuple[int, str, str]] = []
+        #: match keys of creates planned but not yet confirmed by the target
+        self._pending: set[tuple[int, str]] = set()
         caps = [lim.concurrent for lim in self.target.rate_limits if lim.concurrent]
         self.concurrency = max(1, min([run.hub.settings.sync_concurrency, *caps]))
         self._pool: ThreadPoolExecutor | None = None
@@ -185,11 +185,11 @@ class EntitySync:
             key = match_key(core, rule)
             if not key:
                 continue
+            if (i, str(key)) in self._pending:
+                return None, f"another {self.step.source} record being created has the same {rule.key} {key!r}"
             candidates = self._keys.get((i, str(key)))
             if candidates is None:
                 candidates = self.store.lookup_key(self.index_run, self.step.target, self.kind, i, str(key))
-            if any(c.startswith(PENDING) for c in candidates):
-                return None, f"another {self.step.source} record in this page has the same {rule.key} {key!r}"
             free = []
             for tid in candidates:
                 hub_id = self.store.hub_id(self.kind, self.step.target, tid)
@@ -209,8 +209,8 @@ class EntitySync:
 
     # -- one page -------------------------------------------------------------------------
 
-    def process(self, records: Iterable[dict[str, Any]], skip_ids: set[str]) -> list[dict[str, Any]]:
-        """Plan and (unless dry run) write one page; returns the rows to commit.
+    def plan(self, records: Iterable[dict[str, Any]], skip_ids: set[str]) -> list[dict[str, Any]]:
+        """Map, match and plan one page; writes are left ``pending`` for :meth:`submit`.
 
         What the page needs from the state store (links, referenced records' counterparts,
         last-written hashes, match candidates) is fetched in a few queries up front.
@@ -234,9 +234,6 @@ class EntitySync:
         hashes = self.store.hash_rows(self.job, self.step.target, self.kind, list(links.values()))
         for source_id, core in mapped:
             results.append(self._one(source_id, core, links.get(source_id), hashes))
-        results = self._send_all(results)
-        self.store.index_keys(self.index_run, self.step.target, self.kind, self._new_keys)
-        self._new_keys = []
         return results
 
     def _prefetch_refs(self, cores: list[Record]) -> None:
@@ -359,11 +356,12 @@ class EntitySync:
             for path, value in self.tmap.spec.constants.items():  # on creates only; mapped fields win
                 if get_path(send, path) is None:
                     set_path(send, path, value)
-            # a later record of this page with the same match key must not create it again
-            for i, rule in enumerate(self.tmap.spec.match):
-                if key := match_key(core, rule):
-                    self._keys.setdefault((i, str(key)), []).append(f"{PENDING}{out['source_id']}")
-        out.update(op="pending", pending=op, target_id=target_id, send=send, entry=entry, core=core)
+        # a later record with the same match key must not create it again while this is in flight
+        keys = [(i, str(key)) for i, rule in enumerate(self.tmap.spec.match) if (key := match_key(core, rule))]
+        if op == "create":
+            self._pending.update(keys)
+        out.update(op="pending", pending=op, target_id=target_id, send=send, entry=entry, core=core,
+                   pending_keys=keys if op == "create" else [])
         return out
 
     def _send(self, out: dict[str, Any]) -> dict[str, Any]:
@@ -387,16 +385,19 @@ class EntitySync:
         )
         return {**out, "op": op, "target_id": target_id, "after": send}
 
-    def _send_all(self, results: list[dict[str, Any]]) -> list[dict[str, Any]]:
-        """Send the page's planned writes, ``self.concurrency`` at a time, and account for them."""
-        pending = [i for i, r in enumerate(results) if r["op"] == "pending"]
-        if self.concurrency > 1 and len(pending) > 1:
-            if self._pool is None:
-                self._pool = ThreadPoolExecutor(self.concurrency, thread_name_prefix=f"sync-{self.step.target}")
-            sent = list(self._pool.map(self._send, [results[i] for i in pending]))
-        else:
-            sent = [self._send(results[i]) for i in pending]
-        for i, out in zip(pending, sent, strict=True):
+    def submit(self, results: list[dict[str, Any]]) -> list[tuple[int, Future[dict[str, Any]]]]:
+        """Start sending a page's planned writes in the background (``self.concurrency`` at a time),
+        so the next page is read and planned while these are in flight."""
+        if self._pool is None:
+            self._pool = ThreadPoolExecutor(self.concurrency, thread_name_prefix=f"sync-{self.step.target}")
+        return [(i, self._pool.submit(self._send, r)) for i, r in enumerate(results) if r["op"] == "pending"]
+
+    def collect(self, results: list[dict[str, Any]], sent: list[tuple[int, Future[dict[str, Any]]]]) -> None:
+        """Wait for a page's writes and account for them (a fatal error of any is raised here)."""
+        for i, future in sent:
+            out = future.result()
+            for key in out["pending_keys"]:
+                self._pending.discard(key)
             if out["op"] == "failed":
                 out = self._fail(out, out.get("target_id"), out["reason"], out["core"])
             else:
@@ -405,7 +406,6 @@ class EntitySync:
                 if out["op"] == "create":
                     self._index_new(out["core"], out["target_id"])
             results[i] = out
-        return results
 
     def _fail(self, out: dict[str, Any], target_id: str | None, reason: str, core: Record | None) -> dict[str, Any]:
         self.run.count("failed")
@@ -416,9 +416,15 @@ class EntitySync:
                    record=core.model_dump(mode="json") if core else None)
         return out
 
+    def finish(self, results: list[dict[str, Any]], sent: list[Any], cursor: CursorState, pass_id: str) -> None:
+        self.collect(results, sent)
+        self.commit(results, cursor, pass_id)
+
     def commit(self, results: list[dict[str, Any]], cursor: CursorState | None, pass_id: str) -> None:
         """Everything a page changed, in one transaction with its checkpoint (batched statements)."""
         store, src, tgt = self.store, self.step.source, self.step.target
+        store.index_keys(self.index_run, tgt, self.kind, self._new_keys)
+        self._new_keys = []
         written = [r for r in results if r["op"] in ("create", "update")]
         with store.transaction() as conn:
             store.link_new(conn, self.kind, src, tgt,
@@ -457,7 +463,8 @@ class EntitySync:
     def retry(self, source_id: str) -> str:
         """Process one dead-lettered record again from its current source state."""
         raw = self.source.get(self.stream.mapping_entity, source_id)
-        results = self.process([raw], set())
+        results = self.plan([raw], set())
+        self.collect(results, self.submit(results))
         self.commit(results, None, self.run.run_id)
         return str(results[0]["op"]) if results else "missing"
 
@@ -541,6 +548,9 @@ def run_entity_step(run: SyncRun, step: EntityStep) -> None:
     full_read = since is None
     cursor_field = sync.stream.cursor_field
     read = 0
+    # one page in flight: its writes are sent while the next page is read and planned, and it
+    # is committed (in page order) once they are all answered
+    inflight: tuple[list[dict[str, Any]], list[Any], CursorState] | None = None
     try:
         for page in sync.stream.read(since=since, resume={"token": token} if token is not None else None):
             skip = {
@@ -548,7 +558,7 @@ def run_entity_step(run: SyncRun, step: EntityStep) -> None:
                 for r in page.records
                 if boundary and sync.stream.cursor_value(r) == since and sync.stream.record_id(r) in boundary
             }
-            results = sync.process(page.records, skip)
+            results = sync.plan(page.records, skip)
             read += len(page.records)
             run.tick(step.label, read)
             if cursor_field:
@@ -571,7 +581,12 @@ def run_entity_step(run: SyncRun, step: EntityStep) -> None:
             )
             if page.resume is None:
                 checkpoint = _final_cursor(state, since, high, high_ids, run_start)
-            sync.commit(results, checkpoint, pass_id)
+            sent = sync.submit(results)
+            if inflight is not None:
+                sync.finish(*inflight, pass_id)
+            inflight = (results, sent, checkpoint)
+        if inflight is not None:
+            sync.finish(*inflight, pass_id)
         if full_read and step.deactivate and not run.dry_run:
             sync.plan_deletions(pass_id)
         if step.deactivate and not run.dry_run:

@@ -138,6 +138,10 @@ def test_paths() -> None:
     data: dict[str, Any] = {}
     set_path(data, "a.b.c", 1)
     set_path(data, "udf[name=X].value", "v")
+    set_path(data, "emails[primary=True].value", "a@b.example")
+    set_path(data, "ids[n=7].v", 1)
+    assert data["emails"] == [{"primary": True, "value": "a@b.example"}] and data["ids"] == [{"n": 7, "v": 1}]
+    assert get_path(data, "emails[primary=True].value") == "a@b.example"
     set_path(data, "udf[name=Y].value", "w")
     assert get_path(data, "a.b.c") == 1
     assert get_path(data, "udf[name=Y].value") == "w"
