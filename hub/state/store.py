@@ -302,9 +302,7 @@ class StateStore:
         with self.engine.connect() as conn:
             return conn.execute(
                 select(t.record_hashes.c.hash).where(
-                    t.record_hashes.c.job == job,
-                    t.record_hashes.c.system == system,
-                    t.record_hashes.c.kind == kind,
+                    *_of_target(t.record_hashes, job, system, kind),
                     t.record_hashes.c.external_id == external_id,
                 )
             ).scalar_one_or_none()
@@ -325,9 +323,7 @@ class StateStore:
     ) -> None:
         """Remember what the hub last wrote to a target record (hash and owned fields)."""
         where = (
-            t.record_hashes.c.job == job,
-            t.record_hashes.c.system == system,
-            t.record_hashes.c.kind == kind,
+            *_of_target(t.record_hashes, job, system, kind),
             t.record_hashes.c.external_id == external_id,
         )
         values: dict[str, Any] = {"hash": value, "active": active, "updated_at": _now()}
@@ -347,9 +343,7 @@ class StateStore:
         with self.engine.connect() as conn:
             row = conn.execute(
                 select(t.record_hashes).where(
-                    t.record_hashes.c.job == job,
-                    t.record_hashes.c.system == system,
-                    t.record_hashes.c.kind == kind,
+                    *_of_target(t.record_hashes, job, system, kind),
                     t.record_hashes.c.external_id == external_id,
                 )
             ).first()
@@ -386,9 +380,7 @@ class StateStore:
             conn.execute(
                 update(t.record_hashes)
                 .where(
-                    t.record_hashes.c.job == job,
-                    t.record_hashes.c.system == system,
-                    t.record_hashes.c.kind == kind,
+                    *_of_target(t.record_hashes, job, system, kind),
                     t.record_hashes.c.external_id == bindparam("b_external_id"),
                 )
                 .values(
@@ -408,9 +400,7 @@ class StateStore:
             conn.execute(
                 update(t.record_hashes)
                 .where(
-                    t.record_hashes.c.job == job,
-                    t.record_hashes.c.system == system,
-                    t.record_hashes.c.kind == kind,
+                    *_of_target(t.record_hashes, job, system, kind),
                     t.record_hashes.c.external_id.in_(chunk),
                 )
                 .values(seen_run=run_id)
@@ -420,9 +410,7 @@ class StateStore:
         conn.execute(
             update(t.record_hashes)
             .where(
-                t.record_hashes.c.job == job,
-                t.record_hashes.c.system == system,
-                t.record_hashes.c.kind == kind,
+                *_of_target(t.record_hashes, job, system, kind),
                 t.record_hashes.c.external_id == external_id,
             )
             .values(seen_run=run_id)
@@ -433,9 +421,7 @@ class StateStore:
         stmt = (
             select(t.record_hashes)
             .where(
-                t.record_hashes.c.job == job,
-                t.record_hashes.c.system == system,
-                t.record_hashes.c.kind == kind,
+                *_of_target(t.record_hashes, job, system, kind),
                 t.record_hashes.c.active.is_(True),
                 (t.record_hashes.c.seen_run.is_(None)) | (t.record_hashes.c.seen_run != run_id),
             )
@@ -449,9 +435,7 @@ class StateStore:
         with self.engine.connect() as conn:
             return conn.execute(
                 select(func.count()).where(
-                    t.record_hashes.c.job == job,
-                    t.record_hashes.c.system == system,
-                    t.record_hashes.c.kind == kind,
+                    *_of_target(t.record_hashes, job, system, kind),
                     t.record_hashes.c.active == active,
                 )
             ).scalar_one()
@@ -689,9 +673,7 @@ class StateStore:
         """Add a failed record, or count one more attempt of one already there."""
         now = _now()
         where = (
-            t.dead_letters.c.job == job,
-            t.dead_letters.c.system == system,
-            t.dead_letters.c.kind == kind,
+            *_of_target(t.dead_letters, job, system, kind),
             t.dead_letters.c.record_id == record_id,
         )
         updated = conn.execute(
@@ -751,9 +733,7 @@ class StateStore:
             return bool(
                 conn.execute(
                     select(func.count()).where(
-                        t.dead_letters.c.job == job,
-                        t.dead_letters.c.system == system,
-                        t.dead_letters.c.kind == kind,
+                        *_of_target(t.dead_letters, job, system, kind),
                         t.dead_letters.c.record_id == record_id,
                         t.dead_letters.c.resolved_at.is_(None),
                     )
@@ -765,9 +745,7 @@ class StateStore:
             conn.execute(
                 update(t.dead_letters)
                 .where(
-                    t.dead_letters.c.job == job,
-                    t.dead_letters.c.system == system,
-                    t.dead_letters.c.kind == kind,
+                    *_of_target(t.dead_letters, job, system, kind),
                     t.dead_letters.c.record_id.in_(chunk),
                     t.dead_letters.c.resolved_at.is_(None),
                 )
@@ -778,14 +756,17 @@ class StateStore:
         conn.execute(
             update(t.dead_letters)
             .where(
-                t.dead_letters.c.job == job,
-                t.dead_letters.c.system == system,
-                t.dead_letters.c.kind == kind,
+                *_of_target(t.dead_letters, job, system, kind),
                 t.dead_letters.c.record_id == record_id,
                 t.dead_letters.c.resolved_at.is_(None),
             )
             .values(resolved_at=_now())
         )
+
+
+def _of_target(table: Any, job: str, system: str, kind: str) -> tuple[Any, ...]:
+    """The rows of one job's records of one kind in one target system."""
+    return (table.c.job == job, table.c.system == system, table.c.kind == kind)
 
 
 def _chunks(values: Iterable[str], size: int = 500) -> Iterator[list[str]]:
