@@ -484,6 +484,14 @@ class Connector(ABC):
     def get(self, entity: str, id: str) -> dict[str, Any]:
         raise ConfigError(f"{self.name} cannot read single {entity} records")
 
+    def find(self, entity: str, criteria: Mapping[str, Any]) -> list[dict[str, Any]]:
+        """Records of ``entity`` whose vendor fields equal ``criteria`` (all of them).
+
+        For lookups a sync cannot do through its streams, such as finding the ticket a
+        crashed run created by its external key before creating it again.
+        """
+        raise ConfigError(f"{self.name} cannot look {entity} records up by field")
+
     def create(self, entity: str, payload: dict[str, Any]) -> WriteResult:
         raise ConfigError(f"{self.name} cannot create {entity}")
 

@@ -14,13 +14,13 @@ from __future__ import annotations
 
 import os
 import re
-from datetime import date
+from datetime import date, datetime, timedelta
 from pathlib import Path
 from typing import Annotated, Any, ClassVar, TypeVar
 
 import yaml
 from platformdirs import user_data_dir
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 from pydantic.fields import FieldInfo
 from pydantic_settings import (
     BaseSettings,
@@ -36,6 +36,8 @@ __all__ = [
     "ConnectorSettings",
     "HubSettings",
     "LifecycleSettings",
+    "MaintenanceWindow",
+    "RmmAlertSettings",
     "ScheduleSpec",
     "TicketPortSettings",
     "env_name",
@@ -204,6 +206,108 @@ class LifecycleSettings(BaseModel):
         return value
 
 
+class MaintenanceWindow(BaseModel):
+    """A time in which RMM alerts open no ticket: once (``start``/``end``) or recurring
+    (``cron`` + ``minutes``), for some devices or customers (names or RMM ids) or, with
+    neither listed, for all."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    name: str = Field(default="maintenance", min_length=1)
+    start: datetime | None = Field(default=None, description="one-off window: first moment (with zone)")
+    end: datetime | None = Field(default=None, description="one-off window: last moment (with zone)")
+    cron: str | None = Field(default=None, description="recurring window: when it opens (UTC cron)")
+    minutes: int | None = Field(default=None, gt=0, description="recurring window: how long it lasts")
+    devices: list[str] = Field(default_factory=list, description="device names or RMM ids")
+    customers: list[str] = Field(default_factory=list, description="customer names or RMM ids")
+
+    @field_validator("cron")
+    @classmethod
+    def _cron(cls, value: str | None) -> str | None:
+        from croniter import croniter
+
+        if value is not None and not croniter.is_valid(value):
+            raise ValueError(f"not a cron expression: {value!r}")
+        return value
+
+    @field_validator("start", "end")
+    @classmethod
+    def _aware(cls, value: datetime | None) -> datetime | None:
+        if value is not None and value.tzinfo is None:
+            raise ValueError("needs a time zone, e.g. 2026-03-01T02:00:00Z")
+        return value
+
+    @model_validator(mode="after")
+    def _one_form(self) -> MaintenanceWindow:
+        once = self.start is not None or self.end is not None
+        recurring = self.cron is not None or self.minutes is not None
+        if once == recurring:
+            raise ValueError("give either start and end, or cron and minutes")
+        if once and (self.start is None or self.end is None or self.end <= self.start):
+            raise ValueError("a one-off window needs start and a later end")
+        if recurring and (self.cron is None or self.minutes is None):
+            raise ValueError("a recurring window needs cron and minutes")
+        return self
+
+
+class RmmAlertSettings(BaseModel):
+    """How ``rmm-alerts`` turns RMM alerts into PSA tickets (labels are the PSA's picklist labels).
+
+    ``new_status`` is the status the hub gives a ticket it opens; a ticket still in the
+    status the hub last set, with nobody assigned, has not been worked by a person, so a
+    cleared alert may move it to ``auto_resolved_status``. Noise rules (minimum severity,
+    exclusions, maintenance windows) only stop tickets from being opened or reopened;
+    a ticket already open is still followed to its end.
+    """
+
+    model_config = ConfigDict(extra="forbid")
+
+    queue: str = Field(default="Monitoring Alert", description="queue of the tickets the hub opens")
+    priorities: dict[str, str] = Field(
+        default_factory=lambda: {"critical": "Critical", "warning": "Medium", "information": "Low"},
+        description="alert severity -> ticket priority label",
+    )
+    ticket_type: str | None = Field(default="Alert", description="ticket type label (none: the PSA's default)")
+    source: str | None = Field(default="Monitoring Alert", description="ticket source label")
+    new_status: str = Field(default="New", description="status of a ticket nobody has worked yet")
+    auto_resolved_status: str = Field(default="Auto-Resolved", description="status of a ticket whose alert cleared")
+    reopened_status: str = Field(default="Ticket Reopened", description="status of a ticket whose alert returned")
+    note_publish: str = Field(default="All Autotask Users", description="visibility label of the hub's notes")
+    minimum_severity: str = Field(default="warning", description="information, warning or critical")
+    exclude_devices: CommaList = Field(default_factory=list, description="device names or RMM ids")
+    exclude_customers: CommaList = Field(default_factory=list, description="customer names or RMM ids")
+    maintenance_windows: list[MaintenanceWindow] = Field(default_factory=list)
+    reopen_window_minutes: float = Field(
+        default=24 * 60, ge=0, description="an alert returning this soon after it cleared reopens its ticket"
+    )
+
+    _split = field_validator("exclude_devices", "exclude_customers", mode="before")(split_commas)
+
+    @field_validator("minimum_severity")
+    @classmethod
+    def _severity(cls, value: str) -> str:
+        if value.strip().lower() not in _SEVERITIES:
+            raise ValueError(f"must be one of {', '.join(_SEVERITIES)}")
+        return value.strip().lower()
+
+    @field_validator("priorities")
+    @classmethod
+    def _priorities(cls, value: dict[str, str]) -> dict[str, str]:
+        out = {k.strip().lower(): v for k, v in value.items()}
+        missing = [s for s in _SEVERITIES if s not in out]
+        unknown = [s for s in out if s not in _SEVERITIES]
+        if missing or unknown:
+            raise ValueError(f"needs a priority label for exactly {', '.join(_SEVERITIES)}")
+        return out
+
+    @property
+    def reopen_window(self) -> timedelta:
+        return timedelta(minutes=self.reopen_window_minutes)
+
+
+_SEVERITIES = ("information", "warning", "critical")
+
+
 def _default_state_url() -> str:
     path = Path(user_data_dir("msp-hub", appauthor=False)) / "state.sqlite"
     return f"sqlite:///{path}"
@@ -257,6 +361,9 @@ class HubSettings(BaseSettings):
         default=30.0, gt=0, description="first retry delay; doubles per attempt"
     )
     lifecycle: LifecycleSettings = Field(default_factory=LifecycleSettings)
+    rmm_alerts: RmmAlertSettings = Field(
+        default_factory=RmmAlertSettings, description="how RMM alerts become PSA tickets (rmm-alerts)"
+    )
 
     _split = field_validator("disable_plugins", mode="before")(split_commas)
 

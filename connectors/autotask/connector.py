@@ -39,7 +39,7 @@ from hub.sdk import (
 )
 
 from .entities import ENTITIES, EntitySpec
-from .query import query_body
+from .query import cond, query_body
 from .streams import STREAM_CLASSES, follow_pages
 from .vocabulary import Vocabulary
 from .webhooks import parse_callout, verify_signature
@@ -210,6 +210,12 @@ class AutotaskConnector(Connector):
         spec = self._spec(entity)
         for page in self.query_pages(spec.name, query_body(*filters, include_fields=fields)):
             yield from page.records
+
+    def find(self, entity: str, criteria: Mapping[str, Any]) -> list[dict[str, Any]]:
+        """Records whose fields equal ``criteria`` (one ``eq`` condition each, values as JSON)."""
+        if not criteria:
+            raise ConfigError(f"autotask: finding {entity} needs at least one field to compare")
+        return list(self.query(entity, *(cond("eq", field, value) for field, value in criteria.items())))
 
     def get(self, entity: str, id: str) -> dict[str, Any]:
         spec = self._spec(entity)

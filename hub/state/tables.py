@@ -108,6 +108,29 @@ sync_pending = Table(
     Column("created_at", DateTime(timezone=True), nullable=False),
 )
 
+# RMM alerts and the PSA tickets opened for them, one row per occurrence of a problem
+# (``dedup_key``: device, service, condition). A row is written as ``creating`` before
+# its ticket is created, so a crash between the two is recovered by looking the ticket
+# up by its external key instead of opening a second one; earlier occurrences' tickets
+# stay listed, so a recovery never adopts one of them.
+alert_tickets = Table(
+    "alert_tickets",
+    metadata,
+    Column("id", BigInteger().with_variant(Integer, "sqlite"), primary_key=True, autoincrement=True),
+    Column("job", String(100), nullable=False),
+    Column("dedup_key", String(300), nullable=False),
+    Column("state", String(20), nullable=False),
+    Column("ticket_id", String(200), nullable=True),
+    Column("alert_id", String(200), nullable=True),
+    Column("severity", String(20), nullable=False),
+    Column("hub_status", String(100), nullable=True),
+    Column("opened_at", DateTime(timezone=True), nullable=False),
+    Column("cleared_at", DateTime(timezone=True), nullable=True),
+    Column("updated_at", DateTime(timezone=True), nullable=False),
+)
+Index("ix_alert_tickets_key", alert_tickets.c.job, alert_tickets.c.dedup_key)
+Index("ix_alert_tickets_state", alert_tickets.c.job, alert_tickets.c.state)
+
 runs = Table(
     "runs",
     metadata,

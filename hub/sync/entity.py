@@ -121,7 +121,10 @@ class EntitySync:
             for path, fm in self.tmap.spec.fields.items()
             if fm.direction != "read" and path != "active" and fm.ref != self.kind and path not in target_owned
         ]
-        return [p for p in writable if p in source_owned or p.split(".", 1)[0] in source_owned]
+        fields = [p for p in writable if p in source_owned or p.split(".", 1)[0] in source_owned]
+        if self.step.fields is not None:
+            fields = [p for p in fields if p in self.step.fields]
+        return fields
 
     def _resolve(self, ref: ExternalRef) -> str | None:
         key = str(ref)
@@ -278,9 +281,13 @@ class EntitySync:
                 self.run.record(PlanEntry("conflict", self.step.target, self.step.entity, source_id, None, name,
                                           reason=conflict))
                 return out
+            if target_id is None and not self.step.create:
+                return self._unmatched(out, source_id, name)
             out["linked_by_match"] = target_id is not None
         out["target_id"] = target_id
         row = hashes.get(target_id) if target_id is not None else None
+        if target_id is not None and not self.step.update:
+            return self._link(out, source_id, target_id, name)
         if target_id is not None and not active:
             if row is None or row["active"]:
                 out["op"] = "deactivate"
@@ -316,6 +323,24 @@ class EntitySync:
             out["had_hash"] = row is not None
             return self._write(out, "update", target_id, payload, core, name)
         return self._write(out, "create", None, payload, core, name)
+
+    def _unmatched(self, out: dict[str, Any], source_id: str, name: str | None) -> dict[str, Any]:
+        """A step that may not create: the record waits for a person to create or link it."""
+        reason = f"no {self.step.target} {self.step.entity} record matches it; create or link it there"
+        self.run.count("skipped")
+        self.run.report(f"{self.step.source} {self.stream.name} {source_id} ({name}): {reason}")
+        self.run.record(PlanEntry("skip", self.step.target, self.step.entity, source_id, None, name, reason=reason))
+        return out
+
+    def _link(self, out: dict[str, Any], source_id: str, target_id: str, name: str | None) -> dict[str, Any]:
+        """A step that may not update: remember the pair (new matches only), write nothing."""
+        self.run.count("unchanged")
+        if out.get("linked_by_match"):
+            out["op"] = "link"
+            self.run.record(PlanEntry("link", self.step.target, self.step.entity, source_id, target_id, name))
+            if self.run.dry_run:
+                self.run.planned.add(str(ExternalRef(system=self.step.source, kind=self.kind, id=source_id)))
+        return out
 
     def _failed_here(self, ref: ExternalRef) -> bool:
         """Whether the referenced source record is dead-lettered by this job."""
@@ -405,6 +430,12 @@ class EntitySync:
                 self.run.record(out["entry"])
                 if out["op"] == "create":
                     self._index_new(out["core"], out["target_id"])
+                    if self.step.report_created:
+                        self.run.report(
+                            f"{self.step.target} {self.step.entity} {out['target_id']} ({_display_name(out['core'])}) "
+                            f"created from {self.step.source} {self.stream.name} {out['source_id']}: "
+                            f"{self.step.report_created}"
+                        )
             results[i] = out
 
     def _fail(self, out: dict[str, Any], target_id: str | None, reason: str, core: Record | None) -> dict[str, Any]:
@@ -446,10 +477,12 @@ class EntitySync:
             seen = [r["target_id"] for r in results if r["op"] in ("unchanged", "deactivate", "failed")
                     and r.get("target_id")]  # fmt: skip
             store.mark_seen_many(conn, self.job, tgt, self.kind, seen, pass_id)
-            ok = [r["source_id"] for r in results if r["op"] in ("create", "update", "unchanged")]
+            ok = [r["source_id"] for r in results if r["op"] in ("create", "update", "unchanged", "link")]
             store.resolve_dead_letters(conn, self.job, tgt, self.kind, ok)
             for r in results:
-                if r["op"] == "deactivate":
+                if r["op"] == "link":
+                    store.link(conn, self.kind, {src: r["source_id"], tgt: r["target_id"]})
+                elif r["op"] == "deactivate":
                     store.add_pending(conn, self.job, tgt, self.kind, r["target_id"], self.step.entity,
                                       "inactive at the source", {"source_id": r["source_id"]})
                 elif r["op"] == "failed":
@@ -542,7 +575,7 @@ def run_entity_step(run: SyncRun, step: EntityStep) -> None:
         high, high_ids = parse_timestamp(resume.get("max")), list(resume.get("max_ids", []))
         token = resume.get("token")
     else:
-        since = None if run.full_refresh else parse_timestamp(state.cursor)
+        since = None if run.full_refresh or not step.incremental else parse_timestamp(state.cursor)
         pass_id, high, high_ids, token = run.run_id, None, [], None
     boundary = set(state.boundary_ids) if since is not None and not run.full_refresh else set()
     full_read = since is None

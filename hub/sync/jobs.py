@@ -42,6 +42,15 @@ class EntityStep:
     the target is overwritten. Deactivations and, on a full refresh, deletions at the
     source deactivate the target record (``deactivate``), behind the mass-deactivation
     guard.
+
+    The flags narrow what the step may do. ``create=False`` never creates a target
+    record: an unmatched source record is reported for a person instead.
+    ``update=False`` never writes a matched one; with both off the step only *links*
+    records (crosswalk entries for later steps and jobs to resolve references through).
+    ``incremental=False`` reads the whole stream every run (a link step must see
+    records that did not change but whose counterpart appeared meanwhile). ``fields``
+    limits the written fields further; ``report_created`` is a line reported for every
+    target record created (what a person should do about it).
     """
 
     source: str
@@ -49,6 +58,11 @@ class EntityStep:
     target: str
     entity: str
     deactivate: bool = True
+    create: bool = True
+    update: bool = True
+    incremental: bool = True
+    fields: tuple[str, ...] | None = None
+    report_created: str | None = None
 
     @property
     def label(self) -> str:
