@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import Any
 
 from hub.hookspecs import hookimpl
+from hub.sync.devices import rmm_devices_job
 from hub.sync.jobs import EntityStep, SyncJob
 
 WORKFLOWS_DIR = Path(__file__).parent / "workflows"
@@ -32,3 +33,4 @@ def hub_register_sync_jobs(registry: Any) -> None:
             ],
         )
     )
+    registry.add(rmm_devices_job())
