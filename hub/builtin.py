@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import Any
 
 from hub.hookspecs import hookimpl
+from hub.sync.alerts import rmm_alerts_job
 from hub.sync.devices import rmm_devices_job
 from hub.sync.jobs import EntityStep, SyncJob
 
@@ -34,3 +35,4 @@ def hub_register_sync_jobs(registry: Any) -> None:
         )
     )
     registry.add(rmm_devices_job())
+    registry.add(rmm_alerts_job())
