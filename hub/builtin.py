@@ -13,6 +13,7 @@ from hub.hookspecs import hookimpl
 from hub.sync.alerts import rmm_alerts_job
 from hub.sync.devices import rmm_devices_job
 from hub.sync.jobs import EntityStep, SyncJob
+from hub.sync.recipients import accounting_recipients_job
 
 WORKFLOWS_DIR = Path(__file__).parent / "workflows"
 
@@ -36,3 +37,4 @@ def hub_register_sync_jobs(registry: Any) -> None:
     )
     registry.add(rmm_devices_job())
     registry.add(rmm_alerts_job())
+    registry.add(accounting_recipients_job())
