@@ -1,0 +1,301 @@
+"""`hub sync rmm-alerts` against the N-central and Autotask simulators: one ticket per problem.
+
+Each test links the N-central customers and devices first (`hub sync rmm-devices`),
+then raises, repeats and clears alerts on the N-central simulator between polls and
+checks the tickets the Autotask simulator holds.
+"""
+
+from __future__ import annotations
+
+import json
+from collections import defaultdict
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import pytest
+
+from connectors.autotask.connector import AutotaskConnector
+from connectors.autotask.sim_data import SCHEMAS
+from hub.sandbox import SandboxSet
+from tests.core.fakes import run_cli
+from tests.jobs.helpers import OWNER, add_company, autotask_sim, sync
+
+pytestmark = pytest.mark.sandboxes(autotask={"size": 4, "seed": 3}, ncentral={"size": 24, "seed": 2, "alerts": 0})
+
+STATUS = {label: code for code, label in SCHEMAS["Tickets"].picklists["status"].items()}
+PRIORITY = {label: code for code, label in SCHEMAS["Tickets"].picklists["priority"].items()}
+QUEUE = {label: code for code, label in SCHEMAS["Tickets"].picklists["queueID"].items()}
+
+
+def link(sandboxes: SandboxSet, capsys: pytest.CaptureFixture[str], customers: int = 2) -> dict[int, int]:
+    """Autotask companies named like the first ``customers`` N-central customers, then rmm-devices."""
+    sim, nc = autotask_sim(sandboxes), sandboxes.control("ncentral")
+    companies = {c: add_company(sim, nc.org_units[c]["orgUnitName"]) for c in nc.customer_ids[:customers]}
+    code, summary = sync(capsys, "rmm-devices")
+    assert code == 0, summary
+    return companies
+
+
+def alert_tickets(sim: Any) -> dict[str, list[dict[str, Any]]]:
+    out: dict[str, list[dict[str, Any]]] = defaultdict(list)
+    for record in sim.tables["Tickets"].records.values():
+        if record.get("externalID"):
+            out[record["externalID"]].append(record)
+    return dict(out)
+
+
+def notes(sim: Any, ticket: int) -> list[str]:
+    return [n["description"] for n in sim.tables["TicketNotes"].records.values() if n["ticketID"] == ticket]
+
+
+def key(device: int, service: str, condition: str = "default") -> str:
+    return f"ncentral|{device}|{service.lower()}|{condition.lower()}"
+
+
+def poll(capsys: pytest.CaptureFixture[str], *args: str) -> dict[str, Any]:
+    code, summary = sync(capsys, "rmm-alerts", *args)
+    assert code == 0 and summary["status"] == "ok", summary
+    return summary
+
+
+def test_alerts_appear_repeat_escalate_clear_and_return_with_one_ticket_per_problem(
+    sandboxes: SandboxSet, capsys: pytest.CaptureFixture[str]
+) -> None:
+    sim, nc = autotask_sim(sandboxes), sandboxes.control("ncentral")
+    companies = link(sandboxes, capsys)
+    acme = nc.customer_ids[0]
+    d0, d1, d2 = nc.devices_by_org_unit[acme][:3]
+    disk = nc.raise_alert(d0, "Disk Space", "C:", "Failed")
+    cpu = nc.raise_alert(d1, "CPU", "", "Warning")
+    nc.raise_alert(d2, "Memory", "", "No Data")  # information: below the default minimum severity
+
+    first = poll(capsys)
+    assert (first["read"], first["created"], first["skipped"]) == (3, 2, 1)
+    tickets = alert_tickets(sim)
+    assert set(tickets) == {key(d0, "Disk Space", "C:"), key(d1, "CPU")}
+    disk_ticket = tickets[key(d0, "Disk Space", "C:")][0]
+    items = {r["serialNumber"]: r["id"] for r in sim.tables["ConfigurationItems"].records.values()}
+    assert disk_ticket["companyID"] == companies[acme]
+    assert disk_ticket["configurationItemID"] == items[nc.serials[d0]]
+    assert (disk_ticket["status"], disk_ticket["priority"], disk_ticket["queueID"]) == (
+        STATUS["New"], PRIORITY["Critical"], QUEUE["Monitoring Alert"])  # fmt: skip
+    assert tickets[key(d1, "CPU")][0]["priority"] == PRIORITY["Medium"]
+
+    # polling again, after an N-central restart and a repeat notification: nothing new
+    nc.restart()
+    nc.repeat_alert(disk)
+    again = poll(capsys)
+    assert (again["created"], again["updated"], again["unchanged"]) == (0, 0, 2)
+
+    # an escalation notes the ticket and raises the priority nobody has touched
+    nc.repeat_alert(cpu, "Failed")
+    escalated = poll(capsys)
+    assert (escalated["created"], escalated["updated"]) == (0, 1)
+    cpu_ticket = sim.get("Tickets", tickets[key(d1, "CPU")][0]["id"])
+    assert cpu_ticket["priority"] == PRIORITY["Critical"]
+    assert any("as critical" in n for n in notes(sim, cpu_ticket["id"]))
+
+    # the disk alert clears: its untouched ticket is auto-resolved
+    nc.clear_alert(disk)
+    cleared = poll(capsys)
+    assert (cleared["created"], cleared["updated"], cleared["unchanged"]) == (0, 1, 1)
+    assert sim.get("Tickets", disk_ticket["id"])["status"] == STATUS["Auto-Resolved"]
+    assert any("no longer reports" in n for n in notes(sim, disk_ticket["id"]))
+
+    # it returns within the reopen window: the same ticket is reopened, none is added
+    nc.raise_alert(d0, "Disk Space", "C:", "Failed")
+    returned = poll(capsys)
+    assert returned["created"] == 0 and returned["updated"] == 1
+    assert sim.get("Tickets", disk_ticket["id"])["status"] == STATUS["Ticket Reopened"]
+    assert any("again" in n for n in notes(sim, disk_ticket["id"]))
+
+    # and clears again: the hub set "Ticket Reopened" itself, so it may auto-resolve again
+    nc.clear_alert(disk)
+    poll(capsys)
+    assert sim.get("Tickets", disk_ticket["id"])["status"] == STATUS["Auto-Resolved"]
+    assert {k: len(v) for k, v in alert_tickets(sim).items()} == {key(d0, "Disk Space", "C:"): 1, key(d1, "CPU"): 1}
+
+    audit_ops = {(r["entity"], r["operation"]) for r in _audit(sandboxes)}
+    assert audit_ops == {("Tickets", "create"), ("Tickets", "update"), ("TicketNotes", "create")}
+
+
+def _audit(sandboxes: SandboxSet) -> list[dict[str, Any]]:
+    from hub.settings import load_settings
+    from hub.state.store import StateStore
+
+    store = StateStore.open(load_settings().state_url)
+    try:
+        return [r for r in store.audit_rows(limit=10_000) if r["actor"] == "sync:rmm-alerts"]
+    finally:
+        store.close()
+
+
+def test_a_ticket_a_person_worked_gets_only_a_note_when_its_alert_clears(
+    sandboxes: SandboxSet, capsys: pytest.CaptureFixture[str]
+) -> None:
+    sim, nc = autotask_sim(sandboxes), sandboxes.control("ncentral")
+    link(sandboxes, capsys)
+    d0, d1, d2 = nc.devices_by_org_unit[nc.customer_ids[0]][:3]
+    assigned = nc.raise_alert(d0, "Backup Status", "", "Failed")
+    moved = nc.raise_alert(d1, "Agent Status", "", "Failed")
+    untouched = nc.raise_alert(d2, "Patch Status", "", "Warning")
+    poll(capsys)
+    tickets = {k: v[0]["id"] for k, v in alert_tickets(sim).items()}
+    # one is assigned to a technician (status still "New"), one moved to "In Progress"
+    sim.write("Tickets", {"id": tickets[key(d0, "Backup Status")], "assignedResourceID": 4}, create=False, actor=4)
+    sim.write("Tickets", {"id": tickets[key(d1, "Agent Status")], "status": STATUS["In Progress"]}, create=False,
+              actor=4)  # fmt: skip
+    for task in (assigned, moved, untouched):
+        nc.clear_alert(task)
+    summary = poll(capsys)
+    assert summary["updated"] == 3
+    assert sim.get("Tickets", tickets[key(d0, "Backup Status")])["status"] == STATUS["New"]
+    assert sim.get("Tickets", tickets[key(d1, "Agent Status")])["status"] == STATUS["In Progress"]
+    assert sim.get("Tickets", tickets[key(d2, "Patch Status")])["status"] == STATUS["Auto-Resolved"]
+    for worked in (key(d0, "Backup Status"), key(d1, "Agent Status")):
+        assert any("someone worked it" in n for n in notes(sim, tickets[worked]))
+
+    # the worked ticket's alert returns within the window: a note on the same ticket, no reopen
+    nc.raise_alert(d1, "Agent Status", "", "Failed")
+    summary = poll(capsys)
+    assert (summary["created"], summary["updated"]) == (0, 1)
+    assert sim.get("Tickets", tickets[key(d1, "Agent Status")])["status"] == STATUS["In Progress"]
+    assert sum("again" in n for n in notes(sim, tickets[key(d1, "Agent Status")])) == 1
+
+
+def test_a_problem_returning_after_the_reopen_window_gets_a_new_ticket(
+    sandboxes: SandboxSet, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("HUB_RMM_ALERTS__REOPEN_WINDOW_MINUTES", "0")
+    sim, nc = autotask_sim(sandboxes), sandboxes.control("ncentral")
+    link(sandboxes, capsys)
+    d0 = nc.devices_by_org_unit[nc.customer_ids[0]][0]
+    task = nc.raise_alert(d0, "Windows Service", "Spooler", "Failed")
+    poll(capsys)
+    nc.clear_alert(task)
+    poll(capsys)
+    nc.raise_alert(d0, "Windows Service", "Spooler", "Failed")
+    summary = poll(capsys)
+    assert summary["created"] == 1
+    old, new = sorted(alert_tickets(sim)[key(d0, "Windows Service", "Spooler")], key=lambda r: r["id"])
+    assert (old["status"], new["status"]) == (STATUS["Auto-Resolved"], STATUS["New"])
+    assert poll(capsys)["created"] == 0
+
+
+def test_a_crash_between_creating_a_ticket_and_recording_it_opens_no_second_ticket(
+    sandboxes: SandboxSet, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The crash lands right after Autotask accepted the ticket, before the hub recorded it;
+    the second occurrence (after the window) must not adopt the first occurrence's ticket."""
+    monkeypatch.setenv("HUB_RMM_ALERTS__REOPEN_WINDOW_MINUTES", "0")
+    sim, nc = autotask_sim(sandboxes), sandboxes.control("ncentral")
+    link(sandboxes, capsys)
+    d0 = nc.devices_by_org_unit[nc.customer_ids[0]][0]
+    original = AutotaskConnector.create
+
+    def create_then_die(self: AutotaskConnector, entity: str, payload: dict[str, Any]) -> Any:
+        result = original(self, entity, payload)
+        if entity == "Tickets":
+            raise KeyboardInterrupt("killed between the create and the record")
+        return result
+
+    for occurrence in (1, 2):
+        task = nc.raise_alert(d0, "Disk Space", "D:", "Failed")
+        with monkeypatch.context() as patch:
+            patch.setattr(AutotaskConnector, "create", create_then_die)
+            code, _, _ = run_cli(["sync", "rmm-alerts", "--json"], capsys)
+        assert code == 130
+        assert len(alert_tickets(sim)[key(d0, "Disk Space", "D:")]) == occurrence
+        recovered = poll(capsys)
+        assert recovered["created"] == 1, "the interrupted run's ticket is adopted, not created again"
+        assert len(alert_tickets(sim)[key(d0, "Disk Space", "D:")]) == occurrence
+        nc.clear_alert(task)
+        poll(capsys)
+    assert all(t["status"] == STATUS["Auto-Resolved"] for t in alert_tickets(sim)[key(d0, "Disk Space", "D:")])
+
+
+def test_noise_rules_open_no_ticket(
+    sandboxes: SandboxSet, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    sim, nc = autotask_sim(sandboxes), sandboxes.control("ncentral")
+    link(sandboxes, capsys)
+    acme, globex = nc.customer_ids
+    a0, a1, a2, a3 = nc.devices_by_org_unit[acme][:4]
+    g0 = nc.devices_by_org_unit[globex][0]
+    now = datetime.now(UTC)
+    windows = [
+        {"name": "patching", "start": (now - timedelta(hours=1)).isoformat(),
+         "end": (now + timedelta(hours=1)).isoformat(), "devices": [str(a1)]},
+        {"name": "nightly", "cron": "* * * * *", "minutes": 5, "devices": [nc.devices[a2]["longName"].lower()]},
+        {"name": "last year", "start": "2025-01-01T00:00:00Z", "end": "2025-01-02T00:00:00Z"},
+    ]  # fmt: skip
+    monkeypatch.setenv("HUB_RMM_ALERTS__MINIMUM_SEVERITY", "critical")
+    monkeypatch.setenv("HUB_RMM_ALERTS__EXCLUDE_DEVICES", f"{nc.devices[a3]['longName']},999")
+    monkeypatch.setenv("HUB_RMM_ALERTS__EXCLUDE_CUSTOMERS", nc.org_units[globex]["orgUnitName"].upper())
+    monkeypatch.setenv("HUB_RMM_ALERTS__MAINTENANCE_WINDOWS", json.dumps(windows))
+    nc.raise_alert(a0, "CPU", "", "Warning")  # below the minimum
+    nc.raise_alert(a1, "CPU", "", "Failed")  # in a one-off window
+    nc.raise_alert(a2, "CPU", "", "Failed")  # in a recurring window
+    nc.raise_alert(a3, "CPU", "", "Failed")  # device excluded by name
+    nc.raise_alert(g0, "CPU", "", "Failed")  # customer excluded by name
+    nc.raise_alert(a0, "Memory", "", "Failed")  # opens a ticket
+    summary = poll(capsys)
+    assert (summary["created"], summary["skipped"]) == (1, 5)
+    assert set(alert_tickets(sim)) == {key(a0, "Memory")}
+
+    code, plan = sync(capsys, "rmm-alerts", "--dry-run")
+    reasons = sorted(e["reason"] for e in plan["plan"] if e["action"] == "skip")
+    assert reasons == sorted([
+        "severity warning is below the minimum critical", "maintenance window 'patching'",
+        "maintenance window 'nightly'", "the device is excluded", "the customer is excluded",
+    ])  # fmt: skip
+
+    # the rules only keep tickets from opening: with them lifted the same alerts open tickets
+    for name in ("MINIMUM_SEVERITY", "EXCLUDE_DEVICES", "EXCLUDE_CUSTOMERS", "MAINTENANCE_WINDOWS"):
+        monkeypatch.delenv(f"HUB_RMM_ALERTS__{name}")
+    assert poll(capsys)["created"] == 5  # the warning too: it reaches the default minimum
+
+
+def test_an_alert_of_an_unlinked_customer_is_dead_lettered_until_it_is_linked(
+    sandboxes: SandboxSet, capsys: pytest.CaptureFixture[str]
+) -> None:
+    sim, nc = autotask_sim(sandboxes), sandboxes.control("ncentral")
+    link(sandboxes, capsys, customers=1)
+    globex = nc.customer_ids[1]
+    g0 = nc.devices_by_org_unit[globex][0]
+    nc.raise_alert(g0, "CPU", "", "Failed")
+    code, summary = sync(capsys, "rmm-alerts")
+    assert (code, summary["status"], summary["failed"]) == (1, "partial", 1)
+    code, out, _ = run_cli(["deadletters", "--json"], capsys)
+    letters = [d for d in json.loads(out) if d["job"] == "rmm-alerts"]
+    assert [d["record_id"] for d in letters] == [key(g0, "CPU")]
+    assert "hub sync rmm-devices" in letters[0]["error"]
+    assert alert_tickets(sim) == {}
+
+    add_company(sim, nc.org_units[globex]["orgUnitName"])
+    assert sync(capsys, "rmm-devices")[0] == 0
+    assert poll(capsys)["created"] == 1
+    code, out, _ = run_cli(["deadletters", "--json"], capsys)
+    assert [d for d in json.loads(out) if d["job"] == "rmm-alerts"] == []
+
+
+def test_dry_run_plans_tickets_and_writes_nothing(sandboxes: SandboxSet, capsys: pytest.CaptureFixture[str]) -> None:
+    sim, nc = autotask_sim(sandboxes), sandboxes.control("ncentral")
+    link(sandboxes, capsys)
+    d0 = nc.devices_by_org_unit[nc.customer_ids[0]][0]
+    nc.raise_alert(d0, "CPU", "", "Failed")
+    code, plan = sync(capsys, "rmm-alerts", "--dry-run")
+    assert code == 0 and plan["created"] == 1
+    assert [e["action"] for e in plan["plan"]] == ["create"]
+    assert plan["plan"][0]["after"]["externalID"] == key(d0, "CPU")
+    assert alert_tickets(sim) == {}
+    assert poll(capsys)["created"] == 1
+
+
+def test_bad_rmm_alert_settings_exit_2_with_one_line(
+    sandboxes: SandboxSet, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("HUB_RMM_ALERTS__MAINTENANCE_WINDOWS", '[{"cron": "0 2 * * 0"}]')
+    code, out, err = run_cli(["sync", "rmm-alerts", "--json"], capsys)
+    assert (code, out) == (2, "")
+    assert err.strip() == "hub: HUB_RMM_ALERTS__MAINTENANCE_WINDOWS: a recurring window needs cron and minutes"
