@@ -48,3 +48,15 @@ def set_invoice_role(sim: Any, company: int, contact: int, on: bool) -> None:
 def invoice_role(sim: Any, contact: int) -> bool:
     record = sim.get("Contacts", contact)
     return any(u["name"] == "Invoice Recipient" and u["value"] == "1" for u in record["userDefinedFields"])
+
+
+def audit_rows(job: str) -> list[dict[str, Any]]:
+    """The audit rows a job wrote to the state store of this test (``HUB_STATE_URL``)."""
+    from hub.settings import load_settings
+    from hub.state.store import StateStore
+
+    store = StateStore.open(load_settings().state_url)
+    try:
+        return [r for r in store.audit_rows(limit=100_000) if r["actor"] == f"sync:{job}"]
+    finally:
+        store.close()

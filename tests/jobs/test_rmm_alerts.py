@@ -18,7 +18,7 @@ from connectors.autotask.connector import AutotaskConnector
 from connectors.autotask.sim_data import SCHEMAS
 from hub.sandbox import SandboxSet
 from tests.core.fakes import run_cli
-from tests.jobs.helpers import OWNER, add_company, autotask_sim, sync
+from tests.jobs.helpers import add_company, audit_rows, autotask_sim, sync
 
 pytestmark = pytest.mark.sandboxes(autotask={"size": 4, "seed": 3}, ncentral={"size": 24, "seed": 2, "alerts": 0})
 
@@ -115,19 +115,8 @@ def test_alerts_appear_repeat_escalate_clear_and_return_with_one_ticket_per_prob
     assert sim.get("Tickets", disk_ticket["id"])["status"] == STATUS["Auto-Resolved"]
     assert {k: len(v) for k, v in alert_tickets(sim).items()} == {key(d0, "Disk Space", "C:"): 1, key(d1, "CPU"): 1}
 
-    audit_ops = {(r["entity"], r["operation"]) for r in _audit(sandboxes)}
+    audit_ops = {(r["entity"], r["operation"]) for r in audit_rows("rmm-alerts")}
     assert audit_ops == {("Tickets", "create"), ("Tickets", "update"), ("TicketNotes", "create")}
-
-
-def _audit(sandboxes: SandboxSet) -> list[dict[str, Any]]:
-    from hub.settings import load_settings
-    from hub.state.store import StateStore
-
-    store = StateStore.open(load_settings().state_url)
-    try:
-        return [r for r in store.audit_rows(limit=10_000) if r["actor"] == "sync:rmm-alerts"]
-    finally:
-        store.close()
 
 
 def test_a_ticket_a_person_worked_gets_only_a_note_when_its_alert_clears(
