@@ -85,11 +85,7 @@ class AlertTickets:
             return {str(v) for v in conn.execute(stmt).scalars()}
 
     def with_state(self, *states: str) -> Iterator[AlertTicket]:
-        stmt = (
-            select(self._t)
-            .where(self._t.c.job == self.job, self._t.c.state.in_(states))
-            .order_by(self._t.c.id)
-        )
+        stmt = select(self._t).where(self._t.c.job == self.job, self._t.c.state.in_(states)).order_by(self._t.c.id)
         with self.store.engine.connect() as conn:
             rows = conn.execute(stmt).all()
         for row in rows:
@@ -104,7 +100,9 @@ class AlertTickets:
                     severity=severity, hub_status=None, opened_at=now, cleared_at=None, updated_at=now,
                 )
             )  # fmt: skip
-            return int(result.inserted_primary_key[0])
+            inserted = result.inserted_primary_key
+            assert inserted is not None
+            return int(inserted[0])
 
     def set(self, conn: Connection, row_id: int, now: datetime, **values: Any) -> None:
         conn.execute(update(self._t).where(self._t.c.id == row_id).values(updated_at=now, **values))

@@ -392,7 +392,9 @@ class AlertSync:
         return not view.assigned and (_same(view.status, row.hub_status) or _same(view.status, also))
 
     def _status_payload(self, **labels: str) -> dict[str, Any]:
-        return self.tmap.to_vendor(Ticket.model_construct(**labels), self.target, fields=list(labels))
+        """The vendor payload setting ticket picklists by label (``status=...``, ``priority=...``)."""
+        change = Ticket.model_construct(**labels)  # type: ignore[arg-type]
+        return self.tmap.to_vendor(change, self.target, fields=list(labels))
 
     def _apply(self, row: AlertTicket, alert: Alert | None, operation: str, changes: dict[str, Any],
                note: str) -> bool:  # fmt: skip

@@ -234,8 +234,16 @@ class RecipientSync:
                           audits: list[dict[str, Any]]) -> bool:  # fmt: skip
         payload: dict[str, Any] = {}
         set_path(payload, self.step.recipients_field, self.step.separator.join(after))
-        entry = PlanEntry("update", self.step.accounting, self.step.customer_entity, customer.id, customer.id,
-                          customer.name, before={"invoice_recipients": before}, after={"invoice_recipients": after})
+        entry = PlanEntry(
+            "update",
+            self.step.accounting,
+            self.step.customer_entity,
+            customer.id,
+            customer.id,
+            customer.name,
+            before={"invoice_recipients": before},
+            after={"invoice_recipients": after},
+        )
         return self._write(self.accounting, self.step.customer_entity, customer.id, payload, entry, customer, audits)
 
     def _write_role(self, customer: _Customer, contact: Contact, wanted: bool, audits: list[dict[str, Any]]) -> bool:

@@ -34,9 +34,14 @@ def add_company(sim: Any, name: str, classification: int | None = 103) -> int:
 
 
 def add_contact(sim: Any, company: int, email: str, *, invoice_recipient: bool = False, active: bool = True) -> int:
-    body = {"companyID": company, "firstName": email.split("@")[0], "lastName": "Test", "isActive": int(active),
-            "emailAddress": email,
-            "userDefinedFields": [{"name": "Invoice Recipient", "value": "1" if invoice_recipient else "0"}]}
+    body = {
+        "companyID": company,
+        "firstName": email.split("@")[0],
+        "lastName": "Test",
+        "isActive": int(active),
+        "emailAddress": email,
+        "userDefinedFields": [{"name": "Invoice Recipient", "value": "1" if invoice_recipient else "0"}],
+    }
     return int(sim.write("Contacts", body, create=True, actor=OWNER, parent=("companyID", company)))
 
 

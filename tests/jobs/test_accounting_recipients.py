@@ -94,7 +94,7 @@ def test_changes_on_either_side_propagate_and_removals_are_removed_on_the_other(
         assert listed(qb, 1) == ["office@psa-side.example.com", "stranger@elsewhere.example.com"]
     assert not [c for c in sim.tables["Contacts"].records.values() if c["emailAddress"].startswith("stranger")]
 
-    code, out, _ = run_cli(["deadletters", "--json"], capsys)
+    _, out, _ = run_cli(["deadletters", "--json"], capsys)
     assert json.loads(out) == []
     written = {(r["system"], r["entity"], r["record_id"]) for r in audit_rows(JOB)}
     assert {("quickbooks", "Customer", "1"), ("autotask", "Contacts", str(same_person))} <= written

@@ -233,6 +233,7 @@ def test_noise_rules_open_no_ticket(
     assert set(alert_tickets(sim)) == {key(a0, "Memory")}
 
     code, plan = sync(capsys, "rmm-alerts", "--dry-run")
+    assert code == 0
     reasons = sorted(e["reason"] for e in plan["plan"] if e["action"] == "skip")
     assert reasons == sorted([
         "severity warning is below the minimum critical", "maintenance window 'patching'",
