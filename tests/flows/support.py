@@ -1,0 +1,96 @@
+"""Helpers for the built-in workflow tests: a hub on the simulators, a driver, and crashes.
+
+A test plays the people and the vendors a run waits on: :func:`drive` confirms manual
+steps with the values a test gives and makes the DocuSign simulator sign envelopes.
+:class:`CrashAt` stands for the process dying right after a step's side effect and
+before the hub recorded it (the worst moment): the step's outputs never reach the
+state store, so the step is found ``running`` and must be retried without repeating
+what the vendor already did.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from typing import Any
+
+from hub.app import Hub
+from hub.settings import load_settings
+from hub.workflow import RunStatus, WorkflowEngine
+
+SignHow = str  # "event" (the Connect message, parsed as the receiver would) or "poll"
+
+
+class Crash(BaseException):
+    """Stands for the process dying: not an Exception, so nothing in the hub catches it."""
+
+
+def make_hub() -> Hub:
+    """A hub configured from the HUB_* environment the sandboxes set."""
+    return Hub(load_settings())
+
+
+class CrashAt:
+    """Makes ``engine`` die once, after step ``step_id``'s side effect, before it is recorded."""
+
+    def __init__(self, engine: WorkflowEngine, step_id: str) -> None:
+        self.step_id = step_id
+        self.fired = False
+        original = engine.runs.store_output
+
+        def store_output(conn: Any, run_id: str, sid: str, outputs: Any, now: Any) -> None:
+            if sid == self.step_id and not self.fired:
+                self.fired = True
+                raise Crash(f"killed after the side effect of {sid}")
+            original(conn, run_id, sid, outputs, now)
+
+        engine.runs.store_output = store_output  # type: ignore[method-assign]
+
+
+def sign_envelope(hub: Hub, docusign: Any, envelope_id: str, how: SignHow, engine: WorkflowEngine) -> None:
+    """The signer signs; the hub hears of it by the signed Connect message or by polling."""
+    result = docusign.sign(envelope_id)
+    if how == "poll":
+        assert engine.poll() >= 1
+        return
+    headers, body = docusign.connect_message("envelope-completed", docusign.envelope(envelope_id))
+    connector = hub.connector("docusign")
+    connector.verify_webhook(headers, body)
+    for event in connector.parse_webhook(headers, body):
+        engine.handle_event(event)
+    assert result["status"] == "completed"
+
+
+Answer = Mapping[str, Any] | Callable[[WorkflowEngine, str], None]
+
+
+def drive(
+    engine: WorkflowEngine,
+    run_id: str,
+    answers: Mapping[str, Answer],
+    *,
+    docusign: Any = None,
+    sign: SignHow = "event",
+    limit: int = 20,
+) -> None:
+    """Answer every wait of the run until it completes (a manual step by its ``answers`` entry)."""
+    for _ in range(limit):
+        run = engine.runs.get(run_id)
+        if run.status is RunStatus.completed:
+            return
+        assert run.status is RunStatus.waiting, (run.status, run.current_step, run.error)
+        step = run.current_step
+        assert step is not None
+        rec = engine.runs.step(run_id, step)
+        assert rec is not None and rec.waiting_on is not None
+        if rec.waiting_on.get("type") == "event":
+            assert docusign is not None, f"{step} waits on a vendor event"
+            envelope_id = rec.waiting_on["value"]
+            sign_envelope(engine.hub, docusign, envelope_id, sign, engine)
+            continue
+        answer = answers.get(step, {})
+        if callable(answer):
+            answer(engine, run_id)
+        else:
+            engine.confirm(run_id, step, values=dict(answer))
+    raise AssertionError(f"run {run_id} did not complete")
+

@@ -1,0 +1,174 @@
+"""`new-breakfix-customer` end to end against the Autotask and DocuSign simulators."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from hub.sandbox import SandboxSet
+from hub.settings import load_settings
+from hub.workflow import RunStatus, StepStatus, WorkflowEngine
+
+from .support import Crash, CrashAt, drive
+
+NAME = "Maria O'Brien / Home Office"
+
+INPUTS = {
+    "name": NAME,
+    "email": "maria.obrien@example.net",
+    "phone": "518-555-0142",
+    "street": "12 Elm Street",
+    "city": "East Greenbush",
+    "state": "NY",
+    "postal_code": "12061",
+    "computers": "2",
+    "servers": "0",
+    "referral": "Jane Doe",
+    "os": "Windows 11",
+    "machine_age": "3",
+    "customer": "residential",
+    "visit": "onsite",
+}
+
+ANSWERS = {
+    "appointment": {},
+    "payment": {"method": "payment", "amount": "150"},
+    "schedule": {"service_date": "2026-03-10", "technician": "internal", "resource_id": "29682887"},
+}
+
+#: steps with a side effect at a vendor or on disk
+SIDE_EFFECTS = [
+    "create_company",
+    "intake_note",
+    "account_type",
+    "classification",
+    "help_desk",
+    "ticket",
+    "send_terms",
+    "save_terms",
+    "estimate_note",
+    "scheduled_status",
+    "due_date",
+    "assign",
+    "notify_technician",
+]
+
+
+def autotask_records(sandboxes: SandboxSet, entity: str) -> dict[int, dict[str, Any]]:
+    return dict(sandboxes.sandboxes["autotask"].extra["simulator"].tables[entity].records)
+
+
+def udf(record: dict[str, Any], name: str) -> Any:
+    return next(u["value"] for u in record["userDefinedFields"] if u["name"] == name)
+
+
+def check_outcome(engine: WorkflowEngine, run_id: str, sandboxes: SandboxSet) -> None:
+    """Exactly one of everything the procedure makes, each as the procedure says."""
+    run = engine.runs.get(run_id)
+    assert run.status is RunStatus.completed, run.error
+    companies = [c for c in autotask_records(sandboxes, "Companies").values() if c["companyName"] == NAME]
+    assert len(companies) == 1
+    (company,) = companies
+    assert company["companyType"] == 1  # Customer
+    assert company["classification"] == 101  # R0
+    assert udf(company, "Help Desk") == "1"  # none - as tech is available
+    assert (company["postalCode"], company["phone"]) == ("12061", "518-555-0142")
+    notes = [n for n in autotask_records(sandboxes, "CompanyNotes").values() if n["companyID"] == company["id"]]
+    assert len(notes) == 1 and "referral: Jane Doe" in notes[0]["note"]
+
+    tickets = [t for t in autotask_records(sandboxes, "Tickets").values() if t["companyID"] == company["id"]]
+    assert len(tickets) == 1
+    (ticket,) = tickets
+    assert ticket["title"] == f"Onsite service: {NAME}"
+    assert ticket["queueID"] == 29682969  # Level II Support: the onsite template
+    assert ticket["status"] == 15  # Scheduled - internal tech
+    assert ticket["dueDateTime"].startswith("2026-03-10")
+    assert (ticket["assignedResourceID"], ticket["assignedResourceRoleID"]) == (29682887, 29682833)
+    ticket_notes = [n for n in autotask_records(sandboxes, "TicketNotes").values() if n["ticketID"] == ticket["id"]]
+    assert sorted(n["title"] for n in ticket_notes) == [
+        "Assignment: onsite service on 2026-03-10",
+        "Payment in advance (estimate)",
+    ]
+
+    docusign = sandboxes.control("docusign")
+    (envelope_id,) = docusign.find_by_field("hub_run_id", run_id)
+    assert docusign.envelope(envelope_id)["status"] == "completed"
+    folder = Path(load_settings().documents_root) / "Maria O'Brien %2F Home Office"
+    pdfs = list(folder.glob("*.pdf"))
+    assert len(pdfs) == 1 and pdfs[0].read_bytes().startswith(b"%PDF-")
+    assert run.values["save_terms"]["path"] == str(pdfs[0])
+
+
+@pytest.mark.parametrize("sign", ["event", "poll"])
+def test_runs_end_to_end(engine: WorkflowEngine, sandboxes: SandboxSet, sign: str) -> None:
+    run_id = engine.start("new-breakfix-customer", INPUTS)
+    run = engine.runs.get(run_id)
+    assert (run.status, run.current_step) == (RunStatus.waiting, "appointment")
+    drive(engine, run_id, ANSWERS, docusign=sandboxes.control("docusign"), sign=sign)
+    check_outcome(engine, run_id, sandboxes)
+    assert engine.runs.get(run_id).values["signed"]["source"] == sign
+
+
+def test_business_customer_takes_no_prepayment(engine: WorkflowEngine, sandboxes: SandboxSet) -> None:
+    run_id = engine.start("new-breakfix-customer", {**INPUTS, "customer": "business", "visit": "remote"})
+    drive(engine, run_id, ANSWERS, docusign=sandboxes.control("docusign"))
+    run = engine.runs.get(run_id)
+    assert run.status is RunStatus.completed
+    assert run.values["prepayment"] == {"taken": "else"}
+    assert engine.runs.step(run_id, "payment") is None
+    (company,) = [c for c in autotask_records(sandboxes, "Companies").values() if c["companyName"] == NAME]
+    assert company["classification"] == 102  # BN
+    (ticket,) = [t for t in autotask_records(sandboxes, "Tickets").values() if t["companyID"] == company["id"]]
+    assert ticket["title"] == f"Remote service: {NAME}" and ticket["queueID"] == 29682833
+
+
+@pytest.mark.parametrize(
+    ("change", "reason"),
+    [
+        ({"postal_code": "90210"}, "postal code 90210 is outside our service area"),
+        ({"os": "Windows XP"}, "Windows XP is not a supported operating system"),
+        ({"machine_age": "11"}, "the machine is 11 years old"),
+    ],
+)
+def test_checks_stop_before_anything_is_created(
+    engine: WorkflowEngine, sandboxes: SandboxSet, change: dict[str, str], reason: str
+) -> None:
+    before = len(autotask_records(sandboxes, "Companies"))
+    run_id = engine.start("new-breakfix-customer", {**INPUTS, **change})
+    run = engine.runs.get(run_id)
+    assert run.status is RunStatus.failed and reason in (run.error or "")
+    assert len(autotask_records(sandboxes, "Companies")) == before
+
+
+def test_declined_terms_fail_the_run(engine: WorkflowEngine, sandboxes: SandboxSet) -> None:
+    docusign = sandboxes.control("docusign")
+    run_id = engine.start("new-breakfix-customer", INPUTS)
+    engine.confirm(run_id, "appointment")
+    envelope_id = engine.runs.get(run_id).values["send_terms"]["envelope_id"]
+    docusign.decline(envelope_id)
+    assert engine.poll() == 1
+    run = engine.runs.get(run_id)
+    assert run.status is RunStatus.failed and run.error.startswith("terms_accepted:")
+    assert engine.runs.step(run_id, "save_terms") is None
+
+
+@pytest.mark.parametrize("step", SIDE_EFFECTS)
+def test_killed_after_a_side_effect_resumes_without_repeating_it(
+    engine: WorkflowEngine, sandboxes: SandboxSet, step: str
+) -> None:
+    docusign = sandboxes.control("docusign")
+    crash = CrashAt(engine, step)
+    run_id = None
+    with pytest.raises(Crash):
+        run_id = engine.start("new-breakfix-customer", INPUTS)
+        drive(engine, run_id, ANSWERS, docusign=docusign)
+    assert crash.fired
+    run_id = run_id or engine.runs.recent()[0].id
+    interrupted = engine.runs.step(run_id, step)
+    assert interrupted is not None and interrupted.status is StepStatus.running
+    engine.resume(run_id)
+    assert engine.runs.step(run_id, step).attempts == 2
+    drive(engine, run_id, ANSWERS, docusign=docusign)
+    check_outcome(engine, run_id, sandboxes)
