@@ -43,6 +43,7 @@ from hub.errors import (
     VendorError,
     WebhookRejected,
 )
+from hub.folders import SavedFile, client_folder, decode_name, encode_name, folder_path, save_new_file
 from hub.hookspecs import hookimpl
 from hub.http import ErrorPolicy, HttpClient, RetryPolicy, parse_retry_after
 from hub.logging import get_logger
@@ -123,6 +124,7 @@ __all__ = [
     "RecordRejected",
     "RetryPolicy",
     "Sandbox",
+    "SavedFile",
     "ServiceModel",
     "SignatureRequest",
     "SignatureStatus",
@@ -135,10 +137,15 @@ __all__ = [
     "WebhookRejected",
     "WriteResult",
     "action",
+    "client_folder",
+    "decode_name",
+    "encode_name",
+    "folder_path",
     "get_logger",
     "hookimpl",
     "parse_retry_after",
     "parse_timestamp",
+    "save_new_file",
     "split_commas",
     "utcnow",
 ]

@@ -41,7 +41,9 @@ from hub.sdk import (
     VendorError,
     WriteResult,
     action,
+    client_folder,
     parse_timestamp,
+    save_new_file,
 )
 
 from .auth import BearerAuth, JwtGrant, discover_base_uri, oauth_error_message
@@ -53,7 +55,6 @@ from .connect import (
     parse_connect_message,
     verify_signature,
 )
-from .folders import client_folder, save_new_file
 from .pacing import RateLimitPacer
 from .settings import DocuSignSettings
 from .streams import EnvelopesStream, format_date

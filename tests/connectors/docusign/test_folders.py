@@ -9,7 +9,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from connectors.docusign.folders import client_folder, decode_name, encode_name, save_new_file
+from hub.folders import client_folder, decode_name, encode_name, save_new_file
 from hub.sdk import ConfigError
 
 names = st.text(min_size=1, max_size=60).filter(lambda s: s.strip() != "")

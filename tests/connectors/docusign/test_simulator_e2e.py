@@ -12,7 +12,7 @@ import httpx
 import pytest
 
 from connectors.docusign.connector import EnvelopeNotCompleted
-from connectors.docusign.folders import decode_name
+from hub.folders import decode_name
 from hub.mapping import load_mapping
 from hub.sdk import (
     ActionContext,

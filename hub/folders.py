@@ -1,5 +1,9 @@
 """Client folders: one per PSA account, named exactly like it, and safe file writes there.
 
+One rule for the whole hub: the DocuSign connector saves signed terms with it
+(through :mod:`hub.sdk`) and ``hub compliance`` checks with it that every customer's
+folder exists, so the two can never disagree about a folder's name.
+
 A folder is named exactly like the PSA account, except for what a file system cannot
 hold. The rule is percent-encoding of just these characters, so it is reversible and
 a name without them is used unchanged:
@@ -26,9 +30,9 @@ import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
-from hub.sdk import ConfigError
+from hub.errors import ConfigError
 
-__all__ = ["SavedFile", "client_folder", "decode_name", "encode_name", "save_new_file"]
+__all__ = ["SavedFile", "client_folder", "decode_name", "encode_name", "folder_path", "save_new_file"]
 
 _ENCODED = {"%": "%25", "/": "%2F", "\\": "%5C", ":": "%3A", "\x00": "%00"}
 _ESCAPE = re.compile(r"%([0-9A-Fa-f]{2})")
@@ -44,9 +48,7 @@ def encode_name(name: str) -> str:
     if encoded.startswith("."):
         encoded = "%2E" + encoded[1:]
     if len(encoded.encode("utf-8", "surrogatepass")) > MAX_NAME_BYTES:
-        raise ConfigError(
-            f"name too long for a file system ({len(encoded)} characters encoded): {name[:60]!r}..."
-        )
+        raise ConfigError(f"name too long for a file system ({len(encoded)} characters encoded): {name[:60]!r}...")
     return encoded
 
 
@@ -55,12 +57,19 @@ def decode_name(encoded: str) -> str:
     return _ESCAPE.sub(lambda m: chr(int(m.group(1), 16)), encoded)
 
 
-def client_folder(root: Path, account_name: str) -> Path:
-    """``root/<encoded account name>``, created if missing; never outside ``root``."""
+def folder_path(root: Path, account_name: str) -> Path:
+    """Where the client folder of ``account_name`` is (or belongs) under ``root``; creates nothing."""
     base = Path(root).resolve()
     folder = base / encode_name(account_name)
     if folder.parent != base:
         raise ConfigError(f"client folder for {account_name!r} would leave {base}")
+    return folder
+
+
+def client_folder(root: Path, account_name: str) -> Path:
+    """``root/<encoded account name>``, created if missing; never outside ``root``."""
+    base = Path(root).resolve()
+    folder = folder_path(base, account_name)
     folder.mkdir(parents=True, exist_ok=True)
     if folder.is_symlink() or folder.resolve().parent != base:
         raise ConfigError(f"client folder {folder} leads outside {base}; refusing to write there")
