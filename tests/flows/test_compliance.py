@@ -1,0 +1,193 @@
+"""`hub compliance` over a PSA whose customers break each rule in a known way."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from hub.app import Hub
+from hub.compliance import Sources, TicketOpener, Violation, evaluate, read_snapshot
+from hub.compliance.tickets import external_key
+from hub.folders import client_folder
+from hub.sandbox import SandboxSet
+from hub.settings import load_settings
+from tests.core.fakes import run_cli
+
+from .support import Crash
+
+pytestmark = pytest.mark.sandboxes(autotask={"size": 0})
+
+MS, R0 = 103, 101  # classifications: managed services, residential break/fix
+
+
+def yes(flag: bool) -> str:
+    return "1" if flag else "0"
+
+
+class Psa:
+    """Builds customers in the Autotask simulator through the connector."""
+
+    def __init__(self, hub: Hub) -> None:
+        self.at = hub.connector("autotask")
+
+    def company(self, name: str, classification: int, company_type: int = 1) -> str:
+        payload = {
+            "companyName": name,
+            "companyType": company_type,
+            "classification": classification,
+            "phone": "518-555-0100",
+            "ownerResourceID": 29682885,
+            "isActive": True,
+        }
+        return str(self.at.create("Companies", payload).id)
+
+    def contact(self, company: str, first: str, *, primary: bool = False, reports: bool = False) -> str:
+        payload = {
+            "companyID": int(company),
+            "firstName": first,
+            "lastName": "Tester",
+            "emailAddress": f"{first.lower()}@example.com",
+            "isActive": 1,
+            "primaryContact": primary,
+            "userDefinedFields": [{"name": "Receives Reports", "value": yes(reports)}],
+        }
+        return str(self.at.create("Contacts", payload).id)
+
+    def contract(self, company: str, name: str, active: bool = True) -> str:
+        payload = {
+            "companyID": int(company),
+            "contractName": name,
+            "contractType": 7,
+            "status": 1 if active else 0,
+            "startDate": "2026-01-01T00:00:00Z",
+            "endDate": "2026-12-31T00:00:00Z",
+        }
+        return str(self.at.create("Contracts", payload).id)
+
+    def device(self, company: str, name: str, contract: str | None = None) -> str:
+        payload: dict[str, Any] = {"companyID": int(company), "productID": 232, "isActive": True, "referenceTitle": name}
+        if contract:
+            payload["contractID"] = int(contract)
+        return str(self.at.create("ConfigurationItems", payload).id)
+
+
+@pytest.fixture
+def psa(hub: Hub) -> dict[str, str]:
+    """Good (managed, all fine), Messy (managed, everything wrong), Home (break/fix), a prospect."""
+    p = Psa(hub)
+    good = p.company("Good Dental, LLC", MS)
+    p.contact(good, "Gina", primary=True, reports=True)
+    good_contract = p.contract(good, "Good Dental - Managed Services")
+    p.device(good, "GOOD-WS-01", good_contract)
+    messy = p.company("Messy: Legal / East", MS)
+    p.contact(messy, "Max", primary=True)
+    p.contact(messy, "Mia", primary=True)
+    p.device(messy, "MESSY-WS-01")
+    p.device(messy, "MESSY-WS-02", good_contract)
+    old = p.contract(messy, "Messy - old", active=False)
+    p.device(messy, "MESSY-SRV-01", old)
+    home = p.company("Home of Ann", R0)
+    p.device(home, "ANN-LAPTOP")  # break/fix: no contract needed
+    p.company("Prospect Co", MS, company_type=3)
+    root = Path(load_settings().documents_root)
+    client_folder(root, "Good Dental, LLC")
+    client_folder(root, "Messy: Legal / East")
+    return {"good": good, "messy": messy, "home": home}
+
+
+def by_rule(violations: list[Violation]) -> dict[str, list[tuple[str, str]]]:
+    out: dict[str, list[tuple[str, str]]] = {}
+    for v in violations:
+        out.setdefault(v.rule, []).append((v.organization, v.message))
+    return out
+
+
+def test_every_rule_finds_what_it_should(hub: Hub, psa: dict[str, str]) -> None:
+    snap = read_snapshot(hub)
+    assert [c.name for c in snap.customers] == ["Good Dental, LLC", "Home of Ann", "Messy: Legal / East"]
+    found = by_rule(evaluate(snap, Path(load_settings().documents_root)))
+    assert found["report-recipient"] == [("Messy: Legal / East", "managed-services customer: no contact receives reports")]
+    assert found["primary-contact"] == [
+        ("Home of Ann", "no primary contact; there must be exactly one"),
+        ("Messy: Legal / East", "2 primary contacts (Max Tester, Mia Tester); there must be exactly one"),
+    ]
+    assert [o for o, _ in found["client-folder"]] == ["Home of Ann"]
+    problems = sorted(m.split(") ", 1)[1] for _, m in found["device-contract"])
+    assert problems == [
+        "is covered by contract 'Good Dental - Managed Services' of another account",
+        "is covered by inactive contract 'Messy - old'",
+        "is not covered by a contract",
+    ]
+    # QuickBooks is not served here: its rule is reported as not checked, never as passed
+    assert "invoice-contact" not in found and snap.accounting_error
+
+
+def test_cli_lists_violations_and_exits_1(psa: dict[str, str], capsys: pytest.CaptureFixture[str]) -> None:
+    code, out, _err = run_cli(["compliance", "--json"], capsys)
+    data = json.loads(out)
+    assert code == 1 and data["status"] == "violations"
+    assert data["counts"] == {
+        "report-recipient": 1,
+        "invoice-contact": 0,
+        "primary-contact": 2,
+        "client-folder": 1,
+        "device-contract": 3,
+    }
+    assert set(data["not_checked"]) == {"invoice-contact"}
+    code, out, _err = run_cli(["compliance"], capsys)
+    assert code == 1 and "7 violations over 3 customers" in out and "Messy: Legal / East" in out
+
+
+def tickets_of(sandboxes: SandboxSet) -> list[dict[str, Any]]:
+    table = sandboxes.sandboxes["autotask"].extra["simulator"].tables["Tickets"].records
+    return [t for t in table.values() if str(t.get("externalID") or "").startswith("compliance:")]
+
+
+def test_open_tickets_once_per_violation(
+    psa: dict[str, str], sandboxes: SandboxSet, capsys: pytest.CaptureFixture[str]
+) -> None:
+    code, out, _err = run_cli(["compliance", "--json", "--open-tickets"], capsys)
+    first = json.loads(out)
+    assert code == 1 and len(first["tickets"]) == 7 and all(t["opened"] for t in first["tickets"])
+    tickets = tickets_of(sandboxes)
+    assert len(tickets) == 7
+    by_key = {t["externalID"]: t for t in tickets}
+    messy = next(v for v in first["violations"] if v["rule"] == "report-recipient")
+    ticket = by_key[external_key(messy["key"])]
+    assert ticket["companyID"] == int(psa["messy"]) and ticket["title"].startswith("Compliance: managed-services")
+    assert ticket["status"] == 1  # New
+    code, out, _err = run_cli(["compliance", "--json", "--open-tickets"], capsys)
+    again = json.loads(out)
+    assert [t["opened"] for t in again["tickets"]] == [False] * 7
+    assert {t["ticket_id"] for t in again["tickets"]} == {t["ticket_id"] for t in first["tickets"]}
+    assert len(tickets_of(sandboxes)) == 7
+
+
+def test_killed_after_creating_a_ticket_adopts_it(hub: Hub, psa: dict[str, str], sandboxes: SandboxSet) -> None:
+    violations = evaluate(read_snapshot(hub), Path(load_settings().documents_root))
+    opener = TicketOpener(hub)
+    original = opener._record
+    calls = {"n": 0}
+
+    def dies_on_second(violation: Violation, ticket_id: str) -> None:
+        calls["n"] += 1
+        if calls["n"] == 2:
+            raise Crash("killed after the PSA made the ticket, before the hub recorded it")
+        original(violation, ticket_id)
+
+    opener._record = dies_on_second  # type: ignore[method-assign]
+    with pytest.raises(Crash):
+        opener.open(violations)
+    assert len(tickets_of(sandboxes)) == 2
+    outcomes = TicketOpener(hub).open(violations)
+    assert [o.opened for o in outcomes] == [False, False] + [True] * (len(violations) - 2)
+    assert len(tickets_of(sandboxes)) == len(violations)
+
+
+def test_sources_are_data(hub: Hub, psa: dict[str, str]) -> None:
+    """Another accounting connector is a name, not code: an unknown one is reported as not checked."""
+    snap = read_snapshot(hub, Sources(accounting="no-such-books"))
+    assert snap.accounting_error is not None and "no-such-books" in snap.accounting_error
