@@ -68,7 +68,8 @@ class Psa:
         return str(self.at.create("Contracts", payload).id)
 
     def device(self, company: str, name: str, contract: str | None = None) -> str:
-        payload: dict[str, Any] = {"companyID": int(company), "productID": 232, "isActive": True, "referenceTitle": name}
+        payload: dict[str, Any] = {"companyID": int(company), "productID": 232, "isActive": True}
+        payload["referenceTitle"] = name
         if contract:
             payload["contractID"] = int(contract)
         return str(self.at.create("ConfigurationItems", payload).id)
@@ -109,7 +110,8 @@ def test_every_rule_finds_what_it_should(hub: Hub, psa: dict[str, str]) -> None:
     snap = read_snapshot(hub)
     assert [c.name for c in snap.customers] == ["Good Dental, LLC", "Home of Ann", "Messy: Legal / East"]
     found = by_rule(evaluate(snap, Path(load_settings().documents_root)))
-    assert found["report-recipient"] == [("Messy: Legal / East", "managed-services customer: no contact receives reports")]
+    no_reports = "managed-services customer: no contact receives reports"
+    assert found["report-recipient"] == [("Messy: Legal / East", no_reports)]
     assert found["primary-contact"] == [
         ("Home of Ann", "no primary contact; there must be exactly one"),
         ("Messy: Legal / East", "2 primary contacts (Max Tester, Mia Tester); there must be exactly one"),
