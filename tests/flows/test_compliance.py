@@ -18,7 +18,7 @@ from tests.core.fakes import run_cli
 
 from .support import Crash
 
-pytestmark = pytest.mark.sandboxes(autotask={"size": 0})
+pytestmark = pytest.mark.sandboxes(autotask={"size": 0}, quickbooks={"size": 0})
 
 MS, R0 = 103, 101  # classifications: managed services, residential break/fix
 
@@ -93,6 +93,11 @@ def psa(hub: Hub) -> dict[str, str]:
     home = p.company("Home of Ann", R0)
     p.device(home, "ANN-LAPTOP")  # break/fix: no contract needed
     p.company("Prospect Co", MS, company_type=3)
+    books = hub.connector("quickbooks")
+    # matched by normalized name ("Good Dental, LLC" ~ "GOOD DENTAL"), with an invoice address
+    books.create("Customer", {"DisplayName": "GOOD DENTAL", "PrimaryEmailAddr": {"Address": "ap@gooddental.example"}})
+    # same name exactly, but nobody receives the invoices
+    books.create("Customer", {"DisplayName": "Messy: Legal / East"})
     root = Path(load_settings().documents_root)
     client_folder(root, "Good Dental, LLC")
     client_folder(root, "Messy: Legal / East")
@@ -123,8 +128,37 @@ def test_every_rule_finds_what_it_should(hub: Hub, psa: dict[str, str]) -> None:
         "is covered by inactive contract 'Messy - old'",
         "is not covered by a contract",
     ]
-    # QuickBooks is not served here: its rule is reported as not checked, never as passed
-    assert "invoice-contact" not in found and snap.accounting_error
+    assert found["invoice-contact"] == [
+        (
+            "Messy: Legal / East",
+            f"accounting customer {snap.accounting[psa['messy']].customer_id} has no invoice "
+            "e-mail address (PrimaryEmailAddr)",
+        )
+    ]
+    assert snap.accounting[psa["good"]].how == "name"
+    assert snap.accounting_error is None
+
+
+def test_the_crosswalk_links_an_account_to_a_differently_named_customer(hub: Hub, psa: dict[str, str]) -> None:
+    billing = hub.connector("quickbooks").create(
+        "Customer", {"DisplayName": "ML Billing Dept", "PrimaryEmailAddr": {"Address": "billing@messy.example"}}
+    )
+    with hub.store.transaction() as conn:
+        hub.store.link(conn, "organization", {"autotask": psa["messy"], "quickbooks": billing.id})
+    snap = read_snapshot(hub)
+    assert snap.accounting[psa["messy"]].customer_id == billing.id
+    found = by_rule(evaluate(snap, Path(load_settings().documents_root)))
+    assert "invoice-contact" not in found
+
+
+def test_unreadable_accounting_is_reported_not_passed(
+    psa: dict[str, str], capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.delenv("HUB_QUICKBOOKS__REALM_ID")
+    code, out, _err = run_cli(["compliance", "--json"], capsys)
+    data = json.loads(out)
+    assert code == 1 and data["counts"]["invoice-contact"] == 0
+    assert data["not_checked"] == {"invoice-contact": "quickbooks: HUB_QUICKBOOKS__REALM_ID: required but not set"}
 
 
 def test_cli_lists_violations_and_exits_1(psa: dict[str, str], capsys: pytest.CaptureFixture[str]) -> None:
@@ -133,14 +167,14 @@ def test_cli_lists_violations_and_exits_1(psa: dict[str, str], capsys: pytest.Ca
     assert code == 1 and data["status"] == "violations"
     assert data["counts"] == {
         "report-recipient": 1,
-        "invoice-contact": 0,
+        "invoice-contact": 1,
         "primary-contact": 2,
         "client-folder": 1,
         "device-contract": 3,
     }
-    assert set(data["not_checked"]) == {"invoice-contact"}
+    assert data["not_checked"] == {}
     code, out, _err = run_cli(["compliance"], capsys)
-    assert code == 1 and "7 violations over 3 customers" in out and "Messy: Legal / East" in out
+    assert code == 1 and "8 violations over 3 customers" in out and "Messy: Legal / East" in out
 
 
 def tickets_of(sandboxes: SandboxSet) -> list[dict[str, Any]]:
@@ -153,9 +187,9 @@ def test_open_tickets_once_per_violation(
 ) -> None:
     code, out, _err = run_cli(["compliance", "--json", "--open-tickets"], capsys)
     first = json.loads(out)
-    assert code == 1 and len(first["tickets"]) == 7 and all(t["opened"] for t in first["tickets"])
+    assert code == 1 and len(first["tickets"]) == 8 and all(t["opened"] for t in first["tickets"])
     tickets = tickets_of(sandboxes)
-    assert len(tickets) == 7
+    assert len(tickets) == 8
     by_key = {t["externalID"]: t for t in tickets}
     messy = next(v for v in first["violations"] if v["rule"] == "report-recipient")
     ticket = by_key[external_key(messy["key"])]
@@ -163,9 +197,9 @@ def test_open_tickets_once_per_violation(
     assert ticket["status"] == 1  # New
     code, out, _err = run_cli(["compliance", "--json", "--open-tickets"], capsys)
     again = json.loads(out)
-    assert [t["opened"] for t in again["tickets"]] == [False] * 7
+    assert [t["opened"] for t in again["tickets"]] == [False] * 8
     assert {t["ticket_id"] for t in again["tickets"]} == {t["ticket_id"] for t in first["tickets"]}
-    assert len(tickets_of(sandboxes)) == 7
+    assert len(tickets_of(sandboxes)) == 8
 
 
 def test_killed_after_creating_a_ticket_adopts_it(hub: Hub, psa: dict[str, str], sandboxes: SandboxSet) -> None:
