@@ -17,6 +17,8 @@ NAME = "Maria O'Brien / Home Office"
 
 INPUTS = {
     "name": NAME,
+    "first_name": "Maria",
+    "last_name": "O'Brien",
     "email": "maria.obrien@example.net",
     "phone": "518-555-0142",
     "street": "12 Elm Street",
@@ -41,6 +43,7 @@ ANSWERS = {
 #: steps with a side effect at a vendor or on disk
 SIDE_EFFECTS = [
     "create_company",
+    "create_contact",
     "intake_note",
     "account_type",
     "classification",
@@ -75,6 +78,10 @@ def check_outcome(engine: WorkflowEngine, run_id: str, sandboxes: SandboxSet) ->
     assert company["classification"] == 101  # R0
     assert udf(company, "Help Desk") == "1"  # none - as tech is available
     assert (company["postalCode"], company["phone"]) == ("12061", "518-555-0142")
+    contacts = [c for c in autotask_records(sandboxes, "Contacts").values() if c["companyID"] == company["id"]]
+    assert len(contacts) == 1 and contacts[0]["primaryContact"] is True
+    assert (contacts[0]["firstName"], contacts[0]["emailAddress"]) == ("Maria", INPUTS["email"])
+    assert udf(contacts[0], "Primary Authorization") == "1"
     notes = [n for n in autotask_records(sandboxes, "CompanyNotes").values() if n["companyID"] == company["id"]]
     assert len(notes) == 1 and "referral: Jane Doe" in notes[0]["note"]
 
@@ -82,6 +89,7 @@ def check_outcome(engine: WorkflowEngine, run_id: str, sandboxes: SandboxSet) ->
     assert len(tickets) == 1
     (ticket,) = tickets
     assert ticket["title"] == f"Onsite service: {NAME}"
+    assert ticket["contactID"] == contacts[0]["id"]
     assert ticket["queueID"] == 29682969  # Level II Support: the onsite template
     assert ticket["status"] == 15  # Scheduled - internal tech
     assert ticket["dueDateTime"].startswith("2026-03-10")

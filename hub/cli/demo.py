@@ -1,0 +1,215 @@
+"""``hub demo``: the sandbox walk-through, with no vendor account and nothing of the user's touched.
+
+It serves the Autotask, DocuSign, IT Glue and QuickBooks simulators on loopback, and
+the hub's own webhook receiver (the app of ``hub serve``, with its event worker) on a
+free loopback port that DocuSign's Connect messages go to. Then it runs, printing each
+step as it happens:
+
+1. the ``psa-to-docs`` sync (Autotask companies and contacts into IT Glue);
+2. the ``new-breakfix-customer`` workflow end to end: the demo plays the office admin
+   who confirms the manual steps, the simulator's customer signs the terms, and the
+   signed Connect message, received and verified by the receiver, resumes the run;
+3. ``hub compliance`` over every customer.
+
+Everything lives in one folder (``--dir``, or a new temporary one): the state store and
+the client folders where the signed PDF lands. Settings come from the simulators only,
+never from the user's HUB_* variables, .env or hub.yaml.
+"""
+
+from __future__ import annotations
+
+import tempfile
+import time
+from datetime import date, timedelta
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+from rich.markup import escape
+
+from hub.app import Hub
+from hub.cli.common import app, stdout
+from hub.compliance.report import render, run_compliance
+from hub.errors import HubError
+from hub.sandbox import SandboxSet, ServedApp, free_port
+from hub.settings import HubSettings
+from hub.workflow import RunStatus, WorkflowEngine
+
+WORKFLOW = "new-breakfix-customer"
+#: the simulators the demo serves, with their seeded sizes
+SIMULATORS: dict[str, dict[str, Any]] = {
+    "autotask": {"size": 25, "seed": 7},
+    "docusign": {"size": 5, "seed": 7},
+    "itglue": {"size": 0, "seed": 7},
+    "quickbooks": {"size": 10, "seed": 7},
+}
+#: the new customer the office admin takes on the phone
+CUSTOMER = {
+    "name": "Maria Garcia",
+    "first_name": "Maria",
+    "last_name": "Garcia",
+    "email": "maria.garcia@example.net",
+    "phone": "518-555-0199",
+    "street": "41 Columbia Turnpike",
+    "city": "East Greenbush",
+    "state": "NY",
+    "postal_code": "12061",
+    "computers": "2",
+    "servers": "0",
+    "referral": "a neighbour",
+    "os": "Windows 11",
+    "machine_age": "3",
+    "customer": "residential",
+    "visit": "onsite",
+}
+#: how long the demo waits for the signed Connect message to resume the run
+SIGNATURE_WAIT_S = 20.0
+
+_MARKS = {"done": "[green]✓[/green]", "skipped": "[dim]-[/dim]", "waiting": "[yellow]…[/yellow]",
+          "failed": "[red]✗[/red]", "running": "[cyan]>[/cyan]", "reminder": "[yellow]![/yellow]"}  # fmt: skip
+
+
+class DemoFailed(HubError):
+    """The walk-through did not go as it should (the message says where)."""
+
+
+def _say(text: str) -> None:
+    stdout.print(text, highlight=False)
+
+
+class _Steps:
+    """Prints each workflow step as it changes (called from the engine, in any thread)."""
+
+    def __init__(self, engine_ref: list[WorkflowEngine]) -> None:
+        self.engine_ref = engine_ref
+
+    def __call__(self, run_id: str, step_id: str, status: str, detail: str) -> None:
+        if status == "running":
+            return
+        engine = self.engine_ref[0]
+        run = engine.runs.get(run_id)
+        label = engine.library.get(run.workflow).step(step_id).label
+        extra = f" [dim]{escape(detail)}[/dim]" if detail else ""
+        _say(f"   {_MARKS.get(status, status)} {escape(label)}{extra}")
+
+
+def _settings(folder: Path) -> HubSettings:
+    return HubSettings(
+        state_url=f"sqlite:///{folder / 'state.sqlite'}",
+        documents_root=folder / "client-folders",
+        mappings_dir=None,
+        workflows_dir=None,
+        disable_plugins=[],
+        schedules=[],
+    )
+
+
+def _wait_while(engine: WorkflowEngine, run_id: str, step: str, timeout: float) -> None:
+    """Until the receiver's worker has moved the run past ``step`` and stopped advancing it."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        run = engine.runs.get(run_id)
+        if run.current_step != step and run.status is not RunStatus.running:
+            return
+        time.sleep(0.05)
+    raise DemoFailed(f"the signed Connect message did not resume the run within {timeout:g} s")
+
+
+def _run_workflow(engine: WorkflowEngine, sandboxes: SandboxSet) -> str:
+    service_date = (date.today() + timedelta(days=3)).isoformat()
+    answers = {
+        "appointment": ({}, "the customer confirms they want an appointment"),
+        "payment": ({"method": "payment", "amount": "150"}, "payment of the $150 estimate taken"),
+        "schedule": (
+            {"service_date": service_date, "technician": "external", "resource_id": "29682886"},
+            f"service call booked for {service_date} with an external technician",
+        ),
+    }
+    run_id = engine.start(WORKFLOW, CUSTOMER)
+    for _ in range(len(answers) + 2):
+        run = engine.runs.get(run_id)
+        if run.status is not RunStatus.waiting:
+            break
+        step = run.current_step or ""
+        if step == "signed":
+            envelope_id = run.values["send_terms"]["envelope_id"]
+            _say(f"   [bold]DocuSign[/bold] (simulator): {CUSTOMER['name']} signs envelope {envelope_id}")
+            sandboxes.control("docusign").sign(envelope_id)
+            _wait_while(engine, run_id, "signed", SIGNATURE_WAIT_S)
+            continue
+        if step not in answers:
+            raise DemoFailed(f"the run waits on {step!r}, which the demo does not answer")
+        values, what = answers[step]
+        _say(f"   [bold]office admin[/bold] confirms: {what}")
+        engine.confirm(run_id, step, note="hub demo", values=values, actor="user:demo")
+    run = engine.runs.get(run_id)
+    if run.status is not RunStatus.completed:
+        raise DemoFailed(f"{WORKFLOW} ended {run.status.value}: {run.error or run.current_step}")
+    return run_id
+
+
+def demo(
+    folder: Annotated[
+        Path | None,
+        typer.Option(
+            "--dir", help="Folder for the demo's state store and client folders (default: a new temp folder)."
+        ),
+    ] = None,
+) -> None:
+    """Run the sandbox walk-through: a sync, a break/fix onboarding signed through DocuSign, compliance."""
+    from hub.events.receiver import create_app
+    from hub.events.runtime import Runtime
+    from hub.events.service import EventService
+    from hub.sync import run_job
+
+    started = time.monotonic()
+    base = (folder or Path(tempfile.mkdtemp(prefix="hub-demo-"))).resolve()
+    base.mkdir(parents=True, exist_ok=True)
+    settings = _settings(base)
+    _say(f"[bold]hub demo[/bold] in {base} (its own state store; your settings are not used)")
+    port = free_port()
+    webhook_url = f"http://127.0.0.1:{port}/webhooks/docusign"
+    options = {**SIMULATORS, "docusign": {**SIMULATORS["docusign"], "webhook_url": webhook_url}}
+    hub = Hub(settings)
+    classes = hub.plugins.connector_classes()
+    with SandboxSet({name: classes[name] for name in options}, options) as sandboxes:
+        overrides = {n: s.settings(sandboxes.url(n)) for n, s in sandboxes.sandboxes.items()}
+        hub.connector_overrides = overrides
+        for name in sandboxes.served:
+            _say(f"simulator [bold]{name}[/bold] on {sandboxes.url(name)}")
+        engine_ref: list[WorkflowEngine] = []
+        engine = WorkflowEngine(hub, on_step=_Steps(engine_ref))
+        engine_ref.append(engine)
+        service = EventService(Runtime(hub, workflow=engine, sync=None, lifecycle=None))
+        receiver = ServedApp(create_app(hub, service.runtime.events, on_stored=service.wake), port=port)
+        receiver.start()
+        service.start()
+        try:
+            _say(f"webhook receiver (hub serve) on http://127.0.0.1:{port}; DocuSign Connect posts to {webhook_url}")
+            _say("\n[bold]1. hub sync psa-to-docs[/bold]: Autotask companies and contacts into IT Glue")
+            summary = run_job(hub, "psa-to-docs")
+            _say(f"   {summary['status']}: read {summary['read']}, created {summary['created']}, "
+                 f"updated {summary['updated']}, failed {summary['failed']} in {summary['duration_s']} s")  # fmt: skip
+            if summary["status"] != "ok":
+                raise DemoFailed(f"psa-to-docs ended {summary['status']}: {summary.get('error')}")
+            _say(f"\n[bold]2. hub workflow start {WORKFLOW}[/bold] for {CUSTOMER['name']}")
+            run_id = _run_workflow(engine, sandboxes)
+            pdf = engine.runs.get(run_id).values["save_terms"]["path"]
+            _say(f"   run {run_id} completed")
+            _say(f"   [bold]signed PDF saved to[/bold] {escape(pdf)}")
+            _say(f"   (the demo documents root is {escape(str(settings.documents_root))}, a demo folder)")
+            _say("\n[bold]3. hub compliance[/bold]: rules over every customer, read live from the simulators")
+            result = run_compliance(hub)
+            render(result, stdout, limit=10)
+            counts = ", ".join(f"{rule} {n}" for rule, n in result.as_dict()["counts"].items())
+            _say(f"   compliance: {len(result.violations)} violations ({counts}); the seeded data is imperfect on "
+                 "purpose, and `hub compliance` exits 1 on it")  # fmt: skip
+        finally:
+            service.stop()
+            receiver.stop()
+            hub.close()
+    _say(f"\n[green]demo finished in {time.monotonic() - started:.1f} s[/green]; files kept in {base}")
+
+
+def register() -> None:
+    app.command("demo")(demo)
