@@ -2,7 +2,8 @@
 
 A workflow is one YAML file: its inputs, constants (``vars``), payload ``templates`` and
 an ordered list of ``steps``. Each step has an ``id`` and exactly one kind key
-(``action``, ``write``, ``check``, ``wait``, ``manual``, ``branch`` or ``fail``) whose
+(``action``, ``write``, ``check``, ``wait``, ``manual``, ``branch``, ``fail`` or
+``foreach``) whose
 value configures it, so a validation error's location is the same path as in the file
 (``steps.3.wait.timeout``) and :func:`hub.yamlfile.validate_yaml` can name the line.
 
@@ -40,6 +41,7 @@ __all__ = [
     "ActionSpec",
     "BranchSpec",
     "CheckSpec",
+    "ForeachSpec",
     "InputSpec",
     "InputType",
     "ManualSpec",
@@ -58,6 +60,8 @@ IDENT = r"^[a-z][a-z0-9_]{0,62}$"
 _IDENT = re.compile(IDENT)
 #: names every expression may read
 ROOTS = ("inputs", "steps", "vars", "run")
+#: the name of the current item inside a ``foreach`` step
+LOOP_NAME = "item"
 _DURATION = re.compile(r"^(?:(\d+)w)?\s*(?:(\d+)d)?\s*(?:(\d+)h)?\s*(?:(\d+)m)?\s*(?:(\d+)s)?$")
 
 
@@ -104,7 +108,7 @@ def _check_paths(paths: list[tuple[str, ...]], info: ValidationInfo, extra_roots
     ctx = info.context if isinstance(info.context, dict) else None
     if ctx is None or "order" not in ctx:
         return
-    roots = (*ROOTS, *extra_roots)
+    roots = (*ROOTS, *extra_roots, *((LOOP_NAME,) if ctx.get("in_foreach") else ()))
     for path in paths:
         root = path[0]
         if root not in roots:
@@ -256,6 +260,7 @@ class StepKind(StrEnum):
     manual = "manual"
     branch = "branch"
     fail = "fail"
+    foreach = "foreach"
 
 
 class _Spec(BaseModel):
@@ -293,14 +298,17 @@ class WriteSpec(_Spec):
 
     connector: str = Field(pattern=IDENT)
     entity: str = Field(min_length=1)
-    op: Literal["create", "update", "deactivate", "get"]
+    op: Literal["create", "update", "deactivate", "get", "list"]
     id: Any = Field(default=None, description="the vendor id (update, deactivate, get)")
+    where: dict[str, Any] | None = Field(
+        default=None, description="list: vendor fields the records must equal (a template per value)"
+    )
     template: str | None = None
     payload: dict[str, Any] | None = None
     record: dict[str, Any] | None = None
     recover: RecoverSpec | None = None
 
-    @field_validator("id", "template", "payload", "record")
+    @field_validator("id", "template", "payload", "record", "where")
     @classmethod
     def _templates(cls, value: Any, info: ValidationInfo) -> Any:
         _check_template(value, info)
@@ -328,10 +336,62 @@ class WriteSpec(_Spec):
             and not self.template
         ):
             raise ValueError(f"{self.op} needs a payload, a record or a template")
-        if self.op in ("deactivate", "get") and (self.payload or self.record or self.template):
+        if self.op in ("deactivate", "get", "list") and (self.payload or self.record or self.template):
             raise ValueError(f"{self.op} takes no payload, record or template")
+        if self.op == "list" and self.id not in (None, ""):
+            raise ValueError("list takes no id; it selects records by where")
+        if self.where is not None and self.op != "list":
+            raise ValueError("where applies to list only")
         if self.recover is not None and self.op != "create":
             raise ValueError("recover applies to create only (other writes are safe to repeat)")
+        return self
+
+
+class ForeachSpec(_Spec):
+    """One side effect per item of a list: ``action`` or ``write`` run once for each ``item``.
+
+    ``items`` is a template that must give a list (``"{{ steps.devices.records }}"``); it
+    is evaluated once and stored, so a resumed run goes over the same items. ``key``
+    (a template over ``item``, default its position) names each item in its idempotency
+    key ``<run id>:<step id>[<key>]``, so a retried item finds what its interrupted
+    attempt did and a finished item never runs again. ``when`` (a condition over
+    ``item``) leaves out the items for which it is false.
+    """
+
+    items: Any = Field(description="a template giving the list to go over")
+    key: str | None = Field(default=None, description="a template naming each item (default: its position)")
+    when: str | None = Field(default=None, description="only the items for which this condition holds")
+    action: ActionSpec | None = None
+    write: WriteSpec | None = None
+
+    @model_validator(mode="before")
+    @classmethod
+    def _enter(cls, data: Any, info: ValidationInfo) -> Any:
+        if isinstance(info.context, dict):
+            info.context["in_foreach"] = True
+        return data
+
+    @field_validator("items", "key")
+    @classmethod
+    def _templates(cls, value: Any, info: ValidationInfo) -> Any:
+        _check_template(value, info)
+        return value
+
+    @field_validator("when")
+    @classmethod
+    def _condition(cls, value: str | None, info: ValidationInfo) -> str | None:
+        if value is not None:
+            _check_expression(value, info)
+        return value
+
+    @model_validator(mode="after")
+    def _one_effect(self, info: ValidationInfo) -> ForeachSpec:
+        if isinstance(info.context, dict):
+            info.context["in_foreach"] = False
+        if (self.action is None) == (self.write is None):
+            raise ValueError("a foreach step needs exactly one of action or write")
+        if self.write is not None and self.write.op in ("get", "list"):
+            raise ValueError(f"foreach runs side effects; a write with op {self.write.op} has none")
         return self
 
 
@@ -474,6 +534,7 @@ class Step(_Spec):
     manual: ManualSpec | None = None
     branch: BranchSpec | None = None
     fail: str | None = Field(default=None, description="end the run as failed with this reason")
+    foreach: ForeachSpec | None = None
 
     @model_validator(mode="before")
     @classmethod

@@ -31,13 +31,14 @@ from typing import TYPE_CHECKING, Any
 from pydantic import ValidationError
 from sqlalchemy import Connection
 
-from hub.connector import ActionContext, Event
+from hub.connector import ActionContext, Event, parse_timestamp
 from hub.errors import ConfigError, HubError
 from hub.logging import get_logger
 from hub.mapping import get_path
 from hub.state.store import JobLocked
 from hub.workflow import waits
 from hub.workflow.definition import (
+    LOOP_NAME,
     ActionSpec,
     ManualSpec,
     Step,
@@ -395,6 +396,8 @@ class WorkflowEngine:
             kind = step.kind
             if kind in (StepKind.action, StepKind.write):
                 return self._side_effect(run, step, rec, names)
+            if kind is StepKind.foreach:
+                return self._foreach(run, step, rec, names)
             if kind is StepKind.check:
                 return self._check(run, step, names)
             if kind is StepKind.branch:
@@ -481,6 +484,117 @@ class WorkflowEngine:
             _summary(outputs),
             audit=(system, entity, operation, None if record_id is None else str(record_id)),
         )
+
+    def _foreach(self, run: _Run, step: Step, rec: StepRecord | None, names: dict[str, Any]) -> _Outcome:
+        """One side effect per item, each committed before the next begins.
+
+        The step row's result holds the progress: the items (evaluated once), the outputs
+        of the finished ones by key, and the item under way (``current``, with when it
+        began). An item found under way was interrupted and runs again with the same
+        idempotency key (``<run id>:<step id>[<key>]``) and the write's recovery; a
+        finished item never runs again. A failed item fails the step with the progress
+        kept, so ``resume`` continues where it stopped.
+        """
+        spec = step.foreach
+        assert spec is not None
+        progress = dict(rec.result) if rec is not None and isinstance(rec.result, dict) else {}
+        if "items" not in progress:
+            items = render(spec.items, names)
+            if not isinstance(items, list):
+                return self._fail(run, step, f"foreach: items is {type(items).__name__}, not a list")
+            keys = [str(render(spec.key, {**names, LOOP_NAME: i}) if spec.key else n) for n, i in enumerate(items)]
+            if len(set(keys)) != len(keys):
+                return self._fail(run, step, "foreach: two items have the same key")
+            progress = {"items": json_safe(items), "keys": keys, "done": {}, "current": None}
+        now = self.now()
+        with self.hub.store.transaction() as conn:
+            self.runs.save_step(
+                conn,
+                run.id,
+                step.id,
+                status=StepStatus.running.value,
+                attempts=(rec.attempts if rec else 0) + 1,
+                idempotency_key=f"{run.id}:{step.id}",
+                started_at=rec.started_at if rec is not None and rec.started_at else now,
+                finished_at=None,
+                error=None,
+                result=progress,
+            )
+            self.runs.update(conn, run.id, now, status=RunStatus.running.value, current_step=step.id)
+        for item, key in zip(progress["items"], progress["keys"], strict=True):
+            if key in progress["done"]:
+                continue
+            try:
+                left_out = spec.when is not None and not parse(spec.when).test({**names, LOOP_NAME: item})
+            except ExpressionError as exc:
+                return self._fail(run, step, f"item {key}: expression error: {exc}", result=json_safe(progress))
+            if left_out:
+                progress["done"][key] = {"skipped": True}
+                continue
+            outcome = self._foreach_item(run, step, progress, item, key, names)
+            if outcome is not _Outcome.proceed:
+                return outcome
+        results = [{"key": k, **progress["done"][k]} for k in progress["keys"]]
+        count = sum(1 for r in results if not r.get("skipped"))
+        outputs = {"count": count, "skipped": len(results) - count, "results": results}
+        return self._finish(run, step, StepStatus.done, outputs, f"{count} item(s), {len(results) - count} left out")
+
+    def _foreach_item(
+        self, run: _Run, step: Step, progress: dict[str, Any], item: Any, key: str, names: dict[str, Any]
+    ) -> _Outcome:
+        spec = step.foreach
+        assert spec is not None
+        current = progress.get("current") or {}
+        interrupted = current.get("key") == key
+        retry = interrupted and not current.get("unverified")
+        started_at = parse_timestamp(current.get("started_at")) if interrupted else None
+        started_at = started_at or self.now()
+        progress["current"] = {"key": key, "started_at": started_at.isoformat()}
+        with self.hub.store.transaction() as conn:
+            self.runs.save_step(conn, run.id, step.id, result=json_safe(progress))
+        item_names = {**names, LOOP_NAME: item}
+        item_step = f"{step.id}[{key}]"
+        target = spec.action or spec.write
+        assert target is not None
+        ctx = ActionContext(
+            run_id=run.id,
+            step_id=item_step,
+            documents_root=self.hub.settings.documents_root,
+            state=self.hub.store.kv(f"connector:{target.connector}"),
+        )
+        try:
+            if spec.action is not None:
+                outputs = self._run_action(spec.action, item_names, ctx)
+                audit = (spec.action.connector, spec.action.name, "action", outputs.get("id"))
+            else:
+                assert spec.write is not None
+                outputs = WriteRunner(self.hub, run.actor).run(
+                    spec.write, item_names, run.definition.templates, retry=retry, started_at=started_at
+                )
+                audit = (spec.write.connector, spec.write.entity, spec.write.op, outputs.get("id"))
+        except ExpressionError as exc:
+            return self._fail(run, step, f"item {key}: expression error: {exc}", result=json_safe(progress))
+        except OutcomeUnknown as exc:
+            progress["current"] = {**progress["current"], "unverified": True}
+            return self._fail(run, step, f"item {key}: {exc}", result=json_safe(progress))
+        except HubError as exc:
+            return self._fail(run, step, f"item {key}: {exc}", result=json_safe(progress))
+        except Exception as exc:  # a connector bug fails this run, not the process
+            self.log.exception("workflow step raised", run_id=run.id, step=item_step)
+            first = (str(exc).splitlines() or [""])[0]
+            return self._fail(
+                run, step, f"item {key}: internal error: {type(exc).__name__}: {first}", result=json_safe(progress)
+            )
+        progress["done"][key] = json_safe(outputs)
+        progress["current"] = None
+        system, entity, operation, record_id = audit
+        with self.hub.store.transaction() as conn:
+            self.runs.save_step(conn, run.id, step.id, result=json_safe(progress))
+            self._audit(conn, run.id, run.actor, operation, system=system, entity=entity,
+                        record_id=None if record_id is None else str(record_id),
+                        after={"step": item_step, "outputs": progress["done"][key]})  # fmt: skip
+        self._notify(run.id, step.id, "item", f"{key}: {_summary(outputs)}")
+        return _Outcome.proceed
 
     def _run_action(self, spec: ActionSpec, names: dict[str, Any], ctx: ActionContext) -> dict[str, Any]:
         action = self.hub.connector(spec.connector).action(spec.name)

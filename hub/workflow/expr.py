@@ -204,6 +204,14 @@ def _join(items: Any, sep: Any = ", ") -> str:
     return _text("join", sep).join(_text("join", i) for i in items)
 
 
+def _pluck(items: Any, key: Any) -> list[Any]:
+    """The value under ``key`` of each mapping in ``items`` (null where it has none)."""
+    if not isinstance(items, list):
+        raise ExpressionError(f"pluck() needs a list, got a {_type(items)}")
+    name = _text("pluck", key)
+    return [i.get(name) if isinstance(i, dict) else None for i in items]
+
+
 #: The only callables an expression can reach, with their accepted argument counts.
 FUNCTIONS: dict[str, tuple[Callable[..., Any], tuple[int, ...]]] = {
     "lower": (lambda v: _text("lower", v).lower(), (1,)),
@@ -214,6 +222,7 @@ FUNCTIONS: dict[str, tuple[Callable[..., Any], tuple[int, ...]]] = {
     "len": (_len, (1,)),
     "default": (_default, (2,)),
     "join": (_join, (1, 2)),
+    "pluck": (_pluck, (2,)),
 }
 
 

@@ -48,6 +48,11 @@ def _streams(cls: type[Connector]) -> dict[str, Any]:
 
 
 def _step_problems(step: Step, classes: dict[str, type[Connector]]) -> Iterator[tuple[str, str]]:
+    if step.foreach is not None:
+        inner = step.model_copy(update={"foreach": None, "action": step.foreach.action, "write": step.foreach.write})
+        for where, what in _step_problems(inner, classes):
+            yield f"foreach.{where}", what
+        return
     if step.action is not None:
         cls, err = _connector(classes, step.action.connector)
         if err:
@@ -65,7 +70,7 @@ def _step_problems(step: Step, classes: dict[str, type[Connector]]) -> Iterator[
         cls, err = _connector(classes, spec.connector)
         if err:
             yield "write.connector", err
-        elif cls is not None and spec.op != "get" and spec.entity not in cls.writable:
+        elif cls is not None and spec.op not in ("get", "list") and spec.entity not in cls.writable:
             known = ", ".join(sorted(cls.writable)) or "none"
             yield "write.entity", f"{cls.name} cannot write {spec.entity!r}; writable: {known}"
         elif (
@@ -75,6 +80,10 @@ def _step_problems(step: Step, classes: dict[str, type[Connector]]) -> Iterator[
             and spec.recover.stream not in _streams(cls)
         ):
             yield "write.recover.stream", f"{cls.name} has no stream {spec.recover.stream!r}"
+        elif cls is not None and spec.op == "list" and not any(
+            s.entity == spec.entity or s.name == spec.entity for s in cls.stream_classes
+        ):
+            yield "write.entity", f"{cls.name} has no stream of {spec.entity!r} to list"
     if step.wait is not None:
         wait = step.wait
         cls, err = _connector(classes, wait.connector)

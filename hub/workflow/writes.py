@@ -1,4 +1,4 @@
-"""The ``write`` step: create, update, deactivate or read one vendor record.
+"""The ``write`` step: create, update, deactivate or read one vendor record, or list records.
 
 The payload is either the vendor's own fields (``payload``) or core fields
 (``record``) that the connector's declarative mapping turns into the vendor payload,
@@ -76,6 +76,8 @@ class WriteRunner:
     ) -> dict[str, Any]:
         connector: Connector = self.hub.connector(spec.connector)
         record_id = render(spec.id, names)
+        if spec.op == "list":
+            return self._list(connector, spec, names)
         if spec.op == "get":
             return {"id": str(record_id), "record": json_safe(connector.get(spec.entity, str(record_id)))}
         if spec.op == "deactivate":
@@ -123,6 +125,24 @@ class WriteRunner:
         if recovered:
             outputs["recovered"] = True
         return outputs
+
+    def _list(self, connector: Connector, spec: WriteSpec, names: Mapping[str, Any]) -> dict[str, Any]:
+        """Every record of the entity whose vendor fields equal ``where`` (read from its stream)."""
+        stream = self._stream(connector, spec.entity, RecoverSpec())
+        if stream is None:
+            raise ConfigError(f"{spec.connector} has no stream of {spec.entity} to list")
+        where = render(spec.where or {}, names)
+        records = [
+            raw
+            for page in stream.read(since=None)
+            for raw in page.records
+            if all(_same(get_path(raw, f), v) for f, v in where.items())
+        ]
+        return {
+            "records": json_safe(records),
+            "ids": [str(stream.record_id(r)) for r in records],
+            "count": len(records),
+        }
 
     @staticmethod
     def _outputs(result: WriteResult) -> dict[str, Any]:

@@ -17,6 +17,9 @@ from hub.app import Hub
 from hub.settings import load_settings
 from hub.workflow import RunStatus, WorkflowEngine
 
+#: Autotask classifications: managed services, residential break/fix
+MS, R0 = 103, 101
+
 SignHow = str  # "event" (the Connect message, parsed as the receiver would) or "poll"
 
 
@@ -44,6 +47,28 @@ class CrashAt:
             original(conn, run_id, sid, outputs, now)
 
         engine.runs.store_output = store_output  # type: ignore[method-assign]
+
+
+class CrashInForeach:
+    """Makes ``engine`` die once, after item number ``n`` (from 1) of a foreach step's side effects.
+
+    The item's write reached the vendor; the commit that records it as done never happens.
+    """
+
+    def __init__(self, engine: WorkflowEngine, step_id: str, n: int) -> None:
+        self.fired = False
+        original = engine.runs.save_step
+
+        def save_step(conn: Any, run_id: str, sid: str, **values: Any) -> None:
+            result = values.get("result")
+            done = result.get("done") if isinstance(result, dict) else None
+            real = [k for k, v in (done or {}).items() if not v.get("skipped")]
+            if sid == step_id and not self.fired and len(real) == n and result.get("current") is None:
+                self.fired = True
+                raise Crash(f"killed after item {n} of {sid}")
+            original(conn, run_id, sid, **values)
+
+        engine.runs.save_step = save_step  # type: ignore[method-assign]
 
 
 def sign_envelope(hub: Hub, docusign: Any, envelope_id: str, how: SignHow, engine: WorkflowEngine) -> None:
@@ -94,3 +119,54 @@ def drive(
             engine.confirm(run_id, step, values=dict(answer))
     raise AssertionError(f"run {run_id} did not complete")
 
+
+def yes(flag: bool) -> str:
+    return "1" if flag else "0"
+
+
+class Psa:
+    """Builds customers in the Autotask simulator through the connector."""
+
+    def __init__(self, hub: Hub) -> None:
+        self.at = hub.connector("autotask")
+
+    def company(self, name: str, classification: int, company_type: int = 1) -> str:
+        payload = {
+            "companyName": name,
+            "companyType": company_type,
+            "classification": classification,
+            "phone": "518-555-0100",
+            "ownerResourceID": 29682885,
+            "isActive": True,
+        }
+        return str(self.at.create("Companies", payload).id)
+
+    def contact(self, company: str, first: str, *, primary: bool = False, reports: bool = False) -> str:
+        payload = {
+            "companyID": int(company),
+            "firstName": first,
+            "lastName": "Tester",
+            "emailAddress": f"{first.lower()}@example.com",
+            "isActive": 1,
+            "primaryContact": primary,
+            "userDefinedFields": [{"name": "Receives Reports", "value": yes(reports)}],
+        }
+        return str(self.at.create("Contacts", payload).id)
+
+    def contract(self, company: str, name: str, active: bool = True) -> str:
+        payload = {
+            "companyID": int(company),
+            "contractName": name,
+            "contractType": 7,
+            "status": 1 if active else 0,
+            "startDate": "2026-01-01T00:00:00Z",
+            "endDate": "2026-12-31T00:00:00Z",
+        }
+        return str(self.at.create("Contracts", payload).id)
+
+    def device(self, company: str, name: str, contract: str | None = None) -> str:
+        payload: dict[str, Any] = {"companyID": int(company), "productID": 232, "isActive": True}
+        payload["referenceTitle"] = name
+        if contract:
+            payload["contractID"] = int(contract)
+        return str(self.at.create("ConfigurationItems", payload).id)

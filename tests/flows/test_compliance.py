@@ -16,63 +16,10 @@ from hub.sandbox import SandboxSet
 from hub.settings import load_settings
 from tests.core.fakes import run_cli
 
-from .support import Crash
+from .support import MS, R0, Crash, Psa
 
 pytestmark = pytest.mark.sandboxes(autotask={"size": 0}, quickbooks={"size": 0})
 
-MS, R0 = 103, 101  # classifications: managed services, residential break/fix
-
-
-def yes(flag: bool) -> str:
-    return "1" if flag else "0"
-
-
-class Psa:
-    """Builds customers in the Autotask simulator through the connector."""
-
-    def __init__(self, hub: Hub) -> None:
-        self.at = hub.connector("autotask")
-
-    def company(self, name: str, classification: int, company_type: int = 1) -> str:
-        payload = {
-            "companyName": name,
-            "companyType": company_type,
-            "classification": classification,
-            "phone": "518-555-0100",
-            "ownerResourceID": 29682885,
-            "isActive": True,
-        }
-        return str(self.at.create("Companies", payload).id)
-
-    def contact(self, company: str, first: str, *, primary: bool = False, reports: bool = False) -> str:
-        payload = {
-            "companyID": int(company),
-            "firstName": first,
-            "lastName": "Tester",
-            "emailAddress": f"{first.lower()}@example.com",
-            "isActive": 1,
-            "primaryContact": primary,
-            "userDefinedFields": [{"name": "Receives Reports", "value": yes(reports)}],
-        }
-        return str(self.at.create("Contacts", payload).id)
-
-    def contract(self, company: str, name: str, active: bool = True) -> str:
-        payload = {
-            "companyID": int(company),
-            "contractName": name,
-            "contractType": 7,
-            "status": 1 if active else 0,
-            "startDate": "2026-01-01T00:00:00Z",
-            "endDate": "2026-12-31T00:00:00Z",
-        }
-        return str(self.at.create("Contracts", payload).id)
-
-    def device(self, company: str, name: str, contract: str | None = None) -> str:
-        payload: dict[str, Any] = {"companyID": int(company), "productID": 232, "isActive": True}
-        payload["referenceTitle"] = name
-        if contract:
-            payload["contractID"] = int(contract)
-        return str(self.at.create("ConfigurationItems", payload).id)
 
 
 @pytest.fixture

@@ -68,8 +68,8 @@ def error(tmp_path: Path, text: str) -> str:
                 check: {that: "true"}
                 manual: {instructions: do it}
             """,
-            "4: steps.0: a step needs exactly one of action, write, check, wait, manual, branch, fail "
-            "(got check, manual)",
+            "4: steps.0: a step needs exactly one of action, write, check, wait, manual, branch, fail, "
+            "foreach (got check, manual)",
         ),
         (
             """
