@@ -66,7 +66,7 @@ CUSTOMER = {
 SIGNATURE_WAIT_S = 20.0
 
 _MARKS = {"done": "[green]✓[/green]", "skipped": "[dim]-[/dim]", "waiting": "[yellow]…[/yellow]",
-          "failed": "[red]✗[/red]", "running": "[cyan]>[/cyan]", "reminder": "[yellow]![/yellow]"}  # fmt: skip
+          "failed": "[red]✗[/red]", "item": "[green]·[/green]", "reminder": "[yellow]![/yellow]"}  # fmt: skip
 
 
 class DemoFailed(HubError):
@@ -77,18 +77,17 @@ def _say(text: str) -> None:
     stdout.print(text, highlight=False)
 
 
-class _Steps:
-    """Prints each workflow step as it changes (called from the engine, in any thread)."""
+class _StepPrinter:
+    """Prints each workflow step as it changes (called by the engine, in any thread)."""
 
-    def __init__(self, engine_ref: list[WorkflowEngine]) -> None:
-        self.engine_ref = engine_ref
+    def __init__(self, engine: WorkflowEngine) -> None:
+        self.engine = engine
 
     def __call__(self, run_id: str, step_id: str, status: str, detail: str) -> None:
         if status == "running":
             return
-        engine = self.engine_ref[0]
-        run = engine.runs.get(run_id)
-        label = engine.library.get(run.workflow).step(step_id).label
+        definition = self.engine.definition(self.engine.runs.get(run_id))
+        label = definition.step(step_id).label
         extra = f" [dim]{escape(detail)}[/dim]" if detail else ""
         _say(f"   {_MARKS.get(status, status)} {escape(label)}{extra}")
 
@@ -177,9 +176,8 @@ def demo(
         hub.connector_overrides = overrides
         for name in sandboxes.served:
             _say(f"simulator [bold]{name}[/bold] on {sandboxes.url(name)}")
-        engine_ref: list[WorkflowEngine] = []
-        engine = WorkflowEngine(hub, on_step=_Steps(engine_ref))
-        engine_ref.append(engine)
+        engine = WorkflowEngine(hub)
+        engine.on_step = _StepPrinter(engine)
         service = EventService(Runtime(hub, workflow=engine, sync=None, lifecycle=None))
         receiver = ServedApp(create_app(hub, service.runtime.events, on_stored=service.wake), port=port)
         receiver.start()

@@ -21,7 +21,6 @@ from .support import MS, R0, Crash, Psa
 pytestmark = pytest.mark.sandboxes(autotask={"size": 0}, quickbooks={"size": 0})
 
 
-
 @pytest.fixture
 def psa(hub: Hub) -> dict[str, str]:
     """Good (managed, all fine), Messy (managed, everything wrong), Home (break/fix), a prospect."""
