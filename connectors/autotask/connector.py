@@ -40,6 +40,7 @@ from hub.sdk import (
 
 from .entities import ENTITIES, EntitySpec
 from .query import cond, query_body
+from .registration import register_webhooks
 from .streams import STREAM_CLASSES, follow_pages
 from .vocabulary import Vocabulary
 from .webhooks import parse_callout, verify_signature
@@ -244,7 +245,8 @@ class AutotaskConnector(Connector):
             raise RecordRejected(f"autotask {spec.name} needs {field} (it is written under its parent)")
         return int(value)
 
-    def _item_id(self, response: httpx.Response) -> str:
+    def item_id(self, response: httpx.Response) -> str:
+        """The ``itemId`` a create or update answers with (every write, webhooks included)."""
         body = response.json()
         item_id = body.get("itemId") if isinstance(body, dict) else None
         if item_id is None:
@@ -257,13 +259,13 @@ class AutotaskConnector(Connector):
         spec = self._spec(entity)
         body = {k: v for k, v in payload.items() if k != "id"}
         path = spec.collection_path(self._parent_id(spec, None, body))
-        return WriteResult(self._item_id(self.client().post(path, json=body)))
+        return WriteResult(self.item_id(self.client().post(path, json=body)))
 
     def update(self, entity: str, id: str, changes: dict[str, Any]) -> WriteResult:
         spec = self._spec(entity)
         body = {**changes, "id": int(id)}
         path = spec.collection_path(self._parent_id(spec, id, changes))
-        return WriteResult(self._item_id(self.client().patch(path, json=body)))
+        return WriteResult(self.item_id(self.client().patch(path, json=body)))
 
     def deactivate(self, entity: str, id: str) -> WriteResult:
         spec = self._spec(entity)
@@ -312,6 +314,10 @@ class AutotaskConnector(Connector):
 
     def parse_webhook(self, headers: Mapping[str, str], body: bytes) -> list[Event]:
         return parse_callout(body)
+
+    def register_webhooks(self, url: str) -> list[str]:
+        """Create, complete or re-activate the hub's five webhooks delivering to ``url``."""
+        return register_webhooks(self, url)
 
     # -- sandbox ------------------------------------------------------------------
 

@@ -15,7 +15,10 @@ What it imitates, from the vendor's documentation and swagger:
 * errors as ``{"errors": [...]}`` (business-rule refusals are HTTP 500, as in Autotask);
 * signed webhook callouts (``X-Hook-Signature``) for companies, contacts, configuration
   items, tickets and ticket notes, posted from a background thread; after 25 failed
-  deliveries in a row the webhook is deactivated and a ``Deactivated`` notice is sent.
+  deliveries in a row the webhook is deactivated and a ``Deactivated`` notice is sent;
+* the webhook resources (``{Name}Webhooks`` and their ``Fields``, :mod:`.sim_webhooks`):
+  webhooks registered through them get their own signed callouts, besides the
+  ``webhook_url`` option (a webhook configured out of band).
 
 Paths are matched case-insensitively, as the IIS-hosted API does.
 """
@@ -32,6 +35,7 @@ import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from functools import partial
 from typing import Any
 from urllib.parse import quote
 
@@ -48,6 +52,7 @@ from .entities import ENTITIES
 from .query import MAX_RECORDS
 from .sim_data import RESOURCES, SCHEMAS, UDFS, seed_records, stamp, start_id
 from .sim_store import QueryError, Table, compile_filter
+from .sim_webhooks import MAX_FAILED_DELIVERIES, Hook, HookError, HookRegistry, hook_resource
 from .webhooks import sign
 
 __all__ = ["AutotaskControl", "AutotaskSimulator", "build_sandbox"]
@@ -63,7 +68,6 @@ WEBHOOK_ENTITY_TYPES = {
 }
 #: fields always in a callout's ``Fields`` (Autotask's "display always" fields)
 DISPLAY_ALWAYS = ("companyID", "ticketID", "contactID")
-MAX_FAILED_DELIVERIES = 25
 _INDEXES = {
     "Contacts": ("companyID",),
     "Tickets": ("companyID",),
@@ -147,7 +151,8 @@ class AutotaskSimulator:
         self.webhook_active = True
         self.failed_deliveries = 0
         self.deliveries: list[dict[str, Any]] = []
-        self._outbox: queue.Queue[tuple[str, bytes] | None] = queue.Queue()
+        self.hooks = HookRegistry(self.seed)
+        self._outbox: queue.Queue[tuple[str, bytes, bytes, Callable[[int], None]] | None] = queue.Queue()
         self._sender: threading.Thread | None = None
 
     # -- budget and faults ------------------------------------------------------------
@@ -216,6 +221,30 @@ class AutotaskSimulator:
                     "picklistValues": _picklist(picklist) if picklist else None,
                     "picklistParentValueField": "",
                     "isSupportedWebhookField": entity in WEBHOOK_ENTITY_TYPES,
+                }
+            )
+        return out
+
+    def hook_field_info(self, prefix: str) -> list[dict[str, Any]]:
+        """``{Name}WebhookFields/entityInformation/fields``: ``fieldID`` lists the webhook fields."""
+        catalog = {v: k for k, v in self.hooks.catalog[prefix].items()}
+        out = []
+        for name in ("id", "webhookID", "fieldID", "isSubscribedField", "isDisplayAlwaysField"):
+            picklist = catalog if name == "fieldID" else None
+            out.append(
+                {
+                    "name": name,
+                    "dataType": "boolean" if name.startswith("is") else "integer",
+                    "length": 0,
+                    "isRequired": name in ("webhookID", "fieldID"),
+                    "isReadOnly": name == "id",
+                    "isQueryable": True,
+                    "isReference": name == "webhookID",
+                    "referenceEntityType": f"{prefix}Webhook" if name == "webhookID" else "",
+                    "isPickList": picklist is not None,
+                    "picklistValues": _picklist(picklist) if picklist else None,
+                    "picklistParentValueField": "",
+                    "isSupportedWebhookField": False,
                 }
             )
         return out
@@ -424,24 +453,32 @@ class AutotaskSimulator:
         }
         return json.dumps(payload).encode("utf-8")
 
-    def signed(self, body: bytes) -> dict[str, str]:
+    def signed(self, body: bytes, secret: bytes | None = None) -> dict[str, str]:
+        """Headers of a callout, signed with ``secret`` (default: the configured webhook's key)."""
         return {
             "Content-Type": "application/json",
-            "X-Hook-Signature": sign(self.webhook_secret.encode(), body),
+            "X-Hook-Signature": sign(secret if secret is not None else self.webhook_secret.encode(), body),
         }
 
     def _callout(self, entity: str, action: str, rid: int, fields: dict[str, Any], actor: int) -> None:
-        if entity not in WEBHOOK_ENTITY_TYPES or not self.webhook_url or not self.webhook_active:
+        if entity not in WEBHOOK_ENTITY_TYPES:
             return
-        self._send(self.webhook_url, self.callout_body(entity, action, rid, fields, actor))
+        if self.webhook_url and self.webhook_active:
+            body = self.callout_body(entity, action, rid, fields, actor)
+            self._send(self.webhook_url, body, self.webhook_secret.encode(), self._configured_delivered)
+        record = self.tables[entity].records[rid]
+        for hook in self.hooks.targets(entity, action, set(fields)):
+            body = self.hooks.callout(hook, action, record, fields, actor)
+            self._send(hook.record["webhookUrl"], body, hook.secret, partial(self._hook_delivered, hook))
 
-    def _send(self, url: str, body: bytes) -> None:
+    def _send(self, url: str, body: bytes, secret: bytes, report: Callable[[int], None]) -> None:
+        """Queue one signed POST; ``report`` gets its HTTP status (0: no answer) under the lock."""
         if self._sender is None:
             self._sender = threading.Thread(
                 target=self._deliver_forever, name="autotask-webhooks", daemon=True
             )
             self._sender.start()
-        self._outbox.put((url, body))
+        self._outbox.put((url, body, secret, report))
 
     def _deliver_forever(self) -> None:
         with httpx.Client(timeout=10.0) as client:
@@ -454,33 +491,48 @@ class AutotaskSimulator:
                 finally:
                     self._outbox.task_done()
 
-    def _deliver(self, client: httpx.Client, url: str, body: bytes) -> None:
+    def _deliver(
+        self, client: httpx.Client, url: str, body: bytes, secret: bytes, report: Callable[[int], None]
+    ) -> None:
         try:
-            status = client.post(url, content=body, headers=self.signed(body)).status_code
+            status = client.post(url, content=body, headers=self.signed(body, secret)).status_code
         except httpx.HTTPError:
             status = 0
         with self.lock:
             self.deliveries.append({"url": url, "status": status, "body": body})
-            if 200 <= status < 300:
-                self.failed_deliveries = 0
-                return
-            self.failed_deliveries += 1
-            if self.failed_deliveries >= MAX_FAILED_DELIVERIES and self.webhook_active:
-                self.deactivate_webhooks()
+            report(status)
+
+    def _configured_delivered(self, status: int) -> None:
+        if 200 <= status < 300:
+            self.failed_deliveries = 0
+            return
+        self.failed_deliveries += 1
+        if self.failed_deliveries >= MAX_FAILED_DELIVERIES and self.webhook_active:
+            self.deactivate_webhooks()
+
+    def _hook_delivered(self, hook: Hook, status: int) -> None:
+        notice = self.hooks.delivered(hook, status)
+        if notice is not None:
+            self._send(hook.record["deactivationUrl"], notice, hook.secret, _notice_delivered)
 
     def deactivate_webhooks(self) -> None:
-        """Autotask gave up on the webhook: stop callouts and notify the deactivation URL."""
+        """Autotask gave up on the configured webhook: stop callouts and notify the deactivation URL."""
         with self.lock:
             self.webhook_active = False
             notice = {"Action": "Deactivated", "Guid": self.webhook_guids["Tickets"], "EventTime": _now()}
             if self.webhook_url:
-                self._outbox.put((self.webhook_url, json.dumps(notice).encode("utf-8")))
+                body = json.dumps(notice).encode("utf-8")
+                self._send(self.webhook_url, body, self.webhook_secret.encode(), _notice_delivered)
 
     def flush_webhooks(self, timeout: float = 10.0) -> None:
         """Block until every queued callout was attempted."""
         deadline = time.monotonic() + timeout
         while self._outbox.unfinished_tasks and time.monotonic() < deadline:
             time.sleep(0.01)
+
+
+def _notice_delivered(status: int) -> None:
+    """A deactivation notice is sent once; its own delivery counts toward nothing."""
 
 
 def _picklist(values: dict[Any, str]) -> list[dict[str, Any]]:
@@ -559,6 +611,8 @@ def build_app(sim: AutotaskSimulator) -> Any:
                 return JSONResponse(handler(request, actor, body))
             except ApiError as err:
                 return err.response()
+            except HookError as err:
+                return ApiError(err.status, str(err)).response()
 
         return endpoint
 
@@ -576,6 +630,21 @@ def build_app(sim: AutotaskSimulator) -> Any:
         )
 
     def do_query(request: Request, actor: int, body: Any) -> Any:
+        hook = hook_resource(request.path_params["entity"])
+        if hook is not None:
+            if not isinstance(body, dict):
+                raise ApiError(500, "A query needs a search object.")
+            with sim.lock:
+                items = sim.hooks.query(*hook, body)
+            return {
+                "items": items,
+                "pageDetails": {
+                    "count": len(items),
+                    "requestCount": MAX_RECORDS,
+                    "prevPageUrl": None,
+                    "nextPageUrl": None,
+                },
+            }
         entity = _entity(request.path_params["entity"])
         after = 0
         if body is None:
@@ -610,18 +679,34 @@ def build_app(sim: AutotaskSimulator) -> Any:
         return {"item": sim.get(_entity(request.path_params["entity"]), int(request.path_params["id"]))}
 
     def do_fields(request: Request, actor: int, body: Any) -> Any:
+        hook = hook_resource(request.path_params["entity"])
+        if hook is not None and hook[1] == "fields":
+            return {"fields": sim.hook_field_info(hook[0])}
         return {"fields": sim.field_info(_entity(request.path_params["entity"]))}
 
     def do_udfs(request: Request, actor: int, body: Any) -> Any:
         return {"fields": sim.udf_info(_entity(request.path_params["entity"]))}
 
     def do_write(request: Request, actor: int, body: Any) -> Any:
+        hook = hook_resource(request.path_params["entity"])
+        if hook is not None and hook[1] == "hooks":
+            with sim.lock:
+                if request.method == "POST":
+                    return {"itemId": sim.hooks.create(hook[0], body, actor)}
+                return {"itemId": sim.hooks.update(hook[0], body)}
         entity = _entity(request.path_params["entity"])
         if entity not in _TOP_LEVEL_WRITES:
             raise ApiError(405, f"The {entity} entity cannot be written at this URL.")
         return {"itemId": sim.write(entity, body, create=request.method == "POST", actor=actor)}
 
     def do_child_write(request: Request, actor: int, body: Any) -> Any:
+        hook = hook_resource(request.path_params["parent"])
+        if hook is not None and hook[1] == "hooks" and request.path_params["child"].casefold() == "fields":
+            pid = int(request.path_params["pid"])
+            with sim.lock:
+                if request.method == "POST":
+                    return {"itemId": sim.hooks.add_field(hook[0], pid, body)}
+                return {"itemId": sim.hooks.update_field(hook[0], pid, body)}
         key = (request.path_params["parent"].casefold(), request.path_params["child"].casefold())
         entity = _PARENT_ROUTES.get(key)
         if entity is None:
@@ -737,6 +822,19 @@ class AutotaskControl:
 
     def deactivate_webhooks(self) -> None:
         self.sim.deactivate_webhooks()
+
+    def registered_webhooks(self, prefix: str) -> list[dict[str, Any]]:
+        """The ``{prefix}Webhooks`` registered through the API, with their field names and failure count."""
+        with self.sim.lock:
+            return [
+                {
+                    **hook.answer(),
+                    "subscribed": sorted(self.sim.hooks.field_names(hook, "isSubscribedField")),
+                    "displayAlways": sorted(self.sim.hooks.field_names(hook, "isDisplayAlwaysField")),
+                    "failedDeliveries": hook.failed,
+                }
+                for hook in self.sim.hooks.hooks[prefix].values()
+            ]
 
     def flush_webhooks(self, timeout: float = 10.0) -> None:
         self.sim.flush_webhooks(timeout)
