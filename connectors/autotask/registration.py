@@ -196,11 +196,11 @@ class _Registrar:
         existing = self._existing()
         if existing is None:
             hook_id = self._create()
-            self._complete_fields(hook_id, ids)
+            self._complete_fields(hook_id, ids, {})
             self._patch(hook_id, {"isReady": True})
             return self._line(hook_id, "created")
         hook_id = int(existing["id"])
-        added = self._complete_fields(hook_id, ids)
+        added = self._complete_fields(hook_id, ids, self._field_records(hook_id))
         changes = self._changes(existing)
         if changes:
             # re-activating: the current key goes with it, so a rotated secret heals here
@@ -269,14 +269,14 @@ class _Registrar:
     def _patch(self, hook_id: int, changes: dict[str, Any]) -> None:
         self.client.patch(f"V1.0/{self.spec.resource}", json={"id": hook_id, **changes})
 
-    def _complete_fields(self, hook_id: int, ids: dict[str, int]) -> int:
-        """Add the missing field records and widen the flags of existing ones; how many changed."""
+    def _field_records(self, hook_id: int) -> dict[int, dict[str, Any]]:
+        """The webhook's field records by ``fieldID``."""
         body = query_body(cond("eq", "webhookID", hook_id))
-        current = {
-            int(r["fieldID"]): r
-            for page in self.connector.query_pages(self.spec.field_resource, body)
-            for r in page.records
-        }
+        pages = self.connector.query_pages(self.spec.field_resource, body)
+        return {int(r["fieldID"]): r for page in pages for r in page.records}
+
+    def _complete_fields(self, hook_id: int, ids: dict[str, int], current: dict[int, dict[str, Any]]) -> int:
+        """Add the missing field records and widen the flags of existing ones; how many changed."""
         path = f"V1.0/{self.spec.resource}/{hook_id}/Fields"
         changed = 0
         for name, flags in self.spec.wanted().items():

@@ -117,8 +117,9 @@ class HookRegistry:
     def __init__(self, seed: int) -> None:
         self.seed = seed
         self.hooks: dict[str, dict[int, Hook]] = {p: {} for p in PREFIXES}
-        self.next_id = 1
-        self.next_field_id = 1
+        #: ids are per entity ("the first webhook you create for Account has ID = 1")
+        self.next_id = dict.fromkeys(PREFIXES, 1)
+        self.next_field_id = dict.fromkeys(PREFIXES, 1)
         #: prefix -> field name -> fieldID (stable, like Autotask's internal ids)
         self.catalog = {
             prefix: {
@@ -154,8 +155,8 @@ class HookRegistry:
             raise HookError(500, "; ".join(f"Value is required for field {f}." for f in missing))
         if values.get("isReady"):
             raise HookError(500, "A webhook needs at least one webhook field before it is ready.")
-        rid = self.next_id
-        self.next_id += 1
+        rid = self.next_id[prefix]
+        self.next_id[prefix] += 1
         record = dict.fromkeys(_HOOK_FIELDS)
         record.update({b: False for b in _BOOLEANS})
         record.update(values)
@@ -185,8 +186,8 @@ class HookRegistry:
             raise HookError(500, f"Value {field_id} does not exist for field fieldID.")
         if any(f["fieldID"] == field_id for f in hook.fields.values()):
             raise HookError(500, f"Field {field_id} is already part of webhook {hook_id}.")
-        rid = self.next_field_id
-        self.next_field_id += 1
+        rid = self.next_field_id[prefix]
+        self.next_field_id[prefix] += 1
         hook.fields[rid] = {
             "id": rid,
             "webhookID": hook_id,
