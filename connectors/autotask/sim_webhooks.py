@@ -200,7 +200,7 @@ class HookRegistry:
     def update_field(self, prefix: str, hook_id: int, body: Any) -> int:
         hook = self._hook(prefix, hook_id)
         values = self._field_values(prefix, body)
-        record = hook.fields.get(body.get("id") if isinstance(body, dict) else None)  # type: ignore[arg-type]
+        record = hook.fields.get(body.get("id"))
         if record is None:
             raise HookError(404, f"{prefix}WebhookField {body.get('id')} was not found.")
         for flag in ("isSubscribedField", "isDisplayAlwaysField"):
