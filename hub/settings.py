@@ -151,8 +151,8 @@ class TicketPortSettings(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    connector: str = "autotask"
-    stream: str = Field(default="tickets", description="the connector's ticket stream")
+    connector: str = Field(default="autotask", description="the PSA connector")
+    stream: str = Field(default="Tickets", description="the connector's ticket stream")
     entity: str = Field(default="Tickets", description="the mapping entity of tickets (kind ticket)")
     activity_field: str = Field(
         default="lastActivityDate", description="vendor field: time of the last activity"
@@ -170,18 +170,18 @@ class LifecycleSettings(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    enabled: bool = False
+    enabled: bool = Field(default=False, description="run the rules (they write to the PSA)")
     cron: str = Field(default="*/15 * * * *", description="how often the rules run")
-    waiting_customer: str = "Waiting Customer"
-    no_response: str = "Client No Response"
-    no_response_business_days: int = Field(default=8, gt=0)
-    auto_complete: str = "Auto-Complete in 2 Days"
-    complete: str = "Complete"
-    auto_complete_days: int = Field(default=2, gt=0)
+    waiting_customer: str = Field(default="Waiting Customer", description="status waiting on the customer")
+    no_response: str = Field(default="Client No Response", description="status after no answer in time")
+    no_response_business_days: int = Field(default=8, gt=0, description="business days to wait for an answer")
+    auto_complete: str = Field(default="Auto-Complete in 2 Days", description="status that completes by itself")
+    complete: str = Field(default="Complete", description="status of completed tickets")
+    auto_complete_days: int = Field(default=2, gt=0, description="days before auto-complete")
     auto_complete_business_days: bool = Field(
         default=False, description="count auto-complete days as business days"
     )
-    reopened: str = "Ticket Reopened"
+    reopened: str = Field(default="Ticket Reopened", description="status when a customer answers a completed ticket")
     holidays: list[date] = Field(default_factory=list, description="dates that are not business days")
     weekend: list[int] = Field(default_factory=lambda: [5, 6], description="ISO weekday numbers - 1 (Mon=0)")
     timezone: str = Field(default="UTC", description="IANA zone in which business days are counted")

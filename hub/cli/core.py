@@ -166,8 +166,10 @@ def _rows(model: type[BaseModel], prefix: str) -> list[tuple[str, str, str]]:
     rows = []
     for name, field in model.model_fields.items():
         annotation = str(field.annotation)
-        nested = isinstance(field.annotation, type) and issubclass(field.annotation, BaseModel)
-        if nested or "ScheduleSpec" in annotation or "dict[str, dict" in annotation:
+        if isinstance(field.annotation, type) and issubclass(field.annotation, BaseModel):
+            rows += _rows(field.annotation, f"{prefix}{name.upper()}__")  # HUB_LIFECYCLE__ENABLED ...
+            continue
+        if "ScheduleSpec" in annotation or "dict[str, dict" in annotation or "Window" in annotation:
             what = (field.description or f"{name} settings").rstrip(".")
             rows.append((f"`{prefix}{name.upper()}`", f"{what} (structured: set it in hub.yaml)", "built in"))
             continue

@@ -13,6 +13,7 @@ import pytest
 
 from connectors.docusign.connector import EnvelopeNotCompleted
 from hub.folders import decode_name
+from hub.logging import configure_logging
 from hub.mapping import load_mapping
 from hub.sdk import (
     ActionContext,
@@ -350,6 +351,7 @@ def test_hundred_thousand_envelopes_are_possible(serve: Callable, clock: Any) ->
 
 
 def test_no_secret_reaches_the_logs(sim: Any, make_ctx: Callable, capsys: pytest.CaptureFixture[str]) -> None:
+    configure_logging(level="DEBUG")  # whatever an earlier test left, every request is logged here
     conn = sim.connector()
     sent = send(conn, make_ctx())
     sim.control.sign(sent["envelope_id"])
