@@ -96,10 +96,12 @@ def main(state_path: Path) -> dict[str, Any]:
             continue
         attrs: dict[str, Any] = {"first-name": contact.get("firstName"), "last-name": contact.get("lastName"),
                                  "title": contact.get("title") or None}  # fmt: skip
+        # IT Glue list items need a label; phones are stored as digits (as the connector sends them)
         if contact.get("emailAddress"):
-            attrs["contact-emails"] = [{"primary": True, "value": contact["emailAddress"].lower()}]
+            attrs["contact-emails"] = [{"primary": True, "value": contact["emailAddress"].lower(), "label-name": "Work"}]
         if contact.get("phone"):
-            attrs["contact-phones"] = [{"primary": True, "value": contact["phone"]}]
+            digits = "".join(ch for ch in contact["phone"] if ch.isdigit())
+            attrs["contact-phones"] = [{"primary": True, "value": digits[-10:], "label-name": "Work"}]
         key = str(contact["id"])
         if state["seen"].get(f"c{key}") == attrs:
             continue

@@ -249,8 +249,9 @@ class RESTStream(Stream):
     def client(self) -> HttpClient:
         return self.connector.client()
 
+    @abstractmethod
     def paginator(self) -> Paginator:
-        raise NotImplementedError(f"{type(self).__name__} must define paginator()")
+        """A fresh paginator for one read (it remembers the tokens it gave, to detect loops)."""
 
     @abstractmethod
     def request(self, since: datetime | None, token: Any) -> httpx.Response:
@@ -436,8 +437,9 @@ class Connector(ABC):
         return client
 
     def client(self) -> HttpClient:
-        """The connector's main client; connectors build it lazily in their own way."""
-        raise NotImplementedError(f"{type(self).__name__} must define client()")
+        """The connector's main client, used by :class:`RESTStream`; connectors that use
+        RESTStream build it (lazily, with :meth:`make_client`) by overriding this."""
+        raise TypeError(f"{type(self).__name__} uses RESTStream but defines no client()")
 
     @property
     def api_calls(self) -> int:

@@ -46,7 +46,7 @@ from hub.errors import (
     TransientError,
     VendorError,
 )
-from hub.logging import Redactor, get_logger
+from hub.logging import Redactor, get_logger, logging_enabled
 from hub.ratelimit import RateLimiter
 
 __all__ = [
@@ -202,6 +202,7 @@ class HttpClient:
         self._inspect = inspect
         self.calls = 0
         self.rate_limited = 0
+        self._calls_metric = metrics.API_CALLS.labels(connector=connector)
         self._client = httpx.Client(
             base_url=base_url,
             headers=dict(headers or {}),
@@ -223,14 +224,20 @@ class HttpClient:
 
     def request(self, method: str, url: str, **kwargs: Any) -> httpx.Response:
         """Send with retries; returns a 2xx/3xx response or raises a typed :class:`HttpError`."""
+        try:
+            return self._attempt(method, url, 1, kwargs)  # most requests succeed at once
+        except (RateLimitedError, TransientError) as first:
+            if self.retry.attempts <= 1:
+                raise
+            self.clock.sleep(self._delay(first, 1))
         retrying = Retrying(
-            stop=stop_after_attempt(self.retry.attempts),
+            stop=stop_after_attempt(self.retry.attempts - 1),
             retry=retry_if_exception(lambda exc: isinstance(exc, RateLimitedError | TransientError)),
             wait=self._wait,
             sleep=self.clock.sleep,
             reraise=True,
         )
-        attempt = 0
+        attempt = 1
         for trying in retrying:
             with trying:
                 attempt += 1
@@ -275,11 +282,14 @@ class HttpClient:
     # -- internals --------------------------------------------------------------
 
     def _wait(self, state: RetryCallState) -> float:
-        exc = state.outcome.exception() if state.outcome else None
+        # tenacity counts from the second attempt (the first ran before its loop)
+        return self._delay(state.outcome.exception() if state.outcome else None, state.attempt_number + 1)
+
+    def _delay(self, exc: BaseException | None, attempt: int) -> float:
         retry_after = getattr(exc, "retry_after", None)
         if retry_after is not None:
             return min(float(retry_after), self.retry.retry_after_cap)
-        return self.retry.backoff(state.attempt_number)
+        return self.retry.backoff(attempt)
 
     def _safe_vendor_message(self, response: httpx.Response) -> str | None:
         try:
@@ -317,17 +327,18 @@ class HttpClient:
                 url=full_url,
             ) from None
         self._count()
-        duration_ms = round((time.perf_counter() - started) * 1000, 1)
-        full_url = self.redactor.url(str(response.request.url))
-        log.info(
-            "http.request",
-            connector=self.connector,
-            method=method,
-            url=full_url,
-            status=response.status_code,
-            duration_ms=duration_ms,
-            attempt=attempt,
-        )
+        if response.status_code >= 400 or attempt > 1 or logging_enabled("DEBUG"):
+            # errors and retries at info; every request at debug (a sync sends hundreds of thousands)
+            log.log(
+                logging.DEBUG if response.status_code < 400 and attempt == 1 else logging.INFO,
+                "http.request",
+                connector=self.connector,
+                method=method,
+                url=self.redactor.url(str(response.request.url)),
+                status=response.status_code,
+                duration_ms=round((time.perf_counter() - started) * 1000, 1),
+                attempt=attempt,
+            )
         self._classify(response)
         if self._inspect is not None:
             self._inspect(response)
@@ -335,7 +346,7 @@ class HttpClient:
 
     def _count(self) -> None:
         self.calls += 1
-        metrics.API_CALLS.labels(connector=self.connector).inc()
+        self._calls_metric.inc()
 
     def _classify(self, response: httpx.Response) -> None:
         action = self.policy.action(response.status_code)

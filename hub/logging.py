@@ -111,6 +111,15 @@ def _redact_processor(_logger: Any, _name: str, event_dict: MutableMapping[str, 
     return event_dict
 
 
+_LEVELS = {"DEBUG": 10, "INFO": 20, "WARNING": 30, "ERROR": 40}
+_level = {"value": 20}
+
+
+def logging_enabled(level: str) -> bool:
+    """Whether a line at ``level`` would be written (skip building costly fields otherwise)."""
+    return _LEVELS[level] >= _level["value"]
+
+
 class _CurrentStderr:
     """Writes to whatever ``sys.stderr`` is at the time of writing (not at configuration).
 
@@ -128,6 +137,7 @@ class _CurrentStderr:
 def configure_logging(*, json: bool = False, level: str = "INFO", stream: Any = None) -> None:
     """Configure structlog: console lines for people, JSON lines with ``--log-json``."""
     out = stream or _CurrentStderr()
+    _level["value"] = _LEVELS.get(level.upper(), 20)
     renderer: Any = (
         structlog.processors.JSONRenderer()
         if json
