@@ -10,6 +10,9 @@ Autotask reports business-rule failures (a required field missing, a picklist va
 that does not exist) as HTTP 500 with ``{"errors": [...]}``; those are refusals, not
 outages, so 500 is not retried here (502/503/504 and 429 are). The ``errors`` texts
 become the message the user sees.
+
+Two workflow actions write what has no change timestamp to stream:
+``set_account_team`` (:mod:`.team`) and ``activate_client_portal`` (:mod:`.portal`).
 """
 
 from __future__ import annotations
@@ -21,6 +24,7 @@ import httpx
 from pydantic import Field, SecretStr, field_validator
 
 from hub.sdk import (
+    ActionContext,
     CheckResult,
     ConfigError,
     Connector,
@@ -36,12 +40,16 @@ from hub.sdk import (
     VendorError,
     WebhookRejected,
     WriteResult,
+    action,
 )
 
+from . import portal, team
 from .entities import ENTITIES, EntitySpec
+from .portal import ActivatePortalParams, check_password, generate_password
 from .query import cond, query_body
 from .registration import register_webhooks
 from .streams import STREAM_CLASSES, follow_pages
+from .team import AccountTeamParams
 from .vocabulary import Vocabulary
 from .webhooks import parse_callout, verify_signature
 
@@ -210,7 +218,8 @@ class AutotaskConnector(Connector):
         """Every record of ``entity`` matching ``filters`` (``fields``: only these, plus id)."""
         spec = self._spec(entity)
         for page in self.query_pages(spec.name, query_body(*filters, include_fields=fields)):
-            yield from page.records
+            for record in page.records:
+                yield _without_secrets(spec, record)
 
     def find(self, entity: str, criteria: Mapping[str, Any]) -> list[dict[str, Any]]:
         """Records whose fields equal ``criteria`` (one ``eq`` condition each, values as JSON)."""
@@ -224,7 +233,7 @@ class AutotaskConnector(Connector):
         item = body.get("item") if isinstance(body, dict) else None
         if not isinstance(item, dict):
             raise NotFoundError(f"{spec.name} {id} does not exist", connector=self.name)
-        return item
+        return _without_secrets(spec, item)
 
     # -- writes -------------------------------------------------------------------
 
@@ -255,26 +264,71 @@ class AutotaskConnector(Connector):
             )
         return str(item_id)
 
+    def _guard_secrets(self, spec: EntitySpec, body: dict[str, Any], *, create: bool) -> None:
+        """Secret fields: generated on create when missing, checked, and known to the redactor.
+
+        Registered with the client's redactor before the request goes out, so neither a
+        log line nor an error built from the vendor's answer can carry the value.
+        """
+        for name in spec.secret_fields:
+            value = body.get(name)
+            if isinstance(value, SecretStr):
+                value = value.get_secret_value()
+            if value in (None, ""):
+                if not create:
+                    body.pop(name, None)
+                    continue
+                value = generate_password()
+            check_password(str(value))
+            body[name] = str(value)
+            self.client().redactor.add(str(value))
+
     def create(self, entity: str, payload: dict[str, Any]) -> WriteResult:
         spec = self._spec(entity)
         body = {k: v for k, v in payload.items() if k != "id"}
+        self._guard_secrets(spec, body, create=True)
         path = spec.collection_path(self._parent_id(spec, None, body))
         return WriteResult(self.item_id(self.client().post(path, json=body)))
 
     def update(self, entity: str, id: str, changes: dict[str, Any]) -> WriteResult:
         spec = self._spec(entity)
+        if not spec.updatable:
+            raise ConfigError(f"autotask cannot update {spec.name}: delete the record and create another")
         body = {**changes, "id": int(id)}
+        self._guard_secrets(spec, body, create=False)
         path = spec.collection_path(self._parent_id(spec, id, changes))
         return WriteResult(self.item_id(self.client().patch(path, json=body)))
+
+    def delete(self, entity: str, id: str, parent_id: int | None = None) -> WriteResult:
+        """``DELETE`` a record under its parent (account team members); one GET finds a missing parent."""
+        spec = self._spec(entity)
+        if not spec.deletable:
+            raise ConfigError(f"autotask cannot delete {spec.name}")
+        parent = parent_id if parent_id is not None else self._parent_id(spec, id, {})
+        path = f"{spec.collection_path(parent)}/{int(id)}"
+        return WriteResult(self.item_id(self.client().delete(path)))
 
     def deactivate(self, entity: str, id: str) -> WriteResult:
         spec = self._spec(entity)
         if spec.deactivate is None:
-            raise ConfigError(f"autotask {spec.name} have no active flag or status to deactivate")
+            hint = "; delete them instead" if spec.deletable else ""
+            raise ConfigError(f"autotask {spec.name} have no active flag or status to deactivate{hint}")
         field, value = spec.deactivate
         if spec.deactivate_is_label:
             value = self.picklist_value(spec.name, field, value)
         return self.update(spec.name, id, {field: value})
+
+    # -- workflow actions ---------------------------------------------------------
+
+    @action("set_account_team", params=AccountTeamParams)
+    def set_account_team(self, params: AccountTeamParams, ctx: ActionContext) -> dict[str, Any]:
+        """Make a company's account team exactly the given resources (co-managed members stay)."""
+        return team.set_account_team(self, params)
+
+    @action("activate_client_portal", params=ActivatePortalParams)
+    def activate_client_portal(self, params: ActivatePortalParams, ctx: ActionContext) -> dict[str, Any]:
+        """Create or re-activate a contact's Client Portal user at a security level (by label)."""
+        return portal.activate_client_portal(self, params)
 
     # -- vocabulary ---------------------------------------------------------------
 
@@ -326,3 +380,10 @@ class AutotaskConnector(Connector):
         from .simulator import build_sandbox
 
         return build_sandbox(**options)
+
+
+def _without_secrets(spec: EntitySpec, record: dict[str, Any]) -> dict[str, Any]:
+    """The record without fields the API never fills (a portal user's ``password`` reads null)."""
+    if not spec.secret_fields:
+        return record
+    return {k: v for k, v in record.items() if k not in spec.secret_fields}

@@ -14,7 +14,14 @@ cursor field is written down once. Facts taken from the vendor's swagger
 * the change cursor differs per entity: ``lastActivityDate`` (Companies, Contacts,
   Tickets, TicketNotes), ``lastModifiedDate`` (CompanyNotes), ``lastModifiedTime``
   (ConfigurationItems) and ``lastModifiedDateTime`` (Contracts; added to the API after
-  the 2020 swagger, which has no change timestamp on contracts at all).
+  the 2020 swagger, which has no change timestamp on contracts at all);
+* CompanyTeams (a company's account team: one record per resource) and
+  ClientPortalUsers (a contact's Client Portal login) have no change timestamp at all,
+  so they are written and read (``get``, queries) but are not streams. Team members are
+  created under their company (``V1.0/Companies/{id}/Teams``) and deleted there
+  (``DELETE V1.0/Companies/{id}/Teams/{id}``); the API cannot update them. Portal users
+  are created and updated at ``V1.0/ClientPortalUsers``; Autotask never deletes them,
+  it deactivates them (``isClientPortalActive: false``).
 """
 
 from __future__ import annotations
@@ -22,7 +29,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-__all__ = ["ENTITIES", "EntitySpec", "entity_spec"]
+__all__ = ["ENTITIES", "STREAMED", "EntitySpec", "entity_spec"]
 
 
 @dataclass(frozen=True)
@@ -31,7 +38,8 @@ class EntitySpec:
 
     name: str
     kind: str
-    cursor: str
+    #: the change timestamp an incremental stream filters on (None: no stream)
+    cursor: str | None
     #: (parent entity, parent id field, child collection) for entities written under a parent
     parent: tuple[str, str, str] | None = None
     #: field and value that deactivate the record; a label for picklist fields
@@ -39,6 +47,12 @@ class EntitySpec:
     deactivate_is_label: bool = False
     #: the ``EntityType`` names Autotask uses in webhook payloads (None: no webhooks)
     webhook_types: tuple[str, ...] = ()
+    #: whether the API updates records in place (CompanyTeams: create and delete only)
+    updatable: bool = True
+    #: whether the API deletes records (``DELETE`` under the parent)
+    deletable: bool = False
+    #: fields holding a secret the API takes but never answers (a portal user's password)
+    secret_fields: tuple[str, ...] = ()
 
     def collection_path(self, parent_id: Any | None = None) -> str:
         """Where creates (POST) and updates (PATCH) of this entity go."""
@@ -95,8 +109,26 @@ ENTITIES: dict[str, EntitySpec] = {
             webhook_types=("TicketNote",),
         ),
         EntitySpec("CompanyNotes", "note", "lastModifiedDate", parent=("Companies", "companyID", "Notes")),
+        EntitySpec(
+            "CompanyTeams",
+            "account_team_member",
+            None,
+            parent=("Companies", "companyID", "Teams"),
+            updatable=False,
+            deletable=True,
+        ),
+        EntitySpec(
+            "ClientPortalUsers",
+            "portal_user",
+            None,
+            deactivate=("isClientPortalActive", False),
+            secret_fields=("password",),
+        ),
     )
 }
+
+#: the entities read as incremental streams (those with a change timestamp)
+STREAMED: tuple[EntitySpec, ...] = tuple(spec for spec in ENTITIES.values() if spec.cursor is not None)
 
 
 def entity_spec(name: str) -> EntitySpec | None:

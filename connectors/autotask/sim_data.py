@@ -17,7 +17,17 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-__all__ = ["SCHEMAS", "UDFS", "EntitySchema", "seed_records", "stamp"]
+__all__ = [
+    "API_ONLY_RESOURCES",
+    "PORTAL_SECURITY_LEVELS",
+    "RESOURCES",
+    "SCHEMAS",
+    "TASKFIRE_LEVELS",
+    "UDFS",
+    "EntitySchema",
+    "seed_records",
+    "stamp",
+]
 
 
 def stamp(value: datetime) -> str:
@@ -38,9 +48,24 @@ class EntitySchema:
     picklists: dict[str, dict[int, str]] = field(default_factory=dict)
     references: dict[str, str] = field(default_factory=dict)
     has_udfs: bool = True
+    #: picklist field -> the value flagged ``isDefaultValue``
+    defaults: dict[str, int] = field(default_factory=dict)
+    #: fields written but never answered (a portal user's password reads back null)
+    write_only: tuple[str, ...] = ()
+    #: values a created record starts from where the request gives none
+    initial: dict[str, Any] = field(default_factory=dict)
 
 
 _COMMON_RO = ("id", "createDate", "createDateTime")
+#: Client Portal security levels; the Taskfire ones need a company with Taskfire enabled
+PORTAL_SECURITY_LEVELS = {
+    1: "Basic",
+    2: "Advanced",
+    3: "Manager",
+    4: "Taskfire Resource",
+    5: "Taskfire Administrator",
+}
+TASKFIRE_LEVELS = (4, 5)
 
 SCHEMAS: dict[str, EntitySchema] = {
     s.name: s
@@ -307,6 +332,53 @@ SCHEMAS: dict[str, EntitySchema] = {
             references={"companyID": "Companies", "contactID": "Contacts"},
             has_udfs=False,
         ),
+        EntitySchema(
+            "CompanyTeams",
+            ("id", "companyID", "resourceID", "isAssociatedAsComanaged"),
+            required=("companyID", "resourceID"),
+            read_only=("id",),
+            dates=(),
+            references={"companyID": "Companies", "resourceID": "Resources"},
+            has_udfs=False,
+            initial={"isAssociatedAsComanaged": False},
+        ),
+        EntitySchema(
+            "ClientPortalUsers",
+            (
+                "id",
+                "contactID",
+                "userName",
+                "password",
+                "securityLevel",
+                "isClientPortalActive",
+                "dateFormat",
+                "timeFormat",
+                "numberFormat",
+            ),
+            required=(
+                "contactID",
+                "userName",
+                "securityLevel",
+                "isClientPortalActive",
+                "dateFormat",
+                "timeFormat",
+                "numberFormat",
+            ),
+            read_only=("id",),
+            dates=(),
+            # 4 and 5 are the documented Taskfire levels; the three Client Portal system
+            # levels are named as the Client Portal's own help names them
+            picklists={
+                "securityLevel": PORTAL_SECURITY_LEVELS,
+                "dateFormat": {1: "mm/dd/yyyy", 2: "dd/mm/yyyy", 3: "yyyy/mm/dd", 4: "dd.mm.yyyy"},
+                "timeFormat": {1: "hh:mm a", 2: "HH:mm"},
+                "numberFormat": {1: "X,XXX.XX", 2: "X.XXX,XX", 3: "X XXX,XX"},
+            },
+            references={"contactID": "Contacts"},
+            has_udfs=False,
+            defaults={"securityLevel": 1, "dateFormat": 1, "timeFormat": 1, "numberFormat": 1},
+            write_only=("password",),
+        ),
     )
 }
 
@@ -331,6 +403,8 @@ UDFS: dict[str, dict[str, dict[str, str] | None]] = {
 
 #: resources (technicians) that may own records or be impersonated
 RESOURCES = (29682885, 29682886, 29682887, 4, 10)
+#: API-only resources (the integration's own user): Autotask keeps them off account teams
+API_ONLY_RESOURCES = (29682999,)
 PRODUCTS = (232, 233, 234)
 
 _ADJ = (
@@ -444,6 +518,8 @@ _ID_START = {
     "ConfigurationItems": 52000,
     "TicketNotes": 45,
     "CompanyNotes": 900,
+    "CompanyTeams": 3100,
+    "ClientPortalUsers": 610,
 }
 EPOCH = datetime(2024, 1, 1, tzinfo=UTC)
 SPAN_SECONDS = 700 * 86400
@@ -664,4 +740,45 @@ def seed_records(size: int, seed: int) -> dict[str, list[dict[str, Any]]]:
                     "lastModifiedDate": rng.after(created),
                 }
             )
+    _seed_teams_and_portal_users(out)
     return out
+
+
+def _seed_teams_and_portal_users(out: dict[str, list[dict[str, Any]]]) -> None:
+    """Account teams on every third company, portal users for some owners (no random draws).
+
+    Computed from the companies and contacts already seeded, so adding them left every
+    earlier entity's seeded values as they were.
+    """
+    team_id, portal_id = _ID_START["CompanyTeams"], _ID_START["ClientPortalUsers"]
+    for n, company in enumerate(out["Companies"]):
+        if n % 3 == 0:
+            members = [(RESOURCES[(n // 3) % 3], False)]
+            if n % 15 == 0:
+                members.append((RESOURCES[4], True))  # added by a co-managing partner
+            for resource, comanaged in members:
+                out["CompanyTeams"].append(
+                    {
+                        "id": team_id,
+                        "companyID": company["id"],
+                        "resourceID": resource,
+                        "isAssociatedAsComanaged": comanaged,
+                    }
+                )
+                team_id += 1
+        if n % 4 == 1:
+            owner = out["Contacts"][3 * n]
+            out["ClientPortalUsers"].append(
+                {
+                    "id": portal_id,
+                    "contactID": owner["id"],
+                    "userName": owner["emailAddress"],
+                    "password": None,
+                    "securityLevel": 3 if n % 8 == 1 else 1,
+                    "isClientPortalActive": n % 8 == 1,
+                    "dateFormat": 1,
+                    "timeFormat": 1,
+                    "numberFormat": 1,
+                }
+            )
+            portal_id += 1

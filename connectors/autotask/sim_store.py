@@ -83,6 +83,8 @@ def compile_filter(item: Any, schema: EntitySchema, udf_names: Iterable[str]) ->
         raise QueryError(f"Unable to find {field} in the {schema.name} entity.")
     if not udf:
         field = next(f for f in schema.fields if f.casefold() == field.casefold())
+        if field in schema.write_only:
+            raise QueryError(f"The field {field} cannot be queried.")
     is_date = not udf and field in schema.dates
     raw = item.get("value")
     return _condition(op, field, udf, raw, is_date)
@@ -157,10 +159,14 @@ def _id_floor(items: list[Any]) -> int:
 
 
 class Table:
-    """One entity's records with its id, cursor and parent-id indexes."""
+    """One entity's records with its id, cursor and parent-id indexes.
+
+    ``cursor`` is None for entities without a change timestamp (account team members,
+    portal users): they keep no cursor index.
+    """
 
     def __init__(
-        self, schema: EntitySchema, cursor: str, next_id: int, index_fields: tuple[str, ...]
+        self, schema: EntitySchema, cursor: str | None, next_id: int, index_fields: tuple[str, ...]
     ) -> None:
         self.schema = schema
         self.cursor = cursor
@@ -178,7 +184,8 @@ class Table:
             self.ids.append(rid)
             for name, index in self.indexes.items():
                 index.setdefault(record.get(name), set()).add(rid)
-        self.by_cursor = sorted((r[self.cursor] or "", r["id"]) for r in records)
+        if self.cursor is not None:
+            self.by_cursor = sorted((r[self.cursor] or "", r["id"]) for r in records)
         if self.ids:
             self.next_id = max(self.next_id, self.ids[-1] + 1)
 
@@ -188,7 +195,8 @@ class Table:
         record["id"] = rid
         self.records[rid] = record
         self.ids.append(rid)
-        bisect.insort(self.by_cursor, (record.get(self.cursor) or "", rid))
+        if self.cursor is not None:
+            bisect.insort(self.by_cursor, (record.get(self.cursor) or "", rid))
         for name, index in self.indexes.items():
             index.setdefault(record.get(name), set()).add(rid)
         return record
@@ -196,7 +204,7 @@ class Table:
     def change(self, rid: int, changes: dict[str, Any]) -> dict[str, Any]:
         """Apply ``changes`` (already validated), keeping every index in step."""
         record = self.records[rid]
-        if self.cursor in changes:
+        if self.cursor is not None and self.cursor in changes:
             old = (record.get(self.cursor) or "", rid)
             pos = bisect.bisect_left(self.by_cursor, old)
             if pos < len(self.by_cursor) and self.by_cursor[pos] == old:
@@ -244,7 +252,7 @@ class Table:
                 found = [int(v) for v in value if str(v).isdigit() and int(v) in self.records]
             elif field in self.indexes and op == "eq" and text.lstrip("-").isdigit():
                 found = list(self.indexes[field].get(int(text), ()))
-            elif field == self.cursor and op in ("gt", "gte"):
+            elif self.cursor is not None and field == self.cursor and op in ("gt", "gte"):
                 try:
                     bound = _timestamp(value)
                 except QueryError:
@@ -269,3 +277,13 @@ class Table:
                     return out, True
                 out.append(record)
         return out, False
+
+    def remove(self, rid: int) -> dict[str, Any]:
+        """Delete one record, from every index."""
+        record = self.records.pop(rid)
+        del self.ids[bisect.bisect_left(self.ids, rid)]
+        if self.cursor is not None:
+            self.by_cursor.remove((record.get(self.cursor) or "", rid))
+        for name, index in self.indexes.items():
+            index.get(record.get(name), set()).discard(rid)
+        return record

@@ -10,6 +10,11 @@ What it imitates, from the vendor's documentation and swagger:
   ordered by id, ``pageDetails.nextPageUrl`` = ``.../query/next?paging=...&search=...``
   (stateless keyset paging on id, like the real one), ``GET V1.0/{Entity}/{id}`` ->
   ``{"item": ...}``, creates and PATCH updates -> ``{"itemId": N}``;
+* account team members (``POST V1.0/Companies/{id}/Teams``, ``DELETE .../Teams/{id}``, no
+  update) and Client Portal users (``POST``/``PATCH``/``PUT V1.0/ClientPortalUsers``, the
+  password checked, kept aside and never answered), with the rules of :mod:`.sim_rules`;
+* ``PUT V1.0/{Entity}`` replaces a record: fields left out are cleared, required ones
+  must be there;
 * ``entityInformation/fields`` and ``/userDefinedFields`` with picklists;
 * ``ThresholdInformation`` and a 429 once the hourly request budget is spent;
 * errors as ``{"errors": [...]}`` (business-rule refusals are HTTP 500, as in Autotask);
@@ -51,6 +56,7 @@ from hub.sdk import Sandbox
 from .entities import ENTITIES
 from .query import MAX_RECORDS
 from .sim_data import RESOURCES, SCHEMAS, UDFS, seed_records, stamp, start_id
+from .sim_rules import RuleError, check_portal_user, check_team_member, check_team_removal
 from .sim_store import QueryError, Table, compile_filter
 from .sim_webhooks import MAX_FAILED_DELIVERIES, Hook, HookError, HookRegistry, hook_resource
 from .webhooks import sign
@@ -75,13 +81,16 @@ _INDEXES = {
     "ConfigurationItems": ("companyID",),
     "TicketNotes": ("ticketID",),
     "CompanyNotes": ("companyID",),
+    "CompanyTeams": ("companyID",),
+    "ClientPortalUsers": ("contactID",),
 }
 _PARENT_ROUTES = {
     ("companies", "contacts"): "Contacts",
     ("companies", "notes"): "CompanyNotes",
     ("tickets", "notes"): "TicketNotes",
+    ("companies", "teams"): "CompanyTeams",
 }
-_TOP_LEVEL_WRITES = ("Companies", "Tickets", "Contracts", "ConfigurationItems")
+_TOP_LEVEL_WRITES = ("Companies", "Tickets", "Contracts", "ConfigurationItems", "ClientPortalUsers")
 
 
 class ApiError(Exception):
@@ -152,6 +161,8 @@ class AutotaskSimulator:
         self.failed_deliveries = 0
         self.deliveries: list[dict[str, Any]] = []
         self.hooks = HookRegistry(self.seed)
+        #: portal user id -> the password last set (write-only: never answered)
+        self.portal_passwords: dict[int, str] = {}
         self._outbox: queue.Queue[tuple[str, bytes, bytes, Callable[[int], None]] | None] = queue.Queue()
         self._sender: threading.Thread | None = None
 
@@ -218,7 +229,7 @@ class AutotaskSimulator:
                     "isReference": name in schema.references,
                     "referenceEntityType": schema.references.get(name, ""),
                     "isPickList": picklist is not None,
-                    "picklistValues": _picklist(picklist) if picklist else None,
+                    "picklistValues": _picklist(picklist, schema.defaults.get(name)) if picklist else None,
                     "picklistParentValueField": "",
                     "isSupportedWebhookField": entity in WEBHOOK_ENTITY_TYPES,
                 }
@@ -298,8 +309,16 @@ class AutotaskSimulator:
     # -- writes ---------------------------------------------------------------------------
 
     def write(
-        self, entity: str, body: Any, *, create: bool, actor: int, parent: tuple[str, int] | None = None
+        self,
+        entity: str,
+        body: Any,
+        *,
+        create: bool,
+        actor: int,
+        parent: tuple[str, int] | None = None,
+        replace: bool = False,
     ) -> int:
+        """A create (POST), an update (PATCH) or, with ``replace``, a full replacement (PUT)."""
         if not isinstance(body, dict):
             raise ApiError(500, "The request body must be a JSON object.")
         schema = SCHEMAS[entity]
@@ -323,12 +342,17 @@ class AutotaskSimulator:
                         500, f"{field_name} {changes[field_name]} does not match the parent id {parent_id}."
                     )
                 changes[field_name] = parent_id
-            if create:
+            # write-only fields (a portal user's password) are kept aside, never in the record
+            hidden = {f: changes.pop(f) for f in schema.write_only if f in changes}
+            if create or replace:
+                if replace:
+                    changes = {**dict.fromkeys(_replaceable(schema)), **changes}
                 missing = [f for f in schema.required if changes.get(f) in (None, "")]
                 if missing:
                     raise ApiError(500, *[f"Value is required for field {f}." for f in missing])
-                record: dict[str, Any] = dict.fromkeys(schema.fields)
-                record.update(changes)
+            if create:
+                self._check_rules(entity, None, changes, hidden)
+                record: dict[str, Any] = {**dict.fromkeys(schema.fields), **schema.initial, **changes}
                 if schema.has_udfs:
                     record["userDefinedFields"] = [{"name": n, "value": None} for n in UDFS.get(entity, {})]
                 self._apply_udfs(entity, record, udfs)
@@ -343,6 +367,7 @@ class AutotaskSimulator:
                 current = table.records.get(rid)
                 if current is None or (parent is not None and current.get(parent[0]) != parent[1]):
                     raise ApiError(404, f"{entity} {rid} was not found.")
+                self._check_rules(entity, current, changes, hidden)
                 if udfs is not None:
                     merged = _copy(current)
                     self._apply_udfs(entity, merged, udfs)
@@ -350,9 +375,37 @@ class AutotaskSimulator:
                 changes.update(self._stamps(entity, actor, changes))
                 table.change(rid, changes)
                 fields = {k: v for k, v in changes.items() if k != table.cursor}
+            if "password" in hidden:
+                self.portal_passwords[int(rid)] = str(hidden["password"])
             self._after_write(entity, rid, actor)
             self._callout(entity, "Create" if create else "Update", rid, fields, actor)
             return int(rid)
+
+    def _check_rules(
+        self, entity: str, current: dict[str, Any] | None, changes: dict[str, Any], hidden: dict[str, Any]
+    ) -> None:
+        """The entity's business rules (:mod:`.sim_rules`); a refusal is HTTP 500."""
+        try:
+            if entity == "CompanyTeams":
+                check_team_member(self.tables, changes)
+            elif entity == "ClientPortalUsers":
+                check_portal_user(self.tables, current, changes, hidden.get("password"))
+        except RuleError as exc:
+            raise ApiError(500, str(exc)) from None
+
+    def delete(self, entity: str, rid: int, parent: tuple[str, int]) -> int:
+        """``DELETE {Parent}/{id}/{Child}/{id}`` (account team members only)."""
+        with self.lock:
+            table = self.tables[entity]
+            current = table.records.get(rid)
+            if current is None or current.get(parent[0]) != parent[1]:
+                raise ApiError(404, f"{entity} {rid} was not found.")
+            try:
+                check_team_removal(current)
+            except RuleError as exc:
+                raise ApiError(500, str(exc)) from None
+            table.remove(rid)
+            return rid
 
     def _check_value(self, schema: Any, name: str, value: Any) -> Any:
         picklist = schema.picklists.get(name)
@@ -393,6 +446,8 @@ class AutotaskSimulator:
     def _stamps(self, entity: str, actor: int, changes: dict[str, Any]) -> dict[str, Any]:
         now = _now()
         table = self.tables[entity]
+        if table.cursor is None:
+            return {}  # account team members and portal users carry no timestamps
         out: dict[str, Any] = {table.cursor: now}
         if entity == "Companies":
             out["lastTrackedModifiedDateTime"] = now
@@ -535,12 +590,12 @@ def _notice_delivered(status: int) -> None:
     """A deactivation notice is sent once; its own delivery counts toward nothing."""
 
 
-def _picklist(values: dict[Any, str]) -> list[dict[str, Any]]:
+def _picklist(values: dict[Any, str], default: Any = None) -> list[dict[str, Any]]:
     return [
         {
             "value": str(v),
             "label": label,
-            "isDefaultValue": False,
+            "isDefaultValue": v == default,
             "sortOrder": i,
             "parentValue": "",
             "isActive": True,
@@ -548,6 +603,11 @@ def _picklist(values: dict[Any, str]) -> list[dict[str, Any]]:
         }
         for i, (v, label) in enumerate(values.items())
     ]
+
+
+def _replaceable(schema: Any) -> list[str]:
+    """The fields a PUT sets (to null when left out)."""
+    return [f for f in schema.fields if f not in schema.read_only and f not in schema.write_only]
 
 
 def _parse_date(value: Any) -> datetime:
@@ -689,7 +749,7 @@ def build_app(sim: AutotaskSimulator) -> Any:
 
     def do_write(request: Request, actor: int, body: Any) -> Any:
         hook = hook_resource(request.path_params["entity"])
-        if hook is not None and hook[1] == "hooks":
+        if hook is not None and hook[1] == "hooks" and request.method != "PUT":
             with sim.lock:
                 if request.method == "POST":
                     return {"itemId": sim.hooks.create(hook[0], body, actor)}
@@ -697,7 +757,10 @@ def build_app(sim: AutotaskSimulator) -> Any:
         entity = _entity(request.path_params["entity"])
         if entity not in _TOP_LEVEL_WRITES:
             raise ApiError(405, f"The {entity} entity cannot be written at this URL.")
-        return {"itemId": sim.write(entity, body, create=request.method == "POST", actor=actor)}
+        method = request.method
+        return {
+            "itemId": sim.write(entity, body, create=method == "POST", actor=actor, replace=method == "PUT")
+        }
 
     def do_child_write(request: Request, actor: int, body: Any) -> Any:
         hook = hook_resource(request.path_params["parent"])
@@ -711,6 +774,10 @@ def build_app(sim: AutotaskSimulator) -> Any:
         entity = _PARENT_ROUTES.get(key)
         if entity is None:
             raise ApiError(404, "This child collection does not exist.")
+        if request.method == "PATCH" and not ENTITIES[entity].updatable:
+            raise ApiError(
+                405, f"The {entity} entity cannot be updated; delete the record and create another."
+            )
         parent_entity = _entity(request.path_params["parent"])
         parent_id = int(request.path_params["pid"])
         if sim.get(parent_entity, parent_id) is None:
@@ -721,6 +788,15 @@ def build_app(sim: AutotaskSimulator) -> Any:
                 entity, body, create=request.method == "POST", actor=actor, parent=(field_name, parent_id)
             )
         }
+
+    def do_child_delete(request: Request, actor: int, body: Any) -> Any:
+        key = (request.path_params["parent"].casefold(), request.path_params["child"].casefold())
+        entity = _PARENT_ROUTES.get(key)
+        if entity is None or not ENTITIES[entity].deletable:
+            raise ApiError(405, "Records of this child collection cannot be deleted.")
+        parent = (ENTITIES[entity].parent_field or "", int(request.path_params["pid"]))
+        # OperationResultModel: {"itemId": the deleted record's id}
+        return {"itemId": sim.delete(entity, int(request.path_params["id"]), parent)}
 
     def do_threshold(request: Request, actor: int, body: Any) -> Any:
         return {
@@ -738,8 +814,9 @@ def build_app(sim: AutotaskSimulator) -> Any:
         Route(f"{z}/{{entity}}/entityinformation/fields", api(do_fields), methods=["GET"]),
         Route(f"{z}/{{entity}}/entityinformation/userdefinedfields", api(do_udfs), methods=["GET"]),
         Route(f"{z}/{{entity}}/{{id:int}}", api(do_get), methods=["GET"]),
-        Route(f"{z}/{{entity}}", api(do_write), methods=["POST", "PATCH"]),
+        Route(f"{z}/{{entity}}", api(do_write), methods=["POST", "PATCH", "PUT"]),
         Route(f"{z}/{{parent}}/{{pid:int}}/{{child}}", api(do_child_write), methods=["POST", "PATCH"]),
+        Route(f"{z}/{{parent}}/{{pid:int}}/{{child}}/{{id:int}}", api(do_child_delete), methods=["DELETE"]),
     ]
     return _CaseInsensitive(Starlette(routes=routes))
 

@@ -23,7 +23,7 @@ import httpx
 
 from hub.sdk import Page, PaginationLoop, Stream, VendorError
 
-from .entities import ENTITIES, EntitySpec
+from .entities import STREAMED, EntitySpec
 from .query import all_of, cond, query_body
 
 if TYPE_CHECKING:
@@ -40,8 +40,9 @@ class AutotaskStream(Stream):
 
     def query_filter(self, since: datetime | None, after_id: int | None) -> dict[str, Any]:
         items = []
-        if since is not None:
-            items.append(cond("gte", self.spec.cursor, since))
+        cursor = self.spec.cursor  # never None: only entities with a change timestamp are streams
+        if since is not None and cursor is not None:
+            items.append(cond("gte", cursor, since))
         if after_id is not None:
             items.append(cond("gt", "id", after_id))
         if not items:
@@ -71,7 +72,7 @@ def _stream_class(spec: EntitySpec) -> type[AutotaskStream]:
     )
 
 
-STREAM_CLASSES: list[type[Stream]] = [_stream_class(spec) for spec in ENTITIES.values()]
+STREAM_CLASSES: list[type[Stream]] = [_stream_class(spec) for spec in STREAMED]
 
 
 def follow_pages(first: httpx.Response, fetch_next: Any, zone_url: str, entity: str) -> Iterator[Page]:

@@ -38,22 +38,33 @@ def _norm(label: str) -> str:
 
 @dataclass
 class FieldInfo:
-    """One field's picklist: value (as text) -> label, and normalized label -> value."""
+    """One field's picklist: value (as text) -> label, normalized label -> value, the default.
+
+    ``default`` is the value flagged ``isDefaultValue`` (what the Autotask UI preselects),
+    else the first active value by ``sortOrder``: a write that must fill a required
+    picklist the workflow does not name (a portal user's date format) takes it.
+    """
 
     name: str
     is_picklist: bool
     labels: dict[str, str] = field(default_factory=dict)
     values: dict[str, str] = field(default_factory=dict)
+    default: str | None = None
 
     @classmethod
     def from_api(cls, raw: dict[str, Any]) -> FieldInfo:
         info = cls(str(raw.get("name")), bool(raw.get("isPickList")))
-        for item in raw.get("picklistValues") or []:
+        items = [i for i in raw.get("picklistValues") or [] if isinstance(i, dict)]
+        for item in items:
             value, label = str(item.get("value")), str(item.get("label"))
             info.labels[value] = label
             # an active value wins a label shared with a retired one
             if item.get("isActive", True) or _norm(label) not in info.values:
                 info.values[_norm(label)] = value
+        active = [i for i in items if i.get("isActive", True)]
+        flagged = [i for i in active if i.get("isDefaultValue")]
+        ordered = flagged or sorted(active, key=lambda i: _sort_key(i.get("sortOrder")))
+        info.default = str(ordered[0].get("value")) if ordered else None
         return info
 
 
@@ -112,10 +123,28 @@ class Vocabulary:
             raise ConfigError(
                 f"autotask: {entity}.{field_path} has no value labelled {label!r}; valid labels: {valid}"
             )
-        # UDF picklists store text; system picklists store integers
-        if udf_name(field_path) is None and found.lstrip("-").isdigit():
-            return int(found)
-        return found
+        return _stored(field_path, found)
+
+    def default(self, entity: str, field_path: str) -> Any:
+        """The picklist's default stored value (see :class:`FieldInfo`); ConfigError if it has none."""
+        info = self.field(entity, field_path)
+        if info is None or not info.is_picklist or info.default is None:
+            raise ConfigError(f"autotask: {entity}.{field_path} is not a picklist with an active value")
+        return _stored(field_path, info.default)
+
+
+def _stored(field_path: str, value: str) -> Any:
+    """UDF picklists store text; system picklists store integers."""
+    if udf_name(field_path) is None and value.lstrip("-").isdigit():
+        return int(value)
+    return value
+
+
+def _sort_key(value: Any) -> int:
+    try:
+        return int(value)
+    except (TypeError, ValueError):
+        return 0
 
 
 def _value_text(value: Any) -> str:

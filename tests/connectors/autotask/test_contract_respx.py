@@ -300,4 +300,7 @@ def test_connector_is_registered_through_its_plugin():
         "lastActivityDate",
         "lastModifiedDate",
     ]
-    assert caps["webhooks"] is True and set(caps["writes"]) == {s["name"] for s in caps["streams"]}
+    # account team members and portal users have no change timestamp: written, never streamed
+    streamed = {s["name"] for s in caps["streams"]}
+    assert caps["webhooks"] is True and set(caps["writes"]) == streamed | {"CompanyTeams", "ClientPortalUsers"}
+    assert caps["actions"] == ["activate_client_portal", "set_account_team"]

@@ -2,11 +2,22 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from connectors.autotask import AutotaskConnector
 from hub.testing import ConnectorContract
 
 COMPANY = 174  # the simulator's first seeded company
 TICKET = 7000  # and its first ticket
+
+
+def portal_user(connector: AutotaskConnector, control: Any) -> dict[str, Any]:
+    """A portal user for a new contact (one per contact); no password: the connector makes one."""
+    contact = connector.create(
+        "Contacts", {"companyID": COMPANY, "firstName": "Portal", "lastName": "Suite", "isActive": 1}
+    ).id
+    return {"contactID": int(contact), "userName": f"portal.suite.{contact}@example.com", "securityLevel": 1,
+            "isClientPortalActive": True, "dateFormat": 1, "timeFormat": 1, "numberFormat": 1}  # fmt: skip
 
 
 class TestAutotaskContract(ConnectorContract):
@@ -27,6 +38,9 @@ class TestAutotaskContract(ConnectorContract):
                         "noteType": 1, "publish": 1},
         "CompanyNotes": {"companyID": COMPANY, "name": "Suite note", "note": "Written by the suite",
                          "actionType": 3},
+        # the first seeded company's team is resource 29682885 and a co-managed 10
+        "CompanyTeams": {"companyID": COMPANY, "resourceID": 29682886},
+        "ClientPortalUsers": portal_user,
     }  # fmt: skip
     update_samples = {
         "Companies": {"phone": "518-555-0199"},
@@ -36,7 +50,9 @@ class TestAutotaskContract(ConnectorContract):
         "ConfigurationItems": {"serialNumber": "SN-SUITE-2"},
         "TicketNotes": {"description": "Edited by the suite"},
         "CompanyNotes": {"note": "Edited by the suite"},
+        "ClientPortalUsers": {"securityLevel": 2, "isClientPortalActive": False},
     }
+    update_skips = {"CompanyTeams": "Autotask cannot update account team members; they are created and deleted"}
     # Autotask maintains these on every write
     volatile_fields = {"lastActivityDate", "lastTrackedModifiedDateTime", "lastModifiedDateTime",
                        "lastModifiedTime", "lastModifiedDate"}  # fmt: skip

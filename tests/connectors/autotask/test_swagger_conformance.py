@@ -34,6 +34,8 @@ MODELS = {
     "ConfigurationItems": "ConfigurationItemModel",
     "TicketNotes": "TicketNoteModel",
     "CompanyNotes": "CompanyNoteModel",
+    "CompanyTeams": "CompanyTeamModel",
+    "ClientPortalUsers": "ClientPortalUserModel",
 }
 
 
@@ -59,8 +61,18 @@ def _served(sim_app: Any) -> list[tuple[str, str]]:
                 out.append((verb, "/V1.0/ZoneInformation"))
                 continue
             rest = template.removeprefix(zone)
-            if "{parent}" in rest:
-                out += [(verb, f"/V1.0/{p}/{{parentId}}/{c}") for (p, c) in _PARENT_ROUTES]
+            if "{parent}" in rest and rest.endswith("{id:int}"):
+                out += [
+                    (verb, f"/V1.0/{p}/{{parentId}}/{c}/{{id}}")
+                    for (p, c), e in _PARENT_ROUTES.items()
+                    if ENTITIES[e].deletable
+                ]
+            elif "{parent}" in rest:
+                out += [
+                    (verb, f"/V1.0/{p}/{{parentId}}/{c}")
+                    for (p, c), e in _PARENT_ROUTES.items()
+                    if verb != "PATCH" or ENTITIES[e].updatable
+                ]
             elif rest == "/{entity}":
                 out += [(verb, f"/V1.0/{e}") for e in _TOP_LEVEL_WRITES]
             elif "{entity}" in rest:
