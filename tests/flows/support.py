@@ -38,11 +38,13 @@ class CrashAt:
     def __init__(self, engine: WorkflowEngine, step_id: str) -> None:
         self.step_id = step_id
         self.fired = False
+        #: the run that was killed (a run that waits on nobody dies inside ``start``)
+        self.run_id: str | None = None
         original = engine.runs.store_output
 
         def store_output(conn: Any, run_id: str, sid: str, outputs: Any, now: Any) -> None:
             if sid == self.step_id and not self.fired:
-                self.fired = True
+                self.fired, self.run_id = True, run_id
                 raise Crash(f"killed after the side effect of {sid}")
             original(conn, run_id, sid, outputs, now)
 
@@ -57,6 +59,7 @@ class CrashInForeach:
 
     def __init__(self, engine: WorkflowEngine, step_id: str, n: int) -> None:
         self.fired = False
+        self.run_id: str | None = None
         original = engine.runs.save_step
 
         def save_step(conn: Any, run_id: str, sid: str, **values: Any) -> None:
@@ -64,7 +67,7 @@ class CrashInForeach:
             done = result.get("done") if isinstance(result, dict) else None
             real = [k for k, v in (done or {}).items() if not v.get("skipped")]
             if sid == step_id and not self.fired and len(real) == n and result.get("current") is None:
-                self.fired = True
+                self.fired, self.run_id = True, run_id
                 raise Crash(f"killed after item {n} of {sid}")
             original(conn, run_id, sid, **values)
 

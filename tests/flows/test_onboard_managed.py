@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 import pytest
+import sqlalchemy as sa
 
 from hub.app import Hub
 from hub.sandbox import SandboxSet
@@ -15,6 +17,7 @@ from .support import MS, Crash, CrashAt, CrashInForeach, Psa, drive
 pytestmark = pytest.mark.sandboxes(autotask={"size": 3})
 
 BF = 102
+TEAM = [29682886, 29682887]
 
 
 @pytest.fixture
@@ -27,6 +30,8 @@ def won(hub: Hub) -> dict[str, Any]:
     manager = psa.contact(company, "Wei", primary=True)
     books = psa.contact(company, "Liam")
     devices = [psa.device(company, f"HD-WS-0{n}") for n in (1, 2, 3)]
+    # the sales rep was on the account team while selling; delivery takes over
+    hub.connector("autotask").create("CompanyTeams", {"companyID": int(company), "resourceID": 29682885})
     return {
         "parent": parent,
         "company": company,
@@ -56,11 +61,25 @@ def inputs(won: dict[str, Any]) -> dict[str, str]:
     }
 
 
-ANSWERS = {"account_team": {"resources": "29682886,29682887"}, "client_portal": {"user_name": "liam@example.com"}}
+#: every step is automatic now; nothing waits on a person
+ANSWERS: dict[str, Any] = {}
+
+
+def simulator(sandboxes: SandboxSet) -> Any:
+    return sandboxes.sandboxes["autotask"].extra["simulator"]
 
 
 def records(sandboxes: SandboxSet, entity: str) -> dict[int, dict[str, Any]]:
-    return dict(sandboxes.sandboxes["autotask"].extra["simulator"].tables[entity].records)
+    return dict(simulator(sandboxes).tables[entity].records)
+
+
+def team(sandboxes: SandboxSet, company: str) -> list[int]:
+    rows = records(sandboxes, "CompanyTeams").values()
+    return sorted(r["resourceID"] for r in rows if r["companyID"] == int(company))
+
+
+def portal_users(sandboxes: SandboxSet, contact: str) -> list[dict[str, Any]]:
+    return [u for u in records(sandboxes, "ClientPortalUsers").values() if u["contactID"] == int(contact)]
 
 
 def check_outcome(sandboxes: SandboxSet, won: dict[str, Any]) -> None:
@@ -82,6 +101,18 @@ def check_outcome(sandboxes: SandboxSet, won: dict[str, Any]) -> None:
     assert (contract["contractType"], contract["status"], contract["serviceLevelAgreementID"]) == (7, 1, 2)
     devices = [d for d in records(sandboxes, "ConfigurationItems").values() if d["companyID"] == company["id"]]
     assert sorted(d["contractID"] for d in devices) == [contract["id"]] * 3
+    assert team(sandboxes, won["company"]) == TEAM  # each member once, the sales rep removed
+    (user,) = portal_users(sandboxes, won["books"])  # one portal user, never two
+    assert (user["userName"], user["securityLevel"], user["isClientPortalActive"]) == ("liam@example.com", 1, True)
+    assert simulator(sandboxes).portal_passwords[user["id"]]  # a password was set
+
+
+def stored_text(hub: Hub) -> str:
+    """Everything the hub keeps in its state store (runs, steps, audit log, key-values), as text."""
+    with hub.store.engine.connect() as conn:
+        tables = sa.inspect(conn).get_table_names()
+        rows = [list(r) for t in tables for r in conn.execute(sa.text(f'SELECT * FROM "{t}"'))]
+    return json.dumps(rows, default=str)
 
 
 def test_runs_end_to_end(engine: WorkflowEngine, sandboxes: SandboxSet, won: dict[str, Any]) -> None:
@@ -91,30 +122,80 @@ def test_runs_end_to_end(engine: WorkflowEngine, sandboxes: SandboxSet, won: dic
     assert run.status is RunStatus.completed
     assert run.values["demote_primaries"]["count"] == 1  # Olga; Wei is the one kept
     assert run.values["tie_devices"]["count"] == 3
+    assert run.values["account_team"]["added"] == TEAM and run.values["account_team"]["removed"] == [29682885]
+    portal = run.values["client_portal"]
+    assert (portal["outcome"], portal["security_level"], portal["password_source"]) == ("created", "Basic", "generated")
     check_outcome(sandboxes, won)
+
+
+def test_the_portal_password_is_kept_nowhere(
+    engine: WorkflowEngine, hub: Hub, sandboxes: SandboxSet, won: dict[str, Any]
+) -> None:
+    run_id = engine.start("onboard-managed-services-customer", inputs(won))
+    drive(engine, run_id, ANSWERS)
+    (user,) = portal_users(sandboxes, won["books"])
+    password = simulator(sandboxes).portal_passwords[user["id"]]
+    text = stored_text(hub)
+    assert "liam@example.com" in text  # the store was read: the user name is in the step's outputs
+    assert password not in text
+
+
+def test_a_second_run_changes_nothing_it_already_did(
+    engine: WorkflowEngine, sandboxes: SandboxSet, won: dict[str, Any]
+) -> None:
+    drive(engine, engine.start("onboard-managed-services-customer", inputs(won)), ANSWERS)
+    again = engine.start("onboard-managed-services-customer", inputs(won))
+    drive(engine, again, ANSWERS)
+    values = engine.runs.get(again).values
+    assert values["account_team"]["changed"] is False
+    assert values["client_portal"]["outcome"] == "already active"
+    assert team(sandboxes, won["company"]) == TEAM and len(portal_users(sandboxes, won["books"])) == 1
+
+
+def test_a_deactivated_portal_user_is_reactivated(
+    engine: WorkflowEngine, hub: Hub, sandboxes: SandboxSet, won: dict[str, Any]
+) -> None:
+    at = hub.connector("autotask")
+    user = at.create(
+        "ClientPortalUsers",
+        {"contactID": int(won["books"]), "userName": "liam.old@example.com", "securityLevel": 3,
+         "isClientPortalActive": False, "dateFormat": 2, "timeFormat": 2, "numberFormat": 2},
+    ).id  # fmt: skip
+    given = {**inputs(won), "portal_user_name": "liam@example.com"}
+    run_id = engine.start("onboard-managed-services-customer", given)
+    drive(engine, run_id, ANSWERS)
+    assert engine.runs.get(run_id).values["client_portal"]["outcome"] == "re-activated"
+    (after,) = portal_users(sandboxes, won["books"])
+    assert after["id"] == int(user)
+    assert (after["isClientPortalActive"], after["securityLevel"], after["userName"]) == (True, 1, "liam@example.com")
+    assert after["dateFormat"] == 2  # formats the workflow does not name are left alone
 
 
 def test_optional_steps_are_skipped(engine: WorkflowEngine, sandboxes: SandboxSet, won: dict[str, Any]) -> None:
-    given = {k: v for k, v in inputs(won).items() if k not in ("portal_contact_id", "parent_company_id")}
+    skip = ("portal_contact_id", "parent_company_id", "account_team")
+    given = {k: v for k, v in inputs(won).items() if k not in skip}
     run_id = engine.start("onboard-managed-services-customer", given)
     drive(engine, run_id, ANSWERS)
-    assert engine.runs.step(run_id, "client_portal").status is StepStatus.skipped
-    assert engine.runs.step(run_id, "parent_organization").status is StepStatus.skipped
+    for step in ("account_team", "client_portal", "parent_organization"):
+        assert engine.runs.step(run_id, step).status is StepStatus.skipped
     assert records(sandboxes, "Companies")[int(won["company"])]["parentCompanyID"] is None
+    assert team(sandboxes, won["company"]) == [29682885]  # no team given: the team is left alone
+    assert portal_users(sandboxes, won["books"]) == []
 
 
-@pytest.mark.parametrize("step", ["primary_contact", "invoice_settings", "contract"])
+@pytest.mark.parametrize("step", ["account_team", "primary_contact", "client_portal", "invoice_settings", "contract"])
 def test_killed_after_a_step_resumes_without_repeating_it(
     engine: WorkflowEngine, sandboxes: SandboxSet, won: dict[str, Any], step: str
 ) -> None:
-    CrashAt(engine, step)
-    run_id = engine.start("onboard-managed-services-customer", inputs(won))
-    with pytest.raises(Crash):
-        drive(engine, run_id, ANSWERS)
-    assert engine.runs.step(run_id, step).status is StepStatus.running
+    crash = CrashAt(engine, step)
+    with pytest.raises(Crash):  # no step waits on a person: the run dies inside start
+        engine.start("onboard-managed-services-customer", inputs(won))
+    run_id = crash.run_id
+    assert run_id is not None and engine.runs.step(run_id, step).status is StepStatus.running
     engine.resume(run_id)
-    drive(engine, run_id, ANSWERS)
-    check_outcome(sandboxes, won)
+    run = engine.runs.get(run_id)
+    assert run.status is RunStatus.completed, run.error
+    check_outcome(sandboxes, won)  # one of each team member and one portal user, never two
 
 
 @pytest.mark.parametrize("n", [1, 2])
@@ -122,10 +203,10 @@ def test_killed_inside_the_device_loop_resumes_with_the_next_device(
     engine: WorkflowEngine, sandboxes: SandboxSet, won: dict[str, Any], n: int
 ) -> None:
     crash = CrashInForeach(engine, "tie_devices", n)
-    run_id = engine.start("onboard-managed-services-customer", inputs(won))
     with pytest.raises(Crash):
-        drive(engine, run_id, ANSWERS)
-    assert crash.fired
+        engine.start("onboard-managed-services-customer", inputs(won))
+    run_id = crash.run_id
+    assert crash.fired and run_id is not None
     rec = engine.runs.step(run_id, "tie_devices")
     assert rec.status is StepStatus.running and len(rec.result["done"]) == n - 1
     assert rec.result["current"]["key"] == won["devices"][n - 1]
