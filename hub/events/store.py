@@ -19,7 +19,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import func, insert, or_, select, update
@@ -37,13 +37,6 @@ STATUSES = (PENDING, PROCESSING, DONE, FAILED, DEAD)
 
 #: how long a claimed event belongs to its worker before another may take it over
 LEASE = timedelta(minutes=10)
-
-
-def _aware(value: datetime | None) -> datetime | None:
-    # SQLite hands back naive datetimes; everything in the hub is UTC.
-    if value is None or value.tzinfo is not None:
-        return value
-    return value.replace(tzinfo=UTC)
 
 
 @dataclass
@@ -80,10 +73,10 @@ class StoredEvent:
             status=row.status,
             attempts=row.attempts,
             error=row.error,
-            occurred_at=_aware(row.occurred_at),
-            received_at=_aware(row.received_at) or datetime.now(UTC),
-            processed_at=_aware(row.processed_at),
-            next_attempt_at=_aware(row.next_attempt_at),
+            occurred_at=row.occurred_at,
+            received_at=row.received_at,
+            processed_at=row.processed_at,
+            next_attempt_at=row.next_attempt_at,
         )
 
     def to_event(self) -> Event:

@@ -43,13 +43,6 @@ def _now() -> datetime:
     return datetime.now(UTC)
 
 
-def _aware(value: datetime | None) -> datetime | None:
-    # SQLite hands back naive datetimes; everything in the hub is UTC.
-    if value is None or value.tzinfo is not None:
-        return value
-    return value.replace(tzinfo=UTC)
-
-
 class JobLocked(HubError):
     """Another run of the same job holds its lock."""
 
@@ -581,7 +574,7 @@ class StateStore:
             row = conn.execute(select(t.locks).where(t.locks.c.name == name)).first()
             if row is not None:
                 if not self._abandoned(row, host, now):
-                    since = _aware(row.acquired_at)
+                    since = row.acquired_at
                     raise JobLocked(
                         f"{name} is already running (pid {row.pid} on {row.host} since "
                         f"{since:%Y-%m-%d %H:%M:%S} UTC); wait for it to finish"
@@ -611,7 +604,7 @@ class StateStore:
     def _abandoned(row: Any, host: str, now: datetime) -> bool:
         if row.host == host and not _pid_alive(row.pid):
             return True
-        beat = _aware(row.heartbeat_at)
+        beat = row.heartbeat_at
         return beat is not None and now - beat > LOCK_STALE_AFTER
 
     # -- audit ----------------------------------------------------------------------
@@ -722,8 +715,8 @@ class StateStore:
                     r.record,
                     r.error,
                     r.attempts,
-                    _aware(r.first_at) or _now(),
-                    _aware(r.last_at) or _now(),
+                    r.first_at,
+                    r.last_at,
                 )
                 for r in conn.execute(stmt)
             ]

@@ -7,6 +7,8 @@ this schema.
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
+
 from sqlalchemy import (
     JSON,
     BigInteger,
@@ -22,6 +24,25 @@ from sqlalchemy import (
     Text,
     UniqueConstraint,
 )
+from sqlalchemy.engine import Dialect
+from sqlalchemy.types import TypeDecorator
+
+
+class UTCDateTime(TypeDecorator[datetime]):
+    """A timezone-aware timestamp that always comes back aware (UTC).
+
+    SQLite stores no zone and hands back naive datetimes; PostgreSQL hands back aware
+    ones. Every timestamp in the hub is UTC, so naive values read back are UTC.
+    """
+
+    impl = DateTime(timezone=True)
+    cache_ok = True
+
+    def process_result_value(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        if value is not None and value.tzinfo is None:
+            return value.replace(tzinfo=UTC)
+        return value
+
 
 metadata = MetaData()
 
@@ -31,7 +52,7 @@ kv = Table(
     Column("namespace", String(100), primary_key=True),
     Column("key", String(200), primary_key=True),
     Column("value", JSON, nullable=True),
-    Column("updated_at", DateTime(timezone=True), nullable=False),
+    Column("updated_at", UTCDateTime(), nullable=False),
 )
 
 cursors = Table(
@@ -44,7 +65,7 @@ cursors = Table(
     Column("boundary_ids", JSON, nullable=True),
     Column("resume", JSON, nullable=True),
     Column("run_cursor", String(64), nullable=True),
-    Column("updated_at", DateTime(timezone=True), nullable=False),
+    Column("updated_at", UTCDateTime(), nullable=False),
 )
 
 crosswalk = Table(
@@ -55,7 +76,7 @@ crosswalk = Table(
     Column("kind", String(50), nullable=False),
     Column("system", String(100), nullable=False),
     Column("external_id", String(200), nullable=False),
-    Column("created_at", DateTime(timezone=True), nullable=False),
+    Column("created_at", UTCDateTime(), nullable=False),
     UniqueConstraint("kind", "system", "external_id", name="uq_crosswalk_ref"),
     UniqueConstraint("hub_id", "system", name="uq_crosswalk_hub_system"),
 )
@@ -74,7 +95,7 @@ record_hashes = Table(
     Column("source_system", String(100), nullable=True),
     Column("source_id", String(200), nullable=True),
     Column("seen_run", String(36), nullable=True),
-    Column("updated_at", DateTime(timezone=True), nullable=False),
+    Column("updated_at", UTCDateTime(), nullable=False),
 )
 Index("ix_record_hashes_source", record_hashes.c.job, record_hashes.c.source_system, record_hashes.c.source_id)
 
@@ -105,7 +126,7 @@ sync_pending = Table(
     Column("entity", String(100), nullable=False),
     Column("reason", Text, nullable=False),
     Column("record", JSON, nullable=True),
-    Column("created_at", DateTime(timezone=True), nullable=False),
+    Column("created_at", UTCDateTime(), nullable=False),
 )
 
 # RMM alerts and the PSA tickets opened for them, one row per occurrence of a problem
@@ -124,9 +145,9 @@ alert_tickets = Table(
     Column("alert_id", String(200), nullable=True),
     Column("severity", String(20), nullable=False),
     Column("hub_status", String(100), nullable=True),
-    Column("opened_at", DateTime(timezone=True), nullable=False),
-    Column("cleared_at", DateTime(timezone=True), nullable=True),
-    Column("updated_at", DateTime(timezone=True), nullable=False),
+    Column("opened_at", UTCDateTime(), nullable=False),
+    Column("cleared_at", UTCDateTime(), nullable=True),
+    Column("updated_at", UTCDateTime(), nullable=False),
 )
 Index("ix_alert_tickets_key", alert_tickets.c.job, alert_tickets.c.dedup_key)
 Index("ix_alert_tickets_state", alert_tickets.c.job, alert_tickets.c.state)
@@ -139,8 +160,8 @@ runs = Table(
     Column("kind", String(20), nullable=False),
     Column("status", String(20), nullable=False),
     Column("dry_run", Boolean, nullable=False, default=False),
-    Column("started_at", DateTime(timezone=True), nullable=False),
-    Column("finished_at", DateTime(timezone=True), nullable=True),
+    Column("started_at", UTCDateTime(), nullable=False),
+    Column("finished_at", UTCDateTime(), nullable=True),
     Column("summary", JSON, nullable=True),
 )
 Index("ix_runs_job_started", runs.c.job, runs.c.started_at)
@@ -152,15 +173,15 @@ locks = Table(
     Column("holder", String(36), nullable=False),
     Column("host", String(255), nullable=False),
     Column("pid", Integer, nullable=False),
-    Column("acquired_at", DateTime(timezone=True), nullable=False),
-    Column("heartbeat_at", DateTime(timezone=True), nullable=False),
+    Column("acquired_at", UTCDateTime(), nullable=False),
+    Column("heartbeat_at", UTCDateTime(), nullable=False),
 )
 
 audit_log = Table(
     "audit_log",
     metadata,
     Column("id", BigInteger().with_variant(Integer, "sqlite"), primary_key=True, autoincrement=True),
-    Column("at", DateTime(timezone=True), nullable=False),
+    Column("at", UTCDateTime(), nullable=False),
     Column("run_id", String(36), nullable=True),
     Column("actor", String(100), nullable=False),
     Column("system", String(100), nullable=False),
@@ -185,9 +206,9 @@ dead_letters = Table(
     Column("record", JSON, nullable=True),
     Column("error", Text, nullable=False),
     Column("attempts", Integer, nullable=False, default=1),
-    Column("first_at", DateTime(timezone=True), nullable=False),
-    Column("last_at", DateTime(timezone=True), nullable=False),
-    Column("resolved_at", DateTime(timezone=True), nullable=True),
+    Column("first_at", UTCDateTime(), nullable=False),
+    Column("last_at", UTCDateTime(), nullable=False),
+    Column("resolved_at", UTCDateTime(), nullable=True),
     UniqueConstraint("job", "system", "kind", "record_id", name="uq_dead_letter_record"),
 )
 
@@ -202,8 +223,8 @@ workflow_runs = Table(
     Column("current_step", String(100), nullable=True),
     Column("error", Text, nullable=True),
     Column("definition", JSON, nullable=True),
-    Column("created_at", DateTime(timezone=True), nullable=False),
-    Column("updated_at", DateTime(timezone=True), nullable=False),
+    Column("created_at", UTCDateTime(), nullable=False),
+    Column("updated_at", UTCDateTime(), nullable=False),
 )
 Index("ix_workflow_runs_status", workflow_runs.c.status)
 
@@ -219,10 +240,10 @@ workflow_steps = Table(
     Column("waiting_on", JSON, nullable=True),
     Column("note", Text, nullable=True),
     Column("error", Text, nullable=True),
-    Column("started_at", DateTime(timezone=True), nullable=True),
-    Column("finished_at", DateTime(timezone=True), nullable=True),
-    Column("deadline_at", DateTime(timezone=True), nullable=True),
-    Column("remind_at", DateTime(timezone=True), nullable=True),
+    Column("started_at", UTCDateTime(), nullable=True),
+    Column("finished_at", UTCDateTime(), nullable=True),
+    Column("deadline_at", UTCDateTime(), nullable=True),
+    Column("remind_at", UTCDateTime(), nullable=True),
 )
 
 events = Table(
@@ -240,12 +261,12 @@ events = Table(
     Column("status", String(20), nullable=False),
     Column("attempts", Integer, nullable=False, default=0),
     Column("error", Text, nullable=True),
-    Column("occurred_at", DateTime(timezone=True), nullable=True),
-    Column("received_at", DateTime(timezone=True), nullable=False),
-    Column("processed_at", DateTime(timezone=True), nullable=True),
+    Column("occurred_at", UTCDateTime(), nullable=True),
+    Column("received_at", UTCDateTime(), nullable=False),
+    Column("processed_at", UTCDateTime(), nullable=True),
     # when the event may next be claimed: its retry time after a failure, or the end of
     # the lease of the worker processing it (a crashed worker's event becomes due again)
-    Column("next_attempt_at", DateTime(timezone=True), nullable=True),
+    Column("next_attempt_at", UTCDateTime(), nullable=True),
     UniqueConstraint("connector", "event_id", name="uq_event"),
 )
 Index("ix_events_due", events.c.status, events.c.next_attempt_at)

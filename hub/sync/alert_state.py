@@ -19,7 +19,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
 
 from sqlalchemy import Connection, delete, insert, select, update
@@ -30,11 +30,6 @@ from hub.state.store import StateStore
 __all__ = ["CLEARED", "CREATING", "OPEN", "AlertTicket", "AlertTickets"]
 
 CREATING, OPEN, CLEARED = "creating", "open", "cleared"
-
-
-def _aware(value: datetime | None) -> datetime | None:
-    # SQLite hands back naive datetimes; everything in the hub is UTC.
-    return value.replace(tzinfo=UTC) if value is not None and value.tzinfo is None else value
 
 
 @dataclass(frozen=True)
@@ -53,7 +48,7 @@ class AlertTicket:
     def from_row(cls, row: Any) -> AlertTicket:
         m = row._mapping
         return cls(m["id"], m["dedup_key"], m["state"], m["ticket_id"], m["alert_id"], m["severity"],
-                   m["hub_status"], _aware(m["opened_at"]) or m["opened_at"], _aware(m["cleared_at"]))  # fmt: skip
+                   m["hub_status"], m["opened_at"], m["cleared_at"])  # fmt: skip
 
 
 class AlertTickets:

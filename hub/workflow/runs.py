@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import datetime
 from enum import StrEnum
 from typing import Any
 
@@ -50,13 +50,6 @@ class StepStatus(StrEnum):
         return self in (StepStatus.done, StepStatus.skipped, StepStatus.timed_out)
 
 
-def _aware(value: datetime | None) -> datetime | None:
-    # SQLite hands back naive datetimes; everything in the hub is UTC.
-    if value is None or value.tzinfo is not None:
-        return value
-    return value.replace(tzinfo=UTC)
-
-
 @dataclass
 class RunRecord:
     id: str
@@ -81,8 +74,8 @@ class RunRecord:
             current_step=row.current_step,
             error=row.error,
             definition=dict(row.definition or {}),
-            created_at=_aware(row.created_at) or datetime.now(UTC),
-            updated_at=_aware(row.updated_at) or datetime.now(UTC),
+            created_at=row.created_at,
+            updated_at=row.updated_at,
         )
 
 
@@ -114,10 +107,10 @@ class StepRecord:
             waiting_on=row.waiting_on,
             note=row.note,
             error=row.error,
-            started_at=_aware(row.started_at),
-            finished_at=_aware(row.finished_at),
-            deadline_at=_aware(row.deadline_at),
-            remind_at=_aware(row.remind_at),
+            started_at=row.started_at,
+            finished_at=row.finished_at,
+            deadline_at=row.deadline_at,
+            remind_at=row.remind_at,
         )
 
 
