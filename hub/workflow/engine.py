@@ -428,6 +428,29 @@ class WorkflowEngine:
 
     # -- side effects ------------------------------------------------------------------------
 
+    def _mark_running(
+        self, run: _Run, step: Step, rec: StepRecord | None, key: str, **extra: Any
+    ) -> datetime:
+        """Record, before any side effect, that the step runs under ``key`` (one more attempt);
+        returns when the step first started."""
+        now = self.now()
+        started_at = rec.started_at if rec is not None and rec.started_at else now
+        with self.hub.store.transaction() as conn:
+            self.runs.save_step(
+                conn,
+                run.id,
+                step.id,
+                status=StepStatus.running.value,
+                attempts=(rec.attempts if rec else 0) + 1,
+                idempotency_key=key,
+                started_at=started_at,
+                finished_at=None,
+                error=None,
+                **extra,
+            )
+            self.runs.update(conn, run.id, now, status=RunStatus.running.value, current_step=step.id)
+        return started_at
+
     def _side_effect(self, run: _Run, step: Step, rec: StepRecord | None, names: dict[str, Any]) -> _Outcome:
         target = step.action or step.write
         assert target is not None
@@ -439,21 +462,7 @@ class WorkflowEngine:
             state=self.hub.store.kv(f"connector:{connector}"),
         )
         retry = rec is not None and rec.attempts > 0
-        now = self.now()
-        started_at = rec.started_at if rec is not None and rec.started_at else now
-        with self.hub.store.transaction() as conn:
-            self.runs.save_step(
-                conn,
-                run.id,
-                step.id,
-                status=StepStatus.running.value,
-                attempts=(rec.attempts if rec else 0) + 1,
-                idempotency_key=ctx.idempotency_key,
-                started_at=started_at,
-                finished_at=None,
-                error=None,
-            )
-            self.runs.update(conn, run.id, now, status=RunStatus.running.value, current_step=step.id)
+        started_at = self._mark_running(run, step, rec, ctx.idempotency_key)
         self._notify(run.id, step.id, StepStatus.running.value, "retrying" if retry else "")
         try:
             if step.action is not None:
@@ -506,21 +515,7 @@ class WorkflowEngine:
             if len(set(keys)) != len(keys):
                 return self._fail(run, step, "foreach: two items have the same key")
             progress = {"items": json_safe(items), "keys": keys, "done": {}, "current": None}
-        now = self.now()
-        with self.hub.store.transaction() as conn:
-            self.runs.save_step(
-                conn,
-                run.id,
-                step.id,
-                status=StepStatus.running.value,
-                attempts=(rec.attempts if rec else 0) + 1,
-                idempotency_key=f"{run.id}:{step.id}",
-                started_at=rec.started_at if rec is not None and rec.started_at else now,
-                finished_at=None,
-                error=None,
-                result=progress,
-            )
-            self.runs.update(conn, run.id, now, status=RunStatus.running.value, current_step=step.id)
+        self._mark_running(run, step, rec, f"{run.id}:{step.id}", result=progress)
         for item, key in zip(progress["items"], progress["keys"], strict=True):
             if key in progress["done"]:
                 continue
