@@ -116,7 +116,8 @@ class StateStore:
         if url.startswith("sqlite:///") and not url.startswith("sqlite:///:memory:"):
             Path(url.removeprefix("sqlite:///")).expanduser().parent.mkdir(parents=True, exist_ok=True)
         try:
-            engine = create_engine(url, future=True, pool_pre_ping=True)
+            # a ping per checkout guards network databases; a SQLite file needs none
+            engine = create_engine(url, future=True, pool_pre_ping=not url.startswith("sqlite"))
         except (ArgumentError, ModuleNotFoundError) as exc:
             raise ConfigError(f"HUB_STATE_URL: cannot use {_safe_url(url)!r}: {exc}") from None
         if engine.dialect.name == "sqlite":
