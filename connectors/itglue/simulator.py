@@ -115,6 +115,7 @@ class ITGlueSimulator:
         monotonic: Callable[[], float] = time.monotonic,
     ) -> None:
         self.api_key = api_key
+        self.site_summary_type = site_summary_type
         self.budget, self.window = budget, window
         self.monotonic = monotonic
         self.lock = threading.RLock()
@@ -783,39 +784,20 @@ class ITGlueSimulatorControl:
         return SITE_SUMMARY_TYPE_ID
 
 
-def build_sandbox(
-    *,
-    size: int = 25,
-    seed: int = 1,
-    api_key: str = "ITG.simulator-key",
-    budget: int = 3000,
-    window: float = 300.0,
-    psa_every: int = 5,
-    site_summary_type: str = "Site Summary",
-    monotonic: Callable[[], float] = time.monotonic,
-    **_other_vendors: Any,
-) -> Sandbox:
+def build_sandbox(*, webhook_url: str | None = None, **options: Any) -> Sandbox:
     """The simulator as a :class:`hub.sdk.Sandbox`.
 
     ``size`` organizations (and as many contacts; a Site Summary for every other
     organization), every ``psa_every``-th organization PSA-synced, ``budget`` requests
     per ``window`` seconds measured on ``monotonic`` (pass a fake clock's to make
-    Retry-After waits instant in tests). Options meant for vendors with webhooks
-    (``webhook_url``) are accepted and unused: IT Glue sends none.
+    Retry-After waits instant in tests): the options of :class:`ITGlueSimulator`, whose
+    defaults are the only ones. ``webhook_url``, meant for vendors with webhooks, is
+    accepted and unused: IT Glue sends none.
     """
-    sim = ITGlueSimulator(
-        size=size,
-        seed=seed,
-        api_key=api_key,
-        budget=budget,
-        window=window,
-        psa_every=psa_every,
-        site_summary_type=site_summary_type,
-        monotonic=monotonic,
-    )
+    sim = ITGlueSimulator(**options)
 
     def settings(base_url: str) -> dict[str, Any]:
-        return {"base_url": base_url, "api_key": api_key, "site_summary_type": site_summary_type}
+        return {"base_url": base_url, "api_key": sim.api_key, "site_summary_type": sim.site_summary_type}
 
     return Sandbox(
         app=sim.app, settings=settings, control=ITGlueSimulatorControl(sim), extra={"simulator": sim}
