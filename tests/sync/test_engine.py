@@ -253,3 +253,26 @@ def test_cross_cutting_hooks_transform_veto_enrich_and_observe(world: World) -> 
     with pytest.raises(MassDeactivation):
         world.run()
     assert hooks.calls[-1] == "error:MassDeactivation"
+
+
+def test_the_collector_is_tuned_during_a_run_and_restored_after(world: World) -> None:
+    import gc
+
+    from hub.sync.gc import BULK_THRESHOLDS
+
+    seen: list[tuple[int, int, int]] = []
+
+    class Observe:
+        @hookimpl
+        def hub_sync_started(self, job: str, dry_run: bool) -> None:
+            seen.append(gc.get_threshold())
+
+    before = gc.get_threshold()
+    world.extra_plugins.append((Observe(), "observe"))
+    world.run()
+    assert seen == [BULK_THRESHOLDS] and gc.get_threshold() == before and gc.get_freeze_count() == 0
+    for rid in ("1", "2", "3", "4", "5"):
+        world.crm.rows[rid].update(active=False, modified=world.crm.stamp())
+    with pytest.raises(MassDeactivation):
+        world.run()
+    assert gc.get_threshold() == before and gc.get_freeze_count() == 0
