@@ -722,17 +722,21 @@ class StateStore:
                 for r in conn.execute(stmt)
             ]
 
-    def is_dead_lettered(self, job: str, system: str, kind: str, record_id: str) -> bool:
+    def dead_lettered(self, job: str, system: str, kind: str, record_ids: Iterable[str]) -> set[str]:
+        """Which of ``record_ids`` have an unresolved dead letter (one query per 500)."""
+        found: set[str] = set()
         with self.engine.connect() as conn:
-            return bool(
-                conn.execute(
-                    select(func.count()).where(
-                        *_of_target(t.dead_letters, job, system, kind),
-                        t.dead_letters.c.record_id == record_id,
-                        t.dead_letters.c.resolved_at.is_(None),
-                    )
-                ).scalar_one()
-            )
+            for chunk in _chunks(record_ids):
+                found.update(
+                    conn.execute(
+                        select(t.dead_letters.c.record_id).where(
+                            *_of_target(t.dead_letters, job, system, kind),
+                            t.dead_letters.c.record_id.in_(chunk),
+                            t.dead_letters.c.resolved_at.is_(None),
+                        )
+                    ).scalars()
+                )
+        return found
 
     def resolve_dead_letters(self, conn: Connection, job: str, system: str, kind: str, record_ids: list[str]) -> None:
         for chunk in _chunks(record_ids):

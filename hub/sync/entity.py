@@ -102,6 +102,8 @@ class EntitySync:
         self.index_run = run.run_id
         #: per page: counterparts of referenced records, and target ids by (rule, match key)
         self._refs: dict[str, str | None] = {}
+        #: per page: referenced records with no counterpart because they are dead-lettered here
+        self._dead_refs: set[str] = set()
         self._keys: dict[tuple[int, str], list[str]] = {}
         self._new_keys: list[tuple[int, str, str]] = []
         #: match keys of creates planned but not yet confirmed by the target
@@ -240,7 +242,7 @@ class EntitySync:
         return results
 
     def _prefetch_refs(self, cores: list[Record]) -> None:
-        self._refs = {}
+        self._refs, self._dead_refs = {}, set()
         wanted: dict[tuple[str, str], set[str]] = {}
         for core in cores:
             for path in self.fields:
@@ -251,6 +253,9 @@ class EntitySync:
             found = self.store.counterparts(kind, system, sorted(ids), self.step.target)
             for rid in ids:
                 self._refs[str(ExternalRef(system=system, kind=kind, id=rid))] = found.get(rid)
+            missing = sorted(ids - found.keys())
+            for rid in self.store.dead_lettered(self.job, self.step.target, kind, missing):
+                self._dead_refs.add(str(ExternalRef(system=system, kind=kind, id=rid)))
 
     def _prefetch_keys(self, unlinked: list[Record]) -> None:
         self._keys = {}
@@ -344,7 +349,10 @@ class EntitySync:
 
     def _failed_here(self, ref: ExternalRef) -> bool:
         """Whether the referenced source record is dead-lettered by this job."""
-        return self.store.is_dead_lettered(self.job, self.step.target, ref.kind, ref.id)
+        key = str(ref)
+        if key in self._refs:  # prefetched with the page
+            return key in self._dead_refs
+        return bool(self.store.dead_lettered(self.job, self.step.target, ref.kind, [ref.id]))
 
     def _current(self, target_id: str) -> dict[str, Any] | None:
         """The target's current values of the written fields (dry runs only: costs a call)."""

@@ -62,3 +62,24 @@ def test_missing_setting_exits_2(sandboxes: SandboxSet, capsys: pytest.CaptureFi
     code, out, err = run_cli(["sync", "psa-to-docs", "--json"], capsys)
     assert code == 2 and out == ""
     assert err.strip() == "hub: HUB_ITGLUE__API_KEY: required but not set"
+
+
+def test_contacts_of_a_company_that_failed_are_failed_with_a_pointer_not_skipped(
+    sandboxes: SandboxSet, capsys: pytest.CaptureFixture[str]
+) -> None:
+    autotask = sandboxes.control("autotask")
+    sim = autotask.sim  # type: ignore[attr-defined]
+    contacts = sim.tables["Contacts"].records.values()
+    company = next(
+        c for c in sim.tables["Companies"].records.values()
+        if c["isActive"] and any(p["companyID"] == c["id"] and p["isActive"] for p in contacts)
+    )  # fmt: skip
+    company["companyName"] = "   "  # blank once trimmed: the core model refuses it
+    theirs = {str(p["id"]) for p in contacts if p["companyID"] == company["id"] and p["isActive"]}
+
+    code, summary = sync(capsys)
+    assert code == 1 and summary["status"] == "partial"
+    failed = {e["source_id"]: e["reason"] for e in summary["plan"] if e["action"] == "failed"}
+    assert "field name" in failed.pop(str(company["id"]))
+    assert set(failed) == theirs
+    assert all("failed to sync: see hub deadletters" in reason for reason in failed.values())
