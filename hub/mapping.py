@@ -26,7 +26,7 @@ from enum import Enum
 from functools import cache
 from importlib import resources
 from pathlib import Path
-from typing import Any, Literal, Protocol
+from typing import Any, Literal, NamedTuple, Protocol
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
@@ -181,10 +181,18 @@ NORMALIZERS: dict[str, Callable[[Any], Any]] = {
 _SEGMENT = re.compile(r"^(?P<name>[^\[\]]+)?(?:\[(?P<sel>[^\]]+)\])?$")
 
 
+class Selector(NamedTuple):
+    """A parsed ``[key=value]`` or ``[index]`` selector (parsed once per path, see :func:`_segments`)."""
+
+    key: str | None
+    want: str | None
+    index: int | None
+
+
 @cache
-def _segments(path: str) -> tuple[tuple[str | None, str | None], ...]:
+def _segments(path: str) -> tuple[tuple[str | None, Selector | None], ...]:
     """``a.b[k=v].c`` -> ((a, None), (b, k=v), (c, None)); cached: mappings reuse few paths."""
-    out = []
+    out: list[tuple[str | None, Selector | None]] = []
     # split on dots that are not inside a [selector]
     depth, buf, parts = 0, "", []
     for ch in path:
@@ -202,17 +210,30 @@ def _segments(path: str) -> tuple[tuple[str | None, str | None], ...]:
         m = _SEGMENT.match(part)
         if not m or not part:
             raise ValueError(f"bad path segment {part!r} in {path!r}")
-        out.append((m.group("name"), m.group("sel")))
+        sel = m.group("sel")
+        if sel is None:
+            out.append((m.group("name"), None))
+        elif "=" in sel:
+            key, want = (x.strip() for x in sel.split("=", 1))
+            out.append((m.group("name"), Selector(key, want, None)))
+        else:
+            try:
+                out.append((m.group("name"), Selector(None, None, int(sel))))
+            except ValueError:
+                raise ValueError(f"bad selector [{sel}] in {path!r}: use [key=value] or a list index") from None
     return tuple(out)
 
 
-def _select(items: Any, sel: str) -> Any:
+def _select(items: Any, sel: Selector) -> Any:
     if not isinstance(items, list):
         return None
-    if "=" in sel:
-        key, want = (s.strip() for s in sel.split("=", 1))
-        return next((i for i in items if isinstance(i, dict) and str(i.get(key)) == want), None)
-    idx = int(sel)
+    if sel.index is None:
+        key, want = sel.key, sel.want
+        for item in items:
+            if isinstance(item, dict) and str(item.get(key)) == want:
+                return item
+        return None
+    idx = sel.index
     return items[idx] if -len(items) <= idx < len(items) else None
 
 
@@ -252,9 +273,9 @@ def set_path(data: dict[str, Any], path: str, value: Any) -> None:
             current = current.setdefault(name, {})
             continue
         items = current.setdefault(name, []) if name is not None else current
-        if "=" not in sel:
+        if sel.key is None or sel.want is None:
             raise ValueError(f"cannot write through index selector in {path!r}")
-        key, want = (s.strip() for s in sel.split("=", 1))
+        key, want = sel.key, sel.want
         item = next((x for x in items if isinstance(x, dict) and str(x.get(key)) == want), None)
         if item is None:
             item = {key: _literal(want)}

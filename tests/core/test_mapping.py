@@ -116,6 +116,7 @@ def test_bad_vendor_data_is_rejected_naming_the_field(mapping_dir: Path) -> None
         ("kind: organization", "kind: widget"),
         ("address.city:", "adress.city:"),
         ("normalize: org_name", "normalize: fuzzy"),
+        ("address.city: {vendor: city}", "address.city: {vendor: \"udf[first].value\"}"),
     ],
 )
 def test_schema_errors_point_at_file_and_line(tmp_path: Path, replace: str, message: str) -> None:
