@@ -11,6 +11,8 @@ $(STAMP): requirements.lock pyproject.toml
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --disable-pip-version-check -r requirements.lock
 	$(BIN)/python -m pip install --quiet --disable-pip-version-check --no-deps --no-build-isolation -e .
+	@# byte-compile the sources as a wheel install would (an editable install does not)
+	$(BIN)/python -m compileall -q hub connectors
 	@touch $(STAMP)
 
 install: $(STAMP)

@@ -23,9 +23,20 @@ from importlib import resources
 from pathlib import Path
 from typing import Any
 
-from alembic import command
-from alembic.config import Config
-from sqlalchemy import Connection, Engine, bindparam, create_engine, delete, event, func, insert, select, update
+from sqlalchemy import (
+    Connection,
+    Engine,
+    bindparam,
+    create_engine,
+    delete,
+    event,
+    func,
+    insert,
+    inspect,
+    select,
+    text,
+    update,
+)
 from sqlalchemy.exc import ArgumentError, IntegrityError, OperationalError
 
 from hub.errors import ConfigError, HubError
@@ -95,11 +106,20 @@ class KVNamespace:
             conn.execute(delete(t.kv).where(t.kv.c.namespace == self._ns, t.kv.c.key == key))
 
 
-def _alembic_config(conn: Connection) -> Config:
+def _alembic_config(conn: Connection) -> Any:
+    from alembic.config import Config
+
     cfg = Config()
     cfg.set_main_option("script_location", str(resources.files("hub.state") / "migrations"))
     cfg.attributes["connection"] = conn
     return cfg
+
+
+def _recorded_revision(conn: Connection) -> str | None:
+    """The schema revision Alembic recorded in the database (None before the first migration)."""
+    if not inspect(conn).has_table("alembic_version"):
+        return None
+    return conn.execute(text("SELECT version_num FROM alembic_version")).scalar()
 
 
 class StateStore:
@@ -131,14 +151,21 @@ class StateStore:
         return store
 
     def migrate(self) -> None:
+        """Upgrade to :data:`~hub.state.tables.SCHEMA_REVISION`.
+
+        Every command opens the store, and importing Alembic costs a third of a second:
+        when the recorded revision is already the latest, Alembic is not loaded at all.
+        """
         with self.engine.begin() as conn:
+            if _recorded_revision(conn) == t.SCHEMA_REVISION:
+                return
+            from alembic import command
+
             command.upgrade(_alembic_config(conn), "head")
 
     def current_revision(self) -> str | None:
         with self.engine.connect() as conn:
-            from alembic.runtime.migration import MigrationContext
-
-            return MigrationContext.configure(conn).get_current_revision()
+            return _recorded_revision(conn)
 
     def close(self) -> None:
         self.engine.dispose()

@@ -27,6 +27,9 @@ from sqlalchemy import (
 from sqlalchemy.engine import Dialect
 from sqlalchemy.types import TypeDecorator
 
+#: the newest migration's revision (hub/state/migrations/versions); a test keeps them in step
+SCHEMA_REVISION = "0001"
+
 
 class UTCDateTime(TypeDecorator[datetime]):
     """A timezone-aware timestamp that always comes back aware (UTC).

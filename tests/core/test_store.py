@@ -8,6 +8,7 @@ import os
 import pytest
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
+from sqlalchemy import text
 
 from hub.errors import ConfigError
 from hub.state import tables as t
@@ -22,7 +23,7 @@ def store(state_url: str) -> StateStore:
 
 
 def test_migrations_build_exactly_the_declared_schema(store: StateStore) -> None:
-    assert store.current_revision() == "0001"
+    assert store.current_revision() == t.SCHEMA_REVISION
     with store.engine.connect() as conn:
         diff = compare_metadata(MigrationContext.configure(conn, opts={"compare_type": True}), t.metadata)
     assert diff == []
@@ -31,7 +32,29 @@ def test_migrations_build_exactly_the_declared_schema(store: StateStore) -> None
 def test_reopening_is_idempotent(state_url: str) -> None:
     StateStore.open(state_url).close()
     store = StateStore.open(state_url)
-    assert store.current_revision() == "0001"
+    assert store.current_revision() == t.SCHEMA_REVISION
+    store.close()
+
+
+def test_schema_revision_is_the_newest_migration() -> None:
+    # StateStore.migrate skips Alembic when the database is at SCHEMA_REVISION: a new
+    # migration must move it, or existing databases would never be upgraded
+    from importlib import resources
+
+    from alembic.config import Config
+    from alembic.script import ScriptDirectory
+
+    cfg = Config()
+    cfg.set_main_option("script_location", str(resources.files("hub.state") / "migrations"))
+    assert ScriptDirectory.from_config(cfg).get_current_head() == t.SCHEMA_REVISION
+
+
+def test_an_older_database_is_upgraded(state_url: str) -> None:
+    store = StateStore.open(state_url)
+    with store.transaction() as conn:
+        conn.execute(text("UPDATE alembic_version SET version_num = 'base-not-current'"))
+    with pytest.raises(Exception, match="base-not-current"):
+        StateStore.open(state_url)  # not skipped: Alembic is asked, and knows no such revision
     store.close()
 
 
