@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import threading
 from collections.abc import Iterable
 from concurrent.futures import Future, ThreadPoolExecutor
 from datetime import datetime
@@ -37,6 +38,7 @@ from hub.errors import (
     ConfigError,
     ConflictError,
     HttpError,
+    HubError,
     NotFoundError,
     PermissionDeniedError,
     RateLimitedError,
@@ -54,6 +56,10 @@ if TYPE_CHECKING:
     from hub.sync.jobs import EntityStep
 
 log = get_logger("hub.sync")
+
+#: what one write worker hands back: the writes it answered (page index, outcome), and the
+#: fatal error that stopped it, if any
+_Drained = tuple[list[tuple[int, dict[str, Any]]], BaseException | None]
 
 #: errors that stop the run (the next run resumes); anything else fails one record
 FATAL = (TransientError, RateLimitedError, AuthenticationError, PermissionDeniedError, ConfigError)
@@ -111,6 +117,8 @@ class EntitySync:
         caps = [lim.concurrent for lim in self.target.rate_limits if lim.concurrent]
         self.concurrency = max(1, min([run.hub.settings.sync_concurrency, *caps]))
         self._pool: ThreadPoolExecutor | None = None
+        #: set by a fatal error: no worker starts another write in this run
+        self._stop = threading.Event()
 
     # -- configuration ------------------------------------------------------------------
 
@@ -418,17 +426,50 @@ class EntitySync:
         )
         return {**out, "op": op, "target_id": target_id, "after": send}
 
-    def submit(self, results: list[dict[str, Any]]) -> list[tuple[int, Future[dict[str, Any]]]]:
-        """Start sending a page's planned writes in the background (``self.concurrency`` at a time),
-        so the next page is read and planned while these are in flight."""
+    def submit(self, results: list[dict[str, Any]]) -> list[Future[_Drained]]:
+        """Start sending a page's planned writes in the background, so the next page is read
+        and planned while these are in flight.
+
+        ``self.concurrency`` workers drain the page's writes from one shared queue: a few
+        futures per page rather than one per record, so the planning thread is woken a few
+        times per page, not once per write (thread hand-offs cost the hub more CPU than
+        the writes' own bookkeeping).
+        """
+        todo = [i for i, r in enumerate(results) if r["op"] == "pending"]
+        if not todo:
+            return []
         if self._pool is None:
             self._pool = ThreadPoolExecutor(self.concurrency, thread_name_prefix=f"sync-{self.step.target}")
-        return [(i, self._pool.submit(self._send, r)) for i, r in enumerate(results) if r["op"] == "pending"]
+        queue = iter(todo)
+        lock = threading.Lock()
+        stop = self._stop
 
-    def collect(self, results: list[dict[str, Any]], sent: list[tuple[int, Future[dict[str, Any]]]]) -> None:
-        """Wait for a page's writes and account for them (a fatal error of any is raised here)."""
-        for i, future in sent:
-            out = future.result()
+        def drain() -> _Drained:
+            done: list[tuple[int, dict[str, Any]]] = []
+            while not stop.is_set():
+                with lock:
+                    i = next(queue, None)
+                if i is None:
+                    break
+                try:
+                    done.append((i, self._send(results[i])))
+                except BaseException as exc:  # fatal: the others take no new write
+                    stop.set()
+                    return done, exc
+            return done, None
+
+        return [self._pool.submit(drain) for _ in range(min(self.concurrency, len(todo)))]
+
+    def collect(self, results: list[dict[str, Any]], sent: list[Future[_Drained]]) -> None:
+        """Wait for a page's writes and account for them, in page order; a fatal error of any
+        is raised here, once every worker has stopped and the writes made are counted."""
+        answered: list[tuple[int, dict[str, Any]]] = []
+        fatal: BaseException | None = None
+        for future in sent:
+            done, error = future.result()
+            answered.extend(done)
+            fatal = fatal or error
+        for i, out in sorted(answered, key=lambda pair: pair[0]):
             for key in out["pending_keys"]:
                 self._pending.discard(key)
             if out["op"] == "failed":
@@ -445,6 +486,8 @@ class EntitySync:
                             f"{self.step.report_created}"
                         )
             results[i] = out
+        if fatal is not None:
+            raise fatal
 
     def _fail(self, out: dict[str, Any], target_id: str | None, reason: str, core: Record | None) -> dict[str, Any]:
         self.run.count("failed")
@@ -458,6 +501,15 @@ class EntitySync:
     def finish(self, results: list[dict[str, Any]], sent: list[Any], cursor: CursorState, pass_id: str) -> None:
         self.collect(results, sent)
         self.commit(results, cursor, pass_id)
+
+    def abandon(self, results: list[dict[str, Any]], sent: list[Any]) -> None:
+        """After a fatal error: stop, and count the writes a page in flight made anyway (they
+        are not committed; the next run finds them again by the match rules)."""
+        self._stop.set()
+        try:
+            self.collect(results, sent)
+        except HubError:
+            pass  # the error that stopped the run is the one reported
 
     def commit(self, results: list[dict[str, Any]], cursor: CursorState | None, pass_id: str) -> None:
         """Everything a page changed, in one transaction with its checkpoint (batched statements)."""
@@ -624,7 +676,11 @@ def run_entity_step(run: SyncRun, step: EntityStep) -> None:
                 checkpoint = _final_cursor(state, since, high, high_ids, run_start)
             sent = sync.submit(results)
             if inflight is not None:
-                sync.finish(*inflight, pass_id)
+                try:
+                    sync.finish(*inflight, pass_id)
+                except BaseException:
+                    sync.abandon(results, sent)
+                    raise
             inflight = (results, sent, checkpoint)
         if inflight is not None:
             sync.finish(*inflight, pass_id)

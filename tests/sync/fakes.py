@@ -54,7 +54,7 @@ class Vendor:
         self.rows: dict[str, dict[str, Any]] = {}
         self.ids = itertools.count(1)
         self.calls = 0
-        self.fail_on: dict[str, str] = {}  # name -> error message for writes
+        self.fail_on: dict[str, str | Exception] = {}  # name -> error message (or error) for writes
         self.writes: list[tuple[str, str, dict[str, Any]]] = []
 
     def stamp(self) -> str:
@@ -126,6 +126,8 @@ class Fake(Connector):
     def _guard(self, payload: dict[str, Any]) -> None:
         self.vendor.calls += 1
         message = self.vendor.fail_on.get(str(payload.get("name")))
+        if isinstance(message, Exception):
+            raise message
         if message:
             raise VendorError("request refused (HTTP 422)", connector=self.name, status=422, vendor_message=message)
 
