@@ -111,6 +111,8 @@ class EntitySync:
         #: per page: referenced records with no counterpart because they are dead-lettered here
         self._dead_refs: set[str] = set()
         self._keys: dict[tuple[int, str], list[str]] = {}
+        #: per page: each unlinked record's (rule index, match key) pairs
+        self._page_keys: dict[str, list[tuple[int, str]]] = {}
         self._new_keys: list[tuple[int, str, str]] = []
         #: match keys of creates planned but not yet confirmed by the target
         self._pending: set[tuple[int, str]] = set()
@@ -177,12 +179,15 @@ class EntitySync:
                         rows.append((i, str(key), stream.record_id(raw)))
             self.store.index_keys(self.index_run, self.step.target, self.kind, rows)
 
-    def _index_new(self, core: Record, target_id: str) -> None:
-        rows = [
-            (i, str(key), target_id)
-            for i, rule in enumerate(self.tmap.spec.match)
-            if (key := match_key(core, rule))
-        ]
+    def _match_keys(self, source_id: str, core: Record) -> list[tuple[int, str]]:
+        """(rule index, normalized key) of a record, computed once per page (see plan)."""
+        keys = self._page_keys.get(source_id)
+        if keys is None:
+            keys = [(i, str(key)) for i, rule in enumerate(self.tmap.spec.match) if (key := match_key(core, rule))]
+        return keys
+
+    def _index_new(self, keys: list[tuple[int, str]], target_id: str) -> None:
+        rows = [(i, key, target_id) for i, key in keys]
         self._new_keys.extend(rows)  # written to the index once per page (see process)
         for i, key, tid in rows:
             self._keys.setdefault((i, key), []).append(tid)
@@ -194,15 +199,13 @@ class EntitySync:
             return None, None
         if not self._indexed:
             self._build_index()
-        for i, rule in enumerate(rules):
-            key = match_key(core, rule)
-            if not key:
-                continue
-            if (i, str(key)) in self._pending:
+        for i, key in self._match_keys(source_id, core):
+            rule = rules[i]
+            if (i, key) in self._pending:
                 return None, f"another {self.step.source} record being created has the same {rule.key} {key!r}"
-            candidates = self._keys.get((i, str(key)))
+            candidates = self._keys.get((i, key))
             if candidates is None:
-                candidates = self.store.lookup_key(self.index_run, self.step.target, self.kind, i, str(key))
+                candidates = self.store.lookup_key(self.index_run, self.step.target, self.kind, i, key)
             free = []
             for tid in candidates:
                 hub_id = self.store.hub_id(self.kind, self.step.target, tid)
@@ -243,7 +246,7 @@ class EntitySync:
             mapped.append((source_id, self.hub.plugins.transform(self.job, self.step.source, core)))
         links = self.store.counterparts(self.kind, self.step.source, [sid for sid, _ in mapped], self.step.target)
         self._prefetch_refs([core for _, core in mapped])
-        self._prefetch_keys([core for sid, core in mapped if sid not in links and getattr(core, "active", True)])
+        self._prefetch_keys([(sid, core) for sid, core in mapped if sid not in links and getattr(core, "active", True)])
         hashes = self.store.hash_rows(self.job, self.step.target, self.kind, list(links.values()))
         for source_id, core in mapped:
             results.append(self._one(source_id, core, links.get(source_id), hashes))
@@ -265,15 +268,19 @@ class EntitySync:
             for rid in self.store.dead_lettered(self.job, self.step.target, kind, missing):
                 self._dead_refs.add(str(ExternalRef(system=system, kind=kind, id=rid)))
 
-    def _prefetch_keys(self, unlinked: list[Record]) -> None:
-        self._keys = {}
+    def _prefetch_keys(self, unlinked: list[tuple[str, Record]]) -> None:
+        self._keys, self._page_keys = {}, {}
         rules = self.tmap.spec.match
         if not unlinked or not rules:
             return
         if not self._indexed:
             self._build_index()
-        for i, rule in enumerate(rules):
-            keys = {str(k) for core in unlinked if (k := match_key(core, rule))}
+        wanted: dict[int, set[str]] = {}
+        for source_id, core in unlinked:
+            self._page_keys[source_id] = keys = self._match_keys(source_id, core)
+            for i, key in keys:
+                wanted.setdefault(i, set()).add(key)
+        for i, keys in wanted.items():
             found = self.store.lookup_keys(self.index_run, self.step.target, self.kind, i, keys)
             for key in keys:
                 self._keys[(i, key)] = found.get(key, [])
@@ -398,11 +405,10 @@ class EntitySync:
                 if get_path(send, path) is None:
                     set_path(send, path, value)
         # a later record with the same match key must not create it again while this is in flight
-        keys = [(i, str(key)) for i, rule in enumerate(self.tmap.spec.match) if (key := match_key(core, rule))]
-        if op == "create":
-            self._pending.update(keys)
+        keys = self._match_keys(out["source_id"], core) if op == "create" else []
+        self._pending.update(keys)
         out.update(op="pending", pending=op, target_id=target_id, send=send, entry=entry, core=core,
-                   pending_keys=keys if op == "create" else [])
+                   pending_keys=keys)
         return out
 
     def _send(self, out: dict[str, Any]) -> dict[str, Any]:
@@ -478,7 +484,7 @@ class EntitySync:
                 self.run.count("created" if out["op"] == "create" else "updated")
                 self.run.record(out["entry"])
                 if out["op"] == "create":
-                    self._index_new(out["core"], out["target_id"])
+                    self._index_new(out["pending_keys"], out["target_id"])
                     if self.step.report_created:
                         self.run.report(
                             f"{self.step.target} {self.step.entity} {out['target_id']} ({_display_name(out['core'])}) "
