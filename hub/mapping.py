@@ -459,6 +459,26 @@ def _core_set(data: dict[str, Any], path: str, value: Any) -> None:
     data.setdefault(head, {})[rest] = value
 
 
+def _reader(path: str) -> Callable[[Any], Any]:
+    """:func:`get_path` for one fixed path; a plain key is one dict lookup (a sync reads
+    every mapped field of hundreds of thousands of records)."""
+    segments = _segments(path)
+    if len(segments) == 1 and segments[0][1] is None and segments[0][0] is not None:
+        name = segments[0][0]
+        return lambda data: data.get(name) if isinstance(data, dict) else None
+    return lambda data: get_path(data, path)
+
+
+class _Read(NamedTuple):
+    """One read-direction field of an entity mapping, resolved once (see BoundMapping._reads)."""
+
+    core_path: str
+    fm: FieldMap
+    read: tuple[Callable[[Any], Any], ...]  # one reader, or one per joined vendor path
+    joined: bool
+    transforms: tuple[Callable[[Any], Any], ...]
+
+
 class BoundMapping:
     """An entity mapping bound to its system and entity name, ready to apply."""
 
@@ -466,6 +486,22 @@ class BoundMapping:
         self.system = system
         self.entity = entity
         self.spec = spec
+        self._compiled: list[_Read] | None = None
+
+    def _reads(self) -> list[_Read]:
+        if self._compiled is None:
+            self._compiled = [
+                _Read(
+                    core_path,
+                    fm,
+                    tuple(_reader(p) for p in (fm.vendor if isinstance(fm.vendor, list) else [fm.vendor])),
+                    isinstance(fm.vendor, list),
+                    tuple(TRANSFORMS[name] for name in fm.transform),
+                )
+                for core_path, fm in self.spec.fields.items()
+                if fm.direction != "write"
+            ]
+        return self._compiled
 
     @property
     def kind(self) -> str:
@@ -477,18 +513,17 @@ class BoundMapping:
         Raises :class:`RecordRejected` naming the field when the vendor data does not fit.
         """
         data: dict[str, Any] = {}
-        for core_path, fm in self.spec.fields.items():
-            if fm.direction == "write":
-                continue
-            if isinstance(fm.vendor, list):
-                value: Any = [get_path(raw, p) for p in fm.vendor]
+        for core_path, fm, read, joined, transforms in self._reads():
+            if joined:
+                value: Any = [r(raw) for r in read]
             else:
-                value = get_path(raw, fm.vendor)
+                value = read[0](raw)
                 if fm.picklist:
-                    value = vocab.picklist_label(self.entity, fm.vendor, value)
+                    value = vocab.picklist_label(self.entity, fm.vendor, value)  # type: ignore[arg-type]
             if fm.values and value is not None:
                 value = fm.values.get(str(value), fm.values.get("*", value))
-            value = _apply(fm.transform, value)
+            for transform in transforms:
+                value = transform(value)
             if value is None:
                 value = fm.default
             if fm.ref and value not in (None, "", 0):
