@@ -142,6 +142,11 @@ class StateStore:
             raise ConfigError(f"HUB_STATE_URL: cannot use {_safe_url(url)!r}: {exc}") from None
         if engine.dialect.name == "sqlite":
             event.listen(engine, "connect", _sqlite_pragmas)
+            # Bulk inserts as multi-row INSERT statements, not executemany: the sqlite3 module
+            # steps executemany once per row and releases the interpreter lock around each
+            # step, and while a sync's write threads wait for that lock every release is a
+            # thread hand-off (SQLAlchemy's "insertmanyvalues", which it uses for RETURNING).
+            engine.dialect.use_insertmanyvalues_wo_returning = True
         store = cls(engine)
         if migrate:
             try:
@@ -765,6 +770,16 @@ class StateStore:
                 )
         return found
 
+    def has_dead_letters(self, job: str, system: str, kind: str) -> bool:
+        """Whether any record of this job and target is dead-lettered and unresolved."""
+        with self.engine.connect() as conn:
+            found = conn.execute(
+                select(t.dead_letters.c.id)
+                .where(*_of_target(t.dead_letters, job, system, kind), t.dead_letters.c.resolved_at.is_(None))
+                .limit(1)
+            ).first()
+        return found is not None
+
     def resolve_dead_letters(self, conn: Connection, job: str, system: str, kind: str, record_ids: list[str]) -> None:
         for chunk in _chunks(record_ids):
             conn.execute(
@@ -816,6 +831,10 @@ def _pid_alive(pid: int) -> bool:
     return True
 
 
+#: SQLite page cache per connection (KiB): bounded, so memory stays flat however large the store
+SQLITE_CACHE_KIB = 32 * 1024
+
+
 def _sqlite_pragmas(dbapi_conn: Any, _record: Any) -> None:
     cursor = dbapi_conn.cursor()
     # WAL lets `hub serve` read while a sync writes; busy_timeout waits out short locks.
@@ -825,6 +844,9 @@ def _sqlite_pragmas(dbapi_conn: Any, _record: Any) -> None:
     cursor.execute("PRAGMA synchronous=NORMAL")
     cursor.execute("PRAGMA busy_timeout=30000")
     cursor.execute("PRAGMA foreign_keys=ON")
+    # A sync looks up and inserts index entries all over tables of millions of rows; the
+    # default 2 MB page cache sent most of those to the file (a read syscall each).
+    cursor.execute(f"PRAGMA cache_size=-{SQLITE_CACHE_KIB}")
     cursor.close()
 
 
