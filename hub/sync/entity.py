@@ -76,7 +76,7 @@ def _iso(value: datetime | None) -> str | None:
 
 
 def _display_name(record: Record) -> str | None:
-    for attr in ("name", "title", "full_name", "email"):
+    for attr in ("name", "full_name", "title", "email"):  # a contact's title is its job title
         value = getattr(record, attr, None)
         if value:
             return str(value)
@@ -121,6 +121,9 @@ class EntitySync:
         self._pool: ThreadPoolExecutor | None = None
         #: set by a fatal error: no worker starts another write in this run
         self._stop = threading.Event()
+        #: only records dead-lettered before this run can be resolved by it (a record is
+        #: read once per run), so a run that starts with none skips resolving per page
+        self._resolvable = self.store.has_dead_letters(self.job, self.step.target, self.kind)
 
     # -- configuration ------------------------------------------------------------------
 
@@ -415,8 +418,10 @@ class EntitySync:
         """Send one planned write (thread-safe: it touches no counter and no shared cache)."""
         op, core, send, target_id = out["pending"], out["core"], out["send"], out["target_id"]
         veto = self.hub.plugins.before_write(self.job, self.step.target, self.step.entity, op, core, send)
+        # ``out`` is this write's own dict: no other thread touches it while it is in flight
         if veto:
-            return {**out, "op": "failed", "reason": f"vetoed by a plugin: {veto}"}
+            out.update(op="failed", reason=f"vetoed by a plugin: {veto}")
+            return out
         try:
             if op == "create":
                 target_id = self.target.create(self.step.entity, send).id
@@ -425,12 +430,14 @@ class EntitySync:
         except FATAL:
             raise
         except RECORD_ERRORS as exc:
-            return {**out, "op": "failed", "reason": str(exc)}
+            out.update(op="failed", reason=str(exc))
+            return out
         self.hub.plugins.hook.hub_after_write(
             job=self.job, system=self.step.target, entity=self.step.entity, operation=op, record=core,
             result_id=target_id,
         )
-        return {**out, "op": op, "target_id": target_id, "after": send}
+        out.update(op=op, target_id=target_id, after=send)
+        return out
 
     def submit(self, results: list[dict[str, Any]]) -> list[Future[_Drained]]:
         """Start sending a page's planned writes in the background, so the next page is read
@@ -543,8 +550,9 @@ class EntitySync:
             seen = [r["target_id"] for r in results if r["op"] in ("unchanged", "deactivate", "failed")
                     and r.get("target_id")]  # fmt: skip
             store.mark_seen_many(conn, self.job, tgt, self.kind, seen, pass_id)
-            ok = [r["source_id"] for r in results if r["op"] in ("create", "update", "unchanged", "link")]
-            store.resolve_dead_letters(conn, self.job, tgt, self.kind, ok)
+            if self._resolvable:
+                ok = [r["source_id"] for r in results if r["op"] in ("create", "update", "unchanged", "link")]
+                store.resolve_dead_letters(conn, self.job, tgt, self.kind, ok)
             for r in results:
                 if r["op"] == "link":
                     store.link(conn, self.kind, {src: r["source_id"], tgt: r["target_id"]})

@@ -127,6 +127,17 @@ def test_a_failed_write_is_dead_lettered_and_retried(world: World, capsys: pytes
     assert len(world.docs.rows) == 10
 
 
+def test_a_dead_letter_is_resolved_by_the_next_run_that_writes_the_record(world: World) -> None:
+    world.docs.fail_on["Customer 03 Inc."] = "Name contains a reserved word"
+    assert world.run()["failed"] == 1
+    del world.docs.fail_on["Customer 03 Inc."]
+    world.crm.rows["3"].update(phone="555-3333", modified=world.crm.stamp())
+    summary = world.run()
+    assert (summary["status"], summary["created"]) == ("ok", 1)
+    with world.hub() as hub:
+        assert hub.store.dead_letters() == []
+
+
 def test_a_fatal_error_mid_page_stops_the_writes_counts_those_made_and_the_next_run_completes(
     world: World,
 ) -> None:
