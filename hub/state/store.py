@@ -142,11 +142,6 @@ class StateStore:
             raise ConfigError(f"HUB_STATE_URL: cannot use {_safe_url(url)!r}: {exc}") from None
         if engine.dialect.name == "sqlite":
             event.listen(engine, "connect", _sqlite_pragmas)
-            # Bulk inserts as multi-row INSERT statements, not executemany: the sqlite3 module
-            # steps executemany once per row and releases the interpreter lock around each
-            # step, and while a sync's write threads wait for that lock every release is a
-            # thread hand-off (SQLAlchemy's "insertmanyvalues", which it uses for RETURNING).
-            engine.dialect.use_insertmanyvalues_wo_returning = True
         store = cls(engine)
         if migrate:
             try:
