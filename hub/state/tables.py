@@ -28,7 +28,7 @@ from sqlalchemy.engine import Dialect
 from sqlalchemy.types import TypeDecorator
 
 #: the newest migration's revision (hub/state/migrations/versions); a test keeps them in step
-SCHEMA_REVISION = "0001"
+SCHEMA_REVISION = "0002"
 
 
 class UTCDateTime(TypeDecorator[datetime]):
@@ -81,9 +81,9 @@ crosswalk = Table(
     Column("external_id", String(200), nullable=False),
     Column("created_at", UTCDateTime(), nullable=False),
     UniqueConstraint("kind", "system", "external_id", name="uq_crosswalk_ref"),
+    # also the index for lookups by hub_id (its leading column): no second index to maintain
     UniqueConstraint("hub_id", "system", name="uq_crosswalk_hub_system"),
 )
-Index("ix_crosswalk_hub_id", crosswalk.c.hub_id)
 
 record_hashes = Table(
     "record_hashes",
