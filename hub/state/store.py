@@ -826,10 +826,6 @@ def _pid_alive(pid: int) -> bool:
     return True
 
 
-#: SQLite page cache per connection (KiB): bounded, so memory stays flat however large the store
-SQLITE_CACHE_KIB = 32 * 1024
-
-
 def _sqlite_pragmas(dbapi_conn: Any, _record: Any) -> None:
     cursor = dbapi_conn.cursor()
     # WAL lets `hub serve` read while a sync writes; busy_timeout waits out short locks.
@@ -839,9 +835,7 @@ def _sqlite_pragmas(dbapi_conn: Any, _record: Any) -> None:
     cursor.execute("PRAGMA synchronous=NORMAL")
     cursor.execute("PRAGMA busy_timeout=30000")
     cursor.execute("PRAGMA foreign_keys=ON")
-    # A sync looks up and inserts index entries all over tables of millions of rows; the
-    # default 2 MB page cache sent most of those to the file (a read syscall each).
-    cursor.execute(f"PRAGMA cache_size=-{SQLITE_CACHE_KIB}")
+
     cursor.close()
 
 
