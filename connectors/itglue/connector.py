@@ -163,15 +163,15 @@ class ITGlueConnector(Connector):
                     },
                     auth_hint=hint,
                 ),
-                headers={"x-api-key": key, "Accept": MEDIA_TYPE},
+                # IT Glue's examples send the JSON:API media type on every request; set once
+                # here, no per-request header merge on each of a sync's writes
+                headers={"x-api-key": key, "Accept": MEDIA_TYPE, "Content-Type": MEDIA_TYPE},
                 vendor_message=error_message,
             )
         return self._client
 
     def _send(self, method: str, path: str, body: dict[str, Any]) -> dict[str, Any]:
-        response = self.client().request(
-            method, path, content=json.dumps(body).encode(), headers={"Content-Type": MEDIA_TYPE}
-        )
+        response = self.client().request(method, path, content=json.dumps(body).encode())
         return self._resource(response)
 
     def _resource(self, response: httpx.Response) -> dict[str, Any]:
