@@ -38,7 +38,6 @@ from hub.errors import (
     ConfigError,
     ConflictError,
     HttpError,
-    HubError,
     NotFoundError,
     PermissionDeniedError,
     RateLimitedError,
@@ -521,8 +520,8 @@ class EntitySync:
         self._stop.set()
         try:
             self.collect(results, sent)
-        except HubError:
-            pass  # the error that stopped the run is the one reported
+        except BaseException:  # noqa: S110 - the caller re-raises the error that stopped the run
+            pass
 
     def commit(self, results: list[dict[str, Any]], cursor: CursorState | None, pass_id: str) -> None:
         """Everything a page changed, in one transaction with its checkpoint (batched statements)."""
