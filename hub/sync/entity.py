@@ -175,18 +175,18 @@ class EntitySync:
                     core = self.tmap.to_core(raw, self.target)
                 except RecordRejected:
                     continue
-                for i, rule in enumerate(rules):
-                    key = match_key(core, rule)
-                    if key:
-                        rows.append((i, str(key), stream.record_id(raw)))
+                target_id = stream.record_id(raw)
+                rows.extend((i, key, target_id) for i, key in self._keys_of(core))
             self.store.index_keys(self.index_run, self.step.target, self.kind, rows)
 
+    def _keys_of(self, core: Record) -> list[tuple[int, str]]:
+        """(rule index, normalized key) of a record under the target mapping's match rules."""
+        return [(i, str(key)) for i, rule in enumerate(self.tmap.spec.match) if (key := match_key(core, rule))]
+
     def _match_keys(self, source_id: str, core: Record) -> list[tuple[int, str]]:
-        """(rule index, normalized key) of a record, computed once per page (see plan)."""
+        """:meth:`_keys_of` a source record, computed once per page (see plan)."""
         keys = self._page_keys.get(source_id)
-        if keys is None:
-            keys = [(i, str(key)) for i, rule in enumerate(self.tmap.spec.match) if (key := match_key(core, rule))]
-        return keys
+        return self._keys_of(core) if keys is None else keys
 
     def _index_new(self, keys: list[tuple[int, str]], target_id: str) -> None:
         rows = [(i, key, target_id) for i, key in keys]
@@ -279,8 +279,8 @@ class EntitySync:
             self._build_index()
         wanted: dict[int, set[str]] = {}
         for source_id, core in unlinked:
-            self._page_keys[source_id] = keys = self._match_keys(source_id, core)
-            for i, key in keys:
+            self._page_keys[source_id] = pairs = self._keys_of(core)
+            for i, key in pairs:
                 wanted.setdefault(i, set()).add(key)
         for i, keys in wanted.items():
             found = self.store.lookup_keys(self.index_run, self.step.target, self.kind, i, keys)
