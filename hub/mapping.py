@@ -186,7 +186,7 @@ class Selector(NamedTuple):
 
     key: str | None
     want: str | None
-    index: int | None
+    position: int | None  # not ``index``: a tuple already has an index() method
 
 
 @cache
@@ -227,13 +227,13 @@ def _segments(path: str) -> tuple[tuple[str | None, Selector | None], ...]:
 def _select(items: Any, sel: Selector) -> Any:
     if not isinstance(items, list):
         return None
-    if sel.index is None:
+    if sel.position is None:
         key, want = sel.key, sel.want
         for item in items:
             if isinstance(item, dict) and str(item.get(key)) == want:
                 return item
         return None
-    idx = sel.index
+    idx = sel.position
     return items[idx] if -len(items) <= idx < len(items) else None
 
 
@@ -275,10 +275,9 @@ def set_path(data: dict[str, Any], path: str, value: Any) -> None:
         items = current.setdefault(name, []) if name is not None else current
         if sel.key is None or sel.want is None:
             raise ValueError(f"cannot write through index selector in {path!r}")
-        key, want = sel.key, sel.want
-        item = next((x for x in items if isinstance(x, dict) and str(x.get(key)) == want), None)
+        item = _select(items, sel)
         if item is None:
-            item = {key: _literal(want)}
+            item = {sel.key: _literal(sel.want)}
             items.append(item)
         if last:
             raise ValueError(f"path {path!r} must end in a field after the selector")
