@@ -21,7 +21,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from importlib import resources
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import (
     Connection,
@@ -41,6 +41,9 @@ from sqlalchemy.exc import ArgumentError, IntegrityError, OperationalError
 
 from hub.errors import ConfigError, HubError
 from hub.state import tables as t
+
+if TYPE_CHECKING:
+    from alembic.config import Config
 
 __all__ = ["CursorState", "DeadLetter", "JobLocked", "KVNamespace", "StateStore"]
 
@@ -106,8 +109,8 @@ class KVNamespace:
             conn.execute(delete(t.kv).where(t.kv.c.namespace == self._ns, t.kv.c.key == key))
 
 
-def _alembic_config(conn: Connection) -> Any:
-    from alembic.config import Config
+def _alembic_config(conn: Connection) -> Config:
+    from alembic.config import Config  # imported only when a migration runs (see migrate)
 
     cfg = Config()
     cfg.set_main_option("script_location", str(resources.files("hub.state") / "migrations"))
