@@ -19,15 +19,13 @@ settings.load_profile("hub")
 
 
 def vendor_specs() -> Path:
-    """``shared/vendor-specs`` of the steering repo: ``HUB_VENDOR_SPECS``, else the nearest
-    ancestor of this checkout that has it (CI clones the code with shared/ beside it)."""
+    """The vendors' published specs and example payloads the contract tests are built on:
+    ``HUB_VENDOR_SPECS`` if set, else the copy kept with the tests (``tests/vendor-specs``,
+    taken from the project's research bundle with each vendor's SOURCE.txt), so a fresh
+    clone anywhere runs them."""
     if os.environ.get("HUB_VENDOR_SPECS"):
         return Path(os.environ["HUB_VENDOR_SPECS"])
-    for parent in Path(__file__).resolve().parents:
-        candidate = parent / "shared" / "vendor-specs"
-        if candidate.is_dir():
-            return candidate
-    raise FileNotFoundError("shared/vendor-specs not found above the tests; set HUB_VENDOR_SPECS")
+    return Path(__file__).resolve().parent / "vendor-specs"
 
 
 @pytest.fixture(autouse=True)
