@@ -172,6 +172,9 @@ def _default_vendor_message(response: httpx.Response) -> str | None:
     return None
 
 
+_URL_CACHE = 4096  # distinct request paths remembered per client (a sync repeats few)
+
+
 class HttpClient:
     """A vendor API client: base URL, auth, budget, retries, logging, typed errors."""
 
@@ -203,6 +206,7 @@ class HttpClient:
         self.calls = 0
         self.rate_limited = 0
         self._calls_metric = metrics.API_CALLS.labels(connector=connector)
+        self._urls: dict[str, httpx.URL] = {}
         self._client = httpx.Client(
             base_url=base_url,
             headers=dict(headers or {}),
@@ -221,6 +225,7 @@ class HttpClient:
     @base_url.setter
     def base_url(self, value: str) -> None:
         self._client.base_url = httpx.URL(value)
+        self._urls.clear()
 
     def request(self, method: str, url: str, **kwargs: Any) -> httpx.Response:
         """Send with retries; returns a 2xx/3xx response or raises a typed :class:`HttpError`."""
@@ -298,17 +303,33 @@ class HttpClient:
             message = None
         return self.redactor.text(message) if message else None
 
+    def _absolute(self, url: str) -> httpx.URL:
+        """``url`` resolved against the base URL as httpx would (base path + path), parsed
+        once per distinct path: httpx parses a relative URL twice on every request, which
+        is a tenth of a write's client-side work in a large sync."""
+        found = self._urls.get(url)
+        if found is None:
+            if len(self._urls) >= _URL_CACHE:
+                self._urls.clear()
+            full = url
+            if not url.startswith(("http://", "https://")):
+                base = str(self._client.base_url)
+                full = f"{base if base.endswith('/') else base + '/'}{url.lstrip('/')}"
+            found = self._urls[url] = httpx.URL(full)
+        return found
+
     def _attempt(self, method: str, url: str, attempt: int, kwargs: dict[str, Any]) -> httpx.Response:
         if self.limiter is not None:
             self.limiter.acquire()
         started = time.perf_counter()
         full_url = url
+        target = self._absolute(url)
         try:
             if self.limiter is not None:
                 with self.limiter.slot():
-                    response = self._client.request(method, url, **kwargs)
+                    response = self._client.request(method, target, **kwargs)
             else:
-                response = self._client.request(method, url, **kwargs)
+                response = self._client.request(method, target, **kwargs)
         except httpx.TimeoutException as exc:
             self._count()
             full_url = self.redactor.url(str(exc.request.url)) if _has_request(exc) else url

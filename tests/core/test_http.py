@@ -161,3 +161,28 @@ def test_vendor_429_penalizes_the_shared_budget(respx_mock: respx.MockRouter, cl
     c.get("/x")
     # the retry waited Retry-After once (tenacity), the limiter did not add a second wait
     assert sum(clock.sleeps) == pytest.approx(30.0, abs=0.05)
+
+
+@pytest.mark.parametrize("base", ["https://api.example.test", "https://api.example.test/", "https://h.test:8443/v1.0"])
+@pytest.mark.parametrize(
+    "path", ["/things", "things", "/a/b?page[size]=5&x=%2F", "", "https://other.test/next?page=2"]
+)
+def test_request_urls_resolve_as_httpx_merges_them(base: str, path: str, clock: FakeClock) -> None:
+    """The client parses each path once and sends the URL httpx itself would build."""
+    seen: list[str] = []
+    transport = httpx.MockTransport(lambda request: (seen.append(str(request.url)), httpx.Response(200))[1])
+    c = HttpClient("example", base, clock=clock, transport=transport)
+    c.get(path)
+    c.get(path)  # the second time from the client's cache of parsed URLs
+    expected = str(httpx.Client(base_url=base).build_request("GET", path).url)
+    assert seen == [expected, expected]
+
+
+def test_a_new_base_url_is_used_for_paths_sent_before(clock: FakeClock) -> None:
+    seen: list[str] = []
+    transport = httpx.MockTransport(lambda request: (seen.append(str(request.url)), httpx.Response(200))[1])
+    c = HttpClient("example", "https://one.test/v1", clock=clock, transport=transport)
+    c.get("/things")
+    c.base_url = "https://two.test/v2"  # e.g. Autotask's zone found after a first call
+    c.get("/things")
+    assert seen == ["https://one.test/v1/things", "https://two.test/v2/things"]
