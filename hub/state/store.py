@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import os
 import socket
+import time
 import uuid
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
@@ -55,6 +56,21 @@ LOCK_STALE_AFTER = timedelta(minutes=10)
 
 def _now() -> datetime:
     return datetime.now(UTC)
+
+
+def new_hub_id() -> str:
+    """A new hub id: a time-ordered UUID, version 7 of RFC 9562 (48 bits of Unix time in
+    milliseconds, then random bits).
+
+    Hub ids are opaque, but they key the crosswalk's unique (hub_id, system) index. Random
+    (version 4) ids land on a random page of that index at every insert, so each page of a
+    large sync dirtied more index pages than the last (crosswalk inserts 21 -> 27 us a record
+    over 200,000 records); time-ordered ids are appended to its end (16 us, flat).
+    """
+    value = (time.time_ns() // 1_000_000) << 80 | int.from_bytes(os.urandom(10), "big")
+    value = value & ~(0xF << 76) | 0x7 << 76  # version 7
+    value = value & ~(0x3 << 62) | 0x2 << 62  # the RFC's variant
+    return str(uuid.UUID(int=value))
 
 
 class JobLocked(HubError):
@@ -261,7 +277,7 @@ class StateStore:
         hub_id = None
         for system, external_id in refs.items():
             hub_id = hub_id or self.hub_id(kind, system, external_id, conn)
-        hub_id = hub_id or str(uuid.uuid4())
+        hub_id = hub_id or new_hub_id()
         for system, external_id in refs.items():
             existing = self.hub_id(kind, system, external_id, conn)
             if existing:
@@ -315,7 +331,7 @@ class StateStore:
         for sid, tid in pairs:
             hub_id = known.get(sid)
             if hub_id is None:
-                hub_id = str(uuid.uuid4())
+                hub_id = new_hub_id()
                 rows.append({"hub_id": hub_id, "kind": kind, "system": source, "external_id": sid, "created_at": now})
             rows.append({"hub_id": hub_id, "kind": kind, "system": target, "external_id": tid, "created_at": now})
         conn.execute(insert(t.crosswalk), rows)

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import multiprocessing
 import os
+import time
+import uuid
 
 import pytest
 from alembic.autogenerate import compare_metadata
@@ -12,7 +14,7 @@ from sqlalchemy import text
 
 from hub.errors import ConfigError
 from hub.state import tables as t
-from hub.state.store import MAX_BOUNDARY_IDS, CursorState, JobLocked, StateStore
+from hub.state.store import MAX_BOUNDARY_IDS, CursorState, JobLocked, StateStore, new_hub_id
 
 
 @pytest.fixture
@@ -104,6 +106,19 @@ def test_crosswalk_links_and_never_moves_an_id(store: StateStore) -> None:
     assert store.refs(first) == {"autotask": "1", "itglue": "10", "quickbooks": "Q7"}
     assert store.counterpart("organization", "quickbooks", "Q7", "itglue") == "10"
     assert store.counterpart("contact", "autotask", "1", "itglue") is None
+
+
+def test_new_hub_ids_are_unique_time_ordered_version_7_uuids(store: StateStore) -> None:
+    first = [new_hub_id() for _ in range(2000)]
+    time.sleep(0.002)
+    later = new_hub_id()
+    assert len(set(first)) == len(first)
+    assert all(uuid.UUID(i).version == 7 and uuid.UUID(i).variant == uuid.RFC_4122 for i in first)
+    assert max(first) < later  # ordered by their millisecond, so the crosswalk index is appended to
+    with store.transaction() as conn:
+        store.link_new(conn, "org", "a", "b", [("1", "x")])
+        assert uuid.UUID(store.link(conn, "org", {"a": "2", "b": "y"})).version == 7
+    assert uuid.UUID(store.hub_id("org", "a", "1")).version == 7
 
 
 def test_hashes(store: StateStore) -> None:
