@@ -344,6 +344,11 @@ class HubSettings(BaseSettings):
     sync_concurrency: int = Field(
         default=4, ge=1, le=32, description="writes a sync sends at once (capped by each vendor's own limit)"
     )
+    sync_pin_cpu: bool = Field(
+        default=True,
+        description="run a sync's threads on one CPU (Linux): they take turns under Python's interpreter lock, "
+        "and handing it between CPUs cost a third of a large sync's CPU",
+    )
     mass_deactivate_threshold: float = Field(
         default=0.10, gt=0, le=1, description="share of a target a sync may deactivate"
     )

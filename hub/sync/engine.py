@@ -23,6 +23,7 @@ from hub import metrics
 from hub.errors import ConfigError, HubError
 from hub.logging import get_logger
 from hub.state.store import JobLocked
+from hub.sync.affinity import one_cpu
 from hub.sync.gc import bulk_gc
 
 if TYPE_CHECKING:
@@ -120,7 +121,7 @@ def run_job(
     for connector in job.connectors:
         hub.connector(connector)  # fail fast, with exit 2, on a missing setting
     try:
-        with hub.store.lock(f"sync:{name}"), bulk_gc():
+        with hub.store.lock(f"sync:{name}"), bulk_gc(), one_cpu(hub.settings.sync_pin_cpu):
             summary, error = _run_locked(hub, job, dry_run, full_refresh, allow_mass_deactivate, progress)
     except JobLocked:
         metrics.SYNC_RUNS.labels(job=name, status="locked").inc()

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 from pathlib import Path
 from typing import Any
 
@@ -305,3 +306,62 @@ def test_the_collector_is_tuned_during_a_run_and_restored_after(world: World) ->
     with pytest.raises(MassDeactivation):
         world.run()
     assert gc.get_threshold() == before and gc.get_freeze_count() == 0
+
+
+multi_cpu_linux = pytest.mark.skipif(
+    not hasattr(os, "sched_getaffinity") or len(os.sched_getaffinity(0)) < 2,
+    reason="pinning to one CPU needs Linux and at least two CPUs",
+)
+
+
+@multi_cpu_linux
+def test_a_run_and_its_write_workers_stay_on_one_cpu_then_the_affinity_is_restored(world: World) -> None:
+    import threading
+
+    seen: dict[str, set[int]] = {}
+
+    class Observe:
+        @hookimpl
+        def hub_sync_started(self, job: str, dry_run: bool) -> None:
+            seen["run"] = os.sched_getaffinity(0)
+
+        @hookimpl
+        def hub_after_write(self, job: str, system: str, entity: str, operation: str, record: Any,
+                            result_id: str | None) -> None:  # fmt: skip
+            seen.setdefault("worker", set()).update(os.sched_getaffinity(0))
+            seen.setdefault("threads", set()).add(threading.get_ident())
+
+    before = os.sched_getaffinity(0)
+    world.extra_plugins.append((Observe(), "observe"))
+    world.run()
+    assert len(seen["run"]) == 1 and seen["run"] <= before
+    assert seen["worker"] == seen["run"] and threading.get_ident() not in seen["threads"]
+    assert os.sched_getaffinity(0) == before
+
+
+@multi_cpu_linux
+def test_pinning_can_be_turned_off(world: World, monkeypatch: pytest.MonkeyPatch) -> None:
+    seen: list[set[int]] = []
+
+    class Observe:
+        @hookimpl
+        def hub_sync_started(self, job: str, dry_run: bool) -> None:
+            seen.append(os.sched_getaffinity(0))
+
+    monkeypatch.setenv("HUB_SYNC_PIN_CPU", "false")
+    world.extra_plugins.append((Observe(), "observe"))
+    world.run()
+    assert seen == [os.sched_getaffinity(0)] and len(seen[0]) > 1
+
+
+@multi_cpu_linux
+def test_current_cpu_reads_the_cpu_the_thread_runs_on() -> None:
+    from hub.sync.affinity import current_cpu
+
+    allowed = os.sched_getaffinity(0)
+    try:
+        for cpu in sorted(allowed):
+            os.sched_setaffinity(0, {cpu})  # the kernel moves the thread there at once
+            assert current_cpu() == cpu
+    finally:
+        os.sched_setaffinity(0, allowed)
