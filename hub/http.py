@@ -305,8 +305,8 @@ class HttpClient:
 
     def _absolute(self, url: str) -> httpx.URL:
         """``url`` resolved against the base URL as httpx would (base path + path), parsed
-        once per distinct path: httpx parses a relative URL twice on every request, which
-        is a tenth of a write's client-side work in a large sync."""
+        once per distinct path: httpx parses a relative URL twice on every request, about
+        7 % of a large sync's CPU."""
         found = self._urls.get(url)
         if found is None:
             if len(self._urls) >= _URL_CACHE:

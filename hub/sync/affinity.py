@@ -7,7 +7,7 @@ releases it) wakes a thread on another CPU: in the benchmark that was a third of
 run's CPU time, spent in futex wake-ups and context switches (measured with perf and
 strace: about 50 futex calls per write). On one CPU a hand-over is an ordinary context
 switch, and a thread back from a short socket call usually takes the lock again before
-the woken one runs: the 10,000-company run went from 32 s to 23 s.
+the woken one runs: the 10,000-company run went from 33 s to 23 s.
 
 The run's thread is pinned to the CPU it is on when the run starts; the threads it starts
 (the write workers) inherit that, other threads of the process are left alone, and the
