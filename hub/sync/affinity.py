@@ -9,17 +9,25 @@ strace: about 50 futex calls per write). On one CPU a hand-over is an ordinary c
 switch, and a thread back from a short socket call usually takes the lock again before
 the woken one runs: the 10,000-company run went from 33 s to 23 s.
 
-The run's thread is pinned to the CPU it is on when the run starts; the threads it starts
+The run's thread is pinned to one CPU, preferably the one it is on; the threads it starts
 (the write workers) inherit that, other threads of the process are left alone, and the
-previous affinity is restored when the run ends. ``HUB_SYNC_PIN_CPU=false`` turns it off,
-e.g. where several hub processes run large syncs at once and might start on one CPU.
+previous affinity is restored when the run ends. A pinned run cannot move away from a
+busy CPU, so two pinned runs on one machine (Celery workers started together, a
+scheduled sync beside one started by hand) must not share one: each claims its CPU with
+an advisory lock on a file in the temporary folder, held for the run and dropped by the
+kernel if the process dies. When every CPU is claimed the run is not pinned.
+``HUB_SYNC_PIN_CPU=false`` turns all of this off.
 """
 
 from __future__ import annotations
 
+import fcntl
 import os
+import tempfile
 from collections.abc import Iterator
 from contextlib import contextmanager
+from pathlib import Path
+from typing import IO
 
 from hub.logging import get_logger
 
@@ -39,24 +47,55 @@ def current_cpu() -> int | None:
         return None
 
 
+def _lock_dir() -> Path:
+    return Path(tempfile.gettempdir())
+
+
+def _claim(cpu: int) -> IO[str] | None:
+    """This run's claim on ``cpu`` (an open, locked file), or None if another run holds it
+    (or the lock file cannot be opened, e.g. another user's)."""
+    try:
+        handle = open(_lock_dir() / f"msp-hub-cpu{cpu}.lock", "a")  # held for the run
+    except OSError:
+        return None
+    try:
+        fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except OSError:
+        handle.close()
+        return None
+    return handle
+
+
 @contextmanager
 def one_cpu(enabled: bool = True) -> Iterator[None]:
-    """Keep the calling thread, and the threads it starts, on one CPU for the block."""
+    """Keep the calling thread, and the threads it starts, on one unclaimed CPU for the block."""
     if not enabled or not hasattr(os, "sched_setaffinity"):
         yield
         return
     allowed = os.sched_getaffinity(0)
-    cpu = current_cpu()
-    if cpu is None or len(allowed) < 2 or cpu not in allowed:
+    if len(allowed) < 2:
+        yield
+        return
+    here = current_cpu()
+    claim, cpu = None, -1
+    for cpu in sorted(allowed, key=lambda c: (c != here, c)):  # the CPU it is on first
+        claim = _claim(cpu)
+        if claim is not None:
+            break
+    if claim is None:
+        log.debug("sync.affinity_unchanged", reason="every CPU is claimed by another pinned run")
         yield
         return
     try:
-        os.sched_setaffinity(0, {cpu})
-    except OSError as exc:  # e.g. a container's cpuset changed under us: run as before
-        log.debug("sync.affinity_unchanged", error=str(exc))
-        yield
-        return
-    try:
-        yield
+        try:
+            os.sched_setaffinity(0, {cpu})
+        except OSError as exc:  # e.g. a container's cpuset changed under us: run as before
+            log.debug("sync.affinity_unchanged", reason=str(exc))
+            yield
+            return
+        try:
+            yield
+        finally:
+            os.sched_setaffinity(0, allowed)
     finally:
-        os.sched_setaffinity(0, allowed)
+        claim.close()

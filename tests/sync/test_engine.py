@@ -365,3 +365,49 @@ def test_current_cpu_reads_the_cpu_the_thread_runs_on() -> None:
             assert current_cpu() == cpu
     finally:
         os.sched_setaffinity(0, allowed)
+
+
+@multi_cpu_linux
+def test_pinned_runs_on_one_machine_never_share_a_cpu(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    import threading
+
+    from hub.sync import affinity
+
+    monkeypatch.setattr(affinity, "_lock_dir", lambda: tmp_path)
+    allowed = os.sched_getaffinity(0)
+
+    def another_run() -> set[int]:
+        """The CPUs a run started elsewhere (free to use every CPU) is kept on."""
+        seen: list[set[int]] = []
+
+        def run() -> None:
+            os.sched_setaffinity(0, allowed)
+            with affinity.one_cpu():
+                seen.append(os.sched_getaffinity(0))
+
+        thread = threading.Thread(target=run)
+        thread.start()
+        thread.join()
+        return seen[0]
+
+    with affinity.one_cpu():
+        first = os.sched_getaffinity(0)
+        assert len(first) == 1 and affinity._claim(next(iter(first))) is None  # claimed by this run
+        others = sorted(allowed - first)
+        held = [affinity._claim(c) for c in others[:-1]]  # still other runs claim all but one CPU
+        try:
+            assert another_run() == {others[-1]}
+            assert another_run() == {others[-1]}  # released when that run ended
+            last = affinity._claim(others[-1])
+            assert another_run() == allowed  # every CPU claimed: that run is not pinned
+            assert last is not None
+            last.close()
+        finally:
+            for handle in held:
+                assert handle is not None
+                handle.close()
+        assert os.sched_getaffinity(0) == first
+    assert os.sched_getaffinity(0) == allowed
+    claim = affinity._claim(next(iter(first)))
+    assert claim is not None  # released when the run ended
+    claim.close()
