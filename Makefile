@@ -25,6 +25,7 @@ test: install
 
 lint: install
 	$(BIN)/ruff check hub connectors tests
+	$(BIN)/mypy hub connectors
 
 # Regenerate the README's settings table from the settings models.
 readme: install

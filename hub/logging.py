@@ -19,7 +19,7 @@ import logging
 import re
 import sys
 from collections.abc import Iterable, Mapping, MutableMapping
-from typing import Any
+from typing import Any, TextIO, cast
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 import structlog
@@ -153,7 +153,7 @@ def configure_logging(*, json: bool = False, level: str = "INFO", stream: Any = 
             renderer,
         ],
         wrapper_class=structlog.make_filtering_bound_logger(logging.getLevelName(level.upper())),
-        logger_factory=structlog.PrintLoggerFactory(file=out),
+        logger_factory=structlog.PrintLoggerFactory(file=cast("TextIO", out)),
         cache_logger_on_first_use=False,
     )
 

@@ -13,7 +13,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from importlib.metadata import EntryPoint, entry_points
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, cast
 
 import pluggy
 
@@ -198,7 +198,7 @@ class HubPlugins:
 
     def transform(self, job: str, system: str, record: Record) -> Record:
         for impl in reversed(self.pm.hook.hub_transform_record.get_hookimpls()):
-            result = impl.function(job=job, system=system, record=record)
+            result = cast("Record | None", impl.function(job=job, system=system, record=record))
             if result is not None:
                 record = result
         return record

@@ -66,15 +66,17 @@ def resource(response: httpx.Response) -> dict[str, Any]:
 
 def next_page(body: dict[str, Any], page: int) -> int | None:
     """The page after ``page``: ``meta.total-pages`` decides, ``links.next`` if it is absent."""
-    meta = body.get("meta") if isinstance(body.get("meta"), dict) else {}
+    meta = body.get("meta")
+    if not isinstance(meta, dict):
+        meta = {}
     total = meta.get("total-pages")
     if isinstance(total, int):
         return page + 1 if page < total else None
     nxt = meta.get("next-page")
     if isinstance(nxt, int):
         return nxt if nxt > page else None
-    links = body.get("links") if isinstance(body.get("links"), dict) else {}
-    return page + 1 if links.get("next") else None
+    links = body.get("links")
+    return page + 1 if isinstance(links, dict) and links.get("next") else None
 
 
 def _one(error: Any) -> str:

@@ -187,7 +187,9 @@ class SimData:
         self._seed_types(site_summary_type)
         base = datetime(2024, 1, 1, tzinfo=UTC)
         span = 365 * 24 * 3600
-        orgs, contacts, assets = [], [], []
+        orgs: list[dict[str, Any]] = []
+        contacts: list[dict[str, Any]] = []
+        assets: list[dict[str, Any]] = []
         for n in range(size):
             org_id = self.next_id("organizations")
             stamp = iso(base + timedelta(seconds=rng.randrange(span), milliseconds=rng.randrange(1000)))
@@ -428,6 +430,7 @@ class SimData:
             if value is None or value == "" or value == []:
                 continue  # "Passing a null value will also delete a trait's value"
             kind = spec["kind"]
+            stored: Any
             if kind == "Tag":
                 ids = (
                     value

@@ -186,10 +186,11 @@ class TokenManager:
         answer = self._exchange(token, origin, stored)
         expires_in = int(answer.get("expires_in") or 3600)
         refresh_in = answer.get("x_refresh_token_expires_in")
+        access = str(answer["access_token"])
         tokens = {
             "refresh_token": str(answer["refresh_token"]),
             "seed": self._seed(),
-            "access_token": str(answer["access_token"]),
+            "access_token": access,
             "expires_at": (now + timedelta(seconds=expires_in)).isoformat(),
             "rotated_at": now.isoformat(),
             "refresh_expires_at": (now + timedelta(seconds=int(refresh_in))).isoformat()
@@ -201,7 +202,7 @@ class TokenManager:
         self._state.set(STATE_KEY, tokens)
         self._current = tokens
         self.refreshes += 1
-        return tokens["access_token"]
+        return access
 
     def _token_client(self) -> HttpClient:
         if self._client is None:

@@ -29,8 +29,8 @@ class WorkflowPort(Protocol):
         """Resume the steps waiting on ``event``; the ids of the runs it resumed."""
         ...
 
-    def tick(self, now: datetime) -> None:
-        """Time out waits past their deadline and send the reminders that are due."""
+    def tick(self, now: datetime) -> list[str]:
+        """Time out waits past their deadline and send the reminders that are due; what it did."""
         ...
 
     def poll(self) -> int:

@@ -272,7 +272,7 @@ class ConnectorContract:
             assert secret not in json.dumps(result.details), "check() details must never show secret values"
 
     def test_check_fails_clearly_with_bad_credentials(self, harness: ContractHarness) -> None:
-        wrong = {
+        wrong: dict[str, Any] = {
             name: SecretStr(f"wrong-{name}-value")
             for name in harness.cls.settings_model.model_fields
             if isinstance(getattr(harness.settings(), name), SecretStr)

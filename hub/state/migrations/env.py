@@ -15,7 +15,7 @@ connection = config.attributes.get("connection")
 if connection is None:  # pragma: no cover - only for `alembic revision --autogenerate` by developers
     from sqlalchemy import create_engine
 
-    connection = create_engine(config.get_main_option("sqlalchemy.url")).connect()
+    connection = create_engine(config.get_main_option("sqlalchemy.url") or "sqlite://").connect()
 
 context.configure(
     connection=connection,
