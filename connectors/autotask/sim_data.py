@@ -372,6 +372,8 @@ SCHEMAS: dict[str, EntitySchema] = {
                 "securityLevel": PORTAL_SECURITY_LEVELS,
                 "dateFormat": {1: "mm/dd/yyyy", 2: "dd/mm/yyyy", 3: "yyyy/mm/dd", 4: "dd.mm.yyyy"},
                 "timeFormat": {1: "hh:mm a", 2: "HH:mm"},
+                # labels are digit-grouping patterns, as the date and time labels above are
+                # date patterns ("X" a digit): not placeholders
                 "numberFormat": {1: "X,XXX.XX", 2: "X.XXX,XX", 3: "X XXX,XX"},
             },
             references={"contactID": "Contacts"},

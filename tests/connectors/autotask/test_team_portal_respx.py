@@ -46,7 +46,7 @@ PORTAL_FIELDS = {
         _picklist("securityLevel", {1: "Basic", 2: "Advanced", 3: "Manager"}, default=1),
         _picklist("dateFormat", {7: "dd.mm.yyyy", 3: "mm/dd/yyyy"}),
         _picklist("timeFormat", {2: "HH:mm"}, default=2),
-        _picklist("numberFormat", {1: "X,XXX.XX"}, default=1),
+        _picklist("numberFormat", {1: "X,XXX.XX"}, default=1),  # a digit-grouping pattern, not a placeholder
     ]
 }
 CONTACT_ITEM = {"item": {"id": CONTACT, "companyID": COMPANY, "emailAddress": "dana@harbor.example.com"}}
