@@ -66,6 +66,15 @@ def _claim(cpu: int) -> IO[str] | None:
     return handle
 
 
+def _claim_first(cpus: list[int]) -> tuple[int, IO[str]] | None:
+    """The first of ``cpus`` that no other run holds, with this run's claim on it."""
+    for cpu in cpus:
+        claim = _claim(cpu)
+        if claim is not None:
+            return cpu, claim
+    return None
+
+
 @contextmanager
 def one_cpu(enabled: bool = True) -> Iterator[None]:
     """Keep the calling thread, and the threads it starts, on one unclaimed CPU for the block."""
@@ -77,15 +86,12 @@ def one_cpu(enabled: bool = True) -> Iterator[None]:
         yield
         return
     here = current_cpu()
-    claim, cpu = None, -1
-    for cpu in sorted(allowed, key=lambda c: (c != here, c)):  # the CPU it is on first
-        claim = _claim(cpu)
-        if claim is not None:
-            break
-    if claim is None:
+    claimed = _claim_first(sorted(allowed, key=lambda c: (c != here, c)))  # the CPU it is on first
+    if claimed is None:
         log.debug("sync.affinity_unchanged", reason="every CPU is claimed by another pinned run")
         yield
         return
+    cpu, claim = claimed
     try:
         try:
             os.sched_setaffinity(0, {cpu})

@@ -190,7 +190,7 @@ class EntitySync:
 
     def _index_new(self, keys: list[tuple[int, str]], target_id: str) -> None:
         rows = [(i, key, target_id) for i, key in keys]
-        self._new_keys.extend(rows)  # written to the index once per page (see process)
+        self._new_keys.extend(rows)  # written to the index once per page (see commit)
         for i, key, tid in rows:
             self._keys.setdefault((i, key), []).append(tid)
 
