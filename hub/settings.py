@@ -17,10 +17,11 @@ import re
 from datetime import date, datetime, timedelta
 from pathlib import Path
 from typing import Annotated, Any, ClassVar, TypeVar
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import yaml
 from platformdirs import user_data_dir
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, field_validator, model_validator
 from pydantic.fields import FieldInfo
 from pydantic_settings import (
     BaseSettings,
@@ -38,8 +39,10 @@ __all__ = [
     "LifecycleSettings",
     "MaintenanceWindow",
     "RmmAlertSettings",
+    "RoleSettings",
     "ScheduleSpec",
     "TicketPortSettings",
+    "check_zone",
     "env_name",
     "load_connector_settings",
     "load_settings",
@@ -165,6 +168,32 @@ class TicketPortSettings(BaseModel):
     )
 
 
+def check_zone(value: str) -> str:
+    """``value`` if it names an IANA time zone (``Australia/Sydney``), else a ValueError."""
+    try:
+        ZoneInfo(value)
+    except (ZoneInfoNotFoundError, ValueError):
+        raise ValueError(f"unknown time zone {value!r} (an IANA name such as America/New_York)") from None
+    return value
+
+
+class RoleSettings(BaseModel):
+    """Which connector fills each role the jobs, workflows, checks and reports name.
+
+    The core names roles, never vendors: ``psa`` (accounts, contacts, tickets,
+    contracts), ``docs`` (documentation), ``rmm`` (monitoring), ``accounting`` (invoice
+    recipients) and ``esign`` (signatures). The defaults are the built-in connectors.
+    """
+
+    model_config = ConfigDict(extra="forbid")
+
+    psa: str = Field(default="autotask", description="the PSA connector")
+    docs: str = Field(default="itglue", description="the documentation connector")
+    rmm: str = Field(default="ncentral", description="the RMM connector")
+    accounting: str = Field(default="quickbooks", description="the accounting connector")
+    esign: str = Field(default="docusign", description="the e-signature connector")
+
+
 class LifecycleSettings(BaseModel):
     """The co-managed help desk's time-based ticket rules (statuses are PSA labels)."""
 
@@ -187,16 +216,7 @@ class LifecycleSettings(BaseModel):
     timezone: str = Field(default="UTC", description="IANA zone in which business days are counted")
     psa: TicketPortSettings = Field(default_factory=TicketPortSettings)
 
-    @field_validator("timezone")
-    @classmethod
-    def _zone(cls, value: str) -> str:
-        from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
-
-        try:
-            ZoneInfo(value)
-        except (ZoneInfoNotFoundError, ValueError):
-            raise ValueError(f"unknown time zone {value!r}") from None
-        return value
+    _zone = field_validator("timezone")(check_zone)
 
     @field_validator("weekend")
     @classmethod
@@ -365,12 +385,29 @@ class HubSettings(BaseSettings):
     event_retry_seconds: float = Field(
         default=30.0, gt=0, description="first retry delay; doubles per attempt"
     )
+    timezone: str = Field(
+        default="UTC", description="the MSP's time zone (IANA name), for dates shown to people and written as dates"
+    )
+    secret_key: SecretStr | None = Field(
+        default=None,
+        description="key that encrypts credentials in the state store and signs console sessions (required with "
+        "PostgreSQL; else generated once into `secret.key` beside the SQLite store)",
+    )
+    roles: RoleSettings = Field(
+        default_factory=RoleSettings, description="which connector fills each role"
+    )
     lifecycle: LifecycleSettings = Field(default_factory=LifecycleSettings)
     rmm_alerts: RmmAlertSettings = Field(
         default_factory=RmmAlertSettings, description="how RMM alerts become PSA tickets (rmm-alerts)"
     )
 
     _split = field_validator("disable_plugins", mode="before")(split_commas)
+    _zone = field_validator("timezone")(check_zone)
+
+    @property
+    def zone(self) -> ZoneInfo:
+        """:attr:`timezone` as a ``tzinfo``."""
+        return ZoneInfo(self.timezone)
 
     @field_validator("log_level")
     @classmethod
