@@ -81,6 +81,9 @@ class RateLimiter:
         concurrent = min((lim.concurrent for lim in limits if lim.concurrent), default=0)
         self._slots = threading.BoundedSemaphore(concurrent) if concurrent else None
         self.waited = 0.0
+        #: while a caller waits for the budget: the clock's monotonic time it waits until
+        #: (progress displays read it to say "waiting 212 s for itglue's budget")
+        self.wait_until: float | None = None
 
     def acquire(self) -> float:
         """Block until every bucket has a token; returns the seconds waited."""
@@ -92,7 +95,10 @@ class RateLimiter:
                     for bucket in self._buckets:
                         bucket.take()
                     self.waited += waited
+                    if waited:
+                        self.wait_until = None
                     return waited
+                self.wait_until = self.clock.monotonic() + wait
             self.clock.sleep(wait)
             waited += wait
 
