@@ -10,6 +10,7 @@ from them whether to dead-letter a record or stop the run.
 from __future__ import annotations
 
 from enum import StrEnum
+from typing import Any
 
 __all__ = [
     "AuthenticationError",
@@ -19,6 +20,7 @@ __all__ = [
     "HttpError",
     "HubError",
     "NotFoundError",
+    "OutcomeUnknown",
     "PermissionDeniedError",
     "RateLimitedError",
     "RecordRejected",
@@ -118,6 +120,21 @@ class TransientError(HttpError):
     """5xx, timeouts and connection failures that outlasted our retries."""
 
     failure_type = FailureType.transient
+
+
+class OutcomeUnknown(TransientError):
+    """A write may or may not have been applied, and sending it again could apply it twice.
+
+    Raised by the HTTP layer for a request that is not safe to repeat (a create) when
+    the request left but its answer was lost: a timeout after sending, a dropped
+    connection, a 5xx from a gateway. Never retried blindly: the one write path
+    (``hub.writes``) looks the record up first (``settle`` seconds later, so a slow
+    vendor can finish), and only sends again when the vendor provably does not hold it.
+    """
+
+    def __init__(self, message: str, *, settle: float = 0.0, **kwargs: Any) -> None:
+        self.settle = settle
+        super().__init__(message, **kwargs)
 
 
 class VendorError(HttpError):

@@ -13,6 +13,16 @@ and around all attempts one ``tenacity`` retry loop: connection errors, timeouts
 ``Retry-After`` (seconds or HTTP date) is honoured, capped. There is exactly one retry
 layer: connectors must not retry on top of it.
 
+Only a request that is safe to repeat is repeated after its answer was lost. GET, PUT,
+PATCH and DELETE apply by value; a POST creates, so once it may have reached the vendor
+(a timeout after sending, a dropped connection, a 5xx) it is not sent again here: the
+client raises :class:`~hub.errors.OutcomeUnknown` and the one write path
+(``hub.writes``) looks the record up before anything is sent twice. A POST that
+provably never left (the connection could not be made) or that the vendor refused
+unapplied (429) is retried like any request. Which POSTs only read (Autotask's
+queries) or carry the vendor's own idempotency key (QuickBooks' ``requestid``) is the
+connector's :class:`ErrorPolicy`, data in one place.
+
 Vendors that report errors inside a 200 (QuickBooks ``Fault``, N-central) pass an
 ``inspect`` callable that raises; vendors with their own error body pass
 ``vendor_message`` so the user sees the vendor's text.
@@ -23,11 +33,13 @@ from __future__ import annotations
 import email.utils
 import logging
 import random
+import re
 import time
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC
 from enum import StrEnum
+from functools import lru_cache
 from typing import Any
 
 import httpx
@@ -41,6 +53,7 @@ from hub.errors import (
     ConflictError,
     HttpError,
     NotFoundError,
+    OutcomeUnknown,
     PermissionDeniedError,
     RateLimitedError,
     TransientError,
@@ -106,6 +119,24 @@ class ErrorPolicy:
         }
     )
     auth_hint: str = ""
+    #: methods the vendor applies by value, so a request whose answer was lost is sent again
+    replayable_methods: frozenset[str] = frozenset({"GET", "HEAD", "OPTIONS", "PUT", "PATCH", "DELETE"})
+    #: POSTs that only read (Autotask's ``V1.0/{Entity}/query``): patterns searched in the URL path
+    replayable_posts: tuple[str, ...] = ()
+    #: a query parameter with which the vendor answers a repeated request with the first one's
+    #: result instead of applying it again (QuickBooks' ``requestid``)
+    replay_param: str | None = None
+
+    def replayable(self, method: str, url: httpx.URL, params: Any = None) -> bool:
+        """Whether a request may be sent again after its answer was lost (see the module doc);
+        ``params`` are the query parameters sent besides those already in ``url``."""
+        if method.upper() in self.replayable_methods:
+            return True
+        if self.replay_param and (
+            self.replay_param in url.params or (isinstance(params, Mapping) and self.replay_param in params)
+        ):
+            return True
+        return any(_pattern(p).search(url.path) for p in self.replayable_posts)
 
     def action(self, status: int) -> Action:
         if status < 400:
@@ -120,6 +151,11 @@ class ErrorPolicy:
         if status in self.errors:
             return self.errors[status]
         return TransientError if status >= 500 else VendorError
+
+
+@lru_cache(maxsize=64)
+def _pattern(text: str) -> re.Pattern[str]:
+    return re.compile(text)
 
 
 def parse_retry_after(value: str | None, clock: Clock) -> float | None:
@@ -227,17 +263,26 @@ class HttpClient:
         self._client.base_url = httpx.URL(value)
         self._urls.clear()
 
-    def request(self, method: str, url: str, **kwargs: Any) -> httpx.Response:
-        """Send with retries; returns a 2xx/3xx response or raises a typed :class:`HttpError`."""
+    def request(self, method: str, url: str, *, replayable: bool | None = None, **kwargs: Any) -> httpx.Response:
+        """Send with retries; returns a 2xx/3xx response or raises a typed :class:`HttpError`.
+
+        ``replayable`` overrides the policy's judgement of whether this one request may be
+        sent again after its answer was lost; without it the :class:`ErrorPolicy` decides.
+        A request that may not raises :class:`OutcomeUnknown` instead of being retried.
+        """
+        if replayable is None:
+            replayable = self.policy.replayable(method, self._absolute(url), kwargs.get("params"))
         try:
-            return self._attempt(method, url, 1, kwargs)  # most requests succeed at once
+            return self._attempt(method, url, 1, kwargs, replayable)  # most requests succeed at once
+        except OutcomeUnknown:
+            raise
         except (RateLimitedError, TransientError) as first:
             if self.retry.attempts <= 1:
                 raise
             self.clock.sleep(self._delay(first, 1))
         retrying = Retrying(
             stop=stop_after_attempt(self.retry.attempts - 1),
-            retry=retry_if_exception(lambda exc: isinstance(exc, RateLimitedError | TransientError)),
+            retry=retry_if_exception(_retried),
             wait=self._wait,
             sleep=self.clock.sleep,
             reraise=True,
@@ -246,7 +291,7 @@ class HttpClient:
         for trying in retrying:
             with trying:
                 attempt += 1
-                return self._attempt(method, url, attempt, kwargs)
+                return self._attempt(method, url, attempt, kwargs, replayable)
         raise AssertionError("unreachable: tenacity re-raises the last error")  # pragma: no cover
 
     def get(self, url: str, **kwargs: Any) -> httpx.Response:
@@ -318,7 +363,9 @@ class HttpClient:
             found = self._urls[url] = httpx.URL(full)
         return found
 
-    def _attempt(self, method: str, url: str, attempt: int, kwargs: dict[str, Any]) -> httpx.Response:
+    def _attempt(
+        self, method: str, url: str, attempt: int, kwargs: dict[str, Any], replayable: bool
+    ) -> httpx.Response:
         if self.limiter is not None:
             self.limiter.acquire()
         started = time.perf_counter()
@@ -330,23 +377,19 @@ class HttpClient:
                     response = self._client.request(method, target, **kwargs)
             else:
                 response = self._client.request(method, target, **kwargs)
-        except httpx.TimeoutException as exc:
-            self._count()
-            full_url = self.redactor.url(str(exc.request.url)) if _has_request(exc) else url
-            log.warning("http.timeout", connector=self.connector, method=method, url=full_url, attempt=attempt)
-            raise TransientError(
-                f"timed out ({type(exc).__name__})", connector=self.connector, method=method, url=full_url
-            ) from None
         except httpx.TransportError as exc:
             self._count()
             full_url = self.redactor.url(str(exc.request.url)) if _has_request(exc) else url
-            log.warning("http.error", connector=self.connector, method=method, url=full_url, attempt=attempt)
-            raise TransientError(
-                f"connection failed ({type(exc).__name__}: {self.redactor.text(str(exc))})",
-                connector=self.connector,
-                method=method,
-                url=full_url,
-            ) from None
+            timed_out = isinstance(exc, httpx.TimeoutException)
+            what = f"timed out ({type(exc).__name__})" if timed_out else (
+                f"connection failed ({type(exc).__name__}: {self.redactor.text(str(exc))})"
+            )
+            never_sent = isinstance(exc, _NEVER_SENT)
+            log.warning("http.timeout" if timed_out else "http.error", connector=self.connector, method=method,
+                        url=full_url, attempt=attempt, outcome="not sent" if never_sent else "unknown")  # fmt: skip
+            if not replayable and not never_sent:
+                raise self._unknown(what, method, full_url) from None
+            raise TransientError(what, connector=self.connector, method=method, url=full_url) from None
         self._count()
         if response.status_code >= 400 or attempt > 1 or logging_enabled("DEBUG"):
             # errors and retries at info; every request at debug (a sync sends hundreds of thousands)
@@ -360,10 +403,28 @@ class HttpClient:
                 duration_ms=round((time.perf_counter() - started) * 1000, 1),
                 attempt=attempt,
             )
-        self._classify(response)
+        try:
+            self._classify(response)
+        except TransientError as exc:
+            if replayable or isinstance(exc, RateLimitedError):
+                raise
+            # a 5xx to a create: the vendor (or a gateway before it) may have applied it
+            raise self._unknown(str(exc), method, exc.url or url, status=exc.status,
+                                vendor_message=exc.vendor_message) from None  # fmt: skip
         if self._inspect is not None:
             self._inspect(response)
         return response
+
+    def _unknown(self, what: str, method: str, url: str, **details: Any) -> OutcomeUnknown:
+        """The error for a request that may have been applied and is not safe to repeat."""
+        return OutcomeUnknown(
+            f"outcome unknown: {what}",
+            settle=float(self._client.timeout.read or 0.0),
+            connector=self.connector,
+            method=method,
+            url=url,
+            **details,
+        )
 
     def _count(self) -> None:
         self.calls += 1
@@ -398,6 +459,15 @@ class HttpClient:
         if cls in (AuthenticationError, PermissionDeniedError) and self.policy.auth_hint:
             message = f"{message}; check {self.policy.auth_hint}"
         raise self.error(response, message, cls)
+
+
+#: transport errors raised before any byte of the request reached the vendor
+_NEVER_SENT = (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout)
+
+
+def _retried(exc: BaseException) -> bool:
+    """What the retry loop repeats: rate limits and transient failures, never a lost write."""
+    return isinstance(exc, RateLimitedError | TransientError) and not isinstance(exc, OutcomeUnknown)
 
 
 def _has_request(exc: httpx.HTTPError) -> bool:

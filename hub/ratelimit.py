@@ -3,21 +3,29 @@
 A vendor's limit belongs to a credential (Autotask: 10,000 requests an hour per
 database, shared by every integration; QuickBooks: 500 a minute per realm), so every
 client that uses the same credential shares one :class:`RateLimiter`, looked up by
-key in :class:`BudgetRegistry`. A limiter holds one token bucket per published window
-(e.g. DocuSign's 3,000 an hour *and* 500 per 30 seconds) and an optional cap on
-concurrent requests. Waiting goes through the injected clock, so tests never sleep.
+key in the hub's table of limiters (``ConnectorContext.limiters``). A limiter holds
+one sliding window per published window (e.g. DocuSign's 3,000 an hour *and* 500 per
+30 seconds) and an optional cap on concurrent requests. Waiting goes through the injected clock, so tests never sleep.
+
+Why a sliding window and not a token bucket: a bucket that starts full lets a process
+send its whole budget at once and then the refill on top, twice the vendor's budget
+inside one vendor window (seen: 56 answers of 429 in 630 s with the limit set exactly
+to the vendor's). A window that remembers the send times of its last ``requests``
+requests admits a request only when the oldest of them left the window, so no span of
+``per_seconds`` ever carries more than ``requests`` from this process.
 """
 
 from __future__ import annotations
 
 import threading
+from collections import deque
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 
 from hub.clock import Clock, SystemClock
 
-__all__ = ["RateLimit", "RateLimiter", "TokenBucket"]
+__all__ = ["RateLimit", "RateLimiter", "SlidingWindow"]
 
 
 @dataclass(frozen=True)
@@ -33,41 +41,35 @@ class RateLimit:
             raise ValueError("a rate limit needs positive requests and seconds")
 
 
+#: waits shorter than this count as none (float rounding of a clock reading ~1e3 s)
 _EPSILON = 1e-9
 
 
-class TokenBucket:
-    """Classic token bucket: ``capacity`` tokens refilled evenly over ``per_seconds``."""
+class SlidingWindow:
+    """At most ``limit`` requests in any ``per_seconds``: the send times of the last ``limit``."""
 
-    def __init__(self, capacity: int, per_seconds: float, clock: Clock) -> None:
-        self.capacity = float(capacity)
-        self.rate = capacity / per_seconds
-        self.tokens = float(capacity)
+    def __init__(self, limit: int, per_seconds: float, clock: Clock) -> None:
+        self.limit = limit
+        self.per_seconds = per_seconds
         self._clock = clock
-        self._stamp = clock.monotonic()
-
-    def _refill(self) -> None:
-        now = self._clock.monotonic()
-        self.tokens = min(self.capacity, self.tokens + (now - self._stamp) * self.rate)
-        self._stamp = now
+        self._sent: deque[float] = deque(maxlen=limit)
+        self._blocked_until = float("-inf")
 
     def wait_time(self) -> float:
-        """Seconds until one token is available (0 if one is available now).
-
-        A shortfall within float rounding counts as a whole token: a wait of 1e-14 s
-        would not move a clock reading ~1e3 s, and ``acquire`` would spin forever.
-        """
-        self._refill()
-        return 0.0 if self.tokens >= 1 - _EPSILON else (1 - self.tokens) / self.rate
+        """Seconds until one more request fits (0 if it fits now)."""
+        now = self._clock.monotonic()
+        wait = self._blocked_until - now
+        if len(self._sent) == self.limit:
+            wait = max(wait, self._sent[0] + self.per_seconds - now)
+        return wait if wait > _EPSILON else 0.0
 
     def take(self) -> None:
-        self._refill()
-        self.tokens -= 1
+        """Count a request sent now (the oldest remembered one falls out of the log)."""
+        self._sent.append(self._clock.monotonic())
 
     def drain(self, seconds: float) -> None:
-        """Empty the bucket and push the next token ``seconds`` out (after a vendor 429)."""
-        self._refill()
-        self.tokens = min(self.tokens, 1 - seconds * self.rate)
+        """Admit nothing for ``seconds`` (after a vendor 429)."""
+        self._blocked_until = max(self._blocked_until, self._clock.monotonic() + seconds)
 
 
 class RateLimiter:
@@ -76,7 +78,7 @@ class RateLimiter:
     def __init__(self, limits: list[RateLimit], clock: Clock | None = None) -> None:
         self.clock = clock or SystemClock()
         self.limits = list(limits)
-        self._buckets = [TokenBucket(lim.requests, lim.per_seconds, self.clock) for lim in limits]
+        self._windows = [SlidingWindow(lim.requests, lim.per_seconds, self.clock) for lim in limits]
         self._lock = threading.Lock()
         concurrent = min((lim.concurrent for lim in limits if lim.concurrent), default=0)
         self._slots = threading.BoundedSemaphore(concurrent) if concurrent else None
@@ -86,14 +88,14 @@ class RateLimiter:
         self.wait_until: float | None = None
 
     def acquire(self) -> float:
-        """Block until every bucket has a token; returns the seconds waited."""
+        """Block until every window admits one more request; returns the seconds waited."""
         waited = 0.0
         while True:
             with self._lock:
-                wait = max((b.wait_time() for b in self._buckets), default=0.0)
+                wait = max((w.wait_time() for w in self._windows), default=0.0)
                 if wait <= 0:
-                    for bucket in self._buckets:
-                        bucket.take()
+                    for window in self._windows:
+                        window.take()
                     self.waited += waited
                     if waited:
                         self.wait_until = None
@@ -105,8 +107,8 @@ class RateLimiter:
     def penalize(self, seconds: float) -> None:
         """The vendor said 429: hold every caller of this credential back for ``seconds``."""
         with self._lock:
-            for bucket in self._buckets:
-                bucket.drain(seconds)
+            for window in self._windows:
+                window.drain(seconds)
 
     @contextmanager
     def slot(self) -> Iterator[None]:
