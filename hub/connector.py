@@ -33,9 +33,10 @@ import httpx
 from pydantic import BaseModel
 
 from hub.clock import Clock, SystemClock
-from hub.errors import ConfigError, HubError, WebhookRejected
+from hub.errors import ConfigError, HubError, OutcomeUnknown, WebhookRejected
 from hub.http import ErrorPolicy, HttpClient, RetryPolicy, secret_values
 from hub.logging import get_logger
+from hub.mapping import get_path
 from hub.ratelimit import RateLimit, RateLimiter
 from hub.settings import ConnectorSettings
 
@@ -58,8 +59,18 @@ __all__ = [
     "Stream",
     "WriteResult",
     "action",
+    "natural_criteria",
     "parse_timestamp",
 ]
+
+
+def natural_criteria(keys: tuple[tuple[str, ...], ...], payload: Mapping[str, Any]) -> dict[str, Any] | None:
+    """``{path: value}`` of the first natural key whose every path the payload fills, or None."""
+    for paths in keys:
+        values = {path: get_path(payload, path) for path in paths}
+        if all(v not in (None, "") for v in values.values()):
+            return values
+    return None
 
 
 def parse_timestamp(value: Any) -> datetime | None:
@@ -372,6 +383,10 @@ class Connector(ABC):
     stream_classes: ClassVar[list[type[Stream]]] = []
     #: name -> (method name, params model, description), collected from ``@action`` methods
     action_specs: ClassVar[dict[str, tuple[str, type[BaseModel], str]]] = {}
+    #: entity -> alternative natural keys (each a tuple of payload paths) that identify a
+    #: record the hub created; the first one the payload fills finds a create whose answer
+    #: was lost (:meth:`find_created`)
+    natural_keys: ClassVar[dict[str, tuple[tuple[str, ...], ...]]] = {}
 
     def __init_subclass__(cls, **kwargs: Any) -> None:
         super().__init_subclass__(**kwargs)
@@ -494,14 +509,46 @@ class Connector(ABC):
         """
         raise ConfigError(f"{self.name} cannot look {entity} records up by field")
 
-    def create(self, entity: str, payload: dict[str, Any]) -> WriteResult:
+    # ``key`` is the write's idempotency key (stable across attempts and runs, see
+    # hub.writes): a connector whose vendor dedups requests by a key sends it; the others
+    # may ignore it. The hub sends every write through hub.writes, never directly.
+
+    def create(self, entity: str, payload: dict[str, Any], *, key: str | None = None) -> WriteResult:
         raise ConfigError(f"{self.name} cannot create {entity}")
 
-    def update(self, entity: str, id: str, changes: dict[str, Any]) -> WriteResult:
+    def update(self, entity: str, id: str, changes: dict[str, Any], *, key: str | None = None) -> WriteResult:
         raise ConfigError(f"{self.name} cannot update {entity}")
 
-    def deactivate(self, entity: str, id: str) -> WriteResult:
+    def deactivate(self, entity: str, id: str, *, key: str | None = None) -> WriteResult:
         raise ConfigError(f"{self.name} cannot deactivate {entity}")
+
+    def find_created(
+        self, entity: str, payload: dict[str, Any], *, since: datetime, key: str | None = None
+    ) -> WriteResult | None:
+        """The record a create of ``payload`` made (sent at or after ``since``), or None if
+        the vendor holds none: called when the create's answer was lost, before it is sent
+        again (hub.writes).
+
+        The default finds the record with :meth:`find` by the entity's first natural key
+        (:attr:`natural_keys`) that the payload fills; override it to narrow by creation
+        time or to use the vendor's own mechanism. Raises :class:`OutcomeUnknown` when it
+        cannot tell: then the hub never sends the create again on its own.
+        """
+        criteria = natural_criteria(self.natural_keys.get(entity, ()), payload)
+        if criteria is None:
+            raise OutcomeUnknown(
+                f"{self.name} offers no way to look {entity} records up, so whether the create was applied "
+                "cannot be told; look in the vendor's screens",
+                connector=self.name,
+            )
+        try:
+            found = self.find(entity, criteria)
+        except ConfigError as exc:
+            raise OutcomeUnknown(f"{exc}; whether the create was applied cannot be told", connector=self.name) from None
+        if not found:
+            return None
+        newest = max(found, key=lambda r: (len(str(r.get("id", ""))), str(r.get("id", ""))))
+        return WriteResult(str(newest.get("id")), newest)
 
     @classmethod
     def sandbox(cls, **options: Any) -> Any:

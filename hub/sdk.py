@@ -27,6 +27,7 @@ from hub.connector import (
     Stream,
     WriteResult,
     action,
+    natural_criteria,
     parse_timestamp,
 )
 from hub.errors import (
@@ -36,6 +37,7 @@ from hub.errors import (
     HttpError,
     HubError,
     NotFoundError,
+    OutcomeUnknown,
     PermissionDeniedError,
     RateLimitedError,
     RecordRejected,
@@ -73,6 +75,7 @@ from hub.models import (
 from hub.ratelimit import RateLimit
 from hub.sandbox import Sandbox
 from hub.settings import CommaList, ConnectorSettings, split_commas
+from hub.writes import send_once
 
 __all__ = [
     "AccountType",
@@ -112,6 +115,7 @@ __all__ = [
     "Note",
     "OffsetPaginator",
     "Organization",
+    "OutcomeUnknown",
     "Page",
     "PageNumberPaginator",
     "PaginationLoop",
@@ -143,9 +147,11 @@ __all__ = [
     "folder_path",
     "get_logger",
     "hookimpl",
+    "natural_criteria",
     "parse_retry_after",
     "parse_timestamp",
     "save_new_file",
+    "send_once",
     "split_commas",
     "utcnow",
 ]

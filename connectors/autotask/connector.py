@@ -18,6 +18,7 @@ Two workflow actions write what has no change timestamp to stream:
 from __future__ import annotations
 
 from collections.abc import Iterator, Mapping
+from datetime import datetime
 from typing import Any, ClassVar
 
 import httpx
@@ -43,7 +44,7 @@ from hub.sdk import (
     action,
 )
 
-from . import portal, team
+from . import portal, recovery, team
 from .entities import ENTITIES, EntitySpec
 from .portal import ActivatePortalParams, check_password, generate_password
 from .query import cond, query_body
@@ -109,6 +110,7 @@ class AutotaskConnector(Connector):
     settings_model: ClassVar[type[ConnectorSettings]] = AutotaskSettings
     stream_classes = STREAM_CLASSES
     writable: ClassVar[dict[str, str]] = {name: spec.kind for name, spec in ENTITIES.items()}
+    natural_keys: ClassVar[dict[str, tuple[tuple[str, ...], ...]]] = recovery.NATURAL_KEYS
     #: 10,000 requests an hour per database; 3 concurrent requests per endpoint (capped
     #: here per credential, which is stricter)
     rate_limits: ClassVar[list[RateLimit]] = [RateLimit(10_000, 3600, concurrent=3)]
@@ -144,7 +146,8 @@ class AutotaskConnector(Connector):
         if refuse_500:
             errors[500] = VendorError
         hint = ", ".join(f"HUB_AUTOTASK__{s.upper()}" for s in self.auth_settings)
-        return ErrorPolicy(errors=errors, auth_hint=hint)
+        # queries are POSTed (``V1.0/{Entity}/query`` and its next pages) but only read
+        return ErrorPolicy(errors=errors, auth_hint=hint, replayable_posts=(r"/query(/next)?/?$",))
 
     @property
     def _zone_key(self) -> str:
@@ -283,14 +286,14 @@ class AutotaskConnector(Connector):
             body[name] = str(value)
             self.client().redactor.add(str(value))
 
-    def create(self, entity: str, payload: dict[str, Any]) -> WriteResult:
+    def create(self, entity: str, payload: dict[str, Any], *, key: str | None = None) -> WriteResult:
         spec = self._spec(entity)
         body = {k: v for k, v in payload.items() if k != "id"}
         self._guard_secrets(spec, body, create=True)
         path = spec.collection_path(self._parent_id(spec, None, body))
         return WriteResult(self.item_id(self.client().post(path, json=body)))
 
-    def update(self, entity: str, id: str, changes: dict[str, Any]) -> WriteResult:
+    def update(self, entity: str, id: str, changes: dict[str, Any], *, key: str | None = None) -> WriteResult:
         spec = self._spec(entity)
         if not spec.updatable:
             raise ConfigError(f"autotask cannot update {spec.name}: delete the record and create another")
@@ -308,7 +311,13 @@ class AutotaskConnector(Connector):
         path = f"{spec.collection_path(parent)}/{int(id)}"
         return WriteResult(self.item_id(self.client().delete(path)))
 
-    def deactivate(self, entity: str, id: str) -> WriteResult:
+    def find_created(
+        self, entity: str, payload: dict[str, Any], *, since: datetime, key: str | None = None
+    ) -> WriteResult | None:
+        """The record a create whose answer was lost made: its natural key, created since ``since``."""
+        return recovery.find_created(self, self._spec(entity).name, payload, since)
+
+    def deactivate(self, entity: str, id: str, *, key: str | None = None) -> WriteResult:
         spec = self._spec(entity)
         if spec.deactivate is None:
             hint = "; delete them instead" if spec.deletable else ""

@@ -107,8 +107,11 @@ class JwtGrant:
 
     def _fetch(self) -> _Token:
         try:
+            # a token grant creates nothing: repeating it after a lost answer is safe
             response = self.client.post(
-                "/oauth/token", data={"grant_type": JWT_GRANT, "assertion": self.assertion()}
+                "/oauth/token",
+                replayable=True,
+                data={"grant_type": JWT_GRANT, "assertion": self.assertion()},
             )
         except VendorError as exc:
             raise self._explain(exc) from None

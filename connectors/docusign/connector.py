@@ -15,10 +15,9 @@ access token; errors are DocuSign's ``{errorCode, message}``.
 
 from __future__ import annotations
 
-import dataclasses
 import re
 from collections.abc import Mapping
-from datetime import timedelta
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 from urllib.parse import quote
@@ -36,6 +35,7 @@ from hub.sdk import (
     HttpClient,
     HubError,
     NotFoundError,
+    OutcomeUnknown,
     RateLimit,
     TransientError,
     VendorError,
@@ -44,6 +44,7 @@ from hub.sdk import (
     client_folder,
     parse_timestamp,
     save_new_file,
+    send_once,
 )
 
 from .auth import BearerAuth, JwtGrant, discover_base_uri, oauth_error_message
@@ -147,7 +148,6 @@ class DocuSignConnector(Connector):
         self._auth_client: HttpClient | None = None
         self._grant: JwtGrant | None = None
         self._api: HttpClient | None = None
-        self._send_api: HttpClient | None = None
 
     # -- clients ------------------------------------------------------------------------
 
@@ -184,18 +184,6 @@ class DocuSignConnector(Connector):
         if self._api is None:
             self._api = self._make_api()
         return self._api
-
-    def send_client(self) -> HttpClient:
-        """The same API for envelope creation, without automatic retries.
-
-        Creating an envelope is not idempotent: a timeout may hide an envelope DocuSign
-        did create, and a blind retry would send the terms twice. ``send_terms``
-        reconciles through the custom fields instead.
-        """
-        if self._send_api is None:
-            self._send_api = self._make_api()
-            self._send_api.retry = dataclasses.replace(self._send_api.retry, attempts=1)
-        return self._send_api
 
     # -- check --------------------------------------------------------------------------
 
@@ -250,12 +238,34 @@ class DocuSignConnector(Connector):
         except VendorError as exc:
             raise self._not_found(exc, id) from None
 
-    def create(self, entity: str, payload: dict[str, Any]) -> WriteResult:
+    def create(self, entity: str, payload: dict[str, Any], *, key: str | None = None) -> WriteResult:
+        """Create (send) an envelope. Not safe to repeat: the HTTP layer never sends it twice
+        on its own, and a lost answer is resolved through :meth:`find_created`."""
         self._entity(entity)
-        body = self.send_client().post("envelopes", json=payload).json()
+        body = self.client().post("envelopes", json=payload).json()
         return WriteResult(str(body["envelopeId"]), body)
 
-    def update(self, entity: str, id: str, changes: dict[str, Any]) -> WriteResult:
+    def find_created(
+        self, entity: str, payload: dict[str, Any], *, since: datetime, key: str | None = None
+    ) -> WriteResult | None:
+        """The envelope a create whose answer was lost made, by the hub's run and step custom
+        fields (one listStatusChanges query); an envelope without them cannot be found."""
+        self._entity(entity)
+        fields = {
+            str(f.get("name")): str(f.get("value"))
+            for f in ((payload.get("customFields") or {}).get("textCustomFields") or [])
+            if isinstance(f, dict)
+        }
+        if not fields.get(RUN_FIELD) or not fields.get(STEP_FIELD):
+            raise OutcomeUnknown(
+                "docusign: the envelope carries no hub run and step custom fields to look it up by, so whether "
+                "it was sent cannot be told; look in DocuSign",
+                connector=self.name,
+            )
+        found = self.find_sent(fields[RUN_FIELD], fields[STEP_FIELD], since)
+        return None if found is None else WriteResult(str(found["envelopeId"]), found)
+
+    def update(self, entity: str, id: str, changes: dict[str, Any], *, key: str | None = None) -> WriteResult:
         self._entity(entity)
         try:
             body = self.client().put(self._envelope_path(id), json=changes).json()
@@ -263,7 +273,7 @@ class DocuSignConnector(Connector):
             raise self._not_found(exc, id) from None
         return WriteResult(id, body)
 
-    def deactivate(self, entity: str, id: str) -> WriteResult:
+    def deactivate(self, entity: str, id: str, *, key: str | None = None) -> WriteResult:
         """Void the envelope (DocuSign keeps it; recipients can no longer sign)."""
         return self.update(entity, id, {"status": "voided", "voidedReason": "Voided by msp-hub"})
 
@@ -328,15 +338,13 @@ class DocuSignConnector(Connector):
         if existing is None:
             ctx.state.set(attempt_key, {"started": now.isoformat()})
             payload = self._terms_envelope(params, ctx, template_id)
-            try:
-                created = self.create(ENTITY, payload)
-            except TransientError:
-                # The answer was lost, not necessarily the envelope: look before failing.
-                existing = self.find_sent(ctx.run_id, ctx.step_id, now - SEND_MARGIN)
-                if existing is None:
-                    raise
-            else:
-                existing = {"envelopeId": created.id, **(created.record or {})}
+            # a lost answer is looked up by the custom fields before the terms go out again
+            created, _ = send_once(
+                lambda: self.create(ENTITY, payload),
+                lambda: self.find_created(ENTITY, payload, since=now - SEND_MARGIN),
+                self.context.clock,
+            )
+            existing = {**(created.record or {}), "envelopeId": created.id}
         result = {
             "envelope_id": str(existing["envelopeId"]),
             "status": str(existing.get("status") or "sent"),

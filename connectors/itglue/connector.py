@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+from datetime import datetime
 from typing import Any, ClassVar
 
 import httpx
@@ -27,6 +28,7 @@ from pydantic import Field, SecretStr, field_validator
 
 from connectors.itglue.contacts import LIST_FIELDS, merge_primary, normalize_items
 from connectors.itglue.jsonapi import MEDIA_TYPE, document, error_message, next_page, resource, resources
+from connectors.itglue.recovery import find_created
 from connectors.itglue.site_summary import AssetType, labels_of, parse_type, traits_for_write
 from connectors.itglue.streams import ContactsStream, OrganizationsStream, SiteSummariesStream
 from hub.sdk import (
@@ -271,7 +273,7 @@ class ITGlueConnector(Connector):
         skip = READ_ONLY | ASSET_COMPUTED if entity == "site_summaries" else READ_ONLY
         return {k: v for k, v in (attributes or {}).items() if k not in skip}
 
-    def create(self, entity: str, payload: dict[str, Any]) -> WriteResult:
+    def create(self, entity: str, payload: dict[str, Any], *, key: str | None = None) -> WriteResult:
         path, type_ = self._entity(entity)
         attrs = self._writable(entity, payload.get("attributes"))
         if entity == "contacts":
@@ -296,7 +298,14 @@ class ITGlueConnector(Connector):
             record = self.with_labels(record)
         return WriteResult(str(record["id"]), record)
 
-    def update(self, entity: str, id: str, changes: dict[str, Any]) -> WriteResult:
+    def find_created(
+        self, entity: str, payload: dict[str, Any], *, since: datetime, key: str | None = None
+    ) -> WriteResult | None:
+        """The record a create whose answer was lost made (see connectors.itglue.recovery)."""
+        self._entity(entity)
+        return find_created(self, entity, payload, since)
+
+    def update(self, entity: str, id: str, changes: dict[str, Any], *, key: str | None = None) -> WriteResult:
         path, type_ = self._entity(entity)
         attrs = self._writable(entity, changes.get("attributes"))
         if entity == "site_summaries":

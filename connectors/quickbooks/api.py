@@ -11,6 +11,8 @@ carries Intuit's own message and detail.
 
 from __future__ import annotations
 
+import json
+import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
@@ -32,6 +34,19 @@ from hub.sdk import (
     TransientError,
     VendorError,
 )
+
+#: Intuit: "the RequestID uniquely identifies the HTTP request ... If the service receives another
+#: request with the same RequestID, instead of performing the operation again or returning an
+#: error, the service sends the same response as it did for the original request"; a query
+#: parameter of at most 50 characters, unique per company (Intuit developer blog, "Request ID
+#: update for QuickBooks Online integration", 2015-04-06).
+REQUEST_ID = "requestid"
+
+
+def request_id(realm_id: str, entity: str, payload: dict[str, Any], key: str | None) -> str:
+    """A 36-character id that is the same for the same write and differs for any other."""
+    content = json.dumps(payload, sort_keys=True, separators=(",", ":"), default=str)
+    return str(uuid.uuid5(uuid.NAMESPACE_URL, f"quickbooks:{realm_id}:{entity}:{key or ''}:{content}"))
 
 
 class StaleObjectError(ConflictError):
@@ -109,6 +124,9 @@ class FaultPolicy(ErrorPolicy):
 
     A 400 may be a stale SyncToken (a conflict the connector resolves), a missing object
     or a validation refusal; :func:`raise_for_fault` tells them apart from the body.
+    Every write carries a ``requestid``, with which QuickBooks answers a repeated request
+    with the first one's response instead of applying it again: so a write whose answer
+    was lost is safe to send again (see :meth:`QuickBooksApi.write`).
     """
 
     def action(self, status: int) -> Any:
@@ -158,7 +176,7 @@ class QuickBooksApi:
             budget_key=f"quickbooks:realm:{realm_id}",
             headers={"Accept": "application/json"},
             auth=auth,
-            policy=FaultPolicy(auth_hint=auth_hint),
+            policy=FaultPolicy(auth_hint=auth_hint, replay_param=REQUEST_ID),
             vendor_message=fault_message,
             inspect=lambda response: raise_for_fault(self.client, response),
         )
@@ -200,9 +218,16 @@ class QuickBooksApi:
         body = self.request("GET", f"{entity.lower()}/{record_id}")
         return _entity(body, entity)
 
-    def write(self, entity: str, payload: dict[str, Any]) -> dict[str, Any]:
-        """Create (no Id) or update (Id + SyncToken) one object; returns it as stored."""
-        body = self.request("POST", entity.lower(), json=payload)
+    def write(self, entity: str, payload: dict[str, Any], *, key: str | None = None) -> dict[str, Any]:
+        """Create (no Id) or update (Id + SyncToken) one object; returns it as stored.
+
+        The ``requestid`` is derived from the write's idempotency ``key`` and its content
+        (an update's content holds its SyncToken): the same write sent again, by the
+        retry loop or by the next run, carries the same id and QuickBooks replays its
+        first answer, while any other write gets another id.
+        """
+        once = {REQUEST_ID: request_id(self.realm_id, entity, payload, key)}
+        body = self.request("POST", entity.lower(), params=once, json=payload)
         return _entity(body, entity)
 
     def company_info(self) -> dict[str, Any]:

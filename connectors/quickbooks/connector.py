@@ -172,12 +172,12 @@ class QuickBooksConnector(Connector):
 
     # -- writes ---------------------------------------------------------------------
 
-    def create(self, entity: str, payload: dict[str, Any]) -> WriteResult:
+    def create(self, entity: str, payload: dict[str, Any], *, key: str | None = None) -> WriteResult:
         if entity == "Customer":
             body = self._customer_payload(
                 {k: v for k, v in payload.items() if k not in _SYSTEM_FIELDS}, "new"
             )
-            record = self.api.write("Customer", body)
+            record = self.api.write("Customer", body, key=key)
             return WriteResult(str(record["Id"]), record)
         if entity == "InvoiceRecipient":
             customer_id = str((payload.get("CustomerRef") or {}).get("value") or "")
@@ -188,7 +188,7 @@ class QuickBooksConnector(Connector):
             return WriteResult(recipient_id(customer_id, address), recipient_record(record, address))
         raise ConfigError(f"quickbooks cannot create {entity}; writable: {', '.join(self.writable)}")
 
-    def update(self, entity: str, id: str, changes: dict[str, Any]) -> WriteResult:
+    def update(self, entity: str, id: str, changes: dict[str, Any], *, key: str | None = None) -> WriteResult:
         if entity == "Customer":
             clean = self._customer_payload({k: v for k, v in changes.items() if k not in _SYSTEM_FIELDS}, id)
             record = self.update_customer(id, lambda _current: clean)
@@ -197,7 +197,7 @@ class QuickBooksConnector(Connector):
             return self._update_recipient(id, changes)
         raise ConfigError(f"quickbooks cannot update {entity}; writable: {', '.join(self.writable)}")
 
-    def deactivate(self, entity: str, id: str) -> WriteResult:
+    def deactivate(self, entity: str, id: str, *, key: str | None = None) -> WriteResult:
         if entity == "Customer":
             record = self.update_customer(
                 id, lambda current: {"Active": False} if current.get("Active", True) else {}

@@ -215,8 +215,10 @@ class TokenManager:
             f"{self._settings.client_id}:{self._settings.client_secret.get_secret_value()}".encode()
         ).decode()
         try:
+            # a token exchange creates nothing: repeating it after a lost answer is safe
             response = client.post(
                 self._settings.token_url,
+                replayable=True,
                 data={"grant_type": "refresh_token", "refresh_token": token},
                 headers={"Authorization": f"Basic {basic}", "Accept": "application/json"},
             )

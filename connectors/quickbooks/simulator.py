@@ -156,6 +156,8 @@ class QuickBooksSimulator:
         self._reject_refresh = 0
         self._minute: tuple[int, int] = (0, 0)
         self._before_update: dict[str, dict[str, Any]] = {}
+        #: requestid -> the answer to the write it first came with (see _customer_write)
+        self._replies: dict[str, Response] = {}
         self._events: list[dict[str, Any]] = []
         self._event_seq = 0
         self.requests: deque[dict[str, Any]] = deque(maxlen=20_000)
@@ -678,28 +680,45 @@ class QuickBooksSimulator:
             denied = self._gate(request)
             if denied is not None:
                 return denied
-            try:
-                body = json.loads(raw)
-            except ValueError:
-                return self._fault(
-                    request,
-                    "2010",
-                    "Request has invalid or unsupported property",
-                    "The request body is not valid JSON",
-                )
-            if not isinstance(body, dict):
-                return self._fault(
-                    request,
-                    "2010",
-                    "Request has invalid or unsupported property",
-                    "The request body must be a Customer object",
-                )
-            refused = self._validate_customer(request, body)
-            if refused is not None:
-                return refused
-            if body.get("Id") is None:
-                return self._create_customer(request, body)
-            return self._update_customer(request, body)
+            # Intuit: a request repeated with the same ``requestid`` query parameter (at most
+            # 50 characters) is not performed again; "the service sends the same response as
+            # it did for the original request" (developer blog, "Request ID update for
+            # QuickBooks Online integration", 2015-04-06).
+            request_id = request.query_params.get("requestid")
+            if request_id is not None and len(request_id) > 50:
+                return self._fault(request, "2010", "Request has invalid or unsupported property",
+                                   "requestid is longer than 50 characters")  # fmt: skip
+            if request_id in self._replies:
+                first = self._replies[request_id]
+                return Response(first.body, status_code=first.status_code, media_type=first.media_type)
+            answer = self._customer_write_once(request, raw)
+            if request_id is not None:
+                self._replies[request_id] = answer
+            return answer
+
+    def _customer_write_once(self, request: Request, raw: bytes) -> Response:
+        try:
+            body = json.loads(raw)
+        except ValueError:
+            return self._fault(
+                request,
+                "2010",
+                "Request has invalid or unsupported property",
+                "The request body is not valid JSON",
+            )
+        if not isinstance(body, dict):
+            return self._fault(
+                request,
+                "2010",
+                "Request has invalid or unsupported property",
+                "The request body must be a Customer object",
+            )
+        refused = self._validate_customer(request, body)
+        if refused is not None:
+            return refused
+        if body.get("Id") is None:
+            return self._create_customer(request, body)
+        return self._update_customer(request, body)
 
     def _validate_customer(self, request: Request, body: dict[str, Any]) -> Response | None:
         if "BillEmail" in body:

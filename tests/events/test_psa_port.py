@@ -69,7 +69,7 @@ class FakePsaConnector(Connector):
             raise NotFoundError("no such ticket", connector=self.name, status=404)
         return self.rows[id]
 
-    def update(self, entity: str, id: str, changes: dict[str, Any]) -> WriteResult:
+    def update(self, entity: str, id: str, changes: dict[str, Any], *, key: str | None = None) -> WriteResult:
         self.updates.append((entity, id, changes))
         self.rows[id].update(changes)
         return WriteResult(id)

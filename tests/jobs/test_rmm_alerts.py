@@ -182,8 +182,8 @@ def test_a_crash_between_creating_a_ticket_and_recording_it_opens_no_second_tick
     d0 = nc.devices_by_org_unit[nc.customer_ids[0]][0]
     original = AutotaskConnector.create
 
-    def create_then_die(self: AutotaskConnector, entity: str, payload: dict[str, Any]) -> Any:
-        result = original(self, entity, payload)
+    def create_then_die(self: AutotaskConnector, entity: str, payload: dict[str, Any], **kw: Any) -> Any:
+        result = original(self, entity, payload, **kw)
         if entity == "Tickets":
             raise KeyboardInterrupt("killed between the create and the record")
         return result

@@ -111,13 +111,13 @@ class Fake(Connector):
             raise NotFoundError("not found", connector=self.name)
         return dict(self.vendor.rows[id])
 
-    def create(self, entity: str, payload: dict[str, Any]) -> WriteResult:
+    def create(self, entity: str, payload: dict[str, Any], *, key: str | None = None) -> WriteResult:
         self._guard(payload)
         rid = self.vendor.add(**payload)
         self.vendor.writes.append(("create", rid, payload))
         return WriteResult(rid, self.vendor.rows[rid])
 
-    def update(self, entity: str, id: str, changes: dict[str, Any]) -> WriteResult:
+    def update(self, entity: str, id: str, changes: dict[str, Any], *, key: str | None = None) -> WriteResult:
         self._guard(changes)
         self.vendor.rows[id].update(changes, modified=self.vendor.stamp())
         self.vendor.writes.append(("update", id, changes))

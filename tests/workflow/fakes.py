@@ -144,19 +144,19 @@ class FakePsa(Connector):
     def _table(self, entity: str) -> str:
         return {"Companies": "companies", "Tickets": "tickets"}[entity]
 
-    def create(self, entity: str, payload: dict[str, Any]) -> WriteResult:
+    def create(self, entity: str, payload: dict[str, Any], *, key: str | None = None) -> WriteResult:
         stamp = {"lastModified": self.context.clock.now().isoformat()}
         record_id = self.world.side_effect(f"create:{entity}", self._table(entity), {**payload, **stamp})
         return WriteResult(record_id, self.world.table(self._table(entity))[record_id])
 
-    def update(self, entity: str, id: str, changes: dict[str, Any]) -> WriteResult:
+    def update(self, entity: str, id: str, changes: dict[str, Any], *, key: str | None = None) -> WriteResult:
         if id not in self.world.table(self._table(entity)):
             raise NotFoundError(f"no {entity} {id}", connector=self.name, status=404)
         stamp = {"lastModified": self.context.clock.now().isoformat()}
         self.world.side_effect(f"update:{entity}", self._table(entity), {**changes, **stamp}, id)
         return WriteResult(id, self.world.table(self._table(entity))[id])
 
-    def deactivate(self, entity: str, id: str) -> WriteResult:
+    def deactivate(self, entity: str, id: str, *, key: str | None = None) -> WriteResult:
         return self.update(entity, id, {"isActive": False})
 
     def get(self, entity: str, id: str) -> dict[str, Any]:
