@@ -13,13 +13,12 @@ ahead of the data.
 from __future__ import annotations
 
 import os
-import socket
 import time
 import uuid
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from importlib import resources
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -38,10 +37,11 @@ from sqlalchemy import (
     text,
     update,
 )
-from sqlalchemy.exc import ArgumentError, IntegrityError, OperationalError
+from sqlalchemy.exc import ArgumentError, OperationalError
 
-from hub.errors import ConfigError, HubError
+from hub.errors import ConfigError
 from hub.state import tables as t
+from hub.state.leases import JobLocked, Lease, Leases
 
 if TYPE_CHECKING:
     from alembic.config import Config
@@ -50,8 +50,6 @@ __all__ = ["CursorState", "DeadLetter", "JobLocked", "KVNamespace", "StateStore"
 
 #: ids kept at the cursor's boundary timestamp; bounded so state never grows without limit
 MAX_BOUNDARY_IDS = 5000
-#: a lock whose holder has not beaten its heart for this long is considered abandoned
-LOCK_STALE_AFTER = timedelta(minutes=10)
 
 
 def _now() -> datetime:
@@ -71,10 +69,6 @@ def new_hub_id() -> str:
     value = value & ~(0xF << 76) | 0x7 << 76  # version 7
     value = value & ~(0x3 << 62) | 0x2 << 62  # the RFC's variant
     return str(uuid.UUID(int=value))
-
-
-class JobLocked(HubError):
-    """Another run of the same job holds its lock."""
 
 
 @dataclass
@@ -146,6 +140,7 @@ class StateStore:
 
     def __init__(self, engine: Engine) -> None:
         self.engine = engine
+        self._leases: Leases | None = None
 
     # -- opening ------------------------------------------------------------------
 
@@ -607,52 +602,31 @@ class StateStore:
         with self.engine.connect() as conn:
             return [dict(r._mapping) for r in conn.execute(stmt)]
 
+    @property
+    def leases(self) -> Leases:
+        """The run leases (see :mod:`hub.state.leases`)."""
+        if self._leases is None:
+            self._leases = Leases(self.engine)
+        return self._leases
+
     @contextmanager
-    def lock(self, name: str, holder: str | None = None) -> Iterator[str]:
-        """Hold ``name`` for the duration; a second holder gets :class:`JobLocked`.
+    def lock(self, name: str) -> Iterator[Lease]:
+        """Hold the lease ``name`` for the duration (heartbeat included); a second holder
+        gets :class:`JobLocked`."""
+        with self.leases.hold(name) as lease:
+            yield lease
 
-        A lock left by a process that died (same host, pid gone) or that has not beaten
-        its heart in :data:`LOCK_STALE_AFTER` is taken over, so a crash never blocks a job.
-        """
-        holder = holder or str(uuid.uuid4())
-        host, pid = socket.gethostname(), os.getpid()
-        now = _now()
+    def mark_killed(self, job: str, keep: str | None = None) -> list[str]:
+        """Runs of ``job`` still marked running, found by the run that now holds the job's
+        lease: their processes died. Marked ``killed``; their match indexes are dropped."""
         with self.transaction() as conn:
-            row = conn.execute(select(t.locks).where(t.locks.c.name == name)).first()
-            if row is not None:
-                if not self._abandoned(row, host, now):
-                    since = row.acquired_at
-                    raise JobLocked(
-                        f"{name} is already running (pid {row.pid} on {row.host} since "
-                        f"{since:%Y-%m-%d %H:%M:%S} UTC); wait for it to finish"
-                    )
-                conn.execute(delete(t.locks).where(t.locks.c.name == name))
-            try:
-                conn.execute(
-                    insert(t.locks).values(
-                        name=name, holder=holder, host=host, pid=pid, acquired_at=now, heartbeat_at=now
-                    )
-                )
-            except IntegrityError:
-                raise JobLocked(f"{name} is already running; wait for it to finish") from None
-        try:
-            yield holder
-        finally:
-            with self.transaction() as conn:
-                conn.execute(delete(t.locks).where(t.locks.c.name == name, t.locks.c.holder == holder))
-
-    def heartbeat(self, name: str, holder: str) -> None:
-        with self.transaction() as conn:
-            conn.execute(
-                update(t.locks).where(t.locks.c.name == name, t.locks.c.holder == holder).values(heartbeat_at=_now())
-            )
-
-    @staticmethod
-    def _abandoned(row: Any, host: str, now: datetime) -> bool:
-        if row.host == host and not _pid_alive(row.pid):
-            return True
-        beat = row.heartbeat_at
-        return beat is not None and now - beat > LOCK_STALE_AFTER
+            ids = list(conn.execute(
+                select(t.runs.c.id).where(t.runs.c.job == job, t.runs.c.status == "running", t.runs.c.id != keep)
+            ).scalars())  # fmt: skip
+            if ids:
+                conn.execute(update(t.runs).where(t.runs.c.id.in_(ids)).values(status="killed", finished_at=_now()))
+                conn.execute(delete(t.match_index).where(t.match_index.c.run_id.in_(ids)))
+        return ids
 
     # -- audit ----------------------------------------------------------------------
 
@@ -744,10 +718,14 @@ class StateStore:
                 )
             )
 
-    def dead_letters(self, job: str | None = None, include_resolved: bool = False) -> list[DeadLetter]:
+    def dead_letters(
+        self, job: str | None = None, include_resolved: bool = False, *, operation: str | None = None
+    ) -> list[DeadLetter]:
         stmt = select(t.dead_letters).order_by(t.dead_letters.c.id)
         if job:
             stmt = stmt.where(t.dead_letters.c.job == job)
+        if operation:
+            stmt = stmt.where(t.dead_letters.c.operation == operation)
         if not include_resolved:
             stmt = stmt.where(t.dead_letters.c.resolved_at.is_(None))
         with self.engine.connect() as conn:
@@ -833,16 +811,6 @@ def _chunks(values: Iterable[str], size: int = 500) -> Iterator[list[str]]:
             chunk = []
     if chunk:
         yield chunk
-
-
-def _pid_alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
 
 
 def _sqlite_pragmas(dbapi_conn: Any, _record: Any) -> None:

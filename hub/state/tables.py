@@ -28,7 +28,7 @@ from sqlalchemy.engine import Dialect
 from sqlalchemy.types import TypeDecorator
 
 #: the newest migration's revision (hub/state/migrations/versions); a test keeps them in step
-SCHEMA_REVISION = "0002"
+SCHEMA_REVISION = "0003"
 
 
 class UTCDateTime(TypeDecorator[datetime]):
@@ -178,6 +178,12 @@ locks = Table(
     Column("pid", Integer, nullable=False),
     Column("acquired_at", UTCDateTime(), nullable=False),
     Column("heartbeat_at", UTCDateTime(), nullable=False),
+    #: the fencing token: grows with every acquisition, checked at every checkpoint commit
+    Column("token", BigInteger, nullable=False, server_default="0"),
+    Column("expires_at", UTCDateTime(), nullable=True),
+    #: the holder's process start (boot id and start ticks), so a reused pid is not the holder
+    Column("started", String(64), nullable=True),
+    Column("run_id", String(36), nullable=True),
 )
 
 audit_log = Table(

@@ -38,8 +38,8 @@ from hub.models import Alert, AlertSeverity, AlertState, ExternalRef, Note, Tick
 from hub.sync.alert_rules import NoiseRules
 from hub.sync.alert_state import CLEARED, CREATING, OPEN, AlertTicket, AlertTickets
 from hub.sync.engine import PlanEntry, SyncRun
-from hub.sync.entity import FATAL, RECORD_ERRORS
 from hub.sync.jobs import SyncJob
+from hub.writes import Outcome, PlannedWrite, WriteOutcome, Writer, write_key
 
 if TYPE_CHECKING:
     from hub.settings import RmmAlertSettings
@@ -118,6 +118,7 @@ class AlertSync:
         self.tmap: BoundMapping = psa_mapping.entity(step.tickets)
         self.nmap: BoundMapping = psa_mapping.entity(step.notes)
         self.rows = AlertTickets(self.store, self.job)
+        self.writer = Writer(self.hub, self.job)
         self.now: datetime = self.hub.clock.now()
         self.rules = NoiseRules(self.settings, self._customer_name)
         self._customers: dict[str, str] | None = None
@@ -190,7 +191,7 @@ class AlertSync:
             self.run.count("skipped")
             self.run.record(PlanEntry("skip", self.step.psa, self.step.tickets, key, None, name, reason=reason))
             if row_id is not None:
-                with self.store.transaction() as conn:
+                with self.run.transaction() as conn:
                     self.rows.drop(conn, row_id)
             return
         try:
@@ -205,12 +206,19 @@ class AlertSync:
             return
         if row_id is None:
             row_id = self.rows.begin(key, alert.ref_id(self.step.rmm), alert.severity.value, self.now)
-        result = self._write(self.step.tickets, "create", ticket, payload, key, alert)
-        if result is None:
-            with self.store.transaction() as conn:
+        # the problem's key is the ticket's external key: a create whose answer was lost is found by it
+        write = PlannedWrite(self.step.psa, self.step.tickets, "create", payload, ticket,
+                             key=write_key(self.job, key, row_id), find=lambda _w: self._found(key))  # fmt: skip
+        outcome = self._write(write, key, alert, "create")
+        if outcome.outcome is Outcome.unknown:
+            return  # the row stays ``creating``: the next poll looks the ticket up by its key first
+        if not outcome.ok:
+            with self.run.transaction() as conn:
                 self.rows.drop(conn, row_id)
             return
-        with self.store.transaction() as conn:
+        result = outcome.result
+        assert result is not None
+        with self.run.transaction() as conn:
             self.rows.set(conn, row_id, self.now, state=OPEN, ticket_id=result.id, hub_status=self.settings.new_status)
             self._audit(conn, self.step.tickets, "create", result.id, None, payload)
             self.store.resolve_dead_letter(conn, self.job, self.step.psa, Alert.kind, key)
@@ -256,7 +264,7 @@ class AlertSync:
             if alert is not None:
                 self._open(row.dedup_key, alert, row_id=row.id)
             elif not self.run.dry_run:
-                with self.store.transaction() as conn:
+                with self.run.transaction() as conn:
                     self.rows.drop(conn, row.id)
             return
         log.info("alerts.recovered", job=self.job, key=row.dedup_key, ticket=found)
@@ -264,7 +272,7 @@ class AlertSync:
             self.run.record(PlanEntry("adopt", self.step.psa, self.step.tickets, row.dedup_key, found,
                                       reason="created by an interrupted run"))  # fmt: skip
             return
-        with self.store.transaction() as conn:
+        with self.run.transaction() as conn:
             self.rows.set(conn, row.id, self.now, state=OPEN, ticket_id=found, hub_status=self.settings.new_status)
             self._audit(conn, self.step.tickets, "create", found, None, {"recovered": "created by an interrupted run"})
             self.store.resolve_dead_letter(conn, self.job, self.step.psa, Alert.kind, row.dedup_key)
@@ -308,7 +316,7 @@ class AlertSync:
             changes = self._status_payload(priority=self.settings.priorities[alert.severity.value])
         if not self._apply(row, alert, "escalate", changes, note):
             return
-        with self.store.transaction() as conn:
+        with self.run.transaction() as conn:
             self.rows.set(conn, row.id, self.now, severity=alert.severity.value)
         self.run.count("updated")
 
@@ -339,7 +347,7 @@ class AlertSync:
         values: dict[str, Any] = {"state": OPEN, "cleared_at": None, "severity": alert.severity.value}
         if reopen:
             values["hub_status"] = self.settings.reopened_status
-        with self.store.transaction() as conn:
+        with self.run.transaction() as conn:
             self.rows.set(conn, row.id, self.now, **values)
         self.run.count("updated")
 
@@ -348,7 +356,7 @@ class AlertSync:
         view = self._view(row)
         if view is None:
             if not self.run.dry_run:
-                with self.store.transaction() as conn:
+                with self.run.transaction() as conn:
                     self.rows.set(conn, row.id, self.now, state=CLEARED, cleared_at=self.now)
             self.run.count("unchanged")
             return
@@ -370,7 +378,7 @@ class AlertSync:
         values: dict[str, Any] = {"state": CLEARED, "cleared_at": self.now}
         if resolve:
             values["hub_status"] = self.settings.auto_resolved_status
-        with self.store.transaction() as conn:
+        with self.run.transaction() as conn:
             self.rows.set(conn, row.id, self.now, **values)
         self.run.count("updated")
 
@@ -403,43 +411,38 @@ class AlertSync:
         ticket_ref = ExternalRef(system=self.step.psa, kind=Ticket.kind, id=row.ticket_id)
         core = Ticket.model_construct(refs=[ticket_ref], external_key=row.dedup_key)
         record: Any = alert if alert is not None else {"dedup_key": row.dedup_key, "ticket": row.ticket_id}
-        if changes and self._write(self.step.tickets, "update", core, changes, row.dedup_key, record,
-                                   row.ticket_id, operation) is None:  # fmt: skip
-            return False
+        if changes:
+            update = PlannedWrite(self.step.psa, self.step.tickets, "update", changes, core, target_id=row.ticket_id)
+            if not self._write(update, row.dedup_key, record, operation).ok:
+                return False
         note_core = Note(ticket=ticket_ref, title="RMM alert", body=note, publish=self.settings.note_publish)
         note_payload = self.nmap.to_vendor(note_core, self.target, fields=["ticket", "title", "body", "publish"],
                                            create=True)  # fmt: skip
-        written = self._write(self.step.notes, "create", note_core, note_payload, row.dedup_key, record,
-                              None, operation)  # fmt: skip
+        note_write = PlannedWrite(self.step.psa, self.step.notes, "create", note_payload, note_core,
+                                  key=write_key(self.job, row.dedup_key, operation, self.run.run_id))  # fmt: skip
+        written = self._write(note_write, row.dedup_key, record, operation).result
         if written is None:
             return False
-        with self.store.transaction() as conn:
+        with self.run.transaction() as conn:
             if changes:
                 self._audit(conn, self.step.tickets, "update", row.ticket_id, None, changes)
             self._audit(conn, self.step.notes, "create", written.id, None, note_payload)
             self.store.resolve_dead_letter(conn, self.job, self.step.psa, Alert.kind, row.dedup_key)
         return True
 
-    def _write(self, entity: str, op: str, core: Any, payload: dict[str, Any], key: str, record: Any,
-               target_id: str | None = None, operation: str | None = None) -> WriteResult | None:  # fmt: skip
-        """One PSA write; a refusal (or a plugin's veto) is dead-lettered and gives None."""
-        veto = self.hub.plugins.before_write(self.job, self.step.psa, entity, op, core, payload)
-        try:
-            if veto:
-                raise RecordRejected(f"vetoed by a plugin: {veto}")
-            if op == "create":
-                result = self.target.create(entity, payload)
-            else:
-                assert target_id is not None
-                result = self.target.update(entity, target_id, payload)
-        except FATAL:
-            raise
-        except (*RECORD_ERRORS, RecordRejected) as exc:
-            self._fail(key, record, operation or op, str(exc))
-            return None
-        self.hub.plugins.hook.hub_after_write(job=self.job, system=self.step.psa, entity=entity, operation=op,
-                                              record=core, result_id=result.id)  # fmt: skip
-        return result
+    def _write(self, write: PlannedWrite, key: str, record: Any, operation: str) -> WriteOutcome:
+        """One PSA write through the one write path; a refusal, a veto or an unknown outcome is
+        dead-lettered under the problem's key."""
+        self.run.ensure_lease()
+        outcome = self.writer.send(write)
+        if not outcome.ok:
+            self._fail(key, record, operation, outcome.reason or "refused")
+        return outcome
+
+    def _found(self, key: str) -> WriteResult | None:
+        """The ticket a create whose answer was lost made, by its external key."""
+        ticket_id = self._lookup(key)
+        return WriteResult(ticket_id) if ticket_id is not None else None
 
     def _audit(self, conn: Any, entity: str, operation: str, record_id: str, before: Any, after: Any) -> None:
         self.store.audit(conn, actor=f"sync:{self.job}", system=self.step.psa, entity=entity, operation=operation,
@@ -454,7 +457,7 @@ class AlertSync:
             self._dead_letter(key, operation, payload, reason)
 
     def _dead_letter(self, key: str, operation: str, record: Any, reason: str) -> None:
-        with self.store.transaction() as conn:
+        with self.run.transaction() as conn:
             self.store.dead_letter(conn, job=self.job, system=self.step.psa, kind=Alert.kind, record_id=key,
                                    operation=operation, record=record, error=reason)  # fmt: skip
 

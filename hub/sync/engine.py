@@ -15,18 +15,21 @@ stopped; its checkpoints let the next run resume).
 from __future__ import annotations
 
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from hub import metrics
 from hub.errors import ConfigError, HubError
 from hub.logging import get_logger
-from hub.state.store import JobLocked
+from hub.state.leases import JobLocked, Lease
 from hub.sync.affinity import one_cpu
 from hub.sync.gc import bulk_gc
 
 if TYPE_CHECKING:
+    from sqlalchemy import Connection
+
     from hub.app import Hub
     from hub.sync.jobs import SyncJob
 
@@ -80,6 +83,21 @@ class SyncRun:
     reports: list[str] = field(default_factory=list)
     #: source refs a dry run plans to create, so records referring to them plan a create too
     planned: set[str] = field(default_factory=set)
+    #: the job's lease: every commit is fenced by it (None only for unit tests of a step)
+    lease: Lease | None = None
+
+    @contextmanager
+    def transaction(self) -> Iterator[Connection]:
+        """A state-store transaction that commits only while this run still holds its lease."""
+        with self.hub.store.transaction() as conn:
+            if self.lease is not None:
+                self.lease.check(conn)
+            yield conn
+
+    def ensure_lease(self) -> None:
+        """Before a write: stop if the heartbeat found the lease taken by another run."""
+        if self.lease is not None:
+            self.lease.ensure()
 
     def count(self, key: str, n: int = 1) -> None:
         self.counts[key] = self.counts.get(key, 0) + n
@@ -121,8 +139,11 @@ def run_job(
     for connector in job.connectors:
         hub.connector(connector)  # fail fast, with exit 2, on a missing setting
     try:
-        with hub.store.lock(f"sync:{name}"), bulk_gc(), one_cpu(hub.settings.sync_pin_cpu):
-            summary, error = _run_locked(hub, job, dry_run, full_refresh, allow_mass_deactivate, progress)
+        with hub.store.lock(f"sync:{name}") as lease, bulk_gc(), one_cpu(hub.settings.sync_pin_cpu):
+            killed = hub.store.mark_killed(name)
+            if killed:
+                log.warning("sync.killed_runs", job=name, runs=killed)
+            summary, error = _run_locked(hub, job, dry_run, full_refresh, allow_mass_deactivate, progress, lease)
     except JobLocked:
         metrics.SYNC_RUNS.labels(job=name, status="locked").inc()
         raise
@@ -143,13 +164,14 @@ def _run_locked(
     full_refresh: bool,
     allow_mass_deactivate: bool,
     progress: Callable[[str, int], None] | None,
+    lease: Lease,
 ) -> tuple[dict[str, Any], HubError | None]:
     name = job.name
     calls_before = hub.api_calls()
     started = time.perf_counter()
     store = hub.store
     run_id = store.start_run(name, "sync", dry_run=dry_run)
-    run = SyncRun(hub, job, run_id, dry_run, full_refresh, allow_mass_deactivate, progress)
+    run = SyncRun(hub, job, run_id, dry_run, full_refresh, allow_mass_deactivate, progress, lease=lease)
     hub.plugins.hook.hub_sync_started(job=name, dry_run=dry_run)
     status, error = "ok", None
     try:
@@ -184,8 +206,12 @@ def _run_locked(
 
 
 def retry_dead_letters(hub: Hub, job_name: str | None = None) -> dict[str, Any]:
-    """Process every unresolved dead letter again (of one job, or all); returns the outcome counts."""
-    from hub.sync.entity import EntitySync
+    """Process every unresolved dead letter again (of one job, or all); returns the outcome counts.
+
+    A write whose outcome stayed unknown is looked up first and sent again only if the
+    vendor provably does not hold it (see hub.writes).
+    """
+    from hub.sync.entity import UNKNOWN, EntitySync
     from hub.sync.jobs import EntityStep
 
     outcome: dict[str, Any] = {"retried": 0, "resolved": 0, "failed": 0, "skipped": 0, "errors": []}
@@ -203,14 +229,20 @@ def retry_dead_letters(hub: Hub, job_name: str | None = None) -> dict[str, Any]:
             ),
             None,
         )
-        if step is None or letter.operation != "write":
+        if step is None or letter.operation not in ("write", UNKNOWN):
             outcome["skipped"] += 1
             continue
-        with hub.store.lock(f"sync:{letter.job}"):
-            run = SyncRun(hub, job, hub.store.start_run(letter.job, "retry"))
+        with hub.store.lock(f"sync:{letter.job}") as lease:
+            run = SyncRun(hub, job, hub.store.start_run(letter.job, "retry"), lease=lease)
             outcome["retried"] += 1
             try:
-                op = EntitySync(run, step).retry(letter.record_id)
+                sync = EntitySync(run, step)
+                if letter.operation == UNKNOWN:
+                    sync.resolve_unknown()
+                    settled = not hub.store.dead_lettered(letter.job, letter.system, letter.kind, [letter.record_id])
+                    op = "resolved" if settled else "failed"
+                else:
+                    op = sync.retry(letter.record_id)
             except HubError as exc:
                 op = "failed"
                 outcome["errors"].append(f"{letter.job} {letter.record_id}: {exc}")

@@ -29,41 +29,62 @@ import json
 import threading
 from collections.abc import Iterable
 from concurrent.futures import Future, ThreadPoolExecutor
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
 from hub.connector import Connector, Stream, parse_timestamp
-from hub.errors import (
-    AuthenticationError,
-    ConfigError,
-    ConflictError,
-    HttpError,
-    NotFoundError,
-    PermissionDeniedError,
-    RateLimitedError,
-    RecordRejected,
-    TransientError,
-    VendorError,
-)
+from hub.errors import ConfigError, HttpError, OutcomeUnknown, RecordRejected
 from hub.logging import get_logger
 from hub.mapping import BoundMapping, UnresolvedRef, get_path, match_key, set_path
 from hub.models import ExternalRef, Record
-from hub.state.store import CursorState
+from hub.state.store import CursorState, DeadLetter
 from hub.sync.engine import MassDeactivation, PlanEntry, SyncRun
+from hub.writes import Outcome, PlannedWrite, WriteOutcome, Writer, write_key
 
 if TYPE_CHECKING:
     from hub.sync.jobs import EntityStep
 
 log = get_logger("hub.sync")
 
-#: what one write worker hands back: the writes it answered (page index, outcome), and the
-#: fatal error that stopped it, if any
-_Drained = tuple[list[tuple[int, dict[str, Any]]], BaseException | None]
+#: the dead-letter operation of a write whose outcome stayed unknown (resolved next run)
+UNKNOWN = "outcome-unknown"
 
-#: errors that stop the run (the next run resumes); anything else fails one record
-FATAL = (TransientError, RateLimitedError, AuthenticationError, PermissionDeniedError, ConfigError)
-#: errors that dead-letter one record
-RECORD_ERRORS = (RecordRejected, VendorError, NotFoundError, ConflictError, HttpError)
+
+@dataclass
+class RecordPlan:
+    """What one source record of a page becomes, from planning to commit.
+
+    ``op`` moves from the plan (``None``: nothing to do, ``unchanged``, ``link``,
+    ``deactivate``, ``pending``: a write to send, ``failed``) to the write's outcome
+    (``create``, ``update``, ``failed``, ``unknown``).
+    """
+
+    source_id: str
+    core: Record | None = None
+    op: str | None = None
+    target_id: str | None = None
+    linked_by_match: bool = False
+    #: hash and owned fields of what the hub writes (kept as the record's last-written state)
+    hash: str | None = None
+    payload: dict[str, Any] | None = None
+    before: dict[str, Any] | None = None
+    had_hash: bool = False
+    #: the write to send, what the summary shows of it, and the match keys it holds meanwhile
+    write: PlannedWrite | None = None
+    entry: PlanEntry | None = None
+    match_keys: list[tuple[int, str]] = field(default_factory=list)
+    outcome: WriteOutcome | None = None
+    reason: str | None = None
+
+    @property
+    def written(self) -> bool:
+        return self.op in ("create", "update")
+
+
+#: what one write worker hands back: the writes it answered (page index), and the fatal error
+#: that stopped it, if any
+_Drained = tuple[list[int], BaseException | None]
 
 
 def payload_hash(payload: dict[str, Any]) -> str:
@@ -74,7 +95,7 @@ def _iso(value: datetime | None) -> str | None:
     return value.isoformat() if value else None
 
 
-def _display_name(record: Record) -> str | None:
+def _display_name(record: Record | None) -> str | None:
     for attr in ("name", "full_name", "title", "email"):  # a contact's title is its job title
         value = getattr(record, attr, None)
         if value:
@@ -103,6 +124,7 @@ class EntitySync:
             )
         self.kind = self.smap.kind
         self.fields = self._write_fields()
+        self.writer = Writer(self.hub, self.job)
         self._indexed = False
         self.index_run = run.run_id
         #: per page: counterparts of referenced records, and target ids by (rule, match key)
@@ -227,13 +249,13 @@ class EntitySync:
 
     # -- one page -------------------------------------------------------------------------
 
-    def plan(self, records: Iterable[dict[str, Any]], skip_ids: set[str]) -> list[dict[str, Any]]:
+    def plan(self, records: Iterable[dict[str, Any]], skip_ids: set[str]) -> list[RecordPlan]:
         """Map, match and plan one page; writes are left ``pending`` for :meth:`submit`.
 
         What the page needs from the state store (links, referenced records' counterparts,
         last-written hashes, match candidates) is fetched in a few queries up front.
         """
-        results: list[dict[str, Any]] = []
+        results: list[RecordPlan] = []
         mapped: list[tuple[str, Record]] = []
         for raw in records:
             source_id = self.stream.record_id(raw)
@@ -243,7 +265,7 @@ class EntitySync:
             try:
                 core = self.smap.to_core(raw, self.source)
             except RecordRejected as exc:
-                results.append(self._fail({"source_id": source_id, "op": None}, None, str(exc), None))
+                results.append(self._fail(RecordPlan(source_id), None, str(exc)))
                 continue
             mapped.append((source_id, self.hub.plugins.transform(self.job, self.step.source, core)))
         links = self.store.counterparts(self.kind, self.step.source, [sid for sid, _ in mapped], self.step.target)
@@ -289,80 +311,79 @@ class EntitySync:
 
     def _one(
         self, source_id: str, core: Record, target_id: str | None, hashes: dict[str, dict[str, Any]]
-    ) -> dict[str, Any]:
-        out: dict[str, Any] = {"source_id": source_id, "op": None, "core": core}
+    ) -> RecordPlan:
+        plan = RecordPlan(source_id, core)
         name = _display_name(core)
         active = getattr(core, "active", True)
         if target_id is None:
             if not active:
                 self.run.count("skipped")
-                return out
+                return plan
             target_id, conflict = self._match(core, source_id)
             if conflict:
                 self.run.count("conflicts")
                 self.run.record(PlanEntry("conflict", self.step.target, self.step.entity, source_id, None, name,
                                           reason=conflict))
-                return out
+                return plan
             if target_id is None and not self.step.create:
-                return self._unmatched(out, source_id, name)
-            out["linked_by_match"] = target_id is not None
-        out["target_id"] = target_id
+                return self._unmatched(plan, name)
+            plan.linked_by_match = target_id is not None
+        plan.target_id = target_id
         row = hashes.get(target_id) if target_id is not None else None
         if target_id is not None and not self.step.update:
-            return self._link(out, source_id, target_id, name)
+            return self._link(plan, target_id, name)
         if target_id is not None and not active:
             if row is None or row["active"]:
-                out["op"] = "deactivate"
+                plan.op = "deactivate"
                 if self.run.dry_run:
                     self.run.count("deactivated")
                 self.run.record(PlanEntry("deactivate", self.step.target, self.step.entity, source_id, target_id,
                                           name, reason="inactive at the source"))
-            return out
+            return plan
         try:
             payload = self.tmap.to_vendor(core, self.target, fields=self.fields, resolve_ref=self._resolve)
         except UnresolvedRef as exc:
             if self._failed_here(exc.ref):
-                return self._fail(out, target_id, f"{exc} (it failed to sync: see hub deadletters)", core)
+                return self._fail(plan, target_id, f"{exc} (it failed to sync: see hub deadletters)")
             # The referenced record is not synced on purpose (inactive, never created): neither is this one.
             self.run.count("skipped")
             self.run.record(PlanEntry("skip", self.step.target, self.step.entity, source_id, target_id, name,
                                       reason=str(exc)))
-            return out
+            return plan
         except (RecordRejected, ConfigError) as exc:
             # e.g. a value with no counterpart in the target's picklist: this record's problem
-            return self._fail(out, target_id, str(exc), core)
-        digest = payload_hash(payload)
-        out["hash"], out["payload"] = digest, payload
+            return self._fail(plan, target_id, str(exc))
+        plan.hash, plan.payload = payload_hash(payload), payload
         if target_id is not None:
-            if row is not None and row["hash"] == digest and row["active"]:
-                out["op"] = "unchanged"
+            if row is not None and row["hash"] == plan.hash and row["active"]:
+                plan.op = "unchanged"
                 self.run.count("unchanged")
-                return out
+                return plan
             before = (row or {}).get("fields")
             if before is None and self.run.dry_run:
                 before = self._current(target_id)
-            out["before"] = before
-            out["had_hash"] = row is not None
-            return self._write(out, "update", target_id, payload, core, name)
-        return self._write(out, "create", None, payload, core, name)
+            plan.before, plan.had_hash = before, row is not None
+            return self._write(plan, "update", name)
+        return self._write(plan, "create", name)
 
-    def _unmatched(self, out: dict[str, Any], source_id: str, name: str | None) -> dict[str, Any]:
+    def _unmatched(self, plan: RecordPlan, name: str | None) -> RecordPlan:
         """A step that may not create: the record waits for a person to create or link it."""
         reason = f"no {self.step.target} {self.step.entity} record matches it; create or link it there"
         self.run.count("skipped")
-        self.run.report(f"{self.step.source} {self.stream.name} {source_id} ({name}): {reason}")
-        self.run.record(PlanEntry("skip", self.step.target, self.step.entity, source_id, None, name, reason=reason))
-        return out
+        self.run.report(f"{self.step.source} {self.stream.name} {plan.source_id} ({name}): {reason}")
+        self.run.record(PlanEntry("skip", self.step.target, self.step.entity, plan.source_id, None, name,
+                                  reason=reason))
+        return plan
 
-    def _link(self, out: dict[str, Any], source_id: str, target_id: str, name: str | None) -> dict[str, Any]:
+    def _link(self, plan: RecordPlan, target_id: str, name: str | None) -> RecordPlan:
         """A step that may not update: remember the pair (new matches only), write nothing."""
         self.run.count("unchanged")
-        if out.get("linked_by_match"):
-            out["op"] = "link"
-            self.run.record(PlanEntry("link", self.step.target, self.step.entity, source_id, target_id, name))
+        if plan.linked_by_match:
+            plan.op = "link"
+            self.run.record(PlanEntry("link", self.step.target, self.step.entity, plan.source_id, target_id, name))
             if self.run.dry_run:
-                self.run.planned.add(str(ExternalRef(system=self.step.source, kind=self.kind, id=source_id)))
-        return out
+                self.run.planned.add(str(ExternalRef(system=self.step.source, kind=self.kind, id=plan.source_id)))
+        return plan
 
     def _failed_here(self, ref: ExternalRef) -> bool:
         """Whether the referenced source record is dead-lettered by this job."""
@@ -380,65 +401,49 @@ class EntitySync:
         except (HttpError, RecordRejected, ConfigError):
             return None
 
-    def _write(
-        self,
-        out: dict[str, Any],
-        op: str,
-        target_id: str | None,
-        payload: dict[str, Any],
-        core: Record,
-        name: str | None,
-    ) -> dict[str, Any]:
+    def _write(self, plan: RecordPlan, op: str, name: str | None) -> RecordPlan:
         """Plan a create or update; the write itself is sent by :meth:`_send` (maybe in parallel)."""
-        before = out.get("before")
+        assert plan.payload is not None and plan.core is not None
+        before, payload = plan.before, plan.payload
         changed = payload if before is None else {k: v for k, v in payload.items() if before.get(k) != v}
-        entry = PlanEntry(op, self.step.target, self.step.entity, out["source_id"], target_id, name,
-                          before={k: before.get(k) for k in changed} if before else None, after=changed)
+        plan.entry = PlanEntry(op, self.step.target, self.step.entity, plan.source_id, plan.target_id, name,
+                               before={k: before.get(k) for k in changed} if before else None, after=changed)
         if self.run.dry_run:
             self.run.count("created" if op == "create" else "updated")
-            self.run.record(entry)
+            self.run.record(plan.entry)
             if op == "create":
-                self.run.planned.add(str(ExternalRef(system=self.step.source, kind=self.kind, id=out["source_id"])))
-            out["op"] = op
-            return out
+                self.run.planned.add(str(ExternalRef(system=self.step.source, kind=self.kind, id=plan.source_id)))
+            plan.op = op
+            return plan
         send = dict(payload)
         if op == "create":
             for path, value in self.tmap.spec.constants.items():  # on creates only; mapped fields win
                 if get_path(send, path) is None:
                     set_path(send, path, value)
-        # a later record with the same match key must not create it again while this is in flight
-        keys = self._match_keys(out["source_id"], core) if op == "create" else []
-        self._pending.update(keys)
-        out.update(op="pending", pending=op, target_id=target_id, send=send, entry=entry, core=core,
-                   pending_keys=keys)
-        return out
+            # a later record with the same match key must not create it again while this is in flight
+            plan.match_keys = self._match_keys(plan.source_id, plan.core)
+            self._pending.update(plan.match_keys)
+        plan.op = "pending"
+        plan.write = PlannedWrite(
+            self.step.target, self.step.entity, "create" if op == "create" else "update", send, plan.core,
+            target_id=plan.target_id,
+            key=write_key(self.job, self.step.target, self.step.entity, op, self.step.source, plan.source_id,
+                          payload=send),
+        )  # fmt: skip
+        return plan
 
-    def _send(self, out: dict[str, Any]) -> dict[str, Any]:
+    def _send(self, plan: RecordPlan) -> None:
         """Send one planned write (thread-safe: it touches no counter and no shared cache)."""
-        op, core, send, target_id = out["pending"], out["core"], out["send"], out["target_id"]
-        veto = self.hub.plugins.before_write(self.job, self.step.target, self.step.entity, op, core, send)
-        # ``out`` is this write's own dict: no other thread touches it while it is in flight
-        if veto:
-            out.update(op="failed", reason=f"vetoed by a plugin: {veto}")
-            return out
-        try:
-            if op == "create":
-                target_id = self.target.create(self.step.entity, send).id
-            else:
-                self.target.update(self.step.entity, target_id, send)
-        except FATAL:
-            raise
-        except RECORD_ERRORS as exc:
-            out.update(op="failed", reason=str(exc))
-            return out
-        self.hub.plugins.hook.hub_after_write(
-            job=self.job, system=self.step.target, entity=self.step.entity, operation=op, record=core,
-            result_id=target_id,
-        )
-        out.update(op=op, target_id=target_id, after=send)
-        return out
+        assert plan.write is not None
+        # ``plan`` is this write's own: no other thread touches it while it is in flight
+        plan.outcome = outcome = self.writer.send(plan.write)
+        if outcome.ok:
+            plan.op, plan.target_id = plan.write.op, outcome.id
+        else:
+            plan.op = "unknown" if outcome.outcome is Outcome.unknown else "failed"
+            plan.reason = outcome.reason
 
-    def submit(self, results: list[dict[str, Any]]) -> list[Future[_Drained]]:
+    def submit(self, results: list[RecordPlan]) -> list[Future[_Drained]]:
         """Start sending a page's planned writes in the background, so the next page is read
         and planned while these are in flight.
 
@@ -447,7 +452,7 @@ class EntitySync:
         times per page, not once per write (thread hand-offs cost the hub more CPU than
         the writes' own bookkeeping).
         """
-        todo = [i for i, r in enumerate(results) if r["op"] == "pending"]
+        todo = [i for i, r in enumerate(results) if r.op == "pending"]
         if not todo:
             return []
         if self._pool is None:
@@ -457,64 +462,69 @@ class EntitySync:
         stop = self._stop
 
         def drain() -> _Drained:
-            done: list[tuple[int, dict[str, Any]]] = []
+            done: list[int] = []
             while not stop.is_set():
                 with lock:
                     i = next(queue, None)
                 if i is None:
                     break
                 try:
-                    done.append((i, self._send(results[i])))
+                    self._send(results[i])
                 except BaseException as exc:  # fatal: the others take no new write
                     stop.set()
                     return done, exc
+                done.append(i)
             return done, None
 
         return [self._pool.submit(drain) for _ in range(min(self.concurrency, len(todo)))]
 
-    def collect(self, results: list[dict[str, Any]], sent: list[Future[_Drained]]) -> None:
+    def collect(self, results: list[RecordPlan], sent: list[Future[_Drained]]) -> None:
         """Wait for a page's writes and account for them, in page order; a fatal error of any
         is raised here, once every worker has stopped and the writes made are counted."""
-        answered: list[tuple[int, dict[str, Any]]] = []
+        answered: list[int] = []
         fatal: BaseException | None = None
         for future in sent:
             done, error = future.result()
             answered.extend(done)
             fatal = fatal or error
-        for i, out in sorted(answered, key=lambda pair: pair[0]):
-            for key in out["pending_keys"]:
-                self._pending.discard(key)
-            if out["op"] == "failed":
-                out = self._fail(out, out.get("target_id"), out["reason"], out["core"])
-            else:
-                self.run.count("created" if out["op"] == "create" else "updated")
-                self.run.record(out["entry"])
-                if out["op"] == "create":
-                    self._index_new(out["pending_keys"], out["target_id"])
-                    if self.step.report_created:
-                        self.run.report(
-                            f"{self.step.target} {self.step.entity} {out['target_id']} ({_display_name(out['core'])}) "
-                            f"created from {self.step.source} {self.stream.name} {out['source_id']}: "
-                            f"{self.step.report_created}"
-                        )
-            results[i] = out
+        for i in sorted(answered):
+            plan = results[i]
+            if plan.op != "unknown":  # an unknown create keeps its match keys for the rest of the run
+                self._pending.difference_update(plan.match_keys)
+            if plan.op in ("failed", "unknown"):
+                self._fail(plan, plan.target_id, plan.reason or "refused")
+                continue
+            assert plan.entry is not None and plan.write is not None
+            self.run.count("created" if plan.op == "create" else "updated")
+            self.run.record(plan.entry)
+            if plan.op == "create":
+                assert plan.target_id is not None
+                self._index_new(plan.match_keys, plan.target_id)
+                if self.step.report_created:
+                    self.run.report(
+                        f"{self.step.target} {self.step.entity} {plan.target_id} ({_display_name(plan.core)}) "
+                        f"created from {self.step.source} {self.stream.name} {plan.source_id}: "
+                        f"{self.step.report_created}"
+                    )
         if fatal is not None:
             raise fatal
 
-    def _fail(self, out: dict[str, Any], target_id: str | None, reason: str, core: Record | None) -> dict[str, Any]:
+    def _fail(self, plan: RecordPlan, target_id: str | None, reason: str) -> RecordPlan:
+        """Count and record a record that could not be written (dead-lettered at commit)."""
         self.run.count("failed")
-        self.run.record(PlanEntry("failed", self.step.target, self.step.entity, out["source_id"], target_id,
-                                  _display_name(core) if core else None, reason=reason))
-        log.warning("sync.record_failed", job=self.job, source_id=out["source_id"], reason=reason)
-        out.update(op="failed", target_id=target_id, reason=reason,
-                   record=core.model_dump(mode="json") if core else None)
-        return out
+        self.run.record(PlanEntry("failed", self.step.target, self.step.entity, plan.source_id, target_id,
+                                  _display_name(plan.core) if plan.core else None, reason=reason))
+        log.warning("sync.record_failed", job=self.job, source_id=plan.source_id, reason=reason)
+        if plan.op != "unknown":
+            plan.op = "failed"
+        plan.target_id, plan.reason = target_id, reason
+        return plan
 
-    def finish(self, results: list[dict[str, Any]], sent: list[Any], cursor: CursorState, pass_id: str) -> None:
+    def finish(self, results: list[RecordPlan], sent: list[Any], cursor: CursorState, pass_id: str) -> None:
         self.collect(results, sent)
         self.commit(results, cursor, pass_id)
 
-    def abandon(self, results: list[dict[str, Any]], sent: list[Any]) -> None:
+    def abandon(self, results: list[RecordPlan], sent: list[Any]) -> None:
         """After a fatal error: stop, and count the writes a page in flight made anyway (they
         are not committed; the next run finds them again by the match rules)."""
         self._stop.set()
@@ -523,48 +533,64 @@ class EntitySync:
         except BaseException:  # noqa: S110 - the caller re-raises the error that stopped the run
             pass
 
-    def commit(self, results: list[dict[str, Any]], cursor: CursorState | None, pass_id: str) -> None:
+    def commit(self, results: list[RecordPlan], cursor: CursorState | None, pass_id: str) -> None:
         """Everything a page changed, in one transaction with its checkpoint (batched statements)."""
         store, src, tgt = self.store, self.step.source, self.step.target
         store.index_keys(self.index_run, tgt, self.kind, self._new_keys)
         self._new_keys = []
-        written = [r for r in results if r["op"] in ("create", "update")]
-        with store.transaction() as conn:
-            store.link_new(conn, self.kind, src, tgt,
-                           [(r["source_id"], r["target_id"]) for r in written if r["op"] == "create"])  # fmt: skip
+        written = [r for r in results if r.written]
+        with self.run.transaction() as conn:
+            created = [(r.source_id, r.target_id) for r in written if r.op == "create" and r.target_id]
+            store.link_new(conn, self.kind, src, tgt, created)
             for r in written:
-                if r["op"] == "update" and r.get("linked_by_match"):
-                    store.link(conn, self.kind, {src: r["source_id"], tgt: r["target_id"]})
-            store.set_hashes(
-                conn, self.job, tgt, self.kind,
-                [{"external_id": r["target_id"], "hash": r["hash"], "fields": r["payload"], "source_system": src,
-                  "source_id": r["source_id"], "seen_run": pass_id} for r in written],
-                existing={r["target_id"] for r in written if r.get("had_hash")},
-            )  # fmt: skip
-            store.audit_many(conn, [
-                {"run_id": self.run.run_id, "actor": f"sync:{self.job}", "system": tgt, "entity": self.step.entity,
-                 "operation": r["op"], "record_id": r["target_id"], "before": r.get("before"), "after": r.get("after")}
-                for r in written
-            ])  # fmt: skip
-            seen = [r["target_id"] for r in results if r["op"] in ("unchanged", "deactivate", "failed")
-                    and r.get("target_id")]  # fmt: skip
+                if r.op == "update" and r.linked_by_match and r.target_id:
+                    store.link(conn, self.kind, {src: r.source_id, tgt: r.target_id})
+            self._remember(conn, written, pass_id)
+            seen = [r.target_id for r in results if r.op in ("unchanged", "deactivate", "failed") and r.target_id]
             store.mark_seen_many(conn, self.job, tgt, self.kind, seen, pass_id)
             if self._resolvable:
-                ok = [r["source_id"] for r in results if r["op"] in ("create", "update", "unchanged", "link")]
+                ok = [r.source_id for r in results if r.op in ("create", "update", "unchanged", "link")]
                 store.resolve_dead_letters(conn, self.job, tgt, self.kind, ok)
             for r in results:
-                if r["op"] == "link":
-                    store.link(conn, self.kind, {src: r["source_id"], tgt: r["target_id"]})
-                elif r["op"] == "deactivate":
-                    store.add_pending(conn, self.job, tgt, self.kind, r["target_id"], self.step.entity,
-                                      "inactive at the source", {"source_id": r["source_id"]})
-                elif r["op"] == "failed":
-                    store.dead_letter(conn, job=self.job, system=tgt, kind=self.kind, record_id=r["source_id"],
-                                      operation="write", record={"source": src, "stream": self.step.stream,
-                                                                 "core": r.get("record")},
-                                      error=r["reason"])
+                if r.op == "link" and r.target_id:
+                    store.link(conn, self.kind, {src: r.source_id, tgt: r.target_id})
+                elif r.op == "deactivate" and r.target_id:
+                    store.add_pending(conn, self.job, tgt, self.kind, r.target_id, self.step.entity,
+                                      "inactive at the source", {"source_id": r.source_id})
+                elif r.op in ("failed", "unknown"):
+                    store.dead_letter(conn, job=self.job, system=tgt, kind=self.kind, record_id=r.source_id,
+                                      operation=UNKNOWN if r.op == "unknown" else "write",
+                                      record=self._letter(r), error=r.reason or "refused")
             if cursor is not None:
                 store.save_cursor(conn, self.job, src, self.step.stream, cursor)
+
+    def _remember(self, conn: Any, written: list[RecordPlan], pass_id: str) -> None:
+        """Hashes and audit rows of the writes the target accepted."""
+        store, src, tgt = self.store, self.step.source, self.step.target
+        store.set_hashes(
+            conn, self.job, tgt, self.kind,
+            [{"external_id": r.target_id, "hash": r.hash, "fields": r.payload, "source_system": src,
+              "source_id": r.source_id, "seen_run": pass_id} for r in written],
+            existing={r.target_id for r in written if r.had_hash and r.target_id},
+        )  # fmt: skip
+        store.audit_many(conn, [
+            {"run_id": self.run.run_id, "actor": f"sync:{self.job}", "system": tgt, "entity": self.step.entity,
+             "operation": r.op, "record_id": r.target_id, "before": r.before,
+             "after": r.write.payload if r.write else None}
+            for r in written
+        ])  # fmt: skip
+
+    def _letter(self, plan: RecordPlan) -> dict[str, Any]:
+        """What a dead letter keeps: enough to retry the record, and for an unknown outcome
+        what finds the write it may have made (payload, key, when it was first sent)."""
+        letter: dict[str, Any] = {"source": self.step.source, "stream": self.step.stream,
+                                  "core": plan.core.model_dump(mode="json") if plan.core else None}  # fmt: skip
+        if plan.op == "unknown" and plan.write is not None:
+            write = plan.write
+            letter["write"] = {"op": write.op, "payload": write.payload, "key": write.key,
+                               "target_id": write.target_id, "hash": plan.hash, "fields": plan.payload,
+                               "since": write.since.isoformat() if write.since else None}  # fmt: skip
+        return letter
 
     def retry(self, source_id: str) -> str:
         """Process one dead-lettered record again from its current source state."""
@@ -572,7 +598,48 @@ class EntitySync:
         results = self.plan([raw], set())
         self.collect(results, self.submit(results))
         self.commit(results, None, self.run.run_id)
-        return str(results[0]["op"]) if results else "missing"
+        return str(results[0].op) if results else "missing"
+
+    def resolve_unknown(self) -> None:
+        """Writes whose outcome stayed unknown in an earlier run: look each one up first.
+
+        Found: it was applied, so it is linked and remembered as written (no write is
+        sent). Provably absent: the record is processed again from its current source
+        state, which sends it once more. Still unknown: the letter stays, and says so.
+        """
+        for letter in self.store.dead_letters(self.job, operation=UNKNOWN):
+            if letter.system != self.step.target or letter.kind != self.kind:
+                continue
+            record = letter.record if isinstance(letter.record, dict) else {}
+            if record.get("source") != self.step.source or record.get("stream") != self.step.stream:
+                continue
+            self._resolve_letter(letter, record)
+
+    def _resolve_letter(self, letter: DeadLetter, record: dict[str, Any]) -> None:
+        saved = record.get("write") or {}
+        write = PlannedWrite(
+            self.step.target, self.step.entity, saved.get("op") or "create", dict(saved.get("payload") or {}),
+            target_id=saved.get("target_id"), key=saved.get("key"), since=parse_timestamp(saved.get("since")),
+        )  # fmt: skip
+        try:
+            found = self.writer.find(write)
+        except OutcomeUnknown as exc:
+            self.run.report(f"{self.step.target} {self.step.entity} write for {self.step.source} "
+                            f"{letter.record_id} still has an unknown outcome: {exc}")  # fmt: skip
+            return
+        if found is None:
+            log.info("sync.unknown_absent", job=self.job, source_id=letter.record_id)
+            self.retry(letter.record_id)
+            return
+        log.info("sync.unknown_found", job=self.job, source_id=letter.record_id, target_id=found.id)
+        plan = RecordPlan(letter.record_id, op=write.op, target_id=found.id, write=write,
+                          payload=saved.get("fields"), hash=saved.get("hash"))  # fmt: skip
+        with self.run.transaction() as conn:
+            if write.op == "create":
+                self.store.link_new(conn, self.kind, self.step.source, self.step.target, [(plan.source_id, found.id)])
+            self._remember(conn, [plan], self.run.run_id)
+            self.store.resolve_dead_letter(conn, self.job, self.step.target, self.kind, letter.record_id)
+        self.run.count("created" if write.op == "create" else "updated")
 
     def close(self) -> None:
         if self._pool is not None:
@@ -583,7 +650,7 @@ class EntitySync:
 
     def plan_deletions(self, pass_id: str) -> None:
         """After a complete full read: linked records the source no longer has."""
-        with self.store.transaction() as conn:
+        with self.run.transaction() as conn:
             for row in self.store.unseen(self.job, self.step.target, self.kind, pass_id):
                 self.store.add_pending(conn, self.job, self.step.target, self.kind, row["external_id"],
                                        self.step.entity, "deleted at the source", {"source_id": row["source_id"]})
@@ -608,25 +675,23 @@ class EntitySync:
                 self.run.count("deactivated")
                 self.run.record(entry)
                 continue
-            try:
-                if "active" in self.tmap.spec.fields and self.tmap.spec.fields["active"].direction != "read":
-                    change = self.tmap.to_vendor(self.tmap.spec.model.model_construct(active=False), self.target,
-                                                 fields=["active"])
-                    self.target.update(self.step.entity, tid, change)
-                else:
-                    self.target.deactivate(self.step.entity, tid)
-            except FATAL:
-                raise
-            except RECORD_ERRORS as exc:
+            core = self.tmap.spec.model.model_construct(active=False)
+            if "active" in self.tmap.spec.fields and self.tmap.spec.fields["active"].direction != "read":
+                change = self.tmap.to_vendor(core, self.target, fields=["active"])
+                write = PlannedWrite(self.step.target, self.step.entity, "update", change, core, target_id=tid)
+            else:
+                write = PlannedWrite(self.step.target, self.step.entity, "deactivate", {}, core, target_id=tid)
+            outcome = self.writer.send(write)
+            if not outcome.ok:
                 self.run.count("failed")
-                with self.store.transaction() as conn:
+                with self.run.transaction() as conn:
                     self.store.dead_letter(conn, job=self.job, system=self.step.target, kind=self.kind,
                                            record_id=str(tid), operation="deactivate", record=item["record"],
-                                           error=str(exc))
+                                           error=outcome.reason or "refused")
                     self.store.drop_pending(conn, self.job, self.step.target, self.kind, tid)
                 continue
             self.run.count("deactivated")
-            with self.store.transaction() as conn:
+            with self.run.transaction() as conn:
                 row = self.store.hash_row(self.job, self.step.target, self.kind, tid)
                 self.store.set_hash(conn, self.job, self.step.target, self.kind, tid, (row or {}).get("hash", ""),
                                     False)
@@ -634,7 +699,6 @@ class EntitySync:
                 self.store.audit(conn, actor=f"sync:{self.job}", system=self.step.target, entity=self.step.entity,
                                  operation="deactivate", record_id=tid, before={"active": True},
                                  after={"active": False}, run_id=self.run.run_id)
-
 
 def run_entity_step(run: SyncRun, step: EntityStep) -> None:
     sync = EntitySync(run, step)
@@ -646,19 +710,25 @@ def run_entity_step(run: SyncRun, step: EntityStep) -> None:
         since = parse_timestamp(state.run_cursor)
         pass_id = resume.get("pass", run.run_id)
         high, high_ids = parse_timestamp(resume.get("max")), list(resume.get("max_ids", []))
-        token = resume.get("token")
+        # the stream's own resume state, opaque to the engine (a checkpoint of an older
+        # version kept only a page token)
+        at = resume.get("stream") if "stream" in resume else {"token": resume.get("token")}
     else:
         since = None if run.full_refresh or not step.incremental else parse_timestamp(state.cursor)
-        pass_id, high, high_ids, token = run.run_id, None, [], None
+        pass_id, high, high_ids, at = run.run_id, None, [], None
     boundary = set(state.boundary_ids) if since is not None and not run.full_refresh else set()
     full_read = since is None
     cursor_field = sync.stream.cursor_field
     read = 0
     # one page in flight: its writes are sent while the next page is read and planned, and it
     # is committed (in page order) once they are all answered
-    inflight: tuple[list[dict[str, Any]], list[Any], CursorState] | None = None
+    inflight: tuple[list[RecordPlan], list[Any], CursorState] | None = None
     try:
-        for page in sync.stream.read(since=since, resume={"token": token} if token is not None else None):
+        if not run.dry_run:
+            sync.resolve_unknown()
+        if at:
+            log.info("sync.resume", job=run.job.name, stream=step.stream, at=at)
+        for page in sync.stream.read(since=since, resume=at or None):
             skip = {
                 sync.stream.record_id(r)
                 for r in page.records
@@ -681,7 +751,7 @@ def run_entity_step(run: SyncRun, step: EntityStep) -> None:
             checkpoint = CursorState(
                 cursor=state.cursor,
                 boundary_ids=state.boundary_ids,
-                resume={"token": page.resume.get("token"), "pass": pass_id, "max": _iso(high),
+                resume={"stream": page.resume, "pass": pass_id, "max": _iso(high),
                         "max_ids": high_ids[-5000:]} if page.resume else None,
                 run_cursor=_iso(since),
             )

@@ -40,8 +40,8 @@ from hub.logging import get_logger
 from hub.mapping import BoundMapping, set_path
 from hub.models import Contact, ContactRole, InvoiceRecipient, Organization, Record
 from hub.sync.engine import PlanEntry, SyncRun
-from hub.sync.entity import FATAL, RECORD_ERRORS
 from hub.sync.jobs import EntityStep, SyncJob
+from hub.writes import PlannedWrite, Writer, write_key
 
 if TYPE_CHECKING:
     from sqlalchemy import Connection
@@ -126,6 +126,7 @@ class RecipientSync:
         self.psa: Connector = self.hub.connector(step.psa)
         self.cmap: BoundMapping = self.hub.mapping(step.psa).entity(step.contact_entity)
         self.base = self.store.kv(f"sync:{self.job}")
+        self.writer = Writer(self.hub, self.job)
 
     def _read(self, connector: Connector, stream_name: str) -> Iterator[Record]:
         """The core records of a whole stream, counted as read."""
@@ -265,20 +266,15 @@ class RecipientSync:
         self.run.record(entry)
         if self.run.dry_run:
             return True
+        self.run.ensure_lease()
         core = Organization.model_construct(name=customer.name)
-        veto = self.hub.plugins.before_write(self.job, connector.name, entity, "update", core, payload)
-        try:
-            if veto:
-                raise RecordRejected(f"vetoed by a plugin: {veto}")
-            connector.update(entity, record_id, payload)
-        except FATAL:
-            raise
-        except (*RECORD_ERRORS, RecordRejected) as exc:
+        write = PlannedWrite(connector.name, entity, "update", payload, core, target_id=record_id,
+                             key=write_key(self.job, connector.name, entity, record_id, payload=payload))  # fmt: skip
+        outcome = self.writer.send(write)
+        if not outcome.ok:
             self.run.counts["updated"] -= 1
-            self._fail(connector.name, entity, customer, record_id, str(exc), audits)
+            self._fail(connector.name, entity, customer, record_id, outcome.reason or "refused", audits)
             return False
-        self.hub.plugins.hook.hub_after_write(job=self.job, system=connector.name, entity=entity, operation="update",
-                                              record=core, result_id=record_id)  # fmt: skip
         audits.append({"system": connector.name, "entity": entity, "record_id": record_id,
                        "before": entry.before, "after": entry.after})  # fmt: skip
         return True
@@ -290,7 +286,7 @@ class RecipientSync:
         log.warning("sync.record_failed", job=self.job, customer=customer.id, reason=reason)
         if self.run.dry_run:
             return
-        with self.store.transaction() as conn:
+        with self.run.transaction() as conn:
             self._audit(conn, audits)
             self.store.dead_letter(conn, job=self.job, system=system, kind=InvoiceRecipient.kind,
                                    record_id=customer.id, operation="write",
@@ -302,7 +298,7 @@ class RecipientSync:
         """Audit rows, and (all writes done) the new base with the failure resolved, in one transaction."""
         if self.run.dry_run:
             return
-        with self.store.transaction() as conn:
+        with self.run.transaction() as conn:
             self._audit(conn, audits)
             if addresses is not None:
                 self.store.kv_set(conn, f"sync:{self.job}", key, addresses)

@@ -3,43 +3,36 @@
 The payload is either the vendor's own fields (``payload``) or core fields
 (``record``) that the connector's declarative mapping turns into the vendor payload,
 resolving picklist labels through the connector and references through the crosswalk,
-exactly as a sync would. The ``hub_before_write`` hook may veto a mapped write.
+exactly as a sync would. Writes go out through the hub's one write path
+(:mod:`hub.writes`): plugins may veto a mapped write, and a create whose answer was lost
+is looked up before it is ever sent again.
 
-Updates, deactivations and reads are safe to repeat; a retried update still reads the
-record first and sends nothing if the interrupted attempt already applied it. A create
-is not safe to repeat: if the process
-died after the vendor made the record and before the hub stored its id, a blind retry
-would make a second one. So a retried create first looks for the record its first
-attempt made, in the entity's stream since the step started, matched on the fields
-that identify it (``recover``). Where that cannot be checked, the step stops and asks
-a person (:class:`OutcomeUnknown`).
+A step retried after a crash does not know whether its first attempt reached the vendor,
+so it looks first: a retried create for the record its first attempt made (the
+connector's natural key, or the step's ``recover`` fields read back from the entity's
+stream since the step started), a retried update for the values already in place. Where
+that cannot be checked, the step stops and asks a person (:class:`OutcomeUnknown`).
 """
 
 from __future__ import annotations
 
 import json
 from collections.abc import Mapping
-from datetime import datetime, timedelta
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
 from pydantic import ValidationError
 
 from hub.connector import Connector, Stream, WriteResult
-from hub.errors import ConfigError, HubError, RecordRejected
+from hub.errors import ConfigError, OutcomeUnknown, RecordRejected
 from hub.mapping import BoundMapping, get_path, load_mapping
 from hub.models import ExternalRef, Record
 from hub.workflow.definition import RecoverSpec, WriteSpec
 from hub.workflow.template import render
+from hub.writes import LOOKUP_MARGIN, Outcome, PlannedWrite, WriteOutcome, Writer, same
 
 __all__ = ["OutcomeUnknown", "WriteRunner", "deep_merge", "json_safe"]
-
-#: how far before the step's start a recovery read looks (clock skew between hub and vendor)
-RECOVER_MARGIN = timedelta(minutes=10)
-
-
-class OutcomeUnknown(HubError):
-    """A side effect may or may not have happened, and the hub cannot check which."""
 
 
 def deep_merge(base: Mapping[str, Any], override: Mapping[str, Any]) -> dict[str, Any]:
@@ -73,7 +66,9 @@ class WriteRunner:
         *,
         retry: bool,
         started_at: datetime,
+        key: str | None = None,
     ) -> dict[str, Any]:
+        """Run one write step; ``key`` is its idempotency key (stable across its retries)."""
         connector: Connector = self.hub.connector(spec.connector)
         record_id = render(spec.id, names)
         if spec.op == "list":
@@ -81,7 +76,8 @@ class WriteRunner:
         if spec.op == "get":
             return {"id": str(record_id), "record": json_safe(connector.get(spec.entity, str(record_id)))}
         if spec.op == "deactivate":
-            return self._outputs(connector.deactivate(spec.entity, str(record_id)))
+            write = PlannedWrite(spec.connector, spec.entity, "deactivate", target_id=str(record_id), since=started_at)
+            return self._outputs(self._send(write, retry=False).result)
         body = self._body(spec, names, templates)
         record: Record | None = None
         if spec.record is not None:
@@ -94,37 +90,45 @@ class WriteRunner:
                 resolve_ref=self._resolver(spec.connector),
                 create=spec.op == "create",
             )
-            veto = self.hub.plugins.before_write(
-                self.job, spec.connector, spec.entity, spec.op, record, payload
-            )
-            if veto:
-                raise RecordRejected(
-                    f"a plugin vetoed the {spec.op} of {spec.connector} {spec.entity}: {veto}"
-                )
         else:
             payload = body
-        recovered = False
-        if spec.op == "create":
-            found = self._recover(connector, spec, payload, started_at) if retry else None
-            recovered = found is not None
-            result = found or connector.create(spec.entity, payload)
-        else:
-            current = self._applied(connector, spec.entity, str(record_id), payload) if retry else None
-            result = current or connector.update(spec.entity, str(record_id), payload)
-        if record is not None:
-            self.hub.plugins.hook.hub_after_write(
-                job=self.job,
-                system=spec.connector,
-                entity=spec.entity,
-                operation=spec.op,
-                record=record,
-                result_id=result.id,
-            )
-        outputs = self._outputs(result)
+        write = PlannedWrite(
+            spec.connector, spec.entity, "create" if spec.op == "create" else "update", payload, record,
+            target_id=None if spec.op == "create" else str(record_id), key=key, since=started_at,
+            find=self._finder(connector, spec) if spec.op == "create" else None,
+        )  # fmt: skip
+        outcome = self._send(write, retry=retry)
+        outputs = self._outputs(outcome.result)
         outputs["payload"] = json_safe(payload)
-        if recovered:
+        if outcome.outcome is Outcome.recovered:
             outputs["recovered"] = True
         return outputs
+
+    def _send(self, write: PlannedWrite, *, retry: bool) -> WriteOutcome:
+        """Send through the one write path; a retried step looks for its first attempt's write first."""
+        writer = Writer(self.hub, self.job)
+        if retry:
+            try:
+                found = writer.find(write)
+            except OutcomeUnknown:
+                if write.op == "create":
+                    raise  # cannot tell whether the first attempt made it: the step asks a person
+                found = None  # an update applies by value: sending it again is harmless
+            if found is not None:
+                return WriteOutcome(write, Outcome.recovered, found)
+        outcome = writer.send(write)
+        if outcome.outcome is Outcome.unknown:
+            raise OutcomeUnknown(
+                f"{outcome.reason}; look in {write.system}, then confirm the step with the record's id "
+                "(hub workflow confirm RUN STEP --set id=...) or run it again (hub workflow resume RUN)",
+                connector=write.system,
+            )
+        if outcome.outcome is Outcome.vetoed:
+            raise RecordRejected(f"a plugin vetoed the {write.op} of {write.system} {write.entity}: "
+                                 f"{(outcome.reason or '').removeprefix('vetoed by a plugin: ')}")  # fmt: skip
+        if not outcome.ok:
+            raise RecordRejected(outcome.reason or f"{write.system} refused the {write.op}")
+        return outcome
 
     def _list(self, connector: Connector, spec: WriteSpec, names: Mapping[str, Any]) -> dict[str, Any]:
         """Every record of the entity whose vendor fields equal ``where`` (read from its stream)."""
@@ -136,7 +140,7 @@ class WriteRunner:
             raw
             for page in stream.read(since=None)
             for raw in page.records
-            if all(_same(get_path(raw, f), v) for f, v in where.items())
+            if all(same(get_path(raw, f), v) for f, v in where.items())
         ]
         return {
             "records": json_safe(records),
@@ -145,7 +149,8 @@ class WriteRunner:
         }
 
     @staticmethod
-    def _outputs(result: WriteResult) -> dict[str, Any]:
+    def _outputs(result: WriteResult | None) -> dict[str, Any]:
+        assert result is not None  # a written or recovered outcome carries its result
         return {
             "id": str(result.id),
             "record": json_safe(result.record) if result.record is not None else None,
@@ -216,13 +221,30 @@ class WriteRunner:
 
         return resolve
 
-    # -- recovering an interrupted create -------------------------------------------------
+    # -- finding the record an interrupted create made -------------------------------------
 
-    def _recover(
-        self, connector: Connector, spec: WriteSpec, payload: dict[str, Any], started_at: datetime
-    ) -> WriteResult | None:
+    def _finder(self, connector: Connector, spec: WriteSpec) -> Any:
+        """How a create whose outcome is unknown is looked up: by the step's ``recover`` spec
+        if it has one, else the connector's natural key, else every scalar field of the
+        payload read back from the entity's stream since the step started."""
+
+        def find(write: PlannedWrite) -> WriteResult | None:
+            if spec.recover is None:
+                try:
+                    return connector.find_created(write.entity, write.payload, since=self._since(write), key=write.key)
+                except OutcomeUnknown:
+                    pass  # no natural key: read the stream back
+            return self._read_back(connector, spec, write)
+
+        return find
+
+    def _since(self, write: PlannedWrite) -> datetime:
+        return (write.since or self.hub.clock.now()) - LOOKUP_MARGIN
+
+    def _read_back(self, connector: Connector, spec: WriteSpec, write: PlannedWrite) -> WriteResult | None:
         recover = spec.recover or RecoverSpec()
         stream = self._stream(connector, spec.entity, recover)
+        payload = write.payload
         fields = recover.match or [k for k, v in payload.items() if isinstance(v, str | int | float | bool)]
         if stream is None or not fields:
             why = "has no stream to read it back" if stream is None else "has no field to match it by"
@@ -233,22 +255,11 @@ class WriteRunner:
                 "or run it again (hub workflow resume RUN)"
             )
         want = {f: get_path(payload, f) for f in fields}
-        for page in stream.read(since=started_at - RECOVER_MARGIN):
+        for page in stream.read(since=self._since(write)):
             for raw in page.records:
-                if all(_same(get_path(raw, f), v) for f, v in want.items()):
+                if all(same(get_path(raw, f), v) for f, v in want.items()):
                     return WriteResult(stream.record_id(raw), raw)
         return None
-
-    @staticmethod
-    def _applied(
-        connector: Connector, entity: str, record_id: str, payload: dict[str, Any]
-    ) -> WriteResult | None:
-        """The record, if an interrupted update already left it as ``payload`` says."""
-        try:
-            current = connector.get(entity, record_id)
-        except ConfigError:  # the connector cannot read single records: repeating is harmless
-            return None
-        return WriteResult(record_id, current) if _contains(current, payload) else None
 
     @staticmethod
     def _stream(connector: Connector, entity: str, recover: RecoverSpec) -> Stream | None:
@@ -259,20 +270,3 @@ class WriteRunner:
                 return stream
         return None
 
-
-def _contains(record: Any, want: Any) -> bool:
-    """Whether ``record`` already holds every value of ``want`` (lists of named items by name)."""
-    if isinstance(want, dict):
-        return isinstance(record, dict) and all(_contains(record.get(k), v) for k, v in want.items())
-    if isinstance(want, list) and all(isinstance(i, dict) and "name" in i for i in want):
-        if not isinstance(record, list):
-            return False
-        named = {str(i.get("name")): i for i in record if isinstance(i, dict)}
-        return all(_contains(named.get(str(i["name"])), i) for i in want)
-    return _same(record, want)
-
-
-def _same(found: Any, want: Any) -> bool:
-    if found is None or want is None:
-        return found is want
-    return str(found).strip() == str(want).strip()

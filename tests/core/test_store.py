@@ -52,10 +52,13 @@ def test_schema_revision_is_the_newest_migration() -> None:
 
 
 def test_an_older_database_is_upgraded(state_url: str) -> None:
+    from alembic import command
+
+    from hub.state.store import _alembic_config
+
     store = StateStore.open(state_url)
     with store.transaction() as conn:  # back to revision 0001's schema
-        conn.execute(text("UPDATE alembic_version SET version_num = '0001'"))
-        conn.execute(text("CREATE INDEX ix_crosswalk_hub_id ON crosswalk (hub_id)"))
+        command.downgrade(_alembic_config(conn), "0001")
     store.close()
     store = StateStore.open(state_url)  # not skipped: the recorded revision is not the latest
     assert store.current_revision() == t.SCHEMA_REVISION
