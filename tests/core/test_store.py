@@ -10,7 +10,6 @@ import uuid
 import pytest
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
-from sqlalchemy import text
 
 from hub.errors import ConfigError
 from hub.state import tables as t

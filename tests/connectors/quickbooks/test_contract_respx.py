@@ -5,7 +5,6 @@ Every mocked route must be called (``assert_all_called``)."""
 from __future__ import annotations
 
 import re
-
 from collections.abc import Iterator
 from datetime import timedelta
 from urllib.parse import parse_qs
