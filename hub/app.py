@@ -71,6 +71,7 @@ class Hub:
             transport=self.transport,
             retry=self.retry,
             limiters=self._limiters,
+            timeout=self.settings.http_timeout,
         )
 
     def connector(self, name: str) -> Connector:

@@ -128,6 +128,8 @@ class ConnectorContext:
     transport: httpx.BaseTransport | None = None
     retry: RetryPolicy | None = None
     limiters: dict[str, RateLimiter] = field(default_factory=dict)
+    #: seconds before a vendor's answer counts as lost (``HUB_HTTP_TIMEOUT``)
+    timeout: float = 30.0
 
 
 # -- reading --------------------------------------------------------------------------
@@ -437,6 +439,7 @@ class Connector(ABC):
                 limiter = RateLimiter(limits, self.context.clock)
                 self.context.limiters[key] = limiter
         hint = ", ".join(f"HUB_{self.name.upper()}__{s.upper()}" for s in self.auth_settings)
+        kwargs.setdefault("timeout", self.context.timeout)
         client = HttpClient(
             self.name,
             base_url,

@@ -3,20 +3,131 @@
 Each built-in connector ships a simulator of its vendor's API. :func:`serve_app` runs
 one under uvicorn in a background thread on a free loopback port, so the connector
 talks real HTTP to it exactly as it would to the vendor.
+
+Every simulator served here sits behind a :class:`FaultInjector`, which imitates what
+real vendors do to writes besides refusing them: apply a write and answer it only after
+the client gave up, apply it and drop the connection, apply it and have a gateway answer
+502 (Autotask, IT Glue and QuickBooks all sit behind load balancers that do).
 """
 
 from __future__ import annotations
 
+import asyncio
+import logging
+import re
 import socket
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable, MutableMapping
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 import uvicorn
 
-__all__ = ["Sandbox", "SandboxSet", "ServedApp", "SimulatorControl", "free_port", "serve_app", "settings_env"]
+__all__ = [
+    "FaultInjector",
+    "Sandbox",
+    "SandboxSet",
+    "ServedApp",
+    "SimulatorControl",
+    "free_port",
+    "serve_app",
+    "settings_env",
+]
+
+_Message = MutableMapping[str, Any]
+_Send = Callable[[_Message], Awaitable[None]]
+_Receive = Callable[[], Awaitable[_Message]]
+
+
+@dataclass
+class _Fault:
+    kind: str
+    method: str
+    path: re.Pattern[str]
+    times: int
+    delay: float
+
+
+class FaultInjector:
+    """ASGI middleware around a simulator: writes that are applied but whose answer is lost.
+
+    ``after_write(kind, method=..., path=..., times=...)`` arms a fault for the next
+    ``times`` requests whose method and path (a regular expression searched in the URL
+    path) match. The simulator handles the request in full (the write is applied), then:
+
+    * ``late``: the answer is sent only after ``delay`` seconds (past the client's timeout);
+    * ``drop``: the status line and headers are sent, then the connection is closed
+      before the body;
+    * ``502``: the answer is replaced by a gateway's ``502 Bad Gateway``.
+
+    ``injected`` lists (kind, method, path) of every fault that fired.
+    """
+
+    KINDS = ("late", "drop", "502")
+
+    def __init__(self, app: Any) -> None:
+        self.app = app
+        self._faults: list[_Fault] = []
+        self._lock = threading.Lock()
+        self.injected: list[tuple[str, str, str]] = []
+
+    def after_write(
+        self, kind: str, *, method: str = "POST", path: str = ".*", times: int = 1, delay: float = 5.0
+    ) -> None:
+        if kind not in self.KINDS:
+            raise ValueError(f"unknown fault {kind!r}; faults: {', '.join(self.KINDS)}")
+        with self._lock:
+            self._faults.append(_Fault(kind, method.upper(), re.compile(path), times, delay))
+
+    def clear(self) -> None:
+        with self._lock:
+            self._faults.clear()
+
+    def _take(self, method: str, path: str) -> _Fault | None:
+        with self._lock:
+            for fault in self._faults:
+                if fault.times > 0 and fault.method == method and fault.path.search(path):
+                    fault.times -= 1
+                    self.injected.append((fault.kind, method, path))
+                    return fault
+        return None
+
+    async def __call__(self, scope: _Message, receive: _Receive, send: _Send) -> None:
+        fault = self._take(scope["method"], scope["path"]) if scope["type"] == "http" else None
+        if fault is None:
+            await self.app(scope, receive, send)
+            return
+        answer: list[_Message] = []
+
+        async def keep(message: _Message) -> None:
+            answer.append(message)
+
+        await self.app(scope, receive, keep)  # the simulator applies the write in full
+        if fault.kind == "502":
+            body = b"<html><body><h1>502 Bad Gateway</h1></body></html>"
+            await send({"type": "http.response.start", "status": 502,
+                        "headers": [(b"content-type", b"text/html"), (b"content-length", str(len(body)).encode())]})
+            await send({"type": "http.response.body", "body": body})
+            return
+        if fault.kind == "late":
+            await asyncio.sleep(fault.delay)
+            for message in answer:
+                await send(message)
+            return
+        # drop: the head goes out, then the connection closes without the body (uvicorn closes
+        # it when the app returns an incomplete response)
+        await send(answer[0])
+
+
+class _IncompleteAnswers(logging.Filter):
+    """uvicorn logs each dropped answer as an error: expected here, so not shown."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return "returned without completing response" not in record.getMessage()
+
+
+logging.getLogger("uvicorn.error").addFilter(_IncompleteAnswers())
 
 
 class SimulatorControl(Protocol):
@@ -130,6 +241,8 @@ class SandboxSet:
     def __init__(self, classes: dict[str, Any], options: dict[str, dict[str, Any]] | None = None) -> None:
         self.sandboxes: dict[str, Sandbox] = {}
         self.served: dict[str, ServedApp] = {}
+        #: each simulator's fault injector (see :class:`FaultInjector`)
+        self.faults: dict[str, FaultInjector] = {}
         self.env: dict[str, str] = {}
         options = options or {}
         try:
@@ -137,7 +250,8 @@ class SandboxSet:
                 sandbox = cls.sandbox(**options.get(name, {}))
                 if sandbox is None or sandbox.app is None:
                     continue
-                served = serve_app(sandbox.app)
+                self.faults[name] = injector = FaultInjector(sandbox.app)
+                served = serve_app(injector)
                 self.sandboxes[name] = sandbox
                 self.served[name] = served
                 self.env.update(settings_env(name, sandbox.settings(served.url)))

@@ -361,6 +361,9 @@ class HubSettings(BaseSettings):
     webhook_max_bytes: int = Field(default=1024 * 1024, gt=0, description="largest webhook body accepted")
     public_url: str | None = Field(default=None, description="URL at which vendors reach `hub serve`")
     celery_broker_url: str = Field(default="redis://127.0.0.1:6379/0", description="Celery broker")
+    http_timeout: float = Field(
+        default=30.0, gt=0, le=600, description="seconds to wait for a vendor's answer before it counts as lost"
+    )
     sync_concurrency: int = Field(
         default=4, ge=1, le=32, description="writes a sync sends at once (capped by each vendor's own limit)"
     )
