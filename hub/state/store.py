@@ -146,9 +146,11 @@ class StateStore:
 
     @classmethod
     def open(cls, url: str, *, migrate: bool = True) -> StateStore:
-        """Open (creating the SQLite file's folder if needed) and migrate to the latest schema."""
-        if url.startswith("sqlite:///") and not url.startswith("sqlite:///:memory:"):
-            Path(url.removeprefix("sqlite:///")).expanduser().parent.mkdir(parents=True, exist_ok=True)
+        """Open (creating the SQLite file, private to its owner, if needed) and migrate to the
+        latest schema."""
+        path = _sqlite_path(url)
+        if path is not None:
+            _private_file(path)
         try:
             # a ping per checkout guards network databases; a SQLite file needs none
             engine = create_engine(url, future=True, pool_pre_ping=not url.startswith("sqlite"))
@@ -171,6 +173,14 @@ class StateStore:
         when the recorded revision is already the latest, Alembic is not loaded at all.
         """
         with self.engine.begin() as conn:
+            if _recorded_revision(conn) == t.SCHEMA_REVISION:
+                return
+        # Two commands opening a new store at once must not both create its tables: the
+        # migration is serialized (a file lock beside a SQLite file, a transaction-scoped
+        # advisory lock on PostgreSQL) and the revision read again once the lock is held.
+        with _file_lock(self.engine), self.engine.begin() as conn:
+            if conn.dialect.name == "postgresql":
+                conn.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": _MIGRATION_LOCK})
             if _recorded_revision(conn) == t.SCHEMA_REVISION:
                 return
             from alembic import command
@@ -811,6 +821,47 @@ def _chunks(values: Iterable[str], size: int = 500) -> Iterator[list[str]]:
             chunk = []
     if chunk:
         yield chunk
+
+
+#: the PostgreSQL advisory lock key that serializes migrations (any fixed 64-bit number)
+_MIGRATION_LOCK = 0x6D73705F687562  # "msp_hub"
+
+
+def _sqlite_path(url: str) -> Path | None:
+    """The database file of a SQLite URL (None for other databases and in-memory ones)."""
+    if not url.startswith("sqlite:///") or url.startswith("sqlite:///:memory:"):
+        return None
+    return Path(url.removeprefix("sqlite:///").split("?", 1)[0]).expanduser()
+
+
+def _private_file(path: Path) -> None:
+    """Create the store file readable by its owner only (it holds credentials and customer
+    data), and take group and other access away from one created by an older version.
+    SQLite gives its -wal and -shm files the database file's permissions."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o600)
+    try:
+        if os.fstat(fd).st_mode & 0o077 and os.fstat(fd).st_uid == os.getuid():
+            os.fchmod(fd, 0o600)
+    finally:
+        os.close(fd)
+
+
+@contextmanager
+def _file_lock(engine: Engine) -> Iterator[None]:
+    """An exclusive lock on ``<database>.lock`` beside a SQLite file (nothing elsewhere)."""
+    database = engine.url.database if engine.dialect.name == "sqlite" else None
+    if not database or database.startswith(":memory:") or database.startswith("file::memory:"):
+        yield
+        return
+    import fcntl
+
+    fd = os.open(f"{Path(database).expanduser()}.lock", os.O_RDWR | os.O_CREAT, 0o600)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX)
+        yield
+    finally:
+        os.close(fd)
 
 
 def _sqlite_pragmas(dbapi_conn: Any, _record: Any) -> None:

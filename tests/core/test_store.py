@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import multiprocessing
 import os
+import stat
 import time
 import uuid
+from pathlib import Path
 
 import pytest
 from alembic.autogenerate import compare_metadata
@@ -211,3 +213,37 @@ def test_password_in_state_url_is_not_shown() -> None:
     with pytest.raises(ConfigError) as info:
         StateStore.open("postgresql+psycopg://hub:Sup3rS3cret@127.0.0.1:1/hub")
     assert "Sup3rS3cret" not in str(info.value)
+
+
+def _open_store(url: str, start: float) -> None:
+    while time.time() < start:  # every process opens the new store at the same moment
+        time.sleep(0.001)
+    StateStore.open(url).close()
+
+
+def test_commands_opening_a_new_store_at_once_migrate_it_once(state_url: str) -> None:
+    ctx = multiprocessing.get_context("spawn")
+    start = time.time() + 3.0
+    procs = [ctx.Process(target=_open_store, args=(state_url, start)) for _ in range(4)]
+    for proc in procs:
+        proc.start()
+    for proc in procs:
+        proc.join(60)
+    assert [p.exitcode for p in procs] == [0, 0, 0, 0], "a command failed while another created the tables"
+    store = StateStore.open(state_url)
+    assert store.current_revision() == t.SCHEMA_REVISION
+    store.close()
+
+
+def test_a_sqlite_store_is_readable_by_its_owner_only(tmp_path: Path) -> None:
+    path = tmp_path / "data" / "state.sqlite"
+    StateStore.open(f"sqlite:///{path}").close()
+    assert stat.S_IMODE(path.stat().st_mode) == 0o600
+    path.chmod(0o644)  # made by an older version
+    store = StateStore.open(f"sqlite:///{path}")
+    with store.transaction() as conn:  # the write-ahead log and shared memory follow the file
+        store.kv_set(conn, "n", "k", 1)
+    assert stat.S_IMODE(path.stat().st_mode) == 0o600
+    for extra in path.parent.glob("state.sqlite-*"):
+        assert stat.S_IMODE(extra.stat().st_mode) & 0o077 == 0, extra
+    store.close()

@@ -411,3 +411,27 @@ def test_pinned_runs_on_one_machine_never_share_a_cpu(tmp_path: Path, monkeypatc
     claim = affinity._claim(next(iter(first)))
     assert claim is not None  # released when the run ended
     claim.close()
+
+
+def test_a_run_whose_lease_was_taken_commits_nothing_more(world: World, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Another run took the lease mid-run (it had expired): the first stops at its next commit."""
+    from sqlalchemy import text
+
+    real_commit = EntitySync.commit
+    commits: list[Any] = []
+
+    def commit_after_takeover(self: EntitySync, results: Any, cursor: Any, pass_id: str) -> None:
+        commits.append(cursor)
+        if len(commits) == 2:  # a second run took the lease between the first page and the next
+            with self.store.transaction() as conn:
+                conn.execute(text("UPDATE locks SET holder = 'the-other-run', token = token + 1"))
+        real_commit(self, results, cursor, pass_id)
+
+    monkeypatch.setattr(EntitySync, "commit", commit_after_takeover)
+    summary = world.run()
+    assert summary["status"] == "failed" and "another run took over" in summary["error"]
+    store = StateStore.open(world.state_url)
+    assert store.get_cursor("crm-to-docs", "crm", "accounts").resume == commits[0].resume, "only page 1 committed"
+    with store.engine.connect() as conn:
+        linked = conn.execute(text("SELECT COUNT(*) FROM crosswalk WHERE system = 'docs'")).scalar()
+    assert linked == 3, "only the first page's links were committed"
