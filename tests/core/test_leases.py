@@ -8,7 +8,6 @@ import socket
 import time
 from datetime import timedelta
 from pathlib import Path
-from typing import Any
 
 import pytest
 from sqlalchemy import insert, select, text
