@@ -14,6 +14,7 @@ from hub.logging import configure_logging
 from hub.mapping import Mapping, load_mapping
 from hub.plugins import HubPlugins
 from hub.ratelimit import RateLimiter
+from hub.secretkey import master_key
 from hub.settings import HubSettings, load_connector_settings, load_settings
 from hub.state.store import StateStore
 
@@ -60,7 +61,8 @@ class Hub:
     @property
     def store(self) -> StateStore:
         if self._store is None:
-            self._store = StateStore.open(self.settings.state_url)
+            settings = self.settings
+            self._store = StateStore.open(settings.state_url, key=lambda: master_key(settings))
         return self._store
 
     def context(self, name: str) -> ConnectorContext:

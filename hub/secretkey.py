@@ -25,7 +25,7 @@ from hub.errors import ConfigError
 if TYPE_CHECKING:
     from hub.settings import HubSettings
 
-__all__ = ["KEY_FILE", "derive", "master_key"]
+__all__ = ["KEY_FILE", "derive", "master_key", "store_key"]
 
 KEY_FILE = "secret.key"
 
@@ -37,7 +37,12 @@ def master_key(settings: HubSettings) -> bytes:
         if len(value) < 16:
             raise ConfigError("HUB_SECRET_KEY: too short; use at least 16 random characters")
         return hashlib.sha256(value.encode("utf-8")).digest()
-    url = settings.state_url
+    return store_key(settings.state_url)
+
+
+def store_key(url: str) -> bytes:
+    """The key that lives with a SQLite store (``secret.key`` beside its file); other stores
+    need ``HUB_SECRET_KEY``."""
     if not url.startswith("sqlite"):
         raise ConfigError(
             "HUB_SECRET_KEY: required but not set (a state store shared by several processes needs one key "

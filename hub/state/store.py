@@ -12,10 +12,12 @@ ahead of the data.
 
 from __future__ import annotations
 
+import base64
+import json
 import os
 import time
 import uuid
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -40,16 +42,34 @@ from sqlalchemy import (
 from sqlalchemy.exc import ArgumentError, OperationalError
 
 from hub.errors import ConfigError
+from hub.logging import is_secret_key
+from hub.secretkey import derive, store_key
 from hub.state import tables as t
 from hub.state.leases import JobLocked, Lease, Leases
 
 if TYPE_CHECKING:
     from alembic.config import Config
+    from cryptography.fernet import Fernet
 
 __all__ = ["CursorState", "DeadLetter", "JobLocked", "KVNamespace", "StateStore"]
 
 #: ids kept at the cursor's boundary timestamp; bounded so state never grows without limit
 MAX_BOUNDARY_IDS = 5000
+
+
+#: the one key of a kv value that holds an encrypted (sealed) value
+_SEALED = "$sealed"
+
+
+def holds_secret(key: str, value: Any) -> bool:
+    """Whether a kv entry holds a credential: its key or a key inside it names a secret."""
+    if is_secret_key(key):
+        return True
+    if isinstance(value, dict):
+        return any(holds_secret(str(k), v) for k, v in value.items())
+    if isinstance(value, list):
+        return any(holds_secret("", v) for v in value)
+    return False
 
 
 def _now() -> datetime:
@@ -97,7 +117,13 @@ class DeadLetter:
 
 
 class KVNamespace:
-    """A :class:`hub.connector.KeyValueStore` over the ``kv`` table, one namespace each."""
+    """A :class:`hub.connector.KeyValueStore` over the ``kv`` table, one namespace each.
+
+    A value that holds a credential (its key, or any key inside it, names a secret:
+    ``refresh_token``, ``api_key``, ...) is encrypted at rest with the store's key
+    (Fernet: AES-128-CBC with an HMAC-SHA256, from ``cryptography``), so a copied store
+    file gives away no QuickBooks refresh token.
+    """
 
     def __init__(self, store: StateStore, namespace: str) -> None:
         self._store = store
@@ -105,12 +131,17 @@ class KVNamespace:
 
     def get(self, key: str) -> Any | None:
         with self._store.engine.connect() as conn:
-            return conn.execute(
+            value = conn.execute(
                 select(t.kv.c.value).where(t.kv.c.namespace == self._ns, t.kv.c.key == key)
             ).scalar_one_or_none()
+        if isinstance(value, dict) and set(value) == {_SEALED}:
+            return self._store.unseal(value[_SEALED], f"{self._ns} {key}")
+        return value
 
     def set(self, key: str, value: Any) -> None:
         """Write atomically (committed before returning): e.g. a rotated refresh token."""
+        if holds_secret(key, value):
+            value = {_SEALED: self._store.seal(value)}
         with self._store.transaction() as conn:
             self._store.kv_set(conn, self._ns, key, value)
 
@@ -138,16 +169,20 @@ def _recorded_revision(conn: Connection) -> str | None:
 class StateStore:
     """One state store; cheap to share within a process."""
 
-    def __init__(self, engine: Engine) -> None:
+    def __init__(self, engine: Engine, key: Callable[[], bytes] | None = None) -> None:
         self.engine = engine
         self._leases: Leases | None = None
+        self._key = key or (lambda: store_key(engine.url.render_as_string(hide_password=False)))
+        self._cipher: Fernet | None = None
 
     # -- opening ------------------------------------------------------------------
 
     @classmethod
-    def open(cls, url: str, *, migrate: bool = True) -> StateStore:
+    def open(cls, url: str, *, migrate: bool = True, key: Callable[[], bytes] | None = None) -> StateStore:
         """Open (creating the SQLite file, private to its owner, if needed) and migrate to the
-        latest schema."""
+        latest schema. ``key`` gives the master key that encrypts stored credentials
+        (``HUB_SECRET_KEY``; by default the key file beside a SQLite store), asked for only
+        when a credential is first stored or read."""
         path = _sqlite_path(url)
         if path is not None:
             _private_file(path)
@@ -158,7 +193,7 @@ class StateStore:
             raise ConfigError(f"HUB_STATE_URL: cannot use {_safe_url(url)!r}: {exc}") from None
         if engine.dialect.name == "sqlite":
             event.listen(engine, "connect", _sqlite_pragmas)
-        store = cls(engine)
+        store = cls(engine, key)
         if migrate:
             try:
                 store.migrate()
@@ -203,6 +238,28 @@ class StateStore:
 
     def kv(self, namespace: str) -> KVNamespace:
         return KVNamespace(self, namespace)
+
+    def _fernet(self) -> Fernet:
+        if self._cipher is None:
+            from cryptography.fernet import Fernet
+
+            self._cipher = Fernet(base64.urlsafe_b64encode(derive(self._key(), "store-credentials")))
+        return self._cipher
+
+    def seal(self, value: Any) -> str:
+        """``value`` (JSON data) encrypted with the store's key."""
+        return self._fernet().encrypt(json.dumps(value).encode("utf-8")).decode("ascii")
+
+    def unseal(self, token: str, what: str) -> Any:
+        from cryptography.fernet import InvalidToken
+
+        try:
+            return json.loads(self._fernet().decrypt(token.encode("ascii")))
+        except InvalidToken:
+            raise ConfigError(
+                f"state store: the stored credential {what} cannot be decrypted with this key; set "
+                "HUB_SECRET_KEY (or restore secret.key beside the store) to the key it was written with"
+            ) from None
 
     def kv_set(self, conn: Connection, namespace: str, key: str, value: Any) -> None:
         updated = conn.execute(

@@ -12,6 +12,7 @@ from pathlib import Path
 import pytest
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
+from sqlalchemy import text
 
 from hub.errors import ConfigError
 from hub.state import tables as t
@@ -246,4 +247,41 @@ def test_a_sqlite_store_is_readable_by_its_owner_only(tmp_path: Path) -> None:
     assert stat.S_IMODE(path.stat().st_mode) == 0o600
     for extra in path.parent.glob("state.sqlite-*"):
         assert stat.S_IMODE(extra.stat().st_mode) & 0o077 == 0, extra
+    store.close()
+
+
+def test_credentials_are_encrypted_at_rest_and_other_values_are_not(tmp_path: Path) -> None:
+    url = f"sqlite:///{tmp_path / 'state.sqlite'}"
+    store = StateStore.open(url)
+    tokens = {"refresh_token": "RT-super-secret-1", "access_token": "AT-2", "expires_at": "2026-12-03T10:00:00Z"}
+    store.kv("connector:quickbooks").set("oauth", tokens)
+    store.kv("connector:autotask").set("zone", {"url": "https://webservices2.autotask.net/"})
+    assert store.kv("connector:quickbooks").get("oauth") == tokens
+    raw = (tmp_path / "state.sqlite").read_bytes() + b"".join(p.read_bytes() for p in tmp_path.glob("state.sqlite-*"))
+    assert b"RT-super-secret-1" not in raw and b"AT-2" not in raw
+    assert b"webservices2.autotask.net" in raw, "values without credentials stay readable"
+    assert (tmp_path / "secret.key").exists()
+    store.close()
+
+
+def test_a_credential_sealed_with_another_key_is_a_clear_config_error(tmp_path: Path) -> None:
+    url = f"sqlite:///{tmp_path / 'state.sqlite'}"
+    writer = StateStore.open(url, key=lambda: b"k" * 32)
+    writer.kv("connector:quickbooks").set("oauth", {"refresh_token": "RT-1"})
+    writer.close()
+    reader = StateStore.open(url, key=lambda: b"x" * 32)
+    with pytest.raises(ConfigError, match="connector:quickbooks oauth cannot be decrypted.*HUB_SECRET_KEY"):
+        reader.kv("connector:quickbooks").get("oauth")
+    reader.close()
+
+
+def test_a_credential_stored_in_clear_by_an_older_version_is_still_read(tmp_path: Path) -> None:
+    store = StateStore.open(f"sqlite:///{tmp_path / 'state.sqlite'}")
+    with store.transaction() as conn:
+        store.kv_set(conn, "connector:quickbooks", "oauth", {"refresh_token": "RT-old"})
+    kv = store.kv("connector:quickbooks")
+    assert kv.get("oauth") == {"refresh_token": "RT-old"}
+    kv.set("oauth", {"refresh_token": "RT-new"})  # the next rotation seals it
+    with store.engine.connect() as conn:
+        assert "RT-new" not in str(conn.execute(text("SELECT value FROM kv")).scalar())
     store.close()
