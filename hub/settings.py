@@ -359,6 +359,9 @@ class HubSettings(BaseSettings):
     log_level: str = Field(default="INFO", description="DEBUG, INFO, WARNING or ERROR")
     log_json: bool = Field(default=False, description="JSON log lines on stderr")
     webhook_max_bytes: int = Field(default=1024 * 1024, gt=0, description="largest webhook body accepted")
+    webhook_body_seconds: float = Field(
+        default=10.0, gt=0, le=300, description="time a webhook body may take to arrive before it is refused"
+    )
     public_url: str | None = Field(default=None, description="URL at which vendors reach `hub serve`")
     celery_broker_url: str = Field(default="redis://127.0.0.1:6379/0", description="Celery broker")
     http_timeout: float = Field(

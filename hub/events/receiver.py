@@ -1,8 +1,12 @@
 """The webhook receiver: a Starlette app whose routes are part of the contract.
 
-* ``POST /webhooks/<connector>``: read the body (refusing it with 413 as soon as it
-  passes ``HUB_WEBHOOK_MAX_BYTES``, while it streams in), have the connector verify
-  the signature over the raw bytes (401) and parse it (400), store the events
+* ``POST /webhooks/<connector>``: refuse anything but JSON (415: every vendor the hub
+  takes webhooks from sends ``application/json`` or a ``+json`` type), read the body
+  (refusing it with 413 as soon as it passes ``HUB_WEBHOOK_MAX_BYTES``, and with 408
+  when it has not all arrived within ``HUB_WEBHOOK_BODY_SECONDS``: a client sending a
+  byte a second must not hold a connection forever), refuse JSON nested deeper than
+  :data:`MAX_DEPTH` (400, before any parser recurses into it), have the connector
+  verify the signature over the raw bytes (401) and parse it (400), store the events
   durably, answer 200, and only then wake the processor. Nothing refused is stored;
   every refusal is counted (``hub_webhook_rejected``).
 * ``GET /healthz``: the process is up and the state store answers.
@@ -17,6 +21,8 @@ would make the vendor give up on a delivery the hub could have taken.
 
 from __future__ import annotations
 
+import asyncio
+import re
 from collections.abc import Callable
 from typing import TYPE_CHECKING
 
@@ -44,16 +50,44 @@ _REASONS = {
     401: "unauthorized",
     403: "unauthorized",
     404: "unknown_connector",
+    408: "too_slow",
     413: "too_large",
+    415: "not_json",
 }
+
+#: the deepest nesting of objects and arrays a webhook body may have (vendors' are under 10)
+MAX_DEPTH = 64
+
+_STRING = re.compile(rb'"(?:[^"\\]|\\.)*"')
+_BRACKET = re.compile(rb"[\[\]{}]")
 
 
 class _TooLarge(Exception):
     pass
 
 
-async def _read_limited(request: Request, limit: int) -> bytes:
-    """The body, refused as soon as it is known to pass ``limit`` (header or stream)."""
+def _json_type(content_type: str) -> bool:
+    """``application/json`` or a structured ``+json`` type (``application/cloudevents+json``)."""
+    media = content_type.split(";", 1)[0].strip().lower()
+    kind, _, subtype = media.partition("/")
+    return kind == "application" and (subtype == "json" or subtype.endswith("+json"))
+
+
+def json_depth(body: bytes) -> int:
+    """How deeply the objects and arrays of a JSON text nest (brackets inside strings do not count)."""
+    depth = deepest = 0
+    for bracket in _BRACKET.finditer(_STRING.sub(b'""', body)):
+        if bracket.group() in b"[{":
+            depth += 1
+            deepest = max(deepest, depth)
+        else:
+            depth -= 1
+    return deepest
+
+
+async def _read_limited(request: Request, limit: int, seconds: float) -> bytes:
+    """The body, refused as soon as it is known to pass ``limit`` (header or stream), or when
+    it has not all arrived within ``seconds``."""
     declared = request.headers.get("content-length")
     if declared is not None:
         if not declared.isdigit():
@@ -62,11 +96,15 @@ async def _read_limited(request: Request, limit: int) -> bytes:
             raise _TooLarge
     chunks: list[bytes] = []
     size = 0
-    async for chunk in request.stream():
-        size += len(chunk)
-        if size > limit:
-            raise _TooLarge
-        chunks.append(chunk)
+    try:
+        async with asyncio.timeout(seconds):
+            async for chunk in request.stream():
+                size += len(chunk)
+                if size > limit:
+                    raise _TooLarge
+                chunks.append(chunk)
+    except TimeoutError:
+        raise WebhookRejected(f"the body did not arrive within {seconds:g} seconds", status=408) from None
     return b"".join(chunks)
 
 
@@ -100,8 +138,12 @@ def create_app(
         if connector is None:
             # Counted without the name from the URL: label values must stay bounded.
             return _refuse("unknown", 404, "no such webhook")
+        if not _json_type(request.headers.get("content-type", "")):
+            return _refuse(name, 415, "the body must be JSON (Content-Type application/json)")
         try:
-            body = await _read_limited(request, limit)
+            body = await _read_limited(request, limit, hub.settings.webhook_body_seconds)
+            if json_depth(body) > MAX_DEPTH:
+                raise WebhookRejected(f"JSON nested deeper than {MAX_DEPTH} levels", status=400)
             connector.verify_webhook(request.headers, body)
             parsed = connector.parse_webhook(request.headers, body)
         except _TooLarge:

@@ -53,7 +53,7 @@ def served(runtime: Runtime, woken: list[list[int]]) -> Iterator[ServedApp]:
 
 @pytest.fixture
 def client(served: ServedApp) -> Iterator[httpx.Client]:
-    with httpx.Client(base_url=served.url, timeout=10) as c:
+    with httpx.Client(base_url=served.url, timeout=10, headers={"content-type": "application/json"}) as c:
         yield c
 
 
@@ -233,3 +233,63 @@ def test_plugins_observe_each_new_event_once(client, runtime):
     for _ in range(2):  # the replay is not observed again
         assert client.post("/webhooks/quickbooks", content=QB_BODY, headers=QB_HEADERS).status_code == 200
     assert len(observer.seen) == 2 and {c for c, _ in observer.seen} == {"quickbooks"}
+
+
+@pytest.mark.parametrize("content_type", ["text/plain", "application/x-www-form-urlencoded", "", "application/xml"])
+def test_a_signed_body_that_is_not_json_is_415(client, runtime, content_type):
+    body = json.dumps(AT_SAMPLE["payload"]).encode()
+    headers = {"X-Hook-Signature": autotask_signature(body), "content-type": content_type}
+    before = rejected("autotask", "not_json")
+    r = client.post("/webhooks/autotask", content=body, headers=headers)
+    assert r.status_code == 415
+    assert runtime.events.recent() == []
+    assert rejected("autotask", "not_json") == before + 1
+
+
+@pytest.mark.parametrize("content_type", ["application/json; charset=utf-8", "application/cloudevents+json"])
+def test_json_types_with_parameters_or_a_structured_suffix_are_taken(client, runtime, content_type):
+    body = json.dumps(AT_SAMPLE["payload"]).encode()
+    r = client.post("/webhooks/autotask", content=body,
+                    headers={"X-Hook-Signature": autotask_signature(body), "content-type": content_type})  # fmt: skip
+    assert r.status_code == 200
+
+
+@pytest.mark.parametrize("depth", [65, 500, 2000])
+def test_a_signed_body_nested_too_deep_is_400_not_a_crash(client, runtime, depth):
+    body = b"[" * depth + b"]" * depth
+    assert len(body) <= runtime.hub.settings.webhook_max_bytes, "the test body must fit the size limit"
+    r = client.post("/webhooks/autotask", content=body, headers={"X-Hook-Signature": autotask_signature(body)})
+    assert r.status_code == 400 and "nested deeper than 64" in r.json()["error"]
+    assert len(r.text) < 200 and runtime.events.recent() == []
+
+
+def test_a_body_that_trickles_in_is_dropped(runtime, woken, monkeypatch):
+    """A client sending a byte at a time is refused once the body deadline passes."""
+    import socket
+    import time
+
+    runtime.hub.settings.webhook_body_seconds = 0.5
+    server = serve_app(create_app(runtime.hub, runtime.events, on_stored=woken.append))
+    try:
+        with socket.create_connection((server.host, server.port), timeout=5) as sock:
+            sock.sendall(b"POST /webhooks/autotask HTTP/1.1\r\nHost: x\r\ncontent-type: application/json\r\n"
+                         b"X-Hook-Signature: sha1=AAAA\r\ncontent-length: 100\r\n\r\n")  # fmt: skip
+            answer = b""
+            for _ in range(30):  # a byte every 0.1 s: 3 s for the whole body, far past the deadline
+                try:
+                    sock.sendall(b" ")
+                except OSError:
+                    break
+                time.sleep(0.1)
+                sock.setblocking(False)
+                try:
+                    answer += sock.recv(4096)
+                except BlockingIOError:
+                    pass
+                finally:
+                    sock.setblocking(True)
+                if answer:
+                    break
+        assert answer.startswith(b"HTTP/1.1 408"), answer[:80]
+    finally:
+        server.stop()

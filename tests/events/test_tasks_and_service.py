@@ -74,7 +74,8 @@ def test_serve_receives_a_signed_event_and_resumes_the_waiting_run(hub, sync):
     server_thread.start()
     try:
         body = json.dumps(AT_SAMPLE["payload"]).encode()
-        with httpx.Client(base_url=f"http://127.0.0.1:{port}", timeout=5) as client:
+        json_type = {"content-type": "application/json"}
+        with httpx.Client(base_url=f"http://127.0.0.1:{port}", timeout=5, headers=json_type) as client:
             for _ in range(200):  # wait for uvicorn to bind
                 try:
                     client.get("/healthz")
