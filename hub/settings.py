@@ -31,6 +31,7 @@ from pydantic_settings import (
 )
 
 from hub.errors import ConfigError
+from hub.yamlfile import NoAliasLoader
 
 __all__ = [
     "CommaList",
@@ -74,7 +75,7 @@ def _read_yaml() -> dict[str, Any]:
     if not path.is_file():
         return {}
     try:
-        data = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+        data = yaml.load(path.read_text(encoding="utf-8"), Loader=NoAliasLoader) or {}  # noqa: S506 - a safe loader
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         where = f":{mark.line + 1}" if mark else ""

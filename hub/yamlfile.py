@@ -15,7 +15,7 @@ from pydantic import BaseModel, ValidationError
 
 from hub.errors import ConfigError
 
-__all__ = ["LocatedError", "load_yaml_lines", "validate_yaml"]
+__all__ = ["LocatedError", "NoAliasLoader", "load_yaml_lines", "validate_yaml"]
 
 M = TypeVar("M", bound=BaseModel)
 Loc = tuple[Any, ...]
@@ -31,6 +31,27 @@ class LocatedError(ValueError):
     def __init__(self, loc: tuple[Any, ...], message: str) -> None:
         super().__init__(message)
         self.loc = loc
+
+
+class NoAliasLoader(yaml.SafeLoader):
+    """PyYAML's safe loader without aliases.
+
+    An alias (``*name``) repeats a node by reference, so nine lines of them expand into
+    billions of values (the "billion laughs"), and a node that refers to itself never
+    ends. The hub's files are small and written by hand, so an alias is refused with
+    its line instead: repeat the value.
+    """
+
+    def compose_node(self, parent: yaml.Node | None, index: Any) -> yaml.Node | None:  # type: ignore[override]
+        if self.check_event(yaml.AliasEvent):
+            event = self.peek_event()
+            raise yaml.composer.ComposerError(
+                None,
+                None,
+                f"aliases (*{event.anchor}) are not allowed in hub files; repeat the value instead",
+                event.start_mark,
+            )
+        return super().compose_node(parent, index)  # type: ignore[no-any-return]
 
 
 def _construct(node: yaml.Node, path: Loc, lines: dict[Loc, int]) -> Any:
@@ -62,7 +83,7 @@ def load_yaml_lines(path: Path) -> tuple[Any, dict[Loc, int]]:
     except OSError as exc:
         raise ConfigError(f"{path}: cannot read ({exc.strerror})") from None
     try:
-        node = yaml.compose(text, Loader=yaml.SafeLoader)
+        node = yaml.compose(text, Loader=NoAliasLoader)
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         where = f":{mark.line + 1}" if mark else ""
