@@ -163,6 +163,8 @@ class EntitySync:
         return fields
 
     def _resolve(self, ref: ExternalRef) -> str | None:
+        if ref.system == self.step.target:  # a target record's own reference (see _current)
+            return ref.id
         key = str(ref)
         if key in self._refs:
             found = self._refs[key]
@@ -360,9 +362,16 @@ class EntitySync:
                 self.run.count("unchanged")
                 return plan
             before = (row or {}).get("fields")
-            if before is None and self.run.dry_run:
+            if before is None and (self.run.dry_run or plan.linked_by_match):
                 before = self._current(target_id)
             plan.before, plan.had_hash = before, row is not None
+            if plan.linked_by_match and before == payload:
+                # The target already holds exactly this (a record made by a run that died
+                # before recording it, or one documented by hand): link it, write nothing.
+                plan.op = "adopt"
+                self.run.count("unchanged")
+                self.run.record(PlanEntry("link", self.step.target, self.step.entity, source_id, target_id, name))
+                return plan
             return self._write(plan, "update", name)
         return self._write(plan, "create", name)
 
@@ -539,17 +548,19 @@ class EntitySync:
         store.index_keys(self.index_run, tgt, self.kind, self._new_keys)
         self._new_keys = []
         written = [r for r in results if r.written]
+        adopted = [r for r in results if r.op == "adopt"]
         with self.run.transaction() as conn:
             created = [(r.source_id, r.target_id) for r in written if r.op == "create" and r.target_id]
             store.link_new(conn, self.kind, src, tgt, created)
-            for r in written:
-                if r.op == "update" and r.linked_by_match and r.target_id:
+            for r in [*written, *adopted]:
+                if r.op != "create" and r.linked_by_match and r.target_id:
                     store.link(conn, self.kind, {src: r.source_id, tgt: r.target_id})
             self._remember(conn, written, pass_id)
+            self._remember_hashes(conn, adopted, pass_id)
             seen = [r.target_id for r in results if r.op in ("unchanged", "deactivate", "failed") and r.target_id]
             store.mark_seen_many(conn, self.job, tgt, self.kind, seen, pass_id)
             if self._resolvable:
-                ok = [r.source_id for r in results if r.op in ("create", "update", "unchanged", "link")]
+                ok = [r.source_id for r in results if r.op in ("create", "update", "unchanged", "link", "adopt")]
                 store.resolve_dead_letters(conn, self.job, tgt, self.kind, ok)
             for r in results:
                 if r.op == "link" and r.target_id:
@@ -564,15 +575,20 @@ class EntitySync:
             if cursor is not None:
                 store.save_cursor(conn, self.job, src, self.step.stream, cursor)
 
+    def _remember_hashes(self, conn: Any, plans: list[RecordPlan], pass_id: str) -> None:
+        """What the target now holds of each record, so an unchanged record costs no write."""
+        src = self.step.source
+        self.store.set_hashes(
+            conn, self.job, self.step.target, self.kind,
+            [{"external_id": r.target_id, "hash": r.hash, "fields": r.payload, "source_system": src,
+              "source_id": r.source_id, "seen_run": pass_id} for r in plans],
+            existing={r.target_id for r in plans if r.had_hash and r.target_id},
+        )  # fmt: skip
+
     def _remember(self, conn: Any, written: list[RecordPlan], pass_id: str) -> None:
         """Hashes and audit rows of the writes the target accepted."""
-        store, src, tgt = self.store, self.step.source, self.step.target
-        store.set_hashes(
-            conn, self.job, tgt, self.kind,
-            [{"external_id": r.target_id, "hash": r.hash, "fields": r.payload, "source_system": src,
-              "source_id": r.source_id, "seen_run": pass_id} for r in written],
-            existing={r.target_id for r in written if r.had_hash and r.target_id},
-        )  # fmt: skip
+        store, tgt = self.store, self.step.target
+        self._remember_hashes(conn, written, pass_id)
         store.audit_many(conn, [
             {"run_id": self.run.run_id, "actor": f"sync:{self.job}", "system": tgt, "entity": self.step.entity,
              "operation": r.op, "record_id": r.target_id, "before": r.before,
