@@ -270,7 +270,7 @@ def test_a_credential_sealed_with_another_key_is_a_clear_config_error(tmp_path: 
     writer.kv("connector:quickbooks").set("oauth", {"refresh_token": "RT-1"})
     writer.close()
     reader = StateStore.open(url, key=lambda: b"x" * 32)
-    with pytest.raises(ConfigError, match="connector:quickbooks oauth cannot be decrypted.*HUB_SECRET_KEY"):
+    with pytest.raises(ConfigError, match=r"connector:quickbooks oauth cannot be decrypted.*HUB_SECRET_KEY"):
         reader.kv("connector:quickbooks").get("oauth")
     reader.close()
 
