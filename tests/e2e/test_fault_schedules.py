@@ -41,9 +41,8 @@ class FaultyTransport(httpx.BaseTransport):
 
     def handle_request(self, request: httpx.Request) -> httpx.Response:
         fault = self.schedule.pop(0) if self.schedule else None
-        is_create = request.method == "POST" and "/relationships/contacts" in request.url.path or (
-            request.method == "POST" and request.url.path == "/organizations"
-        )
+        path = request.url.path
+        is_create = request.method == "POST" and (path == "/organizations" or path.endswith("/relationships/contacts"))
         if fault == "refused":
             self.played.append(fault)
             raise httpx.ConnectError("connection refused", request=request)
