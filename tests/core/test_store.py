@@ -56,6 +56,8 @@ def test_an_older_database_is_upgraded(state_url: str) -> None:
     with store.transaction() as conn:  # back to revision 0001's schema
         conn.execute(text("UPDATE alembic_version SET version_num = '0001'"))
         conn.execute(text("CREATE INDEX ix_crosswalk_hub_id ON crosswalk (hub_id)"))
+        conn.execute(text("DROP TABLE console_login_failures"))  # added by 0003_console
+        conn.execute(text("DROP TABLE console_users"))
     store.close()
     store = StateStore.open(state_url)  # not skipped: the recorded revision is not the latest
     assert store.current_revision() == t.SCHEMA_REVISION
