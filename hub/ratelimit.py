@@ -64,6 +64,11 @@ class TokenBucket:
         self._refill()
         self.tokens -= 1
 
+    def used(self) -> int:
+        """Requests the window counts now (a penalty after a 429 counts as the whole budget)."""
+        self._refill()
+        return min(int(self.capacity), round(self.capacity - self.tokens))
+
     def drain(self, seconds: float) -> None:
         """Empty the bucket and push the next token ``seconds`` out (after a vendor 429)."""
         self._refill()
@@ -107,6 +112,11 @@ class RateLimiter:
         with self._lock:
             for bucket in self._buckets:
                 bucket.drain(seconds)
+
+    def usage(self) -> list[tuple[RateLimit, int]]:
+        """Each published window with the requests it counts now (for the console's health page)."""
+        with self._lock:
+            return [(limit, bucket.used()) for limit, bucket in zip(self.limits, self._buckets, strict=True)]
 
     @contextmanager
     def slot(self) -> Iterator[None]:
