@@ -30,8 +30,8 @@ from jinja2 import Environment, PackageLoader, select_autoescape
 from starlette.applications import Starlette
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
-from starlette.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
-from starlette.routing import BaseRoute, Mount
+from starlette.responses import HTMLResponse, JSONResponse, PlainTextResponse, RedirectResponse, Response
+from starlette.routing import BaseRoute, Match, Mount, Route
 from starlette.staticfiles import StaticFiles
 from starlette.types import ASGIApp, Receive, Scope, Send
 
@@ -47,7 +47,7 @@ if TYPE_CHECKING:
     from hub.app import Hub
     from hub.events.service import EventService
 
-__all__ = ["Console", "Ctx", "attach", "create_console"]
+__all__ = ["Console", "Ctx", "attach", "create_console", "mount"]
 
 log = get_logger("hub.web")
 
@@ -363,6 +363,27 @@ def attach(service: EventService) -> Console | None:
     if not hub.settings.console.enabled:
         return None
     console = Console(hub, events=service.runtime.events, process_events=service.wake)
-    service.app.router.routes.append(Mount("/", app=create_console(console)))
+    mount(service.app, console)
     return console
+
+
+def mount(receiver: Starlette, console: Console) -> None:
+    """Serve ``console`` at ``/`` on ``receiver``: its own routes keep matching first.
+
+    A receiver path asked with another method (``GET /webhooks/autotask``) still gets
+    the receiver's 405, as before the console existed, not a console page.
+    """
+    own = list(receiver.router.routes)
+    app = create_console(console)
+
+    async def console_app(scope: Scope, receive: Receive, send: Send) -> None:
+        for route in own:
+            if isinstance(route, Route) and route.matches(scope)[0] is not Match.NONE:
+                allow = ", ".join(sorted(route.methods or ()))
+                response = PlainTextResponse("Method Not Allowed", status_code=405, headers={"Allow": allow})
+                await response(scope, receive, send)
+                return
+        await app(scope, receive, send)
+
+    receiver.router.routes.append(Mount("/", app=console_app))
 
