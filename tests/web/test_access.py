@@ -243,3 +243,19 @@ def test_every_form_control_has_a_label(app: Any, admin: tuple[TestClient, str])
     login = _Controls()
     login.feed(client(app).get("/login").text)
     assert login.controls and all(x.get("id") in login.labelled for x in login.controls)
+
+
+def test_hub_serve_mounts_the_console_unless_it_is_disabled(hub: Hub, monkeypatch: pytest.MonkeyPatch) -> None:
+    from hub.events.runtime import Runtime
+    from hub.events.service import EventService
+    from hub.web.app import attach
+
+    service = EventService(Runtime(hub, workflow=None, sync=None, lifecycle=None))
+    assert attach(service) is not None
+    served = TestClient(service.app)
+    assert served.get("/", follow_redirects=False).status_code == 401
+    assert served.get("/healthz").status_code == 200
+    monkeypatch.setenv("HUB_CONSOLE__ENABLED", "false")
+    plain = EventService(Runtime(Hub(load_settings(), store=hub.store), workflow=None, sync=None, lifecycle=None))
+    assert attach(plain) is None
+    assert TestClient(plain.app).get("/").status_code == 404
