@@ -27,6 +27,7 @@ from typing import TYPE_CHECKING, Any
 from urllib.parse import quote
 
 from jinja2 import Environment, PackageLoader, select_autoescape
+from markupsafe import Markup
 from starlette.applications import Starlette
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
@@ -122,6 +123,7 @@ class Console:
     # -- formatting (the MSP's time zone, HUB_TIMEZONE) ---------------------------------
 
     def when(self, value: datetime | str | None) -> str:
+        """A moment in the MSP's time zone, as a ``<time>`` element that never wraps."""
         if value is None or value == "":
             return ""
         if isinstance(value, str):
@@ -131,7 +133,8 @@ class Console:
                 return str(value)
         if value.tzinfo is None:
             value = value.replace(tzinfo=UTC)
-        return value.astimezone(self.hub.settings.zone).strftime("%Y-%m-%d %H:%M")
+        local = value.astimezone(self.hub.settings.zone)
+        return Markup('<time datetime="{}">{}</time>').format(local.isoformat(), local.strftime("%Y-%m-%d %H:%M"))
 
     def ago(self, value: datetime | str | None) -> str:
         """How long since ``value``, in words a person reads at a glance."""

@@ -96,7 +96,11 @@ def routes(console: Console) -> list[Route]:
         task = console.tasks.get(int(ctx.param("task_id") or 0))
         if task is None:
             return console.render(ctx, ctx.request, "error.html", 404, title="No such task", message="")
-        return console.render(ctx, ctx.request, "_task.html", task=task)
+        response = console.render(ctx, ctx.request, "_task.html", task=task)
+        if not task.running and ctx.query("live"):
+            # the run the page was following ended: reload it, with the new run and dead letters
+            response.headers["HX-Refresh"] = "true"
+        return response
 
     def retry(ctx: Ctx) -> Response:
         letter_id = int(ctx.param("letter_id"))
