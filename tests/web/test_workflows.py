@@ -145,3 +145,15 @@ def test_a_file_outside_the_documents_root_is_never_served(hub: Hub, operator: t
                                                     t.workflow_steps.c.step_id == "create_company")
                      .values(result={"id": 1, "path": "/etc/passwd"}))  # fmt: skip
     assert c.get(f"/workflows/runs/{run_id}/files/create_company").status_code == 404
+
+
+def test_a_failed_run_is_resumed_by_the_person_who_asked(hub: Hub, operator: tuple[TestClient, str]) -> None:
+    c, token = operator
+    run_id = run_of(start(c, token, postal_code="99999"))  # outside the service area: the check fails
+    page = c.get(f"/workflows/runs/{run_id}").text
+    assert "outside our service area" in page and f"/workflows/runs/{run_id}/resume" in page
+    resumed = c.post(f"/workflows/runs/{run_id}/resume", data={"csrf_token": token}, follow_redirects=False)
+    assert resumed.status_code == 303
+    assert WorkflowEngine(hub).runs.get(run_id).status is RunStatus.failed  # the cause is still there
+    rows = search_audit(hub.store, AuditQuery(run=run_id, actor="user:otto"))
+    assert {r["operation"] for r in rows} == {"run.started", "run.resumed"}

@@ -11,10 +11,12 @@ from __future__ import annotations
 
 from typing import Any
 
+from sqlalchemy import select
 from starlette.responses import Response
 from starlette.routing import Route
 
 from hub.errors import ConfigError
+from hub.state import tables as t
 from hub.state.audit import AuditQuery, search_audit
 from hub.sync import discard_dead_letters, get_job, retry_dead_letters, run_job
 from hub.web.accounts import Role
@@ -62,7 +64,9 @@ def routes(console: Console) -> list[Route]:
 
     def run_page(ctx: Ctx) -> Response:
         run_id = ctx.param("run_id")
-        run = next((r for r in hub.store.recent_runs(limit=1000) if r["id"] == run_id), None)
+        with hub.store.engine.connect() as conn:
+            row = conn.execute(select(t.runs).where(t.runs.c.id == run_id)).first()
+        run = dict(row._mapping) if row is not None else None
         if run is None:
             return console.render(ctx, ctx.request, "error.html", 404, title="No such run", message=run_id)
         audit = search_audit(hub.store, AuditQuery(run=run_id, limit=500))

@@ -143,10 +143,13 @@ def routes(console: Console) -> list[Route]:
         eng = engine(on_step)
         future = console.tasks.call(lambda: eng.start(name, values, actor=ctx.principal.actor),
                                     console.action_wait, started=started)  # fmt: skip
-        if future.done() and isinstance(future.exception(), ConfigError):
-            return start_form(ctx, 400, None, str(future.exception()))
+        failure = future.exception() if future.done() else None
+        if isinstance(failure, ConfigError):
+            return start_form(ctx, 400, None, str(failure))
         future.add_done_callback(_log_failure)
-        run_id = future.result() if future.done() and future.exception() is None else first.get("run")
+        run_id = future.result() if future.done() and failure is None else first.get("run")
+        if run_id is None and failure is not None:
+            return start_form(ctx, 500, None, f"{name} could not start: {str(failure).splitlines()[0]}")
         if run_id is None:
             return console.redirect(ctx.request, "/workflows", f"{name} is starting; it appears below in a moment")
         return console.redirect(ctx.request, f"/workflows/runs/{run_id}", f"{name} started")
