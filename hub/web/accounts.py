@@ -21,6 +21,7 @@ from enum import StrEnum
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
 from sqlalchemy import delete, func, insert, select, update
+from sqlalchemy.exc import IntegrityError
 
 from hub.errors import ConfigError
 from hub.state import tables as t
@@ -131,7 +132,7 @@ class AccountStore:
         with self.store.transaction() as conn:
             if conn.execute(select(t.console_users.c.name).where(t.console_users.c.name == name)).first():
                 raise ConfigError(f"user {name!r} already exists (hub users passwd {name} changes the password)")
-            conn.execute(
+            statement = (
                 insert(t.console_users).values(
                     name=name,
                     role=role.value,
@@ -141,6 +142,10 @@ class AccountStore:
                     updated_at=now,
                 )
             )
+            try:
+                conn.execute(statement)
+            except IntegrityError:  # added by someone else a moment ago
+                raise ConfigError(f"user {name!r} already exists") from None
             self._audit(conn, actor, "user.added", name, after={"role": role.value})
         account = self.get(name)
         assert account is not None

@@ -49,6 +49,10 @@ class Task:
     def running(self) -> bool:
         return self.state == "running"
 
+    def steps(self) -> list[tuple[str, int]]:
+        """The progress so far (a copy: the worker thread adds steps while a page shows them)."""
+        return list(self.progress.items())
+
 
 class TaskRunner:
     """A few worker threads and the tasks they ran, newest first."""

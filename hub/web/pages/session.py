@@ -16,10 +16,13 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
+from hub.logging import get_logger
 from hub.web.accounts import Role
 from hub.web.app import Console, Ctx, action
 
 __all__ = ["routes"]
+
+log = get_logger("hub.web")
 
 
 def _next(value: str | None) -> str:
@@ -69,11 +72,13 @@ def routes(console: Console) -> list[Route]:
         now = console.hub.clock.now()
         if console.limiter.blocked(name, address, now):
             console.accounts.verify(name, password)  # the same time as any other answer
+            log.warning("console sign-in blocked: too many failures", user=_known(name), address=address)
             minutes = int(console.limiter.window.total_seconds() // 60)
             return form(request, 429, f"Too many failed sign-ins; try again in {minutes} minutes.", name)
         account = console.accounts.verify(name, password) if name and password else None
         if account is None:
             console.limiter.failed(name, address, now)
+            log.warning("console sign-in refused", user=_known(name), address=address)
             return form(request, 401, "Wrong name or password.", name)
         console.limiter.succeeded(name)
         response = console.redirect(request, _next(fields.get("next")))
@@ -84,6 +89,10 @@ def routes(console: Console) -> list[Route]:
                 operation="signed_in", record_id=account.name, after={"address": address},
             )  # fmt: skip
         return response
+
+    def _known(name: str) -> str:
+        """A name for the log only if it is a person's: a password typed into the name field stays out."""
+        return name if console.accounts.get(name) is not None else "(unknown name)"
 
     def logout(ctx: Ctx) -> Response:
         response = console.redirect(ctx.request, "/login", "Signed out.")
