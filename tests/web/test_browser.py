@@ -154,7 +154,7 @@ def test_a_person_takes_breakfix_to_the_signature_and_retries_a_dead_letter(
         card = page.locator("section.todo")
         expect(card).to_contain_text("Ask Maria Garcia (518-555-0199) to confirm they want an appointment")
         _shoot(page, "08-run-appointment")
-        card.get_by_label("Note for the audit log").fill("customer said yes on the phone")
+        card.get_by_label("Note for the audit log (optional)").fill("customer said yes on the phone")
         _press(page, card.get_by_role("button", name="Confirm"))
 
         # ... and the run moves on, by itself, to the customer's signature

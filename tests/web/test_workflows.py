@@ -70,6 +70,10 @@ def test_breakfix_from_the_start_form_to_the_signed_pdf(
     run = engine.runs.get(run_id)
     assert (run.status, run.current_step) == (RunStatus.waiting, "signed")
     assert "Customer e-signs the terms" in c.get(f"/workflows/runs/{run_id}").text
+    unexplained = c.post(f"/workflows/runs/{run_id}/steps/signed/confirm", data={"csrf_token": token},
+                         headers={"referer": f"http://testserver/workflows/runs/{run_id}"})  # fmt: skip
+    assert "say what happened" in unexplained.text  # an event wait is ended by hand only with a reason
+    assert engine.runs.get(run_id).current_step == "signed"
 
     # the customer signs; the poll that hub serve runs on a schedule ends the wait
     sandboxes.control("docusign").sign(run.values["send_terms"]["envelope_id"])

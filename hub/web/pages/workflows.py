@@ -225,6 +225,8 @@ def routes(console: Console) -> list[Route]:
         if errors:
             return run_page(ctx, 400, errors, step_id)
         note = ctx.form.get("note", "").strip() or None
+        if waiting_on.get("type") != "manual" and note is None:
+            raise ConfigError(f"{item.title}: say what happened (for the audit log) to end the wait by hand")
         eng = engine()
         future = console.tasks.call(
             lambda: eng.confirm(run_id, step_id, note=note, values=values, actor=ctx.principal.actor),
