@@ -31,6 +31,8 @@ def serve(
         f"hub serve: listening on http://{host}:{port} (POST /webhooks/<connector>, /healthz, /metrics)"
         + (f"; the console at http://{host}:{port}/" if console else "")
     )
+    if console is not None and console.accounts.count() == 0:
+        stdout.print("hub serve: nobody can sign in to the console yet: hub users add NAME --role admin")
     service.serve(host, port, log_level=settings().log_level.lower())
 
 
