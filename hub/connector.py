@@ -464,6 +464,14 @@ class Connector(ABC):
         """Requests sent by every client of this connector (for the run summary)."""
         return sum(c.calls for c in self._clients)
 
+    def rate_limiters(self) -> list[RateLimiter]:
+        """The budgets this connector's clients draw on (shared per credential), each once."""
+        found: list[RateLimiter] = []
+        for client in self._clients:
+            if client.limiter is not None and all(client.limiter is not f for f in found):
+                found.append(client.limiter)
+        return found
+
     def close(self) -> None:
         for client in self._clients:
             client.close()

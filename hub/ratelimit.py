@@ -67,6 +67,14 @@ class SlidingWindow:
         """Count a request sent now (the oldest remembered one falls out of the log)."""
         self._sent.append(self._clock.monotonic())
 
+    def used(self) -> int:
+        """Requests sent within the last ``per_seconds`` (the whole budget while a 429 holds it)."""
+        now = self._clock.monotonic()
+        if self._blocked_until > now:
+            return self.limit
+        start = now - self.per_seconds
+        return sum(1 for sent in self._sent if sent > start)
+
     def drain(self, seconds: float) -> None:
         """Admit nothing for ``seconds`` (after a vendor 429)."""
         self._blocked_until = max(self._blocked_until, self._clock.monotonic() + seconds)
@@ -109,6 +117,11 @@ class RateLimiter:
         with self._lock:
             for window in self._windows:
                 window.drain(seconds)
+
+    def usage(self) -> list[tuple[RateLimit, int]]:
+        """Each published window with the requests it counts now (for the console's health page)."""
+        with self._lock:
+            return [(limit, window.used()) for limit, window in zip(self.limits, self._windows, strict=True)]
 
     @contextmanager
     def slot(self) -> Iterator[None]:

@@ -36,6 +36,7 @@ from hub.yamlfile import NoAliasLoader
 __all__ = [
     "CommaList",
     "ConnectorSettings",
+    "ConsoleSettings",
     "HubSettings",
     "LifecycleSettings",
     "MaintenanceWindow",
@@ -193,6 +194,47 @@ class RoleSettings(BaseModel):
     rmm: str = Field(default="ncentral", description="the RMM connector")
     accounting: str = Field(default="quickbooks", description="the accounting connector")
     esign: str = Field(default="docusign", description="the e-signature connector")
+
+
+class ConsoleSettings(BaseModel):
+    """The web console that ``hub serve`` serves at ``/`` (people are added with ``hub users``)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    enabled: bool = Field(default=True, description="serve the web console at / beside the webhook routes")
+    session_hours: float = Field(default=12, gt=0, description="how long a sign-in lasts")
+    login_attempts: int = Field(
+        default=5, gt=0, description="failed sign-ins allowed per name and per address within the window"
+    )
+    login_window_minutes: float = Field(default=15, gt=0, description="the window failed sign-ins are counted in")
+    proxy_user_header: str | None = Field(
+        default=None,
+        description="header in which an authenticating reverse proxy names the signed-in person "
+        "(e.g. X-Forwarded-User); trusted only from trusted_proxies",
+    )
+    trusted_proxies: CommaList = Field(
+        default_factory=list, description="addresses or networks of that proxy (e.g. 127.0.0.1,10.0.0.0/8)"
+    )
+
+    _split = field_validator("trusted_proxies", mode="before")(split_commas)
+
+    @field_validator("trusted_proxies")
+    @classmethod
+    def _networks(cls, value: list[str]) -> list[str]:
+        import ipaddress
+
+        for item in value:
+            try:
+                ipaddress.ip_network(item, strict=False)
+            except ValueError:
+                raise ValueError(f"{item!r} is not an IP address or network") from None
+        return value
+
+    @model_validator(mode="after")
+    def _proxy_pair(self) -> ConsoleSettings:
+        if self.proxy_user_header and not self.trusted_proxies:
+            raise ValueError("proxy_user_header needs trusted_proxies: the addresses the header is believed from")
+        return self
 
 
 class LifecycleSettings(BaseModel):
@@ -404,6 +446,7 @@ class HubSettings(BaseSettings):
         default_factory=RoleSettings, description="which connector fills each role"
     )
     lifecycle: LifecycleSettings = Field(default_factory=LifecycleSettings)
+    console: ConsoleSettings = Field(default_factory=ConsoleSettings)
     rmm_alerts: RmmAlertSettings = Field(
         default_factory=RmmAlertSettings, description="how RMM alerts become PSA tickets (rmm-alerts)"
     )

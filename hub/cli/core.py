@@ -99,8 +99,10 @@ def check(
     json: JsonOpt = False,
 ) -> None:
     """Check a connector's credentials and connectivity."""
-    instance = get_hub().connector(connector)
-    result = instance.check()
+    from hub.cli.users import person
+    from hub.health import check_connector
+
+    result = check_connector(get_hub(), connector, actor=person())
     if json:
         emit_json({"connector": connector, "ok": result.ok, "details": result.details})
     else:

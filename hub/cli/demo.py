@@ -9,7 +9,10 @@ step as it happens:
 2. the ``new-breakfix-customer`` workflow end to end: the demo plays the office admin
    who confirms the manual steps, the simulator's customer signs the terms, and the
    signed Connect message, received and verified by the receiver, resumes the run;
-3. ``hub compliance`` over every customer.
+3. ``hub compliance`` over every customer;
+4. with ``--console``: the web console on the receiver's port, a demo user, and a new
+   customer's run waiting on a person, until Ctrl-C (the simulated customer signs each
+   envelope a few seconds after it is sent).
 
 Everything lives in one folder (``--dir``, or a new temporary one): the state store and
 the client folders where the signed PDF lands. Settings come from the simulators only,
@@ -18,7 +21,9 @@ never from the user's HUB_* variables, .env or hub.yaml.
 
 from __future__ import annotations
 
+import secrets
 import tempfile
+import threading
 import time
 from datetime import date, timedelta
 from pathlib import Path
@@ -147,6 +152,68 @@ def _run_workflow(engine: WorkflowEngine, sandboxes: SandboxSet) -> str:
     return run_id
 
 
+#: the newcomer's own customer, left waiting for them at the first manual step
+NEWCOMER_CUSTOMER = {**CUSTOMER, "name": "Sam Lee", "first_name": "Sam", "last_name": "Lee",
+                     "email": "sam.lee@example.net", "phone": "518-555-0123", "customer": "business"}  # fmt: skip
+#: how long after an envelope is sent the demo's simulated customer signs it
+CUSTOMER_SIGNS_AFTER_S = 10.0
+
+
+class _SimulatedCustomer(threading.Thread):
+    """Plays the customers of the console demo: signs each new envelope a little after it was sent.
+
+    In real life the customer signs from DocuSign's e-mail; here the simulator's control
+    signs it, and DocuSign Connect (the simulator's signed message to the receiver)
+    moves the run on, exactly as a real signature would.
+    """
+
+    def __init__(self, docusign: Any, delay: float) -> None:
+        super().__init__(name="hub-demo-customer", daemon=True)
+        self.docusign = docusign
+        self.delay = delay
+        self.known = set(docusign.envelopes)
+        self.seen: dict[str, float] = {}
+        self.stop = threading.Event()
+
+    def run(self) -> None:
+        while not self.stop.wait(1.0):
+            for envelope_id, envelope in list(self.docusign.envelopes.items()):
+                if envelope_id in self.known or envelope.get("status") != "sent":
+                    continue
+                first = self.seen.setdefault(envelope_id, time.monotonic())
+                if time.monotonic() - first >= self.delay:
+                    self.known.add(envelope_id)
+                    _say(f"   [bold]DocuSign[/bold] (simulator): the customer signs envelope {envelope_id}")
+                    self.docusign.sign(envelope_id)
+
+
+def _serve_console(hub: Hub, engine: WorkflowEngine, sandboxes: SandboxSet, url: str) -> None:
+    """Leave a run waiting on a person, make a demo user, and serve until Ctrl-C."""
+    from hub.web.accounts import AccountStore, Role
+
+    password = secrets.token_urlsafe(9)
+    accounts = AccountStore(hub.store)
+    if accounts.get("demo") is None:
+        accounts.add("demo", Role.admin, password, actor="user:demo")
+    else:
+        accounts.set_password("demo", password, actor="user:demo")
+    run_id = engine.start(WORKFLOW, NEWCOMER_CUSTOMER, actor="user:demo")
+    customer = _SimulatedCustomer(sandboxes.control("docusign"), CUSTOMER_SIGNS_AFTER_S)
+    customer.start()
+    _say("\n[bold]4. the web console[/bold] (hub serve): take a break/fix customer from start to the signed PDF")
+    _say(f"   open [bold]{url}/[/bold] and sign in as [bold]demo[/bold] with password [bold]{password}[/bold]")
+    _say(f"   {NEWCOMER_CUSTOMER['name']}'s run waits on you: {url}/workflows/runs/{run_id}")
+    _say(f"   the simulated customer signs each envelope {CUSTOMER_SIGNS_AFTER_S:g} s after it is sent")
+    _say("   press Ctrl-C to stop")
+    try:
+        while True:
+            time.sleep(1)
+    except KeyboardInterrupt:
+        _say("\nconsole stopped")
+    finally:
+        customer.stop.set()
+
+
 def demo(
     folder: Annotated[
         Path | None,
@@ -154,6 +221,13 @@ def demo(
             "--dir", help="Folder for the demo's state store and client folders (default: a new temp folder)."
         ),
     ] = None,
+    console: Annotated[
+        bool,
+        typer.Option(
+            "--console",
+            help="Afterwards keep the simulators and the console running, with a demo user, until Ctrl-C.",
+        ),
+    ] = False,
 ) -> None:
     """Run the sandbox walk-through: a sync, a break/fix onboarding signed through DocuSign, compliance."""
     from hub.events.receiver import create_app
@@ -179,7 +253,12 @@ def demo(
         engine = WorkflowEngine(hub)
         engine.on_step = _StepPrinter(engine)
         service = EventService(Runtime(hub, workflow=engine, sync=None, lifecycle=None))
-        receiver = ServedApp(create_app(hub, service.runtime.events, on_stored=service.wake), port=port)
+        receiver_app = create_app(hub, service.runtime.events, on_stored=service.wake)
+        if console:
+            from hub.web.app import Console, mount
+
+            mount(receiver_app, Console(hub, events=service.runtime.events, process_events=service.wake))
+        receiver = ServedApp(receiver_app, port=port)
         receiver.start()
         service.start()
         try:
@@ -202,6 +281,8 @@ def demo(
             counts = ", ".join(f"{rule} {n}" for rule, n in result.as_dict()["counts"].items())
             _say(f"   compliance: {len(result.violations)} violations ({counts}); the seeded data is imperfect on "
                  "purpose, and `hub compliance` exits 1 on it")  # fmt: skip
+            if console:
+                _serve_console(hub, engine, sandboxes, f"http://127.0.0.1:{port}")
         finally:
             service.stop()
             receiver.stop()

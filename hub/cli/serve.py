@@ -23,11 +23,16 @@ def serve(
     """Receive vendor webhooks and run the schedules (sync jobs, polling, workflow timeouts, ticket rules)."""
     from hub.events.runtime import Runtime
     from hub.events.service import EventService
+    from hub.web.app import attach
 
     service = EventService(Runtime(get_hub()))
+    console = attach(service)
     stdout.print(
         f"hub serve: listening on http://{host}:{port} (POST /webhooks/<connector>, /healthz, /metrics)"
+        + (f"; the console at http://{host}:{port}/" if console else "")
     )
+    if console is not None and console.accounts.count() == 0:
+        stdout.print("hub serve: nobody can sign in to the console yet: hub users add NAME --role admin")
     service.serve(host, port, log_level=settings().log_level.lower())
 
 

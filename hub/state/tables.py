@@ -28,7 +28,7 @@ from sqlalchemy.engine import Dialect
 from sqlalchemy.types import TypeDecorator
 
 #: the newest migration's revision (hub/state/migrations/versions); a test keeps them in step
-SCHEMA_REVISION = "0003"
+SCHEMA_REVISION = "0004"
 
 
 class UTCDateTime(TypeDecorator[datetime]):
@@ -279,3 +279,28 @@ events = Table(
     UniqueConstraint("connector", "event_id", name="uq_event"),
 )
 Index("ix_events_due", events.c.status, events.c.next_attempt_at)
+
+# The people who may use the web console (``hub users``). A password is kept only as its
+# Argon2 hash; ``session_version`` is part of every session cookie, so raising it (a new
+# password, a removed person) ends that person's sessions everywhere at once.
+console_users = Table(
+    "console_users",
+    metadata,
+    Column("name", String(100), primary_key=True),
+    Column("role", String(20), nullable=False),
+    Column("password_hash", String(200), nullable=False),
+    Column("session_version", Integer, nullable=False, default=1),
+    Column("created_at", UTCDateTime(), nullable=False),
+    Column("updated_at", UTCDateTime(), nullable=False),
+)
+
+# Failed console sign-ins, one row each, keyed by the name tried and by the address it came
+# from, so every `hub serve` process sharing the store counts the same attempts.
+console_login_failures = Table(
+    "console_login_failures",
+    metadata,
+    Column("id", BigInteger().with_variant(Integer, "sqlite"), primary_key=True, autoincrement=True),
+    Column("key", String(300), nullable=False),
+    Column("at", UTCDateTime(), nullable=False),
+)
+Index("ix_console_login_failures_key", console_login_failures.c.key, console_login_failures.c.at)

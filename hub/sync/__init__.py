@@ -1,6 +1,14 @@
 """Sync jobs: read changed records, map through the core model, match, write, checkpoint."""
 
-from hub.sync.engine import MassDeactivation, PlanEntry, SyncRun, get_job, retry_dead_letters, run_job
+from hub.sync.engine import (
+    MassDeactivation,
+    PlanEntry,
+    SyncRun,
+    discard_dead_letters,
+    get_job,
+    retry_dead_letters,
+    run_job,
+)
 from hub.sync.jobs import EntityStep, Step, SyncJob
 
 __all__ = [
@@ -10,6 +18,7 @@ __all__ = [
     "Step",
     "SyncJob",
     "SyncRun",
+    "discard_dead_letters",
     "get_job",
     "retry_dead_letters",
     "run_job",

@@ -15,7 +15,7 @@ stopped; its checkpoints let the next run resume).
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Collection, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
@@ -33,7 +33,15 @@ if TYPE_CHECKING:
     from hub.app import Hub
     from hub.sync.jobs import SyncJob
 
-__all__ = ["MassDeactivation", "PlanEntry", "SyncRun", "get_job", "retry_dead_letters", "run_job"]
+__all__ = [
+    "MassDeactivation",
+    "PlanEntry",
+    "SyncRun",
+    "discard_dead_letters",
+    "get_job",
+    "retry_dead_letters",
+    "run_job",
+]
 
 log = get_logger("hub.sync")
 
@@ -205,8 +213,10 @@ def _run_locked(
     return summary, error
 
 
-def retry_dead_letters(hub: Hub, job_name: str | None = None) -> dict[str, Any]:
-    """Process every unresolved dead letter again (of one job, or all); returns the outcome counts.
+def retry_dead_letters(
+    hub: Hub, job_name: str | None = None, ids: Collection[int] | None = None
+) -> dict[str, Any]:
+    """Process unresolved dead letters again (of one job, or all; only ``ids`` when given); returns the counts.
 
     A write whose outcome stayed unknown is looked up first and sent again only if the
     vendor provably does not hold it (see hub.writes).
@@ -216,6 +226,8 @@ def retry_dead_letters(hub: Hub, job_name: str | None = None) -> dict[str, Any]:
 
     outcome: dict[str, Any] = {"retried": 0, "resolved": 0, "failed": 0, "skipped": 0, "errors": []}
     for letter in hub.store.dead_letters(job_name):
+        if ids is not None and letter.id not in ids:
+            continue
         job = get_job(hub, letter.job)
         record = letter.record if isinstance(letter.record, dict) else {}
         step = next(
@@ -250,3 +262,21 @@ def retry_dead_letters(hub: Hub, job_name: str | None = None) -> dict[str, Any]:
         outcome["resolved" if op not in ("failed", "missing") else "failed"] += 1
     metrics.DEAD_LETTERS.set(len(hub.store.dead_letters()))
     return outcome
+
+
+def discard_dead_letters(hub: Hub, ids: Collection[int], *, actor: str) -> int:
+    """Give up on dead letters ``ids``: no longer listed or retried, each discard audited as ``actor``.
+
+    The record is not forgotten by the sync: its next change at the source is read
+    and written like any other.
+    """
+    letters = [d for d in hub.store.dead_letters() if d.id in ids]
+    with hub.store.transaction() as conn:
+        for d in letters:
+            hub.store.resolve_dead_letter(conn, d.job, d.system, d.kind, d.record_id)
+            hub.store.audit(
+                conn, actor=actor, system=d.system, entity=d.kind, operation="deadletter.discarded",
+                record_id=d.record_id, before={"job": d.job, "error": d.error, "attempts": d.attempts},
+            )  # fmt: skip
+    metrics.DEAD_LETTERS.set(len(hub.store.dead_letters()))
+    return len(letters)

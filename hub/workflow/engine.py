@@ -133,8 +133,11 @@ class WorkflowEngine:
 
     # -- the public operations ----------------------------------------------------------
 
-    def start(self, name: str, inputs: Mapping[str, Any]) -> str:
-        """Validate ``inputs``, create a run of workflow ``name`` and advance it; returns its id."""
+    def start(self, name: str, inputs: Mapping[str, Any], actor: str | None = None) -> str:
+        """Validate ``inputs``, create a run of workflow ``name`` and advance it; returns its id.
+
+        ``actor`` is who started it, for the audit log (a console user); by default the workflow.
+        """
         definition = self.library.get(name)
         values = coerce_inputs(definition.inputs, dict(inputs))
         require_runnable(definition, self.hub.plugins)
@@ -143,7 +146,7 @@ class WorkflowEngine:
         with self.hub.store.transaction() as conn:
             self.runs.create(conn, run_id, name, values, definition.snapshot(), now)
             self._audit(
-                conn, run_id, f"workflow:{name}", "run.started", record_id=run_id, after={"inputs": values}
+                conn, run_id, actor or f"workflow:{name}", "run.started", record_id=run_id, after={"inputs": values}
             )
         self.log.info("workflow run started", workflow=name, run_id=run_id)
         self.advance(run_id)
@@ -163,8 +166,11 @@ class WorkflowEngine:
             self.log.info("workflow run is being advanced elsewhere", run_id=run_id)
             return self.runs.get(run_id).status
 
-    def resume(self, run_id: str) -> RunStatus:
-        """Continue a failed or interrupted run: its failed step runs again (same idempotency key)."""
+    def resume(self, run_id: str, actor: str | None = None) -> RunStatus:
+        """Continue a failed or interrupted run: its failed step runs again (same idempotency key).
+
+        ``actor`` is who resumed it, for the audit log; by default the person running the command.
+        """
         run = self.runs.get(run_id)
         if run.status.final:
             raise ConfigError(f"run {run_id} is {run.status.value}; there is nothing to resume")
@@ -180,7 +186,7 @@ class WorkflowEngine:
                     self.runs.save_step(conn, run_id, rec.step_id, attempts=0, result=None)
             if run.status is RunStatus.failed:
                 self.runs.update(conn, run_id, now, status=RunStatus.running.value, error=None)
-            self._audit(conn, run_id, _person(), "run.resumed", record_id=run_id)
+            self._audit(conn, run_id, actor or _person(), "run.resumed", record_id=run_id)
         return self.advance(run_id)
 
     def confirm(

@@ -79,3 +79,14 @@ def test_the_wait_is_visible_while_it_lasts() -> None:
     limiter.acquire()
     limiter.acquire()
     assert seen == [1060.0] and limiter.wait_until is None
+
+
+def test_usage_counts_the_requests_inside_each_window() -> None:
+    clock = FakeClock()
+    limiter = RateLimiter([RateLimit(10, 60.0), RateLimit(100, 3600.0)], clock)
+    for _ in range(4):
+        limiter.acquire()
+        clock.advance(20)
+    assert [used for _limit, used in limiter.usage()] == [2, 4]  # two left the minute window
+    limiter.penalize(30)
+    assert [used for _limit, used in limiter.usage()] == [10, 100]

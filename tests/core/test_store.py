@@ -21,7 +21,7 @@ from hub.state.store import MAX_BOUNDARY_IDS, CursorState, JobLocked, StateStore
 
 @pytest.fixture
 def store(state_url: str) -> StateStore:
-    s = StateStore.open(state_url)
+    s = StateStore.open(state_url, key=lambda: b"a test key for stored credentials")
     yield s
     s.close()
 
