@@ -45,7 +45,8 @@ def is_secret_key(key: str) -> bool:
 
 
 def redact_url(url: str) -> str:
-    """The URL with user info and secret-named query parameters masked."""
+    """The URL with user info and secret-named query parameters masked; otherwise exactly
+    as given (``urlunsplit`` would drop the empty host of ``sqlite:////tmp/x``)."""
     try:
         parts = urlsplit(url)
     except ValueError:
@@ -56,7 +57,10 @@ def redact_url(url: str) -> str:
     query = parts.query
     if query:
         pairs = parse_qsl(query, keep_blank_values=True)
-        query = urlencode([(k, MASK if is_secret_key(k) else v) for k, v in pairs], safe="*[],:$")
+        if any(is_secret_key(k) for k, _ in pairs):
+            query = urlencode([(k, MASK if is_secret_key(k) else v) for k, v in pairs], safe="*[],:$")
+    if netloc == parts.netloc and query == parts.query:
+        return url
     return urlunsplit((parts.scheme, netloc, parts.path, query, parts.fragment))
 
 
