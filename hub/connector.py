@@ -124,10 +124,16 @@ class ConnectorContext:
 
 @dataclass
 class Page:
-    """One page of vendor records and the token that resumes the read *after* it."""
+    """One page of vendor records and the token that resumes the read *after* it.
+
+    ``total`` is how many records the whole read yields, where the vendor says so in its
+    answer (IT Glue's ``meta.total-count``, N-central's ``totalItems``); progress displays
+    estimate the time left from it. None when the vendor does not say.
+    """
 
     records: list[dict[str, Any]]
     resume: dict[str, Any] | None = None
+    total: int | None = None
 
 
 class PaginationLoop(HubError):
@@ -261,6 +267,11 @@ class RESTStream(Stream):
     def parse_records(self, response: httpx.Response) -> list[dict[str, Any]]:
         """The records of one page, as the vendor sent them."""
 
+    def total(self, response: httpx.Response, since: datetime | None) -> int | None:
+        """How many records the whole read yields, if the vendor's answer says (see
+        :attr:`Page.total`); None by default."""
+        return None
+
     def read(self, since: datetime | None = None, resume: dict[str, Any] | None = None) -> Iterator[Page]:
         paginator = self.paginator()
         token = resume.get("token") if resume else paginator.first()
@@ -268,7 +279,7 @@ class RESTStream(Stream):
             response = self.request(since, token)
             records = self.parse_records(response)
             token = paginator.advance(response, records, token)
-            yield Page(records, {"token": token} if token is not None else None)
+            yield Page(records, {"token": token} if token is not None else None, self.total(response, since))
             if token is None:
                 return
 
@@ -445,6 +456,20 @@ class Connector(ABC):
     def api_calls(self) -> int:
         """Requests sent by every client of this connector (for the run summary)."""
         return sum(c.calls for c in self._clients)
+
+    def budget_wait(self) -> float | None:
+        """Seconds a request of this connector still waits for the vendor's budget, while
+        one waits (None otherwise): what a progress display shows for a run held back."""
+        now = self.context.clock.monotonic()
+        until = [c.limiter.wait_until for c in list(self._clients) if c.limiter is not None]
+        longest = max((u - now for u in until if u is not None), default=0.0)
+        return longest if longest > 0 else None
+
+    def budget_rate(self) -> float | None:
+        """Requests a second this connector's slowest published limit allows over time."""
+        rates = [lim.requests / lim.per_seconds for c in list(self._clients) if c.limiter is not None
+                 for lim in c.limiter.limits]  # fmt: skip
+        return min(rates, default=None)
 
     def close(self) -> None:
         for client in self._clients:

@@ -15,7 +15,7 @@ from pydantic import BaseModel, ValidationError
 
 from hub.errors import ConfigError
 
-__all__ = ["LocatedError", "load_yaml_lines", "validate_yaml"]
+__all__ = ["LocatedError", "load_yaml_lines", "validate_yaml", "yaml_problems"]
 
 M = TypeVar("M", bound=BaseModel)
 Loc = tuple[Any, ...]
@@ -81,20 +81,37 @@ def _line_for(loc: Loc, lines: dict[Loc, int]) -> int | None:
     return None
 
 
+def _described(err: Any, path: Path, lines: dict[Loc, int]) -> str:
+    """One validation error as ``file:line: where: what``."""
+    loc = tuple(err.get("loc", ()))
+    cause = (err.get("ctx") or {}).get("error")
+    if isinstance(cause, LocatedError):
+        loc = loc + cause.loc
+    clean = tuple(p for p in loc if not (isinstance(p, str) and p.startswith(("function-", "tagged-union"))))
+    line = _line_for(clean, lines)
+    where = ".".join(str(p) for p in clean) or "(top level)"
+    msg = str(err.get("msg", "invalid")).removeprefix("Value error, ")
+    return f"{path}{':' + str(line) if line else ''}: {where}: {msg}"
+
+
 def validate_yaml(model: type[M], path: Path, context: dict[str, Any] | None = None) -> M:
     """Load and validate ``path`` as ``model``; ConfigError with ``file:line: where: what``."""
     data, lines = load_yaml_lines(path)
     try:
         return model.model_validate(data, context=context)
     except ValidationError as exc:
-        err = exc.errors()[0]
-        loc = tuple(err.get("loc", ()))
-        cause = (err.get("ctx") or {}).get("error")
-        if isinstance(cause, LocatedError):
-            loc = loc + cause.loc
-        clean = tuple(p for p in loc if not (isinstance(p, str) and p.startswith(("function-", "tagged-union"))))
-        line = _line_for(clean, lines)
-        where = ".".join(str(p) for p in clean) or "(top level)"
-        msg = str(err.get("msg", "invalid")).removeprefix("Value error, ")
         more = f" (and {len(exc.errors()) - 1} more)" if len(exc.errors()) > 1 else ""
-        raise ConfigError(f"{path}{':' + str(line) if line else ''}: {where}: {msg}{more}") from None
+        raise ConfigError(f"{_described(exc.errors()[0], path, lines)}{more}") from None
+
+
+def yaml_problems(model: type[M], path: Path, context: dict[str, Any] | None = None) -> tuple[M | None, list[str]]:
+    """``path`` validated as ``model``, and every problem (not only the first), each as
+    ``file:line: where: what``; the model is None when there is any."""
+    try:
+        data, lines = load_yaml_lines(path)
+    except ConfigError as exc:
+        return None, [str(exc)]
+    try:
+        return model.model_validate(data, context=context), []
+    except ValidationError as exc:
+        return None, [_described(err, path, lines) for err in exc.errors()]

@@ -666,7 +666,8 @@ def run_entity_step(run: SyncRun, step: EntityStep) -> None:
             }
             results = sync.plan(page.records, skip)
             read += len(page.records)
-            run.tick(step.label, read)
+            run.tick(step.label, read, total=page.total,
+                     planned=sum(1 for r in results if r["op"] in ("pending", "create", "update")))  # fmt: skip
             if cursor_field:
                 for r in page.records:
                     value = sync.stream.cursor_value(r)
