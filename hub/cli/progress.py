@@ -33,7 +33,7 @@ log = get_logger("hub.sync")
 def duration(seconds: float) -> str:
     """``212 s``, ``14 min``, ``2 h 5 min``: rounded the way a person reads a wait."""
     seconds = max(0.0, seconds)
-    if seconds < 120:
+    if seconds < 600:
         return f"{seconds:.0f} s"
     minutes = round(seconds / 60)
     if minutes < 120:
