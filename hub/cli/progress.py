@@ -75,13 +75,18 @@ class SyncDisplay:
         else:
             parts.append(p.step)
             parts.append(f"read {p.read:,}" + (f" of {p.total:,}" if p.total is not None else ""))
-            if p.planned:
+            if p.dry_run:
+                parts.append(f"{p.planned:,} writes planned (dry run: none sent)")
+            elif p.planned:
                 parts.append(f"written {p.written:,} of {p.planned:,} planned")
             if p.counts.get("failed"):
                 parts.append(f"failed {p.counts['failed']:,}")
         waits = self.hub.budget_waits()
-        for name, (seconds, _) in sorted(waits.items()):
-            parts.append(f"waiting {duration(seconds)} for {name}'s budget")
+        for name, (seconds, rate) in sorted(waits.items()):
+            if seconds >= 1 or not rate:
+                parts.append(f"waiting {duration(seconds)} for {name}'s budget")
+            else:  # many short waits: the run goes at the budget's pace
+                parts.append(f"paced by {name}'s budget ({rate:g} requests/s)")
         parts.append(self._estimate(p, now, waits))
         parts.append(f"elapsed {duration(now - self._started)}")
         return " · ".join(parts)
@@ -93,7 +98,7 @@ class SyncDisplay:
         if p is None:
             return "time left unknown"
         elapsed = now - self._step_started
-        pending = max(0, p.planned - p.written - p.counts.get("failed", 0))
+        pending = 0 if p.dry_run else max(0, p.planned - p.written)
         budget = 0.0
         for seconds, rate in waits.values():
             budget = max(budget, seconds + (pending / rate if rate else 0.0))

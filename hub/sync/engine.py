@@ -40,6 +40,7 @@ __all__ = [
     "SyncInterrupted",
     "SyncProgress",
     "SyncRun",
+    "WriteCounter",
     "get_job",
     "retry_dead_letters",
     "run_job",
@@ -64,13 +65,29 @@ class SyncInterrupted(KeyboardInterrupt):
         self.summary = summary
 
 
+class WriteCounter:
+    """Writes the vendor has answered in a run, counted by the write workers as they go.
+
+    A display reads it between pages, while a page's writes are in flight (the counters
+    of the summary move only once a page is committed). In CPython adding to an int
+    attribute from several threads loses no update in practice, and a display is all
+    that reads it: no lock on the write path.
+    """
+
+    __slots__ = ("value",)
+
+    def __init__(self) -> None:
+        self.value = 0
+
+
 @dataclass(frozen=True)
 class SyncProgress:
     """Where a run stands, handed to a progress display after each page.
 
     ``total`` is how many records the step's read yields in all, where the vendor says
     (None otherwise); ``planned`` counts the creates and updates the run has planned so
-    far and ``counts`` the summary counters (``created + updated`` of them are done).
+    far, ``answered`` the writes sent and answered (live: it keeps moving between pages)
+    and ``counts`` the summary counters.
     """
 
     job: str
@@ -79,10 +96,13 @@ class SyncProgress:
     total: int | None
     planned: int
     counts: dict[str, int]
+    answered: WriteCounter = field(default_factory=WriteCounter, compare=False)
+    dry_run: bool = False
 
     @property
     def written(self) -> int:
-        return self.counts.get("created", 0) + self.counts.get("updated", 0)
+        """Writes done: answered so far (in a dry run, none is sent)."""
+        return 0 if self.dry_run else self.answered.value
 
 
 @dataclass
@@ -125,6 +145,8 @@ class SyncRun:
     planned: set[str] = field(default_factory=set)
     #: creates and updates planned so far (for progress: how many writes are still to do)
     planned_writes: int = 0
+    #: writes answered so far, counted as they happen (for progress)
+    answered: WriteCounter = field(default_factory=WriteCounter)
 
     def count(self, key: str, n: int = 1) -> None:
         self.counts[key] = self.counts.get(key, 0) + n
@@ -144,7 +166,8 @@ class SyncRun:
         ``planned`` more creates and updates to send."""
         self.planned_writes += planned
         if self.progress is not None:
-            self.progress(SyncProgress(self.job.name, label, read, total, self.planned_writes, dict(self.counts)))
+            self.progress(SyncProgress(self.job.name, label, read, total, self.planned_writes, dict(self.counts),
+                                       self.answered, self.dry_run))  # fmt: skip
 
 
 def get_job(hub: Hub, name: str) -> SyncJob:

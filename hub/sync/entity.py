@@ -455,6 +455,7 @@ class EntitySync:
         queue = iter(todo)
         lock = threading.Lock()
         stop = self._stop
+        answered = self.run.answered
 
         def drain() -> _Drained:
             done: list[tuple[int, dict[str, Any]]] = []
@@ -465,6 +466,7 @@ class EntitySync:
                     break
                 try:
                     done.append((i, self._send(results[i])))
+                    answered.value += 1  # for progress displays: one attribute add, no lock
                 except BaseException as exc:  # fatal: the others take no new write
                     stop.set()
                     return done, exc
