@@ -205,7 +205,7 @@ def check_cron(value: str) -> str:
     from croniter import croniter
 
     if not croniter.is_valid(value):
-        raise ValueError(f"not a cron expression: {value!r} (five fields, e.g. */15 * * * *)")
+        raise ValueError(f"not a cron expression: {value!r}")
     return value
 
 

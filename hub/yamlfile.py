@@ -33,24 +33,35 @@ class LocatedError(ValueError):
         self.loc = loc
 
 
+class _BadScalar(ValueError):
+    """A scalar YAML reads as a value it cannot build (``2026-13-45`` is a date to YAML)."""
+
+    def __init__(self, path: Loc, line: int, message: str) -> None:
+        super().__init__(message)
+        self.path = path
+        self.line = line
+
+
 def _construct(node: yaml.Node, path: Loc, lines: dict[Loc, int]) -> Any:
     lines[path] = node.start_mark.line + 1
     if isinstance(node, yaml.MappingNode):
         out: dict[Any, Any] = {}
         for key_node, value_node in node.value:
-            key = _scalar(key_node)
+            key = _scalar(key_node, path)
             out[key] = _construct(value_node, (*path, key), lines)
         return out
     if isinstance(node, yaml.SequenceNode):
         return [_construct(item, (*path, i), lines) for i, item in enumerate(node.value)]
-    return _scalar(node)
+    return _scalar(node, path)
 
 
-def _scalar(node: yaml.Node) -> Any:
+def _scalar(node: yaml.Node, path: Loc) -> Any:
     # Resolve the scalar exactly as safe_load would (ints, bools, nulls, strings).
     loader = yaml.SafeLoader("")
     try:
         return loader.construct_object(node, deep=True)
+    except ValueError as exc:  # e.g. a date with month 13: YAML's own constructor gives up
+        raise _BadScalar(path, node.start_mark.line + 1, f"{node.value!r} is not a valid value ({exc})") from None
     finally:
         loader.dispose()
 
@@ -70,7 +81,11 @@ def load_yaml_lines(path: Path) -> tuple[Any, dict[Loc, int]]:
     lines: dict[Loc, int] = {}
     if node is None:
         return {}, lines
-    return _construct(node, (), lines), lines
+    try:
+        return _construct(node, (), lines), lines
+    except _BadScalar as exc:
+        where = ".".join(str(p) for p in exc.path) or "(top level)"
+        raise ConfigError(f"{path}:{exc.line}: {where}: {exc}") from None
 
 
 def _line_for(loc: Loc, lines: dict[Loc, int]) -> int | None:

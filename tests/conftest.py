@@ -34,17 +34,23 @@ def vendor_specs() -> Path:
     return Path(__file__).resolve().parent / "vendor-specs"
 
 
+@pytest.fixture(scope="session")
+def _empty_config(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """An empty hub.yaml (outside every test's own folder, which some tests list)."""
+    path = tmp_path_factory.mktemp("config") / "hub.yaml"
+    path.touch()
+    return path
+
+
 @pytest.fixture(autouse=True)
-def _isolated_env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    """No HUB_* variable of the developer's shell, no hub.yaml of theirs (an empty one of
-    the test's own: a HUB_CONFIG_FILE that does not exist is an error), a private store."""
+def _isolated_env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, _empty_config: Path) -> None:
+    """No HUB_* variable of the developer's shell, no hub.yaml of theirs (an empty one: a
+    HUB_CONFIG_FILE that does not exist is an error), a private store."""
     for name in list(os.environ):
         if name.startswith("HUB_"):
             monkeypatch.delenv(name)
-    config = tmp_path / "empty-hub.yaml"
-    config.touch()
     monkeypatch.setenv("HUB_STATE_URL", f"sqlite:///{tmp_path / 'state.sqlite'}")
-    monkeypatch.setenv("HUB_CONFIG_FILE", str(config))
+    monkeypatch.setenv("HUB_CONFIG_FILE", str(_empty_config))
     monkeypatch.setenv("HUB_DOCUMENTS_ROOT", str(tmp_path / "client-folders"))
 
 

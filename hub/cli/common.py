@@ -33,7 +33,6 @@ class _State:
     log_level: str | None = None
     hub: Hub | None = None
     settings: HubSettings | None = None
-    plugins: HubPlugins | None = None
     #: whether the command has printed its JSON object (so a failure adds none)
     emitted: bool = False
 
@@ -53,7 +52,7 @@ def settings() -> HubSettings:
         )
         plugins = state.hub.plugins if state.hub is not None else HubPlugins(disabled=loaded.disable_plugins)
         check_plugin_settings(plugins)
-        state.settings, state.plugins = loaded, plugins
+        state.settings = loaded
     return state.settings
 
 
@@ -66,8 +65,7 @@ def check_plugin_settings(plugins: HubPlugins) -> None:
 
 def get_hub() -> Hub:
     if state.hub is None:
-        core = settings()
-        state.hub = Hub(core, plugins=state.plugins)
+        state.hub = Hub(settings())
     return state.hub
 
 
@@ -76,7 +74,6 @@ def close_hub() -> None:
         state.hub.close()
     state.hub = None
     state.settings = None
-    state.plugins = None
     state.emitted = False
 
 

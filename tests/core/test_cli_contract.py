@@ -210,13 +210,17 @@ def test_library_lines_go_through_the_hubs_logging(tmp_path: Path) -> None:
     from hub.logging import configure_logging
 
     stream = io.StringIO()
+    uvicorn_error = logging.getLogger("uvicorn.error")
+    level = uvicorn_error.level  # a served simulator set it to WARNING earlier in the session
+    uvicorn_error.setLevel(logging.NOTSET)
     try:
         configure_logging(json=True, level="INFO", stream=stream)
-        logging.getLogger("uvicorn.error").info("Uvicorn running on http://127.0.0.1:8080")
+        uvicorn_error.info("Uvicorn running on http://127.0.0.1:8080")
         logging.getLogger("celery.worker.consumer").warning("consumer: connection to broker lost")
         logging.getLogger("httpx").warning("not routed: no library but these")
     finally:
         configure_logging(level="WARNING")
+        uvicorn_error.setLevel(level)
     lines = [json.loads(line) for line in stream.getvalue().splitlines()]
     assert [(x["logger"], x["level"]) for x in lines] == [("uvicorn.error", "info"), ("celery.worker.consumer",
                                                                                        "warning")]  # fmt: skip

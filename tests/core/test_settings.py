@@ -164,7 +164,7 @@ def test_any_list_of_dates_survives_the_comma_form(days: list[date]) -> None:
     ("name", "value", "expected"),
     [
         ("HUB_LIFECYCLE__HOLIDAYS", "2026-13-45", r"^HUB_LIFECYCLE__HOLIDAYS: Input should be a valid date"),
-        ("HUB_LIFECYCLE__CRON", "bad cron", r"^HUB_LIFECYCLE__CRON: not a cron expression: 'bad cron'"),
+        ("HUB_LIFECYCLE__CRON", "bad cron", r"^HUB_LIFECYCLE__CRON: not a cron expression: 'bad cron'$"),
         ("HUB_LIFECYCLE__WEEKEND", "5,9", r"^HUB_LIFECYCLE__WEEKEND: weekend days are 0 \(Monday\) to 6"),
         ("HUB_LIFECYCLE", "yes", r"^HUB_LIFECYCLE: Input should be a valid dictionary"),
         ("HUB_CELERY_BROKER_URL", "notaurl", r"^HUB_CELERY_BROKER_URL: not a broker URL: 'notaurl'"),
@@ -366,3 +366,14 @@ def test_a_url_without_secrets_is_shown_exactly_as_given(scheme: str, slashes: i
 
     url = f"{scheme}:{'/' * slashes}{path}" + (f"?{query}" if query else "")
     assert redact_url(url) == url
+
+
+def test_an_impossible_date_in_hub_yaml_is_one_line_with_its_place(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # YAML itself reads 2026-13-45 as a date and fails building it (no YAMLError: a ValueError)
+    path = _config(tmp_path, monkeypatch, "lifecycle:\n  holidays: [2026-12-25, 2026-13-45]\n")
+    code, out, err = run_cli(["config", "show"], capsys)
+    assert (code, out) == (2, "")
+    assert err.strip() == (f"hub: {path}:2: lifecycle.holidays.1: '2026-13-45' is not a valid value "
+                           "(month must be in 1..12)")  # fmt: skip
