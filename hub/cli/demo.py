@@ -95,13 +95,10 @@ class _StepPrinter:
 
 
 def _settings(folder: Path) -> HubSettings:
-    return HubSettings(
-        state_url=f"sqlite:///{folder / 'state.sqlite'}",
-        documents_root=folder / "client-folders",
-        mappings_dir=None,
-        workflows_dir=None,
-        disable_plugins=[],
-        schedules=[],
+    """The defaults and the demo's folder: nothing read from the environment, ``.env`` or
+    ``hub.yaml`` (a user's bad or unknown setting cannot stop the demo)."""
+    return HubSettings.model_construct(
+        state_url=f"sqlite:///{folder / 'state.sqlite'}", documents_root=folder / "client-folders"
     )
 
 

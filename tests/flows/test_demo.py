@@ -39,9 +39,13 @@ def test_demo_runs_end_to_end(
     assert (folder / "state.sqlite").is_file() and not user_state.exists()
 
 
-def test_demo_runs_again_in_the_same_folder(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+def test_demo_runs_again_in_the_same_folder(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
     # each run serves new simulators: the folder's store from the run before must not
     # point the second run at the first run's (gone) simulators or cursors
+    monkeypatch.setenv("HUB_LIFECYCLE__HOLIDAYS", "2026-13-45")  # the user's settings play no part,
+    monkeypatch.setenv("HUB_NO_SUCH_SETTING", "1")  # not even broken ones
     folder = tmp_path / "demo"
     for _ in range(2):
         code, out, err = run_cli(["demo", "--dir", str(folder)], capsys)
