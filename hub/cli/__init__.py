@@ -65,7 +65,11 @@ def main(argv: list[str] | None = None) -> int:
     common.state.emitted = False
     try:
         result: Any = _command().main(args=args, prog_name="hub", standalone_mode=False)
-        return result if isinstance(result, int) else 0
+        code = result if isinstance(result, int) else 0
+        if code:  # a command that stopped without its JSON (Typer turns Ctrl-C into exit 130)
+            _json_failure(wants_json, "interrupted" if code == 130 else "failed: see stderr", code,
+                          "interrupted" if code == 130 else "error")  # fmt: skip
+        return code
     except typer.TyperException as exc:  # usage errors: the usage line and the message, exit 2
         rich_format_error(exc)  # type: ignore[arg-type]
         _json_failure(wants_json, exc.format_message(), exc.exit_code)

@@ -247,3 +247,17 @@ def test_celerys_banner_is_one_log_line(capsys: pytest.CaptureFixture[str]) -> N
     assert line["event"] == "celery.worker"
     assert line["banner"] == ["celery@host v5", "[config]", ".> transport: redis://127.0.0.1:6379/0"]
     assert capsys.readouterr().out == ""
+
+
+def test_ctrl_c_in_any_command_still_prints_one_object(
+    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from hub.cli import core
+
+    def interrupted() -> list[dict[str, object]]:
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(core, "connector_rows", interrupted)
+    code, out, _ = run_cli(["connectors", "--json"], capsys)
+    assert code == 130
+    assert json.loads(out) == {"status": "interrupted", "error": "interrupted", "exit_code": 130}
