@@ -657,11 +657,8 @@ def _env_names_of(model: type[BaseModel], prefix: str, exact: set[str], open_: s
 def _environment() -> list[tuple[str, str]]:
     """``HUB_*`` names set in the environment and in ``.env``, with where each is set."""
     names = [(k.upper(), "") for k in os.environ if k.upper().startswith(ENV_PREFIX)]
-    dotenv = Path(".env")
-    if dotenv.is_file():
-        from dotenv import dotenv_values
-
-        names += [(k.upper(), " (in .env)") for k in dotenv_values(dotenv) if k.upper().startswith(ENV_PREFIX)]
+    dotenv = DotEnvSettingsSource(HubSettings).env_vars  # .env as pydantic-settings reads it
+    names += [(k.upper(), " (in .env)") for k in dotenv if k.upper().startswith(ENV_PREFIX)]
     return names
 
 

@@ -20,7 +20,7 @@ from hub.sync.engine import SyncInterrupted
 JsonOpt = Annotated[bool, typer.Option("--json", help="Print JSON on stdout.")]
 deadletters_app = typer.Typer(help="Records that failed to sync, with the reason.", invoke_without_command=True)
 
-#: worst first: the status of several runs together is that of the worst one
+#: how bad each status is: the status of several runs together is that of the worst one
 _SEVERITY = {"failed": 3, "partial": 2, "skipped": 1, "ok": 0}
 
 
