@@ -577,6 +577,10 @@ class EntitySync:
         return str(results[0]["op"]) if results else "missing"
 
     def close(self) -> None:
+        # Every page's writes are collected before a normal close; closing early (Ctrl-C,
+        # an error) must not send the rest of a page in flight: workers finish their
+        # current write and take no other (what they made is found again next run).
+        self._stop.set()
         if self._pool is not None:
             self._pool.shutdown(wait=True)
             self._pool = None
