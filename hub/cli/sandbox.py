@@ -28,8 +28,8 @@ __all__ = ["sandbox"]
 
 log = get_logger("hub.sandbox")
 
-#: commands worth trying first, shown with the settings
-TRY = ("hub doctor", "hub check autotask", "hub sync psa-to-docs --dry-run", "hub sync --all", "hub runs",
+#: commands worth trying first, shown with the settings ({psa}: the PSA role's connector)
+TRY = ("hub doctor", "hub check {psa}", "hub sync psa-to-docs --dry-run", "hub sync --all", "hub runs",
        "hub audit", "hub state list", "hub workflow start new-breakfix-customer --set name=...")  # fmt: skip
 
 
@@ -114,7 +114,8 @@ def _tell(base: Path, env_file: Path, urls: dict[str, str], env: dict[str, str],
         markup=False, highlight=False)  # fmt: skip
     for key, value in env.items():
         say(f"export {key}={shlex.quote(value)}", markup=False, highlight=False)
-    say("\nthen try: " + "; ".join(TRY), markup=False, highlight=False)
+    psa = get_hub().settings.roles.psa
+    say("\nthen try: " + "; ".join(t.format(psa=psa) for t in TRY), markup=False, highlight=False)
     say("Ctrl-C stops the simulators.", markup=False, highlight=False)
 
 
