@@ -30,7 +30,7 @@ lint: install
 
 # Regenerate the README's settings table from the settings models.
 readme: install
-	HUB_CONFIG_FILE=/nonexistent $(BIN)/python scripts/update_readme_settings.py
+	HUB_CONFIG_FILE=/dev/null $(BIN)/python scripts/update_readme_settings.py
 
 bench: install
 	$(BIN)/python bench/run.py

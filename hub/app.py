@@ -92,6 +92,16 @@ class Hub:
     def api_calls(self) -> dict[str, int]:
         return {name: c.api_calls for name, c in self._connectors.items()}
 
+    def budget_waits(self) -> dict[str, tuple[float, float | None]]:
+        """Connectors whose requests wait for the vendor's budget now: name -> (seconds
+        left, the budget's requests a second). Safe to call from a display thread."""
+        waits: dict[str, tuple[float, float | None]] = {}
+        for name, connector in self._connectors.copy().items():
+            wait = connector.budget_wait()
+            if wait is not None:
+                waits[name] = (wait, connector.budget_rate())
+        return waits
+
     def close(self) -> None:
         for connector in self._connectors.values():
             connector.close()

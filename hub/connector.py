@@ -137,10 +137,16 @@ class ConnectorContext:
 
 @dataclass
 class Page:
-    """One page of vendor records and the token that resumes the read *after* it."""
+    """One page of vendor records and the token that resumes the read *after* it.
+
+    ``total`` is how many records the whole read yields, where the vendor says so in its
+    answer (IT Glue's ``meta.total-count``, N-central's ``totalItems``); progress displays
+    estimate the time left from it. None when the vendor does not say.
+    """
 
     records: list[dict[str, Any]]
     resume: dict[str, Any] | None = None
+    total: int | None = None
 
 
 class PaginationLoop(HubError):
@@ -274,6 +280,11 @@ class RESTStream(Stream):
     def parse_records(self, response: httpx.Response) -> list[dict[str, Any]]:
         """The records of one page, as the vendor sent them."""
 
+    def total(self, response: httpx.Response, since: datetime | None) -> int | None:
+        """How many records the whole read yields, if the vendor's answer says (see
+        :attr:`Page.total`); None by default."""
+        return None
+
     def read(self, since: datetime | None = None, resume: dict[str, Any] | None = None) -> Iterator[Page]:
         paginator = self.paginator()
         token = resume.get("token") if resume else paginator.first()
@@ -281,7 +292,7 @@ class RESTStream(Stream):
             response = self.request(since, token)
             records = self.parse_records(response)
             token = paginator.advance(response, records, token)
-            yield Page(records, {"token": token} if token is not None else None)
+            yield Page(records, {"token": token} if token is not None else None, self.total(response, since))
             if token is None:
                 return
 
@@ -467,10 +478,23 @@ class Connector(ABC):
     def rate_limiters(self) -> list[RateLimiter]:
         """The budgets this connector's clients draw on (shared per credential), each once."""
         found: list[RateLimiter] = []
-        for client in self._clients:
+        for client in list(self._clients):
             if client.limiter is not None and all(client.limiter is not f for f in found):
                 found.append(client.limiter)
         return found
+
+    def budget_wait(self) -> float | None:
+        """Seconds a request of this connector still waits for the vendor's budget, while
+        one waits (None otherwise): what a progress display shows for a run held back."""
+        now = self.context.clock.monotonic()
+        until = [limiter.wait_until for limiter in self.rate_limiters()]
+        longest = max((u - now for u in until if u is not None), default=0.0)
+        return longest if longest > 0 else None
+
+    def budget_rate(self) -> float | None:
+        """Requests a second this connector's slowest published limit allows over time."""
+        rates = [lim.requests / lim.per_seconds for limiter in self.rate_limiters() for lim in limiter.limits]
+        return min(rates, default=None)
 
     def close(self) -> None:
         for client in self._clients:

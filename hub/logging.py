@@ -24,7 +24,15 @@ from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 import structlog
 
-__all__ = ["MASK", "Redactor", "configure_logging", "get_logger", "redact_mapping", "redact_url"]
+__all__ = [
+    "MASK",
+    "Redactor",
+    "configure_logging",
+    "get_logger",
+    "redact_mapping",
+    "redact_url",
+    "route_library_logs",
+]
 
 MASK = "***"
 _SECRET_KEY = re.compile(
@@ -45,7 +53,8 @@ def is_secret_key(key: str) -> bool:
 
 
 def redact_url(url: str) -> str:
-    """The URL with user info and secret-named query parameters masked."""
+    """The URL with user info and secret-named query parameters masked; otherwise exactly
+    as given (``urlunsplit`` would drop the empty host of ``sqlite:////tmp/x``)."""
     try:
         parts = urlsplit(url)
     except ValueError:
@@ -56,7 +65,10 @@ def redact_url(url: str) -> str:
     query = parts.query
     if query:
         pairs = parse_qsl(query, keep_blank_values=True)
-        query = urlencode([(k, MASK if is_secret_key(k) else v) for k, v in pairs], safe="*[],:$")
+        if any(is_secret_key(k) for k, _ in pairs):
+            query = urlencode([(k, MASK if is_secret_key(k) else v) for k, v in pairs], safe="*[],:$")
+    if netloc == parts.netloc and query == parts.query:
+        return url
     return urlunsplit((parts.scheme, netloc, parts.path, query, parts.fragment))
 
 
@@ -134,15 +146,27 @@ class _CurrentStderr:
         sys.stderr.flush()
 
 
-def configure_logging(*, json: bool = False, level: str = "INFO", stream: Any = None) -> None:
-    """Configure structlog: console lines for people, JSON lines with ``--log-json``."""
-    out = stream or _CurrentStderr()
-    _level["value"] = _LEVELS.get(level.upper(), 20)
-    renderer: Any = (
+def _renderer(json: bool) -> Any:
+    return (
         structlog.processors.JSONRenderer()
         if json
         else structlog.dev.ConsoleRenderer(colors=False, exception_formatter=structlog.dev.plain_traceback)
     )
+
+
+#: the libraries whose own log lines the hub renders like its own (web server, task queue)
+LIBRARY_LOGGERS = ("uvicorn", "celery", "kombu", "amqp")
+
+#: how the hub's own lines are set up (route_library_logs renders library lines alike)
+_current: dict[str, Any] = {"json": False, "stream": None}
+
+
+def configure_logging(*, json: bool = False, level: str = "INFO", stream: Any = None) -> None:
+    """Configure structlog: console lines for people, JSON lines with ``--log-json``."""
+    out = stream or _CurrentStderr()
+    _level["value"] = _LEVELS.get(level.upper(), 20)
+    _current.update(json=json, stream=out)
+    renderer = _renderer(json)
     structlog.configure(
         processors=[
             structlog.contextvars.merge_contextvars,
@@ -156,6 +180,38 @@ def configure_logging(*, json: bool = False, level: str = "INFO", stream: Any = 
         logger_factory=structlog.PrintLoggerFactory(file=cast("TextIO", out)),
         cache_logger_on_first_use=False,
     )
+    route_library_logs(LIBRARY_LOGGERS, level)
+
+
+class _LibraryHandler(logging.StreamHandler):  # type: ignore[type-arg]
+    """The handler :func:`route_library_logs` installs (recognised to be replaced, not added twice)."""
+
+
+def route_library_logs(names: Iterable[str], level: str) -> None:
+    """Send the standard-library logs of ``names`` (``uvicorn``, ``celery``) through the
+    hub's structlog rendering to stderr: JSON lines with ``--log-json`` like the hub's own,
+    secrets redacted alike, nothing on stdout.
+
+    Only these loggers, not the root logger: a library that logs each request (httpx at
+    INFO, with the full URL) must not start printing.
+    """
+    handler = _LibraryHandler(_current["stream"] or _CurrentStderr())
+    handler.setFormatter(
+        structlog.stdlib.ProcessorFormatter(
+            processors=[structlog.stdlib.ProcessorFormatter.remove_processors_meta, _renderer(_current["json"])],
+            foreign_pre_chain=[
+                structlog.stdlib.add_log_level,
+                structlog.stdlib.add_logger_name,
+                structlog.processors.TimeStamper(fmt="iso", utc=True),
+                _redact_processor,
+            ],
+        )
+    )
+    for name in names:
+        logger = logging.getLogger(name)
+        logger.handlers = [h for h in logger.handlers if not isinstance(h, _LibraryHandler)] + [handler]
+        logger.setLevel(level.upper())
+        logger.propagate = False
 
 
 def get_logger(name: str | None = None, **bound: Any) -> Any:

@@ -32,7 +32,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 
 from hub.errors import ConfigError, RecordRejected
 from hub.models import KINDS, ExternalRef, Record, model_for_kind
-from hub.yamlfile import LocatedError, validate_yaml
+from hub.yamlfile import LocatedError, validate_yaml, yaml_problems
 
 __all__ = [
     "NORMALIZERS",
@@ -45,6 +45,7 @@ __all__ = [
     "Vocabulary",
     "get_path",
     "load_mapping",
+    "mapping_problems",
     "match_key",
     "set_path",
 ]
@@ -661,3 +662,21 @@ def load_mapping(connector: str, dirs: Iterable[Path] = ()) -> Mapping:
     if spec.connector != connector:
         raise ConfigError(f"{path}: connector: says {spec.connector!r}, expected {connector!r}")
     return Mapping(spec, path)
+
+
+def mapping_problems(path: Path, connector: str | None = None, entities: Iterable[str] | None = None) -> list[str]:
+    """Every problem of the mapping file at ``path`` (``hub mappings validate``), each as
+    ``file:line: where: what``: its schema, that it is the mapping of ``connector``, and
+    that each entity is one the connector reads or writes (``entities``, when known)."""
+    spec, problems = yaml_problems(MappingFile, path)
+    if spec is None:
+        return problems
+    if connector is not None and spec.connector != connector:
+        problems.append(f"{path}: connector: says {spec.connector!r}, expected {connector!r} (the file's name)")
+    if entities is not None:
+        known = sorted(set(entities))
+        for name in spec.entities:
+            if name not in known:
+                problems.append(f"{path}: entities.{name}: {spec.connector} reads and writes no such entity; "
+                                f"its entities: {', '.join(known) or 'none'}")  # fmt: skip
+    return problems

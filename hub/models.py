@@ -46,6 +46,7 @@ __all__ = [
     "SignatureStatus",
     "SiteSummary",
     "Ticket",
+    "fold_case",
     "model_for_kind",
 ]
 
@@ -275,6 +276,18 @@ class AlertState(StrEnum):
     cleared = "cleared"
 
 
+def fold_case(text: str) -> str:
+    """``text`` without surrounding space, in one case whatever case a vendor sends it in.
+
+    ``casefold`` alone is not enough: the dotless i (U+0131) folds to itself while its
+    upper case ``I`` folds to ``i``, so a word with it and the same word from a system
+    that upper-cases would be two problems and open two tickets. Folding the upper case
+    makes every case variant of a text fold alike (U+0131 is the one character of
+    Unicode where the two differ).
+    """
+    return text.strip().upper().casefold()
+
+
 class Alert(Record):
     """An RMM alert (an N-central active issue).
 
@@ -300,7 +313,7 @@ class Alert(Record):
     def dedup_key(self) -> str:
         device = self.device.id if self.device else (self.device_name or "-")
         system = self.device.system if self.device else "-"
-        return f"{system}|{device}|{self.service.strip().casefold()}|{self.condition.strip().casefold()}"
+        return f"{system}|{device}|{fold_case(self.service)}|{fold_case(self.condition)}"
 
 
 class SignatureStatus(StrEnum):

@@ -20,9 +20,12 @@ import threading
 import time
 from collections.abc import Awaitable, Callable, MutableMapping
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any, Protocol
 
 import uvicorn
+
+from hub.errors import ConfigError
 
 __all__ = [
     "FaultInjector",
@@ -31,8 +34,10 @@ __all__ = [
     "ServedApp",
     "SimulatorControl",
     "free_port",
+    "port_in_use",
     "serve_app",
     "settings_env",
+    "start_afresh",
 ]
 
 _Message = MutableMapping[str, Any]
@@ -181,6 +186,40 @@ def free_port(host: str = "127.0.0.1") -> int:
         return int(sock.getsockname()[1])
 
 
+def port_in_use(host: str, port: int) -> bool:
+    """Whether another process listens on (or holds) ``host:port``."""
+    with socket.socket() as sock:
+        try:
+            sock.bind((host, port))
+        except OSError:
+            return True
+    return False
+
+
+#: marks a folder whose state store a sandbox run made (and the next one may replace)
+SANDBOX_MARKER = ".msp-hub-sandbox"
+
+
+def start_afresh(folder: Path) -> Path:
+    """``folder``, with the state store of an earlier sandbox run in it removed.
+
+    Each run serves new simulators (new data, maybe new ports): an old store's cursors,
+    crosswalk and cached vendor addresses would point at what is gone (the next sync
+    read nothing, a workflow called a dead port). A store no sandbox made is never
+    touched: that is a ConfigError, so a mistyped ``--dir`` cannot wipe a real one.
+    """
+    folder = folder.expanduser().resolve()
+    folder.mkdir(parents=True, exist_ok=True)
+    marker = folder / SANDBOX_MARKER
+    store = folder / "state.sqlite"
+    if store.exists() and not marker.exists():
+        raise ConfigError(f"--dir {folder}: it holds a state store that no demo or sandbox made; choose another folder")
+    for name in ("state.sqlite", "state.sqlite-wal", "state.sqlite-shm"):
+        (folder / name).unlink(missing_ok=True)
+    marker.write_text("a hub demo or hub sandbox folder: its state store is replaced at every run\n")
+    return folder
+
+
 class ServedApp:
     """An app being served; ``url`` has no trailing slash. Use as a context manager."""
 
@@ -188,7 +227,10 @@ class ServedApp:
         self.host = host
         self.port = port or free_port(host)
         self.url = f"http://{host}:{self.port}"
-        config = uvicorn.Config(app, host=host, port=self.port, log_level="warning", access_log=False, lifespan="off")
+        # log_config None: uvicorn's lines go through the hub's logging (hub.logging), not a set-up of its own
+        config = uvicorn.Config(
+            app, host=host, port=self.port, log_level="warning", access_log=False, lifespan="off", log_config=None
+        )
         self._server = uvicorn.Server(config)
         self._thread = threading.Thread(target=self._server.run, name=f"sandbox:{self.port}", daemon=True)
 
@@ -234,24 +276,31 @@ def settings_env(connector: str, values: dict[str, Any]) -> dict[str, str]:
 class SandboxSet:
     """Several connectors' simulators served on loopback, for the demo, tests and benchmarks.
 
-    ``options`` maps a connector name to its ``sandbox()`` options. ``env`` holds the
-    ``HUB_*`` variables that point every connector at its simulator.
+    ``options`` maps a connector name to its ``sandbox()`` options and ``ports`` to the
+    loopback port to serve it on (a free one if not given). ``env`` holds the ``HUB_*``
+    variables that point every connector at its simulator.
     """
 
-    def __init__(self, classes: dict[str, Any], options: dict[str, dict[str, Any]] | None = None) -> None:
+    def __init__(
+        self,
+        classes: dict[str, Any],
+        options: dict[str, dict[str, Any]] | None = None,
+        ports: dict[str, int] | None = None,
+    ) -> None:
         self.sandboxes: dict[str, Sandbox] = {}
         self.served: dict[str, ServedApp] = {}
         #: each simulator's fault injector (see :class:`FaultInjector`)
         self.faults: dict[str, FaultInjector] = {}
         self.env: dict[str, str] = {}
         options = options or {}
+        ports = ports or {}
         try:
             for name, cls in classes.items():
                 sandbox = cls.sandbox(**options.get(name, {}))
                 if sandbox is None or sandbox.app is None:
                     continue
                 self.faults[name] = injector = FaultInjector(sandbox.app)
-                served = serve_app(injector)
+                served = serve_app(injector, port=ports.get(name))
                 self.sandboxes[name] = sandbox
                 self.served[name] = served
                 self.env.update(settings_env(name, sandbox.settings(served.url)))

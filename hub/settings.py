@@ -7,16 +7,25 @@ settings are :class:`HubSettings`; each connector declares its own model (a subc
 the connector is used, so a missing Autotask secret does not stop ``hub connectors``.
 
 A missing or invalid value raises :class:`hub.errors.ConfigError` with one line naming
-the environment variable and what is wrong; the CLI exits 2 with it.
+the environment variable and what is wrong; the CLI exits 2 with it. So does a name the
+hub does not know (a ``hub.yaml`` key, a ``HUB_*`` variable), naming the closest known
+one: a typo must not pass silently as an unset setting.
+
+A list setting is comma-separated in the environment at any depth
+(``HUB_LIFECYCLE__HOLIDAYS=2026-12-25,2026-12-26``); JSON still works.
 """
 
 from __future__ import annotations
 
+import difflib
+import json
 import os
 import re
+import types
+from collections.abc import Iterable, Mapping
 from datetime import date, datetime, timedelta
 from pathlib import Path
-from typing import Annotated, Any, ClassVar, TypeVar
+from typing import Annotated, Any, ClassVar, TypeVar, Union, get_args, get_origin
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import yaml
@@ -25,13 +34,15 @@ from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, f
 from pydantic.fields import FieldInfo
 from pydantic_settings import (
     BaseSettings,
+    DotEnvSettingsSource,
+    EnvSettingsSource,
     NoDecode,
     PydanticBaseSettingsSource,
     SettingsConfigDict,
 )
 
 from hub.errors import ConfigError
-from hub.yamlfile import NoAliasLoader
+from hub.yamlfile import load_yaml_lines
 
 __all__ = [
     "CommaList",
@@ -40,11 +51,16 @@ __all__ = [
     "HubSettings",
     "LifecycleSettings",
     "MaintenanceWindow",
+    "MissingSettings",
     "RmmAlertSettings",
     "RoleSettings",
     "ScheduleSpec",
     "TicketPortSettings",
+    "check_broker_url",
+    "check_cron",
+    "check_names",
     "check_zone",
+    "configured",
     "env_name",
     "load_connector_settings",
     "load_settings",
@@ -67,23 +83,51 @@ def split_commas(value: Any) -> Any:
 CommaList = Annotated[list[str], NoDecode]
 
 
+#: variables the hub reads that are not settings
+NOT_SETTINGS = frozenset({"HUB_CONFIG_FILE"})
+
+
 def _config_file() -> Path:
     return Path(os.environ.get("HUB_CONFIG_FILE", "hub.yaml"))
 
 
-def _read_yaml() -> dict[str, Any]:
+def _read_yaml_lines() -> tuple[dict[str, Any], dict[tuple[Any, ...], int]]:
+    """``hub.yaml`` (or ``HUB_CONFIG_FILE``) and the line of every key in it.
+
+    The default ``hub.yaml`` may be absent; a file named by ``HUB_CONFIG_FILE`` must exist.
+    """
     path = _config_file()
-    if not path.is_file():
-        return {}
-    try:
-        data = yaml.load(path.read_text(encoding="utf-8"), Loader=NoAliasLoader) or {}  # noqa: S506 - a safe loader
-    except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        where = f":{mark.line + 1}" if mark else ""
-        raise ConfigError(f"{path}{where}: not valid YAML ({getattr(exc, 'problem', exc)})") from None
+    if "HUB_CONFIG_FILE" in os.environ and not path.exists():
+        raise ConfigError(f"HUB_CONFIG_FILE: {path} does not exist")
+    if not path.exists():
+        return {}, {}
+    if path.is_dir():
+        raise ConfigError(f"HUB_CONFIG_FILE: {path} is a folder, not a settings file")
+    data, _ = load_yaml_lines(path)  # a YAML error says file:line
+    if data in (None, {}):
+        return {}, {}
     if not isinstance(data, dict):
         raise ConfigError(f"{path}: must be a mapping of settings")
-    return data
+    lines: dict[tuple[Any, ...], int] = {}
+    _key_lines(yaml.compose(path.read_text(encoding="utf-8"), Loader=yaml.SafeLoader), (), lines)
+    return data, lines
+
+
+def _key_lines(node: yaml.Node | None, loc: tuple[Any, ...], lines: dict[tuple[Any, ...], int]) -> None:
+    """The line of every key (not of its value, which may start on the next line)."""
+    if isinstance(node, yaml.MappingNode):
+        for key, value in node.value:
+            here = (*loc, key.value)
+            lines[here] = key.start_mark.line + 1
+            _key_lines(value, here, lines)
+    elif isinstance(node, yaml.SequenceNode):
+        for i, item in enumerate(node.value):
+            lines[(*loc, i)] = item.start_mark.line + 1
+            _key_lines(item, (*loc, i), lines)
+
+
+def _read_yaml() -> dict[str, Any]:
+    return _read_yaml_lines()[0]
 
 
 class _YamlSection(PydanticBaseSettingsSource):
@@ -104,6 +148,76 @@ class _YamlSection(PydanticBaseSettingsSource):
     def __call__(self) -> dict[str, Any]:
         fields = self.settings_cls.model_fields
         return {k: v for k, v in self._data.items() if k in fields and v is not None}
+
+
+def _unwrap_optional(annotation: Any) -> Any:
+    """``X`` of ``X | None`` (and of ``Optional[X]``); anything else as it is."""
+    if get_origin(annotation) in (Union, types.UnionType):
+        args = [a for a in get_args(annotation) if a is not type(None)]
+        if len(args) == 1:
+            return args[0]
+    return annotation
+
+
+def _is_scalar_list(annotation: Any) -> bool:
+    """Whether a field holds a list of plain values (dates, numbers, names), not of models."""
+    annotation = _unwrap_optional(annotation)
+    if get_origin(annotation) not in (list, set, tuple, frozenset):
+        return False
+    return not any(isinstance(arg, type) and issubclass(arg, BaseModel) for arg in get_args(annotation))
+
+
+class _CommaLists:
+    """Environment decoding of the hub: a list of plain values is comma-separated at any
+    depth (``HUB_LIFECYCLE__WEEKEND=5,6``), JSON (``[5, 6]``) still works, and a value that
+    is neither is left as text for validation to reject with the variable's name (instead
+    of pydantic-settings' "error parsing value for field", which names no variable)."""
+
+    def decode_complex_value(self, field_name: str, field: FieldInfo | None, value: Any) -> Any:
+        if field is not None and NoDecode in field.metadata:
+            return value
+        if isinstance(value, str) and not value.lstrip().startswith(("[", "{", '"')):
+            if field is not None and _is_scalar_list(field.annotation):
+                return split_commas(value)
+            return value
+        try:
+            return json.loads(value)
+        except ValueError:
+            return value
+
+
+class _Env(_CommaLists, EnvSettingsSource):
+    pass
+
+
+class _DotEnv(_CommaLists, DotEnvSettingsSource):
+    pass
+
+
+def _sources(
+    settings_cls: type[BaseSettings], init_settings: PydanticBaseSettingsSource, section: str | None
+) -> tuple[PydanticBaseSettingsSource, ...]:
+    """Init arguments, the environment, ``.env``, then ``hub.yaml`` (``section`` of it)."""
+    return init_settings, _Env(settings_cls), _DotEnv(settings_cls), _YamlSection(settings_cls, section)
+
+
+def check_cron(value: str) -> str:
+    """``value`` if it is a five-field cron expression, else a ValueError."""
+    from croniter import croniter
+
+    if not croniter.is_valid(value):
+        raise ValueError(f"not a cron expression: {value!r}")
+    return value
+
+
+def _split_leaves(value: Any) -> Any:
+    """A mapping whose leaves are lists: comma-separated text at a leaf becomes a list
+    (``HUB_EVENT_STREAMS__QUICKBOOKS__CUSTOMER=customers,invoices``)."""
+    if isinstance(value, Mapping):
+        return {k: _split_leaves(v) for k, v in value.items()}
+    if isinstance(value, str):
+        return split_commas(value)
+    return value
 
 
 #: what a schedule may run: ``sync:<job>``, the workflow engine's tick or poll, the ticket
@@ -127,14 +241,7 @@ class ScheduleSpec(BaseModel):
     full_refresh: bool = Field(default=False, description="for sync tasks: ignore the cursors")
     enabled: bool = True
 
-    @field_validator("cron")
-    @classmethod
-    def _cron(cls, value: str) -> str:
-        from croniter import croniter
-
-        if not croniter.is_valid(value):
-            raise ValueError(f"not a cron expression: {value!r}")
-        return value
+    _cron = field_validator("cron")(check_cron)
 
     @field_validator("task")
     @classmethod
@@ -260,6 +367,7 @@ class LifecycleSettings(BaseModel):
     psa: TicketPortSettings = Field(default_factory=TicketPortSettings)
 
     _zone = field_validator("timezone")(check_zone)
+    _cron = field_validator("cron")(check_cron)
 
     @field_validator("weekend")
     @classmethod
@@ -287,11 +395,7 @@ class MaintenanceWindow(BaseModel):
     @field_validator("cron")
     @classmethod
     def _cron(cls, value: str | None) -> str | None:
-        from croniter import croniter
-
-        if value is not None and not croniter.is_valid(value):
-            raise ValueError(f"not a cron expression: {value!r}")
-        return value
+        return None if value is None else check_cron(value)
 
     @field_validator("start", "end")
     @classmethod
@@ -369,6 +473,31 @@ class RmmAlertSettings(BaseModel):
 
 
 _SEVERITIES = ("information", "warning", "critical")
+
+
+#: broker transports that need no host (kombu's in-process, folder and AWS-default ones)
+_HOSTLESS_BROKERS = {"memory", "filesystem", "sqs", "sqla", "sqlalchemy"}
+
+
+def check_broker_url(value: str) -> str:
+    """``value`` if it is a Celery broker URL (``redis://host:6379/0``), else a ValueError.
+
+    kombu reads a bare word as a host of its default AMQP transport (``notaurl`` became
+    ``amqp://guest:**@notaurl:5672//``, retried forever), so the scheme is required.
+    """
+    from kombu.transport import TRANSPORT_ALIASES
+
+    from hub.logging import redact_url
+
+    scheme, sep, rest = value.partition("://")
+    transport = scheme.split("+", 1)[0].lower()
+    example = "e.g. redis://127.0.0.1:6379/0"
+    if not sep or transport not in TRANSPORT_ALIASES:
+        raise ValueError(f"not a broker URL: {redact_url(value)!r} ({example})")
+    host = rest.split("/", 1)[0].rsplit("@", 1)[-1]
+    if not host and transport not in _HOSTLESS_BROKERS:
+        raise ValueError(f"{redact_url(value)!r} names no host ({example})")
+    return value
 
 
 def _default_state_url() -> str:
@@ -452,7 +581,20 @@ class HubSettings(BaseSettings):
     )
 
     _split = field_validator("disable_plugins", mode="before")(split_commas)
+    _split_leaves = field_validator("event_streams", mode="before")(_split_leaves)
     _zone = field_validator("timezone")(check_zone)
+
+    @field_validator("mappings_dir", "workflows_dir")
+    @classmethod
+    def _folder(cls, value: Path | None) -> Path | None:
+        if value is not None and not value.is_dir():
+            raise ValueError(f"{value} is not a folder" if value.exists() else f"{value} does not exist")
+        return value
+
+    @field_validator("celery_broker_url")
+    @classmethod
+    def _broker(cls, value: str) -> str:
+        return check_broker_url(value)
 
     @property
     def zone(self) -> ZoneInfo:
@@ -475,7 +617,7 @@ class HubSettings(BaseSettings):
         dotenv_settings: PydanticBaseSettingsSource,
         file_secret_settings: PydanticBaseSettingsSource,
     ) -> tuple[PydanticBaseSettingsSource, ...]:
-        return init_settings, env_settings, dotenv_settings, _YamlSection(settings_cls, None)
+        return _sources(settings_cls, init_settings, None)
 
 
 class ConnectorSettings(BaseSettings):
@@ -495,24 +637,195 @@ def env_name(prefix: str, loc: tuple[Any, ...]) -> str:
     return prefix + "__".join(str(p) for p in loc if not isinstance(p, int)).upper()
 
 
-def _one_line(exc: ValidationError, prefix: str) -> str:
-    err = exc.errors()[0]
-    name = env_name(prefix, tuple(err.get("loc", ())))
-    if err.get("type") == "missing":
-        what = "required but not set"
-    else:
-        what = err.get("msg", "invalid")
-        what = what.removeprefix("Value error, ")
-    more = f" (and {len(exc.errors()) - 1} more)" if len(exc.errors()) > 1 else ""
-    return f"{name}: {what}{more}"
+class MissingSettings(ConfigError):
+    """Required settings that are not set; ``variables`` names every one of them."""
+
+    def __init__(self, message: str, variables: list[str]) -> None:
+        super().__init__(message)
+        self.variables = variables
+
+
+def _listed(names: list[str]) -> str:
+    return names[0] if len(names) == 1 else f"{', '.join(names[:-1])} and {names[-1]}"
+
+
+def _one_line(exc: ValidationError, prefix: str) -> ConfigError:
+    """Every problem of a validation in one line: all missing variables named together
+    (never "(and 2 more)"), then each invalid one with what is wrong."""
+    missing: list[str] = []
+    problems: list[str] = []
+    for err in exc.errors():
+        name = env_name(prefix, tuple(err.get("loc", ())))
+        if err.get("type") == "missing":
+            if name not in missing:
+                missing.append(name)
+            continue
+        what = "unknown setting" if err.get("type") == "extra_forbidden" else str(err.get("msg", "invalid"))
+        line = f"{name}: {what.removeprefix('Value error, ')}"
+        if line not in problems:
+            problems.append(line)
+    parts = ([f"{_listed(missing)}: required but not set"] if missing else []) + problems
+    if missing and not problems:
+        return MissingSettings(parts[0], missing)
+    return ConfigError("; ".join(parts))
+
+
+# -- names the hub knows ----------------------------------------------------------------
+
+
+def _model_of(annotation: Any) -> type[BaseModel] | None:
+    annotation = _unwrap_optional(annotation)
+    return annotation if isinstance(annotation, type) and issubclass(annotation, BaseModel) else None
+
+
+def _item_model(annotation: Any) -> type[BaseModel] | None:
+    """``M`` of a ``list[M]`` field (``schedules``, ``maintenance_windows``)."""
+    annotation = _unwrap_optional(annotation)
+    if get_origin(annotation) is list and get_args(annotation):
+        return _model_of(get_args(annotation)[0])
+    return None
+
+
+def _is_mapping(annotation: Any) -> bool:
+    annotation = _unwrap_optional(annotation)
+    return annotation is dict or get_origin(annotation) is dict
+
+
+def _env_names_of(model: type[BaseModel], prefix: str, exact: set[str], open_: set[str]) -> None:
+    """Every ``HUB_*`` name of ``model``'s fields; a mapping field takes any key below it."""
+    for name, field in model.model_fields.items():
+        full = f"{prefix}{name.upper()}"
+        exact.add(full)
+        sub = _model_of(field.annotation)
+        if sub is not None:
+            _env_names_of(sub, f"{full}__", exact, open_)
+        elif _is_mapping(field.annotation):
+            open_.add(f"{full}__")
+
+
+def _environment() -> list[tuple[str, str]]:
+    """``HUB_*`` names set in the environment and in ``.env``, with where each is set."""
+    names = [(k.upper(), "") for k in os.environ if k.upper().startswith(ENV_PREFIX)]
+    dotenv = DotEnvSettingsSource(HubSettings).env_vars  # .env as pydantic-settings reads it
+    names += [(k.upper(), " (in .env)") for k in dotenv if k.upper().startswith(ENV_PREFIX)]
+    return names
+
+
+def _suggest(word: str, candidates: Iterable[str]) -> str | None:
+    found = difflib.get_close_matches(word, sorted(candidates), n=1, cutoff=0.6)
+    return found[0] if found else None
+
+
+_NO_SUGGESTION = " (`hub config reference` lists every setting)"
+
+
+def _unknown_in_yaml(
+    data: Mapping[str, Any], model: type[BaseModel], loc: tuple[Any, ...], lines: Mapping[tuple[Any, ...], int]
+) -> str | None:
+    """The first key of a ``hub.yaml`` mapping that ``model`` has no field for, as an error."""
+    fields = model.model_fields
+    for key, value in data.items():
+        here = (*loc, key)
+        if key not in fields:
+            return _yaml_problem(here, lines, _suggest(str(key), fields))
+        found = _unknown_below(value, fields[key].annotation, here, lines)
+        if found:
+            return found
+    return None
+
+
+def _unknown_below(
+    value: Any, annotation: Any, loc: tuple[Any, ...], lines: Mapping[tuple[Any, ...], int]
+) -> str | None:
+    sub, item = _model_of(annotation), _item_model(annotation)
+    if sub is not None and isinstance(value, Mapping):
+        return _unknown_in_yaml(value, sub, loc, lines)
+    if item is not None and isinstance(value, list):
+        for i, element in enumerate(value):
+            found = _unknown_in_yaml(element, item, (*loc, i), lines) if isinstance(element, Mapping) else None
+            if found:
+                return found
+    return None
+
+
+def _dotted(loc: tuple[Any, ...]) -> str:
+    return "".join(f"[{p}]" if isinstance(p, int) else f".{p}" for p in loc).lstrip(".")
+
+
+def _yaml_problem(loc: tuple[Any, ...], lines: Mapping[tuple[Any, ...], int], best: str | None) -> str:
+    line = lines.get(loc)
+    where = f"{_config_file()}{f':{line}' if line else ''}"
+    hint = f"; did you mean {_dotted((*loc[:-1], best))}?" if best else _NO_SUGGESTION
+    return f"{where}: {_dotted(loc)}: unknown setting{hint}"
+
+
+def _unknown_name(
+    connectors: Mapping[str, type[BaseModel]] | None, open_sections: Iterable[str] = ()
+) -> str | None:
+    """The first setting name (``hub.yaml`` key or ``HUB_*`` variable) nobody knows.
+
+    With ``connectors`` None only the core's own names are checked (before the plugins
+    are loaded): keys below a core section and variables below a core setting.
+    """
+    data, lines = _read_yaml_lines()
+    core = HubSettings.model_fields
+    sections = dict(connectors or {})
+    foreign = {s.lower() for s in open_sections}
+    for key, value in data.items():
+        if key in core:
+            found = _unknown_below(value, core[key].annotation, (key,), lines)
+        elif key in sections:
+            found = _unknown_in_yaml(value, sections[key], (key,), lines) if isinstance(value, Mapping) else None
+        elif connectors is None or str(key).lower() in foreign:
+            found = None
+        else:
+            found = _yaml_problem((key,), lines, _suggest(str(key), [*core, *sections]))
+        if found:
+            return found
+    exact: set[str] = set(NOT_SETTINGS)
+    open_: set[str] = {f"{ENV_PREFIX}{s.upper()}__" for s in foreign}
+    _env_names_of(HubSettings, ENV_PREFIX, exact, open_)
+    core_heads = {name for name in exact if "__" not in name}
+    for name, model in sections.items():
+        _env_names_of(model, f"{ENV_PREFIX}{name.upper()}__", exact, open_)
+    for name, where in _environment():
+        if name in exact or any(name.startswith(p) for p in open_):
+            continue
+        if connectors is None and name.split("__", 1)[0] not in core_heads:
+            continue  # may be a connector's: checked once the plugins are loaded
+        best = _suggest(name, exact - NOT_SETTINGS)
+        return f"{name}{where}: unknown setting" + (f"; did you mean {best}?" if best else _NO_SUGGESTION)
+    return None
+
+
+def check_names(connectors: Mapping[str, type[BaseModel]], open_sections: Iterable[str] = ()) -> None:
+    """ConfigError for the first ``hub.yaml`` key or ``HUB_*`` variable that is no setting of
+    the core or of an installed connector (``connectors``: name -> settings model), naming
+    the closest known one. ``open_sections`` are plugins whose settings are unknown
+    (disabled or broken): anything under their name passes."""
+    found = _unknown_name(connectors, open_sections)
+    if found:
+        raise ConfigError(found)
+
+
+def configured(connector: str) -> bool:
+    """Whether any setting of ``connector`` is given (environment, ``.env`` or ``hub.yaml``):
+    a connector nobody configured is not in use, one partly configured is a mistake."""
+    prefix = f"{ENV_PREFIX}{connector.upper()}__"
+    if any(name.startswith(prefix) for name, _ in _environment()):
+        return True
+    return bool(_read_yaml().get(connector))
 
 
 def load_settings(**overrides: Any) -> HubSettings:
-    """The core settings, or :class:`ConfigError` naming the bad variable."""
+    """The core settings, or :class:`ConfigError` naming the bad variable or key."""
+    found = _unknown_name(None)
+    if found:
+        raise ConfigError(found)
     try:
         return HubSettings(**overrides)
     except ValidationError as exc:
-        raise ConfigError(_one_line(exc, ENV_PREFIX)) from None
+        raise _one_line(exc, ENV_PREFIX) from None
 
 
 def load_connector_settings(model: type[S], connector: str, **overrides: Any) -> S:
@@ -533,13 +846,13 @@ def load_connector_settings(model: type[S], connector: str, **overrides: Any) ->
             dotenv_settings: PydanticBaseSettingsSource,
             file_secret_settings: PydanticBaseSettingsSource,
         ) -> tuple[PydanticBaseSettingsSource, ...]:
-            return init_settings, env_settings, dotenv_settings, _YamlSection(settings_cls, connector)
+            return _sources(settings_cls, init_settings, connector)
 
     _Bound.__name__ = model.__name__
     _Bound.__qualname__ = model.__qualname__
     try:
         loaded = _Bound(**overrides)
     except ValidationError as exc:
-        raise ConfigError(_one_line(exc, prefix)) from None
+        raise _one_line(exc, prefix) from None
     # Hand back an instance of the connector's own class, not of the bound subclass.
     return model.model_construct(**{name: getattr(loaded, name) for name in model.model_fields})

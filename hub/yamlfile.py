@@ -15,7 +15,7 @@ from pydantic import BaseModel, ValidationError
 
 from hub.errors import ConfigError
 
-__all__ = ["LocatedError", "NoAliasLoader", "load_yaml_lines", "validate_yaml"]
+__all__ = ["LocatedError", "NoAliasLoader", "load_yaml_lines", "validate_yaml", "yaml_problems"]
 
 M = TypeVar("M", bound=BaseModel)
 Loc = tuple[Any, ...]
@@ -52,6 +52,13 @@ class NoAliasLoader(yaml.SafeLoader):
                 event.start_mark,
             )
         return super().compose_node(parent, index)  # type: ignore[no-any-return]
+class _BadScalar(ValueError):
+    """A scalar YAML reads as a value it cannot build (``2026-13-45`` is a date to YAML)."""
+
+    def __init__(self, path: Loc, line: int, message: str) -> None:
+        super().__init__(message)
+        self.path = path
+        self.line = line
 
 
 def _construct(node: yaml.Node, path: Loc, lines: dict[Loc, int]) -> Any:
@@ -59,19 +66,21 @@ def _construct(node: yaml.Node, path: Loc, lines: dict[Loc, int]) -> Any:
     if isinstance(node, yaml.MappingNode):
         out: dict[Any, Any] = {}
         for key_node, value_node in node.value:
-            key = _scalar(key_node)
+            key = _scalar(key_node, path)
             out[key] = _construct(value_node, (*path, key), lines)
         return out
     if isinstance(node, yaml.SequenceNode):
         return [_construct(item, (*path, i), lines) for i, item in enumerate(node.value)]
-    return _scalar(node)
+    return _scalar(node, path)
 
 
-def _scalar(node: yaml.Node) -> Any:
+def _scalar(node: yaml.Node, path: Loc) -> Any:
     # Resolve the scalar exactly as safe_load would (ints, bools, nulls, strings).
     loader = yaml.SafeLoader("")
     try:
         return loader.construct_object(node, deep=True)
+    except ValueError as exc:  # e.g. a date with month 13: YAML's own constructor gives up
+        raise _BadScalar(path, node.start_mark.line + 1, f"{node.value!r} is not a valid value ({exc})") from None
     finally:
         loader.dispose()
 
@@ -91,7 +100,11 @@ def load_yaml_lines(path: Path) -> tuple[Any, dict[Loc, int]]:
     lines: dict[Loc, int] = {}
     if node is None:
         return {}, lines
-    return _construct(node, (), lines), lines
+    try:
+        return _construct(node, (), lines), lines
+    except _BadScalar as exc:
+        where = ".".join(str(p) for p in exc.path) or "(top level)"
+        raise ConfigError(f"{path}:{exc.line}: {where}: {exc}") from None
 
 
 def _line_for(loc: Loc, lines: dict[Loc, int]) -> int | None:
@@ -102,20 +115,37 @@ def _line_for(loc: Loc, lines: dict[Loc, int]) -> int | None:
     return None
 
 
+def _described(err: Any, path: Path, lines: dict[Loc, int]) -> str:
+    """One validation error as ``file:line: where: what``."""
+    loc = tuple(err.get("loc", ()))
+    cause = (err.get("ctx") or {}).get("error")
+    if isinstance(cause, LocatedError):
+        loc = loc + cause.loc
+    clean = tuple(p for p in loc if not (isinstance(p, str) and p.startswith(("function-", "tagged-union"))))
+    line = _line_for(clean, lines)
+    where = ".".join(str(p) for p in clean) or "(top level)"
+    msg = str(err.get("msg", "invalid")).removeprefix("Value error, ")
+    return f"{path}{':' + str(line) if line else ''}: {where}: {msg}"
+
+
 def validate_yaml(model: type[M], path: Path, context: dict[str, Any] | None = None) -> M:
     """Load and validate ``path`` as ``model``; ConfigError with ``file:line: where: what``."""
     data, lines = load_yaml_lines(path)
     try:
         return model.model_validate(data, context=context)
     except ValidationError as exc:
-        err = exc.errors()[0]
-        loc = tuple(err.get("loc", ()))
-        cause = (err.get("ctx") or {}).get("error")
-        if isinstance(cause, LocatedError):
-            loc = loc + cause.loc
-        clean = tuple(p for p in loc if not (isinstance(p, str) and p.startswith(("function-", "tagged-union"))))
-        line = _line_for(clean, lines)
-        where = ".".join(str(p) for p in clean) or "(top level)"
-        msg = str(err.get("msg", "invalid")).removeprefix("Value error, ")
         more = f" (and {len(exc.errors()) - 1} more)" if len(exc.errors()) > 1 else ""
-        raise ConfigError(f"{path}{':' + str(line) if line else ''}: {where}: {msg}{more}") from None
+        raise ConfigError(f"{_described(exc.errors()[0], path, lines)}{more}") from None
+
+
+def yaml_problems(model: type[M], path: Path, context: dict[str, Any] | None = None) -> tuple[M | None, list[str]]:
+    """``path`` validated as ``model``, and every problem (not only the first), each as
+    ``file:line: where: what``; the model is None when there is any."""
+    try:
+        data, lines = load_yaml_lines(path)
+    except ConfigError as exc:
+        return None, [str(exc)]
+    try:
+        return model.model_validate(data, context=context), []
+    except ValidationError as exc:
+        return None, [_described(err, path, lines) for err in exc.errors()]

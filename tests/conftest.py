@@ -18,24 +18,39 @@ settings.register_profile("hub", deadline=None, suppress_health_check=[HealthChe
 settings.load_profile("hub")
 
 
+#: the test run's own variables, read once here: they are no settings of the hub, which
+#: refuses unknown HUB_* variables, so every test runs without them in its environment
+POSTGRES_URL = os.environ.get("HUB_TEST_POSTGRES_URL")
+VENDOR_SPECS = os.environ.get("HUB_VENDOR_SPECS")
+
+
 def vendor_specs() -> Path:
     """The vendors' published specs and example payloads the contract tests are built on:
     ``HUB_VENDOR_SPECS`` if set, else the copy kept with the tests (``tests/vendor-specs``,
     taken from the project's research bundle with each vendor's SOURCE.txt), so a fresh
     clone anywhere runs them."""
-    if os.environ.get("HUB_VENDOR_SPECS"):
-        return Path(os.environ["HUB_VENDOR_SPECS"])
+    if VENDOR_SPECS:
+        return Path(VENDOR_SPECS)
     return Path(__file__).resolve().parent / "vendor-specs"
 
 
+@pytest.fixture(scope="session")
+def _empty_config(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """An empty hub.yaml (outside every test's own folder, which some tests list)."""
+    path = tmp_path_factory.mktemp("config") / "hub.yaml"
+    path.touch()
+    return path
+
+
 @pytest.fixture(autouse=True)
-def _isolated_env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    """No HUB_* variable of the developer's shell, no hub.yaml of theirs, a private store."""
+def _isolated_env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, _empty_config: Path) -> None:
+    """No HUB_* variable of the developer's shell, no hub.yaml of theirs (an empty one: a
+    HUB_CONFIG_FILE that does not exist is an error), a private store."""
     for name in list(os.environ):
-        if name.startswith("HUB_") and name not in ("HUB_TEST_POSTGRES_URL", "HUB_VENDOR_SPECS"):
+        if name.startswith("HUB_"):
             monkeypatch.delenv(name)
     monkeypatch.setenv("HUB_STATE_URL", f"sqlite:///{tmp_path / 'state.sqlite'}")
-    monkeypatch.setenv("HUB_CONFIG_FILE", str(tmp_path / "absent-hub.yaml"))
+    monkeypatch.setenv("HUB_CONFIG_FILE", str(_empty_config))
     monkeypatch.setenv("HUB_DOCUMENTS_ROOT", str(tmp_path / "client-folders"))
 
 
@@ -66,7 +81,7 @@ def state_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
     if request.param == "sqlite":
         yield f"sqlite:///{tmp_path / 'store.sqlite'}"
         return
-    base = os.environ.get("HUB_TEST_POSTGRES_URL")
+    base = POSTGRES_URL
     if not base:
         pytest.skip("HUB_TEST_POSTGRES_URL is not set (make test starts a throwaway PostgreSQL)")
     yield from _postgres_database(base)

@@ -74,7 +74,9 @@ class ITGlueStream(Stream):
                 keep = [r for r in records if (self.cursor_value(r) or since) >= since]
                 if len(keep) < len(records):
                     nxt = None  # newest first: everything after this is older than since
-            yield Page(self.shape(keep), {"page": nxt} if nxt else None)
+            # the total counts every record; a read since a time stops early (newest first)
+            total = (response.json().get("meta") or {}).get("total-count") if since is None else None
+            yield Page(self.shape(keep), {"page": nxt} if nxt else None, total if isinstance(total, int) else None)
             if not nxt:
                 return
             page = nxt

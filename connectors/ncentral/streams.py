@@ -59,6 +59,12 @@ class _PagedStream(RESTStream):
     def request(self, since: datetime | None, token: Any) -> httpx.Response:
         return self.client().get(self.path, params=self.params(token))
 
+    def total(self, response: httpx.Response, since: datetime | None) -> int | None:
+        """``totalItems`` of a full read (a read since a time filters here, page by page)."""
+        body = response.json()
+        value = body.get("totalItems") if since is None and isinstance(body, dict) else None
+        return value if isinstance(value, int) else None
+
     def parse_records(self, response: httpx.Response) -> list[dict[str, Any]]:
         return list_records(self.client(), response)
 
@@ -100,7 +106,7 @@ class DevicesStream(_PagedStream):
             records = [r for r in page.records if since is None or self._at_or_after(r, since)]
             if self.ncentral.settings.device_assets:
                 records = [self.ncentral.with_assets(r) for r in records]
-            yield Page(records, page.resume)
+            yield Page(records, page.resume, page.total)
 
     def _at_or_after(self, record: dict[str, Any], since: datetime) -> bool:
         seen = self.cursor_value(record)

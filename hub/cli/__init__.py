@@ -3,7 +3,8 @@
 Exit codes are a contract: 0 success, 1 partial failure (some records
 dead-lettered, a check that failed for a transient reason), 2 usage or
 configuration error with a one-line reason on stderr. Logs go to stderr so that
-``--json`` output on stdout stays machine-readable.
+``--json`` output on stdout stays machine-readable: under ``--json`` stdout always
+holds exactly one JSON document, also when the command fails or is refused.
 """
 
 from __future__ import annotations
@@ -11,11 +12,16 @@ from __future__ import annotations
 import importlib
 import pkgutil
 import sys
+import traceback
+from typing import Any
 
 import typer
+from typer.rich_utils import rich_format_error
 
-from hub.cli.common import app, fail_line
+from hub.cli import common
+from hub.cli.common import app, emit_json, fail_line
 from hub.errors import FailureType, HubError
+from hub.state.store import JobLocked
 
 __all__ = ["app", "main"]
 
@@ -35,27 +41,71 @@ def _register_commands() -> None:
 _register_commands()
 
 
+def _hide_flag_types(command: Any) -> None:
+    """No ``<bool>`` after a flag in the help (Typer's rich help shows one for every option,
+    though a flag takes no value)."""
+    ctx = command.context_class(command, info_name=command.name)
+    for param in [*command.params, command.get_help_option(ctx)]:
+        if getattr(param, "is_flag", False):
+            param.metavar = ""
+    for sub in getattr(command, "commands", {}).values():
+        _hide_flag_types(sub)
+
+
+def _command() -> Any:
+    command = typer.main.get_command(app)
+    _hide_flag_types(command)
+    return command
+
+
 def main(argv: list[str] | None = None) -> int:
     """Console-script entry point; returns the process exit code."""
-    command = typer.main.get_command(app)
+    args = list(sys.argv[1:] if argv is None else argv)
+    wants_json = "--json" in args
+    common.state.emitted = False
     try:
-        # Standalone mode: Typer itself prints usage errors and exits 2; the hub's own
-        # errors come out here and get their one line and exit code.
-        command.main(args=argv, prog_name="hub", standalone_mode=True)
+        result: Any = _command().main(args=args, prog_name="hub", standalone_mode=False)
+        code = result if isinstance(result, int) else 0
+        if code:  # a command that stopped without its JSON (Typer turns Ctrl-C into exit 130)
+            _json_failure(wants_json, "interrupted" if code == 130 else "failed: see stderr", code,
+                          "interrupted" if code == 130 else "error")  # fmt: skip
+        return code
+    except typer.TyperException as exc:  # usage errors: the usage line and the message, exit 2
+        rich_format_error(exc)  # type: ignore[arg-type]
+        _json_failure(wants_json, exc.format_message(), exc.exit_code)
+        return exc.exit_code
+    except typer.Abort:
+        print("hub: aborted", file=sys.stderr)
+        return 1
     except SystemExit as exc:
         return exc.code if isinstance(exc.code, int) else (0 if exc.code is None else 1)
     except HubError as exc:
-        print(f"hub: {fail_line(exc)}", file=sys.stderr)
-        return 2 if exc.failure_type is FailureType.config else 1
+        code = 2 if exc.failure_type is FailureType.config else 1
+        line = fail_line(exc)
+        print(f"hub: {line}", file=sys.stderr)
+        _json_failure(wants_json, line, code, "refused" if isinstance(exc, JobLocked) else "error")
+        return code
     except KeyboardInterrupt:
         print("hub: interrupted", file=sys.stderr)
+        _json_failure(wants_json, "interrupted", 130, "interrupted")
         return 130
     except Exception as exc:  # last resort: one line, scrubbed, never a secret
-        print(f"hub: internal error: {fail_line(exc)} (rerun with --log-level DEBUG for details)", file=sys.stderr)
+        line = fail_line(exc)
+        if common.debugging():
+            traceback.print_exc(file=sys.stderr)
+            print(f"hub: internal error: {line}", file=sys.stderr)
+        else:
+            print(f"hub: internal error: {line} (rerun with --log-level DEBUG for details)", file=sys.stderr)
+        _json_failure(wants_json, f"internal error: {line}", 1)
         return 1
     finally:
         common_close()
-    return 0
+
+
+def _json_failure(wanted: bool, line: str, code: int, status: str = "error") -> None:
+    """Under ``--json``, a failed command still prints its one JSON object."""
+    if wanted and not common.state.emitted:
+        emit_json({"status": status, "error": line, "exit_code": code})
 
 
 def common_close() -> None:

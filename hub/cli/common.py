@@ -13,13 +13,14 @@ from hub import __version__
 from hub.app import Hub
 from hub.http import secret_values
 from hub.logging import Redactor, configure_logging, redact_url
-from hub.settings import HubSettings, load_settings
+from hub.plugins import HubPlugins
+from hub.settings import HubSettings, check_names, load_settings
 
 app = typer.Typer(
     name="hub",
     help="msp-hub: keep an MSP's PSA, e-signature, accounting, RMM and documentation in step.",
     no_args_is_help=True,
-    add_completion=False,
+    add_completion=True,
     pretty_exceptions_enable=False,
 )
 
@@ -32,19 +33,34 @@ class _State:
     log_level: str | None = None
     hub: Hub | None = None
     settings: HubSettings | None = None
+    #: whether the command has printed its JSON object (so a failure adds none)
+    emitted: bool = False
 
 
 state = _State()
 
 
 def settings() -> HubSettings:
+    """The core settings, loaded once per command; every ``hub.yaml`` key and ``HUB_*``
+    variable must be a setting of the core or of an installed connector (exit 2 naming
+    the closest known one otherwise)."""
     if state.settings is None:
-        state.settings = load_settings()
+        loaded = load_settings()
         configure_logging(
-            json=state.log_json if state.log_json is not None else state.settings.log_json,
-            level=state.log_level or state.settings.log_level,
+            json=state.log_json if state.log_json is not None else loaded.log_json,
+            level=state.log_level or loaded.log_level,
         )
+        plugins = state.hub.plugins if state.hub is not None else HubPlugins(disabled=loaded.disable_plugins)
+        check_plugin_settings(plugins)
+        state.settings = loaded
     return state.settings
+
+
+def check_plugin_settings(plugins: HubPlugins) -> None:
+    """Unknown setting names, now that the installed connectors' settings models are known."""
+    models = {name: cls.settings_model for name, cls in plugins.connector_classes().items()}
+    unknown = [info.name for info in plugins.infos.values() if info.error or info.disabled]
+    check_names(models, unknown)
 
 
 def get_hub() -> Hub:
@@ -58,6 +74,13 @@ def close_hub() -> None:
         state.hub.close()
     state.hub = None
     state.settings = None
+    state.emitted = False
+
+
+def debugging() -> bool:
+    """Whether the user asked for DEBUG logs (an internal error then shows its traceback)."""
+    level = state.log_level or (state.settings.log_level if state.settings is not None else None)
+    return level == "DEBUG"
 
 
 def fail_line(exc: BaseException) -> str:
@@ -74,8 +97,10 @@ def fail_line(exc: BaseException) -> str:
 
 
 def emit_json(data: Any) -> None:
+    """The command's one JSON document on stdout (logs and errors go to stderr)."""
     sys.stdout.write(json.dumps(data, indent=2, default=str, sort_keys=False) + "\n")
     sys.stdout.flush()
+    state.emitted = True
 
 
 def _version(value: bool) -> None:

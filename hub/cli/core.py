@@ -2,18 +2,20 @@
 
 from __future__ import annotations
 
+import json as jsonlib
 import sys
 from typing import Annotated, Any
 
 import typer
 from pydantic import BaseModel, SecretStr
+from pydantic_core import to_jsonable_python
 from rich.markup import escape
 from rich.table import Table
 
 from hub.cli.common import app, emit_json, get_hub, settings, stdout
 from hub.errors import ConfigError
 from hub.logging import MASK, redact_url
-from hub.settings import HubSettings, load_connector_settings
+from hub.settings import HubSettings, MissingSettings, configured, load_connector_settings
 
 config_app = typer.Typer(help="Inspect the effective configuration.", no_args_is_help=True)
 
@@ -114,38 +116,73 @@ def check(
         raise typer.Exit(1)
 
 
-def _masked(model: Any) -> dict[str, Any]:
+def _masked(model: BaseModel) -> dict[str, Any]:
+    """``model``'s values as JSON data: secrets masked, URLs without credentials, nested
+    settings as nested objects, dates as ISO text."""
     out: dict[str, Any] = {}
     for name in type(model).model_fields:
-        value = getattr(model, name)
-        if isinstance(value, SecretStr):
-            out[name] = MASK if value.get_secret_value() else ""
-        elif isinstance(value, list) and value and isinstance(value[0], SecretStr):
-            out[name] = [MASK for _ in value]
-        elif isinstance(value, str) and "://" in value:
-            out[name] = redact_url(value)
-        else:
-            out[name] = value if isinstance(value, str | int | float | bool | type(None) | list) else str(value)
+        out[name] = _masked_value(getattr(model, name))
     return out
+
+
+def _masked_value(value: Any) -> Any:
+    if isinstance(value, SecretStr):
+        return MASK if value.get_secret_value() else ""
+    if isinstance(value, BaseModel):
+        return _masked(value)
+    if isinstance(value, list | tuple):
+        return [_masked_value(v) for v in value]
+    if isinstance(value, dict):
+        return {str(k): _masked_value(v) for k, v in value.items()}
+    if isinstance(value, str) and "://" in value:
+        return redact_url(value)
+    return to_jsonable_python(value)
+
+
+def _lines(prefix: str, model: BaseModel) -> list[tuple[str, str]]:
+    """(variable, shown value) of every setting, nested sections flattened into their names."""
+    rows: list[tuple[str, str]] = []
+    for key in type(model).model_fields:
+        name, value = f"{prefix}{key.upper()}", getattr(model, key)
+        if isinstance(value, BaseModel):
+            rows += _lines(f"{name}__", value)
+            continue
+        shown = _masked_value(value)
+        if shown is None:
+            rows.append((name, "(not set)"))
+        elif isinstance(shown, list) and all(not isinstance(v, dict | list) for v in shown):
+            rows.append((name, ", ".join(str(v) for v in shown) or "(none)"))
+        elif isinstance(shown, dict | list):
+            rows.append((name, jsonlib.dumps(shown)))
+        else:
+            rows.append((name, str(shown)))
+    return rows
 
 
 def config_show(json: JsonOpt = False) -> None:
     """The effective settings of the hub and of every connector, secrets masked."""
     core = settings()
-    data: dict[str, Any] = {"hub": _masked(core)}
+    models: dict[str, BaseModel] = {"hub": core}
+    problems: dict[str, dict[str, Any]] = {}
     for name, cls in sorted(get_hub().plugins.connector_classes().items()):
         try:
-            data[name] = _masked(load_connector_settings(cls.settings_model, name))
+            models[name] = load_connector_settings(cls.settings_model, name)
         except ConfigError as exc:
-            data[name] = {"error": str(exc)}
+            missing = exc.variables if isinstance(exc, MissingSettings) else []
+            problems[name] = {"error": str(exc), "missing": missing, "configured": configured(name)}
     if json:
-        emit_json(data)
+        emit_json({**{name: _masked(model) for name, model in models.items()}, **problems})
         return
-    for section, values in data.items():
+    for section in sorted(models.keys() | problems.keys(), key=lambda s: (s != "hub", s)):
+        if section in problems:
+            problem = problems[section]
+            state = "incomplete" if problem["configured"] else "not configured"
+            stdout.print(f"[bold]{section}[/bold]: {state}: {escape(problem['error'])}", highlight=False)
+            continue
         stdout.print(f"[bold]{section}[/bold]")
         prefix = "HUB_" if section == "hub" else f"HUB_{section.upper()}__"
-        for key, value in values.items():
-            stdout.print(f"  {prefix}{key.upper()} = {value}")
+        for variable, shown in _lines(prefix, models[section]):
+            stdout.print(f"  {variable} = {escape(shown)}", highlight=False)
 
 
 def _default(field: Any) -> str:

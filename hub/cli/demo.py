@@ -15,8 +15,10 @@ step as it happens:
    envelope a few seconds after it is sent).
 
 Everything lives in one folder (``--dir``, or a new temporary one): the state store and
-the client folders where the signed PDF lands. Settings come from the simulators only,
-never from the user's HUB_* variables, .env or hub.yaml.
+the client folders where the signed PDF lands. Each run serves new simulators, so a
+folder used before gets a new state store (an old one would point at simulators that
+are gone). Settings come from the simulators only, never from the user's HUB_*
+variables, .env or hub.yaml.
 """
 
 from __future__ import annotations
@@ -36,7 +38,7 @@ from hub.app import Hub
 from hub.cli.common import app, stdout
 from hub.compliance.report import render, run_compliance
 from hub.errors import HubError
-from hub.sandbox import SandboxSet, ServedApp, free_port
+from hub.sandbox import SandboxSet, ServedApp, free_port, start_afresh
 from hub.settings import HubSettings
 from hub.workflow import RunStatus, WorkflowEngine
 
@@ -98,13 +100,10 @@ class _StepPrinter:
 
 
 def _settings(folder: Path) -> HubSettings:
-    return HubSettings(
-        state_url=f"sqlite:///{folder / 'state.sqlite'}",
-        documents_root=folder / "client-folders",
-        mappings_dir=None,
-        workflows_dir=None,
-        disable_plugins=[],
-        schedules=[],
+    """The defaults and the demo's folder: nothing read from the environment, ``.env`` or
+    ``hub.yaml`` (a user's bad or unknown setting cannot stop the demo)."""
+    return HubSettings.model_construct(
+        state_url=f"sqlite:///{folder / 'state.sqlite'}", documents_root=folder / "client-folders"
     )
 
 
@@ -236,8 +235,7 @@ def demo(
     from hub.sync import run_job
 
     started = time.monotonic()
-    base = (folder or Path(tempfile.mkdtemp(prefix="hub-demo-"))).resolve()
-    base.mkdir(parents=True, exist_ok=True)
+    base = start_afresh(folder or Path(tempfile.mkdtemp(prefix="hub-demo-")))
     settings = _settings(base)
     _say(f"[bold]hub demo[/bold] in {base} (its own state store; your settings are not used)")
     port = free_port()

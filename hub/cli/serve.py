@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import logging
+import os
+import sys
 from typing import Annotated, Any
 
 import typer
@@ -9,9 +12,12 @@ from rich.table import Table
 
 from hub.cli.common import app, emit_json, get_hub, settings, stdout
 from hub.errors import ConfigError
+from hub.logging import get_logger, route_library_logs
+from hub.sandbox import port_in_use
 
 events_app = typer.Typer(help="Stored webhook events: list them, retry the failed ones.")
 webhooks_app = typer.Typer(help="The hub's webhooks at each vendor.", no_args_is_help=True)
+log = get_logger("hub.worker")
 
 JsonOpt = Annotated[bool, typer.Option("--json", help="Print JSON on stdout.")]
 
@@ -25,6 +31,8 @@ def serve(
     from hub.events.service import EventService
     from hub.web.app import attach
 
+    if port_in_use(host, port):
+        raise ConfigError(f"--port {port}: {host}:{port} is already in use (another hub serve?); choose another port")
     service = EventService(Runtime(get_hub()))
     console = attach(service)
     stdout.print(
@@ -33,7 +41,11 @@ def serve(
     )
     if console is not None and console.accounts.count() == 0:
         stdout.print("hub serve: nobody can sign in to the console yet: hub users add NAME --role admin")
-    service.serve(host, port, log_level=settings().log_level.lower())
+    try:
+        # log_config None: uvicorn's lines go through the hub's logging (JSON with --log-json)
+        service.serve(host, port, log_level=settings().log_level.lower(), log_config=None)
+    except SystemExit:  # uvicorn gives up when it cannot bind (taken between the check and now)
+        raise ConfigError(f"--port {port}: cannot listen on {host}:{port}; choose another port") from None
 
 
 def worker(
@@ -43,16 +55,39 @@ def worker(
     ] = None,
 ) -> None:
     """Start a Celery worker on HUB_CELERY_BROKER_URL running syncs, events and workflow steps."""
+    from celery import signals
+
     from hub.app import Hub
     from hub.events.runtime import Runtime
-    from hub.events.tasks import make_celery
+    from hub.events.tasks import check_broker, make_celery
 
     core = settings()
-    celery = make_celery(lambda: Runtime(Hub(core)), core.celery_broker_url)
-    argv = ["worker", f"--concurrency={concurrency}", f"--loglevel={core.log_level}"]
+    check_broker(core.celery_broker_url)
+    # The hub sets up logging (Celery's lines go through it, to stderr); Celery's banner,
+    # which it prints on stdout, is logged instead, and so are its warnings.
+    signals.setup_logging.connect(_hub_logging, weak=False)
+    signals.celeryd_after_setup.connect(_log_banner, weak=False)
+    logging.captureWarnings(True)
+    route_library_logs(["py.warnings"], core.log_level)
+    # What Celery's signal handlers write themselves ("Warm shutdown") goes to stderr too:
+    # a worker has nothing to say on stdout.
+    sys.stdout.flush()
+    os.dup2(sys.stderr.fileno(), sys.stdout.fileno())
+    celery = make_celery(lambda: Runtime(Hub(core)), core.celery_broker_url, worker_hijack_root_logger=False)
+    argv = ["--quiet", "worker", f"--concurrency={concurrency}", f"--loglevel={core.log_level}"]
     if queues:
         argv.append(f"--queues={queues}")
     celery.worker_main(argv)
+
+
+def _hub_logging(**_: Any) -> None:
+    """Celery's ``setup_logging``: the hub's logging is already in place."""
+
+
+def _log_banner(sender: str, instance: Any, **_: Any) -> None:
+    """Celery's start-up banner as one log line (stderr, JSON with --log-json), not stdout."""
+    log.info("celery.worker", hostname=sender,
+             banner=[line.strip() for line in instance.startup_info(artlines=False).splitlines() if line.strip()])
 
 
 def _events_store() -> Any:

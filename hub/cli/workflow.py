@@ -117,7 +117,10 @@ def list_runs(
     """Workflow runs, newest first."""
     if status is not None and status not in {s.value for s in RunStatus}:
         raise ConfigError(f"--status must be one of {', '.join(s.value for s in RunStatus)}")
-    rows = [run_summary(r) for r in _engine().runs.recent(status=status, workflow=workflow, limit=limit)]
+    engine = _engine()
+    if workflow is not None:
+        engine.library.path(workflow)  # an unknown name is exit 2 naming the known ones, not an empty list
+    rows = [run_summary(r) for r in engine.runs.recent(status=status, workflow=workflow, limit=limit)]
     if json:
         emit_json(rows)
         return

@@ -22,9 +22,24 @@ from typing import Any
 
 from celery import Celery
 
+from hub.errors import ConfigError
 from hub.events.runtime import Runtime
+from hub.logging import redact_url
 
-__all__ = ["make_celery"]
+__all__ = ["check_broker", "make_celery"]
+
+
+def check_broker(url: str, timeout: float = 3.0) -> None:
+    """ConfigError naming ``HUB_CELERY_BROKER_URL`` unless the broker answers within
+    ``timeout`` seconds: one short try, where a worker would retry forever."""
+    from kombu import Connection
+
+    try:
+        with Connection(url, connect_timeout=timeout) as conn:
+            conn.ensure_connection(max_retries=1, interval_start=0, interval_step=0, timeout=timeout)
+    except Exception as exc:  # any transport's failure: the broker is not usable as configured
+        reason = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+        raise ConfigError(f"HUB_CELERY_BROKER_URL: cannot reach {redact_url(url)} ({reason})") from None
 
 
 def make_celery(runtime_factory: Callable[[], Runtime], broker_url: str, **conf: Any) -> Celery:

@@ -295,6 +295,28 @@ class StateStore:
         if not conn.execute(update(t.cursors).where(*where).values(**values)).rowcount:
             conn.execute(insert(t.cursors).values(job=job, connector=connector, stream=stream, **values))
 
+    def cursors(self, job: str | None = None) -> list[dict[str, Any]]:
+        """Every saved cursor (of one job), for ``hub state list``."""
+        stmt = select(t.cursors).order_by(t.cursors.c.job, t.cursors.c.connector, t.cursors.c.stream)
+        if job:
+            stmt = stmt.where(t.cursors.c.job == job)
+        with self.engine.connect() as conn:
+            return [dict(r._mapping) for r in conn.execute(stmt)]
+
+    def reset_cursors(self, job: str, streams: Iterable[tuple[str, str]] | None = None) -> int:
+        """Forget where ``job`` stands (only on these (connector, stream) pairs, if given), so
+        its next run reads everything again; returns how many cursors were dropped."""
+        with self.transaction() as conn:
+            stmt = delete(t.cursors).where(t.cursors.c.job == job)
+            if streams is None:
+                return int(conn.execute(stmt).rowcount or 0)
+            dropped = 0
+            for connector, stream in streams:
+                dropped += conn.execute(
+                    stmt.where(t.cursors.c.connector == connector, t.cursors.c.stream == stream)
+                ).rowcount or 0
+            return dropped
+
     def reset_cursor(self, job: str, connector: str | None = None) -> None:
         with self.transaction() as conn:
             stmt = delete(t.cursors).where(t.cursors.c.job == job)
@@ -675,6 +697,11 @@ class StateStore:
         if self._leases is None:
             self._leases = Leases(self.engine)
         return self._leases
+    def runs_starting(self, prefix: str, limit: int = 2) -> list[dict[str, Any]]:
+        """Runs whose id is ``prefix`` or starts with it (``hub runs show`` takes a short id)."""
+        stmt = select(t.runs).where(t.runs.c.id.startswith(prefix, autoescape=True)).limit(limit)
+        with self.engine.connect() as conn:
+            return [dict(r._mapping) for r in conn.execute(stmt)]
 
     @contextmanager
     def lock(self, name: str) -> Iterator[Lease]:
@@ -736,6 +763,33 @@ class StateStore:
             stmt = stmt.where(t.audit_log.c.run_id == run_id)
         with self.engine.connect() as conn:
             return [dict(r._mapping) for r in conn.execute(stmt)]
+
+    def audit_search(
+        self,
+        *,
+        record_id: str | None = None,
+        system: str | None = None,
+        run_id: str | None = None,
+        limit: int = 100,
+    ) -> list[dict[str, Any]]:
+        """Audit rows matching every filter given, newest first (``hub audit``)."""
+        stmt = select(t.audit_log).order_by(t.audit_log.c.id.desc()).limit(limit)
+        if record_id is not None:
+            stmt = stmt.where(t.audit_log.c.record_id == record_id)
+        if system is not None:
+            stmt = stmt.where(t.audit_log.c.system == system)
+        if run_id is not None:
+            stmt = stmt.where(t.audit_log.c.run_id == run_id)
+        with self.engine.connect() as conn:
+            return [dict(r._mapping) for r in conn.execute(stmt)]
+
+    def audit_count(self, run_id: str) -> int:
+        """How many audit rows (writes) a run left."""
+        with self.engine.connect() as conn:
+            return int(
+                conn.execute(select(func.count()).select_from(t.audit_log).where(t.audit_log.c.run_id == run_id))
+                .scalar_one()
+            )
 
     # -- dead letters ---------------------------------------------------------------
 
@@ -812,6 +866,27 @@ class StateStore:
                 )
                 for r in conn.execute(stmt)
             ]
+
+    def dead_letter_by_id(self, letter_id: int) -> tuple[DeadLetter, datetime | None] | None:
+        """One dead letter, resolved or not, with when it was resolved (``hub deadletters show``)."""
+        with self.engine.connect() as conn:
+            r = conn.execute(select(t.dead_letters).where(t.dead_letters.c.id == letter_id)).first()
+        if r is None:
+            return None
+        letter = DeadLetter(r.id, r.job, r.system, r.kind, r.record_id, r.operation, r.record, r.error,
+                            r.attempts, r.first_at, r.last_at)  # fmt: skip
+        return letter, r.resolved_at
+
+    def discard_dead_letter(self, conn: Connection, letter_id: int) -> bool:
+        """Stop retrying one dead letter (it is kept, resolved, for the record); False if it
+        does not exist or was already resolved."""
+        return bool(
+            conn.execute(
+                update(t.dead_letters)
+                .where(t.dead_letters.c.id == letter_id, t.dead_letters.c.resolved_at.is_(None))
+                .values(resolved_at=_now())
+            ).rowcount
+        )
 
     def dead_lettered(self, job: str, system: str, kind: str, record_ids: Iterable[str]) -> set[str]:
         """Which of ``record_ids`` have an unresolved dead letter (one query per 500)."""

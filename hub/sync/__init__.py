@@ -3,6 +3,7 @@
 from hub.sync.engine import (
     MassDeactivation,
     PlanEntry,
+    SyncProgress,
     SyncRun,
     discard_dead_letters,
     get_job,
@@ -17,6 +18,7 @@ __all__ = [
     "PlanEntry",
     "Step",
     "SyncJob",
+    "SyncProgress",
     "SyncRun",
     "discard_dead_letters",
     "get_job",

@@ -9,7 +9,11 @@ JSON summary of DESIGN.md::
      "api_calls": {"autotask": 2, "itglue": 10}, "duration_s": 1.84}
 
 ``status`` is ``ok``, ``partial`` (some records dead-lettered) or ``failed`` (the run
-stopped; its checkpoints let the next run resume).
+stopped; its checkpoints let the next run resume). A run stopped by Ctrl-C is recorded
+as ``interrupted`` and raises :class:`SyncInterrupted` with the summary so far.
+
+``progress``, if given, is called with a :class:`SyncProgress` after every page a step
+reads: once per page, never per record, so a display costs the run nothing.
 """
 
 from __future__ import annotations
@@ -36,11 +40,15 @@ if TYPE_CHECKING:
 __all__ = [
     "MassDeactivation",
     "PlanEntry",
+    "SyncInterrupted",
+    "SyncProgress",
     "SyncRun",
+    "WriteCounter",
     "discard_dead_letters",
     "get_job",
     "retry_dead_letters",
     "run_job",
+    "select_steps",
 ]
 
 log = get_logger("hub.sync")
@@ -51,6 +59,54 @@ MAX_PLAN_ENTRIES = 10_000
 
 class MassDeactivation(ConfigError):
     """A run would deactivate more of a target than the guard allows."""
+
+
+class SyncInterrupted(KeyboardInterrupt):
+    """The run was stopped by Ctrl-C; ``summary`` is what it did up to its last checkpoint."""
+
+    def __init__(self, summary: dict[str, Any]) -> None:
+        super().__init__(summary["job"])
+        self.summary = summary
+
+
+class WriteCounter:
+    """Writes the vendor has answered in a run, counted by the write workers as they go.
+
+    A display reads it between pages, while a page's writes are in flight (the counters
+    of the summary move only once a page is committed). In CPython adding to an int
+    attribute from several threads loses no update in practice, and a display is all
+    that reads it: no lock on the write path.
+    """
+
+    __slots__ = ("value",)
+
+    def __init__(self) -> None:
+        self.value = 0
+
+
+@dataclass(frozen=True)
+class SyncProgress:
+    """Where a run stands, handed to a progress display after each page.
+
+    ``total`` is how many records the step's read yields in all, where the vendor says
+    (None otherwise); ``planned`` counts the creates and updates the run has planned so
+    far, ``answered`` the writes sent and answered (live: it keeps moving between pages)
+    and ``counts`` the summary counters.
+    """
+
+    job: str
+    step: str
+    read: int
+    total: int | None
+    planned: int
+    counts: dict[str, int]
+    answered: WriteCounter = field(default_factory=WriteCounter, compare=False)
+    dry_run: bool = False
+
+    @property
+    def written(self) -> int:
+        """Writes done: answered so far (in a dry run, none is sent)."""
+        return 0 if self.dry_run else self.answered.value
 
 
 @dataclass
@@ -81,7 +137,7 @@ class SyncRun:
     dry_run: bool = False
     full_refresh: bool = False
     allow_mass_deactivate: bool = False
-    progress: Callable[[str, int], None] | None = None
+    progress: Callable[[SyncProgress], None] | None = None
     counts: dict[str, int] = field(
         default_factory=lambda: dict.fromkeys(
             ("read", "created", "updated", "unchanged", "conflicts", "failed", "deactivated", "skipped"), 0
@@ -91,6 +147,10 @@ class SyncRun:
     reports: list[str] = field(default_factory=list)
     #: source refs a dry run plans to create, so records referring to them plan a create too
     planned: set[str] = field(default_factory=set)
+    #: creates and updates planned so far (for progress: how many writes are still to do)
+    planned_writes: int = 0
+    #: writes answered so far, counted as they happen (for progress)
+    answered: WriteCounter = field(default_factory=WriteCounter)
     #: the job's lease: every commit is fenced by it (None only for unit tests of a step)
     lease: Lease | None = None
 
@@ -120,9 +180,13 @@ class SyncRun:
         log.warning("sync.report", job=self.job.name, detail=line)
         self.reports.append(line)
 
-    def tick(self, label: str, read: int) -> None:
+    def tick(self, label: str, read: int, *, total: int | None = None, planned: int = 0) -> None:
+        """A step read another page: ``read`` records so far (of ``total``, if known), and
+        ``planned`` more creates and updates to send."""
+        self.planned_writes += planned
         if self.progress is not None:
-            self.progress(label, read)
+            self.progress(SyncProgress(self.job.name, label, read, total, self.planned_writes, dict(self.counts),
+                                       self.answered, self.dry_run))  # fmt: skip
 
 
 def get_job(hub: Hub, name: str) -> SyncJob:
@@ -133,6 +197,20 @@ def get_job(hub: Hub, name: str) -> SyncJob:
     return jobs[name]  # type: ignore[no-any-return]
 
 
+def select_steps(job: SyncJob, streams: list[str]) -> SyncJob:
+    """``job`` with only the steps that read one of ``streams`` (``stream`` or
+    ``connector.stream``, as ``hub sync JOB --select`` takes them)."""
+    from hub.sync.jobs import SyncJob
+
+    names = {name for c, s in job.sources for name in (s, f"{c}.{s}")}
+    unknown = [s for s in streams if s not in names]
+    if unknown:
+        known = ", ".join(f"{c}.{s}" for c, s in job.sources) or "none"
+        raise ConfigError(f"--select {unknown[0]}: job {job.name} reads no such stream; its streams: {known}")
+    steps = [step for step in job.steps if any(s in streams or f"{c}.{s}" in streams for c, s in step.sources)]
+    return SyncJob(job.name, job.description, steps)
+
+
 def run_job(
     hub: Hub,
     name: str,
@@ -140,10 +218,14 @@ def run_job(
     dry_run: bool = False,
     full_refresh: bool = False,
     allow_mass_deactivate: bool = False,
-    progress: Callable[[str, int], None] | None = None,
+    progress: Callable[[SyncProgress], None] | None = None,
+    select: list[str] | None = None,
 ) -> dict[str, Any]:
-    """Run job ``name`` and return its summary; raises only for configuration errors."""
+    """Run job ``name`` (only the steps reading the ``select`` streams, if given) and
+    return its summary; raises only for configuration errors and Ctrl-C."""
     job = get_job(hub, name)
+    if select:
+        job = select_steps(job, select)
     for connector in job.connectors:
         hub.connector(connector)  # fail fast, with exit 2, on a missing setting
     try:
@@ -171,7 +253,7 @@ def _run_locked(
     dry_run: bool,
     full_refresh: bool,
     allow_mass_deactivate: bool,
-    progress: Callable[[str, int], None] | None,
+    progress: Callable[[SyncProgress], None] | None,
     lease: Lease,
 ) -> tuple[dict[str, Any], HubError | None]:
     name = job.name
@@ -189,28 +271,41 @@ def _run_locked(
     except HubError as exc:
         status, error = "failed", exc
         log.error("sync.failed", job=name, error=str(exc))
+    except KeyboardInterrupt:
+        summary = _summary(hub, run, "interrupted", calls_before, started)
+        store.finish_run(run_id, "interrupted", summary)
+        log.warning("sync.interrupted", job=name, run_id=run_id)
+        raise SyncInterrupted(summary) from None
     if status == "ok" and run.counts["failed"]:
         status = "partial"
-    calls_after = hub.api_calls()
-    summary: dict[str, Any] = {
-        "job": name,
-        "status": status,
-        "dry_run": dry_run,
-        **{k: run.counts[k] for k in ("read", "created", "updated", "unchanged", "conflicts", "failed")},
-        "deactivated": run.counts["deactivated"],
-        "skipped": run.counts["skipped"],
-        "api_calls": {c: calls_after.get(c, 0) - calls_before.get(c, 0) for c in job.connectors if c in calls_after},
-        "duration_s": round(time.perf_counter() - started, 3),
-        "run_id": run_id,
-    }
+    summary = _summary(hub, run, status, calls_before, started)
     if error is not None:
         summary["error"] = str(error)
+        summary["error_type"] = error.failure_type.value
     if run.reports:
         summary["reports"] = run.reports
     if run.plan:
         summary["plan"] = [entry.as_dict() for entry in run.plan]
     store.finish_run(run_id, status, {k: v for k, v in summary.items() if k != "plan"})
     return summary, error
+
+
+def _summary(hub: Hub, run: SyncRun, status: str, calls_before: dict[str, int], started: float) -> dict[str, Any]:
+    """The JSON summary of DESIGN.md (plus deactivated, skipped and run_id) of ``run`` so far."""
+    calls_after = hub.api_calls()
+    return {
+        "job": run.job.name,
+        "status": status,
+        "dry_run": run.dry_run,
+        **{k: run.counts[k] for k in ("read", "created", "updated", "unchanged", "conflicts", "failed")},
+        "deactivated": run.counts["deactivated"],
+        "skipped": run.counts["skipped"],
+        "api_calls": {
+            c: calls_after.get(c, 0) - calls_before.get(c, 0) for c in run.job.connectors if c in calls_after
+        },
+        "duration_s": round(time.perf_counter() - started, 3),
+        "run_id": run.run_id,
+    }
 
 
 def retry_dead_letters(

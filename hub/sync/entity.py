@@ -469,6 +469,7 @@ class EntitySync:
         queue = iter(todo)
         lock = threading.Lock()
         stop = self._stop
+        answered = self.run.answered
 
         def drain() -> _Drained:
             done: list[int] = []
@@ -479,6 +480,7 @@ class EntitySync:
                     break
                 try:
                     self._send(results[i])
+                    answered.value += 1  # for progress displays: one attribute add, no lock
                 except BaseException as exc:  # fatal: the others take no new write
                     stop.set()
                     return done, exc
@@ -658,6 +660,10 @@ class EntitySync:
         self.run.count("created" if write.op == "create" else "updated")
 
     def close(self) -> None:
+        # Every page's writes are collected before a normal close; closing early (Ctrl-C,
+        # an error) must not send the rest of a page in flight: workers finish their
+        # current write and take no other (what they made is found again next run).
+        self._stop.set()
         if self._pool is not None:
             self._pool.shutdown(wait=True)
             self._pool = None
@@ -752,7 +758,8 @@ def run_entity_step(run: SyncRun, step: EntityStep) -> None:
             }
             results = sync.plan(page.records, skip)
             read += len(page.records)
-            run.tick(step.label, read)
+            run.tick(step.label, read, total=page.total,
+                     planned=sum(1 for r in results if r.op in ("pending", "create", "update")))  # fmt: skip
             if cursor_field:
                 for r in page.records:
                     value = sync.stream.cursor_value(r)

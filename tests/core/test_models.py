@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import pytest
-from hypothesis import given
+from hypothesis import example, given
 from hypothesis import strategies as st
 from pydantic import ValidationError
 
@@ -91,3 +91,15 @@ def test_alert_dedup_key_ignores_text(message: str, other_message: str, service:
     a = Alert(device=device, service=service, condition=condition, message=message)
     b = Alert(device=device, service=f" {service.upper()} ", condition=condition, message=other_message)
     assert a.dedup_key == b.dedup_key
+
+
+@example(text="\u0131")  # the dotless i: casefold keeps it, its upper case I folds to i
+@example(text="\u0130stanbul")  # capital I with a dot
+@given(text=st.text(min_size=1).filter(str.strip))
+def test_alert_dedup_key_is_the_same_in_every_case(text: str) -> None:
+    device = ExternalRef(system="ncentral", kind="configuration_item", id="42")
+    keys = {
+        Alert(device=device, service=variant, condition=variant).dedup_key
+        for variant in (text, text.upper(), text.lower(), text.casefold(), f"  {text.title()} ")
+    }
+    assert len(keys) == 1, keys

@@ -60,7 +60,7 @@ def test_dry_run_writes_nothing(sandboxes: SandboxSet, capsys: pytest.CaptureFix
 def test_missing_setting_exits_2(sandboxes: SandboxSet, capsys: pytest.CaptureFixture[str], monkeypatch) -> None:
     monkeypatch.delenv("HUB_ITGLUE__API_KEY")
     code, out, err = run_cli(["sync", "psa-to-docs", "--json"], capsys)
-    assert code == 2 and out == ""
+    assert code == 2 and json.loads(out)["error"] == "HUB_ITGLUE__API_KEY: required but not set"  # one JSON object
     assert err.strip() == "hub: HUB_ITGLUE__API_KEY: required but not set"
 
 

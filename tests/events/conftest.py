@@ -23,6 +23,7 @@ from tests.events.fakes import AT_SECRET, QB_VECTOR, FakePlugin, FakeSync, FakeW
 def _isolated(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
     # No hub.yaml, .env or HUB_* variable of the developer's machine leaks into a test.
     monkeypatch.chdir(tmp_path)
+    (tmp_path / "hub.yaml").touch()  # a HUB_CONFIG_FILE that does not exist is an error
     monkeypatch.setenv("HUB_CONFIG_FILE", str(tmp_path / "hub.yaml"))
     import os
 

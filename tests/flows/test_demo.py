@@ -37,3 +37,29 @@ def test_demo_runs_end_to_end(
     assert re.search(r"compliance: \d+ violations \(report-recipient \d+, invoice-contact \d+", out)
     assert "demo finished in" in out
     assert (folder / "state.sqlite").is_file() and not user_state.exists()
+
+
+def test_demo_runs_again_in_the_same_folder(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # each run serves new simulators: the folder's store from the run before must not
+    # point the second run at the first run's (gone) simulators or cursors
+    monkeypatch.setenv("HUB_LIFECYCLE__HOLIDAYS", "2026-13-45")  # the user's settings play no part,
+    monkeypatch.setenv("HUB_NO_SUCH_SETTING", "1")  # not even broken ones
+    folder = tmp_path / "demo"
+    for _ in range(2):
+        code, out, err = run_cli(["demo", "--dir", str(folder)], capsys)
+        assert code == 0, out + err
+        assert re.search(r"1\. hub sync psa-to-docs.*\n\s+ok: read [1-9]\d*, created [1-9]", out)
+        assert "demo finished in" in out
+
+
+def test_demo_never_replaces_a_store_it_did_not_make(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    folder = tmp_path / "mine"
+    folder.mkdir()
+    (folder / "state.sqlite").write_bytes(b"an operator's real store")
+    code, out, err = run_cli(["demo", "--dir", str(folder)], capsys)
+    assert (code, out) == (2, "")
+    assert err.strip() == (f"hub: --dir {folder}: it holds a state store that no demo or sandbox made; "
+                           "choose another folder")  # fmt: skip
+    assert (folder / "state.sqlite").read_bytes() == b"an operator's real store"

@@ -287,5 +287,6 @@ def test_bad_rmm_alert_settings_exit_2_with_one_line(
 ) -> None:
     monkeypatch.setenv("HUB_RMM_ALERTS__MAINTENANCE_WINDOWS", '[{"cron": "0 2 * * 0"}]')
     code, out, err = run_cli(["sync", "rmm-alerts", "--json"], capsys)
-    assert (code, out) == (2, "")
+    assert code == 2
+    assert json.loads(out)["error"] == "HUB_RMM_ALERTS__MAINTENANCE_WINDOWS: a recurring window needs cron and minutes"
     assert err.strip() == "hub: HUB_RMM_ALERTS__MAINTENANCE_WINDOWS: a recurring window needs cron and minutes"

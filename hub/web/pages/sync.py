@@ -18,7 +18,7 @@ from starlette.routing import Route
 from hub.errors import ConfigError
 from hub.state import tables as t
 from hub.state.audit import AuditQuery, search_audit
-from hub.sync import discard_dead_letters, get_job, retry_dead_letters, run_job
+from hub.sync import SyncProgress, discard_dead_letters, get_job, retry_dead_letters, run_job
 from hub.web.accounts import Role
 from hub.web.app import Console, Ctx, action, page
 from hub.web.tasks import Task
@@ -84,8 +84,8 @@ def routes(console: Console) -> list[Route]:
             raise ConfigError(f"{label} is already running")
 
         def work(task: Task) -> dict[str, Any]:
-            def progress(step: str, read: int) -> None:
-                task.progress[step] = read
+            def progress(at: SyncProgress) -> None:
+                task.progress[at.step] = at.read
 
             summary = run_job(hub, name, dry_run=dry_run, progress=progress)
             if dry_run and summary.get("run_id"):
