@@ -248,6 +248,14 @@ class DattoSimulator:
         with self._lock:
             self.alerts[alert_uid]["muted"] = muted
 
+    def spend(self, reads: int = 0, writes: int = 0) -> None:
+        """Other API users of the account send ``reads`` and ``writes`` now: the budgets
+        are per account ("the total number of requests for all users")."""
+        with self._lock:
+            now = self.now()
+            self._reads.extend([now] * reads)
+            self._writes.extend([now] * writes)
+
     def open_alerts(self) -> list[dict[str, Any]]:
         with self._lock:
             return [dict(self.alerts[a]) for a in self._open]
