@@ -25,7 +25,8 @@ class DattormmSettings(ConnectorSettings):
     """Where the platform is, the API user's keys, and what to read."""
 
     api_url: str = Field(
-        description="the platform's API URL, e.g. https://pinotage-api.centrastage.net (Setup > Global Settings)"
+        description="the platform's API URL, e.g. https://pinotage-api.centrastage.net (pinotage, merlot, "
+        "concord, vidal, zinfandel or syrah)"
     )
     api_key: SecretStr = Field(description="the API user's API key (Setup > Users > Generate API Keys)")
     api_secret: SecretStr = Field(description="the API user's API secret key, shown once when the keys are generated")
