@@ -38,7 +38,7 @@ class DattormmSettings(ConnectorSettings):
     )
     device_audits: bool = Field(
         default=True,
-        description="read each device's audit (one call per device read) for its serial number and model",
+        description="read each device's audit for its serial number and model (one call per device audited again)",
     )
     include_muted: bool = Field(
         default=False,

@@ -8,9 +8,10 @@
   arrives with a contact, so a device seen at or after ``since`` is a superset of the
   devices whose reported data changed; the API cannot filter on it, so every page is read
   and the filter runs here (``sorted_by_cursor = False``). Each returned device is
-  enriched with the identity part of its audit (serial number, maker, model), one call
-  per device (``HUB_DATTORMM__DEVICE_AUDITS``). A device moved to another site while
-  offline moves no ``lastSeen``; a full refresh picks it up.
+  enriched with the identity part of its audit (serial number, maker, model): one call
+  per device the agent audited since the hub last read it (``HUB_DATTORMM__DEVICE_AUDITS``,
+  ``DattormmConnector.with_audit``). A device moved to another site while offline moves
+  no ``lastSeen``; a full refresh picks it up.
 * ``active_issues`` (``GET /v2/account/alerts/open``): the open alerts, a snapshot of what
   is wrong now, read whole every time; an alert that was resolved is simply absent (the
   alert job compares snapshots). Each alert carries the instance its monitor watches

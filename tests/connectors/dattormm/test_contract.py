@@ -293,6 +293,31 @@ def test_each_device_class_gets_its_serial_from_its_own_audit(
     assert record["audit"]["serialNumber"] == (serial.strip() if serial else None)
 
 
+def test_an_audit_is_read_again_only_when_the_device_was_audited_again(api: respx.MockRouter) -> None:
+    device = {**full(schema("Device")), "uid": "u1", "deviceClass": "device", "lastAuditDate": "2026-01-04T02:00:00Z"}
+    listing = api.get("/api/v2/account/devices").mock(return_value=httpx.Response(200, json=page("devices", [device])))
+    audit = api.get("/api/v2/audit/device/u1").mock(
+        side_effect=[
+            httpx.Response(200, json={"bios": {"serialNumber": "SN-1"}}),
+            httpx.Response(200, json={"bios": {"serialNumber": "SN-2"}}),
+        ]
+    )
+    conn = connector()
+    assert [r["audit"]["serialNumber"] for r in read(conn, "devices")] == ["SN-1"]
+    # checked in again (lastSeen moved), not audited again: the kept audit, no call
+    listing.mock(
+        return_value=httpx.Response(200, json=page("devices", [{**device, "lastSeen": "2026-01-05T08:00:00Z"}]))
+    )
+    assert [r["audit"]["serialNumber"] for r in read(conn, "devices")] == ["SN-1"]
+    assert audit.call_count == 1
+    # the agent audited again: read again
+    listing.mock(
+        return_value=httpx.Response(200, json=page("devices", [{**device, "lastAuditDate": "2026-01-05T02:00:00Z"}]))
+    )
+    assert [r["audit"]["serialNumber"] for r in read(conn, "devices")] == ["SN-2"]
+    assert audit.call_count == 2
+
+
 def test_devices_without_an_audit_or_deleted_meanwhile_have_an_empty_one(api: respx.MockRouter) -> None:
     network = {**full(schema("Device")), "uid": "n1", "deviceClass": "rmmnetworkdevice"}
     gone = {**full(schema("Device")), "uid": "g1", "deviceClass": "device"}

@@ -44,6 +44,15 @@ def test_devices_since_are_those_seen_at_or_after_it_with_their_serials(sim: Ser
     assert records[0]["audit"]["serialNumber"] == control.serials.get(touched)
 
 
+def test_a_second_read_audits_no_device_that_was_not_audited_again(sim: Served) -> None:
+    conn = sim.connector()
+    first = [r for p in conn.stream("devices").read() for r in p.records]
+    audits = sim.control.calls("/api/v2/audit/")
+    second = [r for p in conn.stream("devices").read() for r in p.records]
+    assert sim.control.calls("/api/v2/audit/") == audits
+    assert [r["audit"] for r in second] == [r["audit"] for r in first]
+
+
 def test_without_audits_no_audit_is_read(sim: Served) -> None:
     assert len(ids(sim, "devices", device_audits=False)) == len(sim.control.devices)
     assert sim.control.calls("/api/v2/audit/") == 0
