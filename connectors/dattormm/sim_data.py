@@ -22,17 +22,18 @@ ACCOUNT_NAME = "Northwind MSP"
 FIRST_SITE_ID = 400
 FIRST_DEVICE_ID = 8_000_001
 
-#: a monitor kind -> the context fields an alert of it carries (instance fields first);
-#: the @class values are those public Datto RMM clients report (the spec lists none)
-MONITORS: dict[str, tuple[str, ...]] = {
-    "perf_disk_usage_ctx": ("diskName",),
-    "perf_resource_usage_ctx": ("type",),
-    "srvc_status_ctx": ("serviceName",),
-    "online_offline_status_ctx": (),
-    "eventlog_ctx": ("logName", "source", "code"),
-    "antivirus_ctx": ("productName",),
-    "patch_ctx": ("policyUid",),
-    "comp_script_ctx": (),
+#: a monitor kind (the context's @class) -> contexts its seeded alerts carry; the @class
+#: values are those public Datto RMM clients report (the spec lists none), the fields are
+#: those of the spec's context schemas
+MONITORS: dict[str, list[dict[str, Any]]] = {
+    "perf_disk_usage_ctx": [{"diskName": "C:", "freeSpace": 4.5, "unitOfMeasure": "PERCENT"}, {"diskName": "D:"}],
+    "perf_resource_usage_ctx": [{"type": "CPU", "sample": 97.0}, {"type": "MEMORY", "sample": 92.5}],
+    "srvc_status_ctx": [{"serviceName": "Spooler", "status": "STOPPED"}, {"serviceName": "wuauserv"}],
+    "online_offline_status_ctx": [{"status": "OFFLINE"}],
+    "eventlog_ctx": [{"logName": "System", "source": "Service Control Manager", "code": "7031", "triggerCount": 2}],
+    "antivirus_ctx": [{"productName": "Datto AV", "status": "NOTRUNNING"}],
+    "patch_ctx": [{"policyUid": "0b5e9d0e-7c2c-4c55-9a7e-2f6b0f3a11d2", "result": "3 patches failed"}],
+    "comp_script_ctx": [{"samples": {"Result": "Backup job failed"}}],
 }
 
 _COMPANIES = (

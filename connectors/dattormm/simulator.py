@@ -273,20 +273,9 @@ class DattoSimulator:
         self._open.pop(alert_uid, None)
 
     def _seed_alerts(self, count: int) -> None:
-        instances: dict[str, list[dict[str, Any]]] = {
-            "perf_disk_usage_ctx": [{"diskName": "C:"}, {"diskName": "D:"}],
-            "perf_resource_usage_ctx": [{"type": "CPU"}, {"type": "MEMORY"}],
-            "srvc_status_ctx": [{"serviceName": "Spooler"}, {"serviceName": "wuauserv"}],
-            "online_offline_status_ctx": [{"status": "OFFLINE"}],
-            "eventlog_ctx": [{"logName": "System", "source": "Service Control Manager", "code": "7031"}],
-            "antivirus_ctx": [{"productName": "Datto AV", "status": "NOTRUNNING"}],
-            "patch_ctx": [{"policyUid": "0b5e9d0e-7c2c-4c55-9a7e-2f6b0f3a11d2", "result": "3 patches failed"}],
-            "comp_script_ctx": [{"samples": {"Result": "Backup job failed"}}],
-        }
-        assert set(instances) == set(MONITORS)
         for _ in range(min(count, len(self.device_uids))):
-            monitor = self._rng.choice(sorted(instances))
-            context = self._rng.choice(instances[monitor])
+            monitor = self._rng.choice(sorted(MONITORS))
+            context = self._rng.choice(MONITORS[monitor])
             priority = self._rng.choice(("Critical", "High", "Moderate"))
             alert_uid = self.raise_alert(self._rng.choice(self.device_uids), monitor, priority, **context)
             self.alerts[alert_uid]["timestamp"] = iso(self.now() - timedelta(minutes=self._rng.randrange(1, 4320)))
