@@ -1,4 +1,5 @@
-"""`hub sync rmm-devices` and `hub report uncovered-devices` against the N-central and Autotask simulators."""
+"""`hub sync rmm-devices` and `hub report uncovered-devices` against the Autotask simulator and each
+RMM's (N-central, Datto RMM), with the same assertions (the ``rmm`` fixture)."""
 
 from __future__ import annotations
 
@@ -10,14 +11,19 @@ import pytest
 from hub.sandbox import SandboxSet
 from tests.core.fakes import run_cli
 from tests.jobs.helpers import OWNER, add_company, autotask_sim, sync
+from tests.jobs.rmm import rmm_sim
 
-# 24 devices over 2 N-central customers ("Acme Dental", "Globex Dental"); 8 Autotask companies
-pytestmark = pytest.mark.sandboxes(autotask={"size": 8, "seed": 3}, ncentral={"size": 24, "seed": 2, "alerts": 0})
+# 24 devices over 2 customers ("Acme Dental", "Globex Dental"); 8 Autotask companies
+pytestmark = pytest.mark.sandboxes(
+    autotask={"size": 8, "seed": 3},
+    ncentral={"size": 24, "seed": 2, "alerts": 0},
+    dattormm={"size": 24, "seed": 2, "alerts": 0},
+)
 
 
-def rmm_items(sim: Any) -> dict[str, dict[str, Any]]:
-    """Autotask configuration items by serial number, of the devices N-central has."""
-    return {r["serialNumber"]: r for r in sim.tables["ConfigurationItems"].records.values() if r.get("serialNumber")}
+def items_by_name(sim: Any) -> dict[str, dict[str, Any]]:
+    """Autotask configuration items by name (the seeded devices' names are unique)."""
+    return {r["referenceTitle"]: r for r in sim.tables["ConfigurationItems"].records.values()}
 
 
 def uncovered(capsys: pytest.CaptureFixture[str]) -> tuple[int, list[dict[str, Any]]]:
@@ -27,18 +33,18 @@ def uncovered(capsys: pytest.CaptureFixture[str]) -> tuple[int, list[dict[str, A
 
 
 def test_customers_link_by_normalized_name_and_devices_become_items_under_their_company(
-    sandboxes: SandboxSet, capsys: pytest.CaptureFixture[str]
+    sandboxes: SandboxSet, capsys: pytest.CaptureFixture[str], rmm: str
 ) -> None:
-    sim, nc = autotask_sim(sandboxes), sandboxes.control("ncentral")
-    acme, globex = nc.customer_ids
-    acme_name = nc.org_units[acme]["orgUnitName"]
+    sim, src = autotask_sim(sandboxes), rmm_sim(sandboxes, rmm)
+    acme, globex = src.customers
+    acme_name = src.customer_name(acme)
     company = add_company(sim, f"  {acme_name.upper()}, Inc. ")  # case, spacing, punctuation, suffix differ
     items_before = len(sim.tables["ConfigurationItems"].records)
 
     code, first = sync(capsys, "rmm-devices")
     assert code == 0 and first["status"] == "ok", first
-    acme_devices = set(nc.devices_by_org_unit[acme])
-    globex_only = {d for d in nc.devices if nc.devices[d]["customerId"] == globex}
+    acme_devices = set(src.devices_of(acme))
+    globex_only = set(src.devices_of(globex))
     assert first["created"] == len(acme_devices) and first["skipped"] == 1 + len(globex_only)
     assert len(sim.tables["Companies"].records) == 8 + 1, "a company was created: linking must never create"
     # the unmatched customer is reported for a person, not invented
@@ -46,12 +52,12 @@ def test_customers_link_by_normalized_name_and_devices_become_items_under_their_
     created = [line for line in first["reports"] if "ConfigurationItems" in line]
     assert len(created) == len(acme_devices) and all("review its contract" in line for line in created)
 
-    items = rmm_items(sim)
+    items = items_by_name(sim)
     assert len(sim.tables["ConfigurationItems"].records) == items_before + len(acme_devices)
     for device_id in acme_devices:
-        item = items[nc.serials[device_id]]
+        item = items[src.device_name(device_id)]
         assert item["companyID"] == company
-        assert item["referenceTitle"] == nc.devices[device_id]["longName"]
+        assert (item.get("serialNumber") or None) == src.serial(device_id)
         assert item["isActive"] is True and item["productID"] == 232
 
     code, again = sync(capsys, "rmm-devices", "--full-refresh")
@@ -59,41 +65,41 @@ def test_customers_link_by_normalized_name_and_devices_become_items_under_their_
     assert again["unchanged"] == 1 + len(acme_devices)
 
     # once the second company exists, the next run links it and creates its devices
-    add_company(sim, nc.org_units[globex]["orgUnitName"].lower())
+    add_company(sim, src.customer_name(globex).lower())
     code, third = sync(capsys, "rmm-devices", "--full-refresh")
     assert code == 0 and third["created"] == len(globex_only)
     assert not [line for line in third.get("reports", []) if "create or link" in line]
 
 
 def test_dry_run_plans_links_and_items_and_writes_nothing(
-    sandboxes: SandboxSet, capsys: pytest.CaptureFixture[str]
+    sandboxes: SandboxSet, capsys: pytest.CaptureFixture[str], rmm: str
 ) -> None:
-    sim, nc = autotask_sim(sandboxes), sandboxes.control("ncentral")
-    acme = nc.customer_ids[0]
-    add_company(sim, nc.org_units[acme]["orgUnitName"])
+    sim, src = autotask_sim(sandboxes), rmm_sim(sandboxes, rmm)
+    acme = src.customers[0]
+    add_company(sim, src.customer_name(acme))
     items = len(sim.tables["ConfigurationItems"].records)
     code, plan = sync(capsys, "rmm-devices", "--dry-run")
     assert code == 0 and plan["dry_run"] is True
     assert [e["action"] for e in plan["plan"]].count("link") == 1
-    assert plan["created"] == len(nc.devices_by_org_unit[acme]), "devices of a customer linked in the dry run"
+    assert plan["created"] == len(src.devices_of(acme)), "devices of a customer linked in the dry run"
     assert len(sim.tables["ConfigurationItems"].records) == items
     code, real = sync(capsys, "rmm-devices")
     assert code == 0 and real["created"] == plan["created"]
 
 
 def test_uncovered_devices_lists_managed_devices_without_a_recurring_contract(
-    sandboxes: SandboxSet, capsys: pytest.CaptureFixture[str]
+    sandboxes: SandboxSet, capsys: pytest.CaptureFixture[str], rmm: str
 ) -> None:
-    sim, nc = autotask_sim(sandboxes), sandboxes.control("ncentral")
-    acme = nc.customer_ids[0]
-    company = add_company(sim, nc.org_units[acme]["orgUnitName"], classification=101)  # break/fix, but RMM devices
+    sim, src = autotask_sim(sandboxes), rmm_sim(sandboxes, rmm)
+    acme = src.customers[0]
+    company = add_company(sim, src.customer_name(acme), classification=101)  # break/fix, but RMM devices
     code, _ = sync(capsys, "rmm-devices")
     assert code == 0
 
     code, rows = uncovered(capsys)
     assert code == 1
     from_rmm = [r for r in rows if r["rmm_device"]]
-    assert {r["rmm_device"] for r in from_rmm} == {str(d) for d in nc.devices_by_org_unit[acme]}
+    assert {row["rmm_device"] for row in from_rmm} == {str(d) for d in src.devices_of(acme)}
     assert all(r["company"] == str(company) for r in from_rmm)
     assert all("no active recurring-service contract" in r["reason"] for r in from_rmm)
     # seeded items of managed-services companies (MS/MR) without a contract are listed too; break/fix ones not
