@@ -56,6 +56,7 @@ from .streams import TenantsStream
 __all__ = ["AcronisConnector"]
 
 _UUID = re.compile(r"^[0-9a-f]{8}-([0-9a-f]{4}-){3}[0-9a-f]{12}$")
+_EMAIL = re.compile(r"^[^@\s,;]+@[^@\s,;]+\.[^@\s,;]+$")
 #: country names people write that Advanced Automation lists under another name
 _COUNTRY_ALIASES = {
     "usa": "United States",
@@ -80,16 +81,27 @@ class TenantParams(BaseModel):
 
 
 class BillingInfoParams(TenantParams):
-    """A customer's billing information as a person confirmed it."""
+    """A customer's billing information as a person confirmed it (None: nobody gave it)."""
 
-    street: str = Field(min_length=1)
-    zipcode: str = Field(min_length=1)
-    city: str = Field(min_length=1)
-    country: str = Field(min_length=1, description="the country's name as Advanced Automation lists it")
-    email: str = Field(pattern=r"^[^@\s]+@[^@\s]+\.[^@\s]+$", description="where invoices go")
+    street: str | None = None
+    zipcode: str | None = None
+    city: str | None = None
+    country: str | None = Field(default=None, description="the country's name as Advanced Automation lists it")
+    email: str | None = Field(default=None, description="where invoices go")
     house_no: str | None = None
     phone: str | None = None
     send_invoice_by_email: bool = True
+
+    def missing(self) -> list[str]:
+        """The required fields nobody gave, by their names for people."""
+        given = {
+            "street": self.street,
+            "postal code": self.zipcode,
+            "city": self.city,
+            "country": self.country,
+            "e-mail": self.email,
+        }
+        return [name for name, value in given.items() if not (value or "").strip()]
 
 
 class ContractParams(TenantParams):
@@ -103,11 +115,13 @@ class ContractParams(TenantParams):
 
 
 class NumberingParams(BaseModel):
-    """Which billing entity's numbering to read (default: the default entity)."""
+    """Which billing entity's numbering to read, and the number its next invoice must exceed."""
 
     model_config = ConfigDict(extra="forbid")
 
-    billing_entity: str | None = None
+    billing_entity: str | None = Field(default=None, description="billing entity name (default: the default one)")
+    must_exceed: int | None = Field(default=None, ge=0, description="the highest number the accounting system has")
+    accounting_doc_number: str | None = Field(default=None, description="that number as the accounting system wrote it")
 
 
 class GapsParams(BaseModel):
@@ -315,14 +329,23 @@ class AcronisConnector(Connector):
         read back by id and checked.
         """
         tenant = self.resolve_tenant(params.tenant)
+        missing = params.missing()
+        if missing:
+            raise RecordRejected(
+                f"acronis: the billing information of {tenant.get('name')} lacks {', '.join(missing)}: neither the "
+                "PSA nor QuickBooks holds it and nobody gave it; enter it in Advanced Automation (Organization > "
+                "Clients > Configure > Billing) and confirm this step, or give it to a new run"
+            )
+        if not _EMAIL.match(str(params.email)):
+            raise RecordRejected(f"acronis: {params.email!r} is not an e-mail address")
         customer = self._customer_or_fail(tenant)
-        country_id = self._country(params.country)
+        country_id = self._country(str(params.country))
         wanted: dict[str, Any] = {
-            "Street": params.street,
-            "Zipcode": params.zipcode,
-            "City": params.city,
+            "Street": str(params.street).strip(),
+            "Zipcode": str(params.zipcode).strip(),
+            "City": str(params.city).strip(),
             "Country": country_id,
-            "Email": params.email,
+            "Email": str(params.email).strip(),
             "SendInvoiceByEmail": params.send_invoice_by_email,
         }
         if params.house_no:
@@ -476,12 +499,27 @@ class AcronisConnector(Connector):
 
     @action("invoice_numbering", params=NumberingParams)
     def invoice_numbering(self, params: NumberingParams, ctx: ActionContext) -> dict[str, Any]:
-        """The billing entity's invoice numbering and the number its next invoice gets (reads only)."""
+        """The billing entity's invoice numbering and the number its next invoice gets (reads only).
+
+        With ``must_exceed`` (the accounting system's highest invoice number) a next number
+        at or below it fails the step with what to change: invoices exported there would
+        repeat numbers. Read anew on every attempt, so a run resumed after the fix passes.
+        """
         try:
             entity = billing.choose_entity(self.api.billing_entities(), params.billing_entity)
         except LookupError as exc:
             raise ConfigError(f"acronis: {exc}") from None
-        return billing.next_invoice_number(entity, self.api.invoices()).as_dict()
+        numbering = billing.next_invoice_number(entity, self.api.invoices())
+        if params.must_exceed is not None and numbering.next_number <= params.must_exceed:
+            written = f' (DocNumber "{params.accounting_doc_number}")' if params.accounting_doc_number else ""
+            raise RecordRejected(
+                f'invoice numbers would collide: Acronis billing entity "{numbering.billing_entity}" would number its '
+                f"next invoice {numbering.next_number}, but the accounting system already has invoice numbers up to "
+                f"{params.must_exceed}{written}. Before the first billing run, set the billing entity's invoice start "
+                f"number above {params.must_exceed} (Sales and billing > Settings > Billing entities), then resume "
+                "this run"
+            )
+        return numbering.as_dict()
 
     @action("billing_gaps", params=GapsParams)
     def billing_gaps(self, params: GapsParams, ctx: ActionContext) -> dict[str, Any]:

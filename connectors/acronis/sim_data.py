@@ -359,7 +359,7 @@ class SimData:
         return list(self.gaps)
 
 
-def seed(size: int, seed_value: int, now: datetime, *, invoice_start: int = 1001) -> SimData:
+def seed(size: int, seed_value: int, now: datetime, *, invoice_start: int = 5001) -> SimData:
     """A partner with ``size`` customer tenants in the cycle of the module docstring."""
     rng = random.Random(seed_value)
     partner_id = str(uuid.UUID(int=rng.getrandbits(128), version=4))

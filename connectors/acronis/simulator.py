@@ -112,7 +112,7 @@ class AcronisSimulator:
         clock: Clock | None = None,
         budget: int | None = None,
         budget_window: float = 60.0,
-        invoice_start: int = 1001,
+        invoice_start: int = 5001,
     ) -> None:
         self.clock = clock or SystemClock()
         self._offset = timedelta()
@@ -716,7 +716,7 @@ def build_sandbox(**options: Any) -> Sandbox:
         seed_value=int(options.get("seed", 1)),
         clock=options.get("clock"),
         budget=options.get("budget"),
-        invoice_start=int(options.get("invoice_start", 1001)),
+        invoice_start=int(options.get("invoice_start", 5001)),
     )
 
     def settings(base_url: str) -> dict[str, Any]:
