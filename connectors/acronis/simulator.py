@@ -152,7 +152,7 @@ class AcronisSimulator:
         return self.data.client_secret
 
     def fail_next(self, status: int, count: int = 1, retry_after: float | None = None) -> None:
-        """Answer the next ``count`` API requests with ``status`` (the token exchange is left alone)."""
+        """Answer the next ``count`` requests (token exchange included) with ``status``."""
         with self._lock:
             self._failures.extend(_Failure(status, retry_after) for _ in range(count))
 
@@ -282,12 +282,18 @@ class AcronisSimulator:
         body = await request.body()
         with self._lock:
             self.requests.append((method, path))
-            if path == f"{AM}/idp/token" and method == "POST":
-                return self._token(request, body)
+            token_exchange = path == f"{AM}/idp/token" and method == "POST"
             if self._failures:
                 failure = self._failures.popleft()
                 headers = {"Retry-After": f"{failure.retry_after:g}"} if failure.retry_after is not None else None
+                if token_exchange and failure.status in (400, 401, 403):
+                    # the spec's tokenError: a refused client
+                    return JSONResponse(
+                        {"error": "access_denied", "error_description": "injected refusal"}, failure.status
+                    )
                 return _error(path, failure.status, "injected failure", headers)
+            if token_exchange:
+                return self._token(request, body)
             wait = self._throttled()
             if wait is not None:
                 return _error(path, 429, "too many requests", {"Retry-After": f"{wait:.0f}"})
