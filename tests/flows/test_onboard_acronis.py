@@ -7,12 +7,14 @@ collide with QuickBooks; a run killed right after a write resumes without repeat
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 import pytest
 
 from hub.app import Hub
 from hub.sandbox import SandboxSet
+from hub.sdk import ActionContext, MemoryKeyValueStore
 from hub.workflow import RunStatus, StepStatus, WorkflowEngine
 
 from .support import Crash, CrashAt, drive
@@ -127,6 +129,11 @@ def test_every_client_once_and_a_second_run_changes_nothing(
     made = [w for w in acronis.writes if w[1].endswith("/Contracts")]
     without = {tid for kind, tid in seeded if kind == "services_without_contract"}
     assert len(made) == len(without)
+    # what is left for a person: only the contracts that bill other quantities than are used
+    report = hub.connector("acronis").action("billing_gaps")
+    left = report.run(report.params(), ActionContext("r", "s", Path("."), MemoryKeyValueStore()))["gaps"]
+    differing = {(k, t) for k, t in seeded if k == "quantity_differs_from_usage"}
+    assert {(g["kind"], g["tenant_id"]) for g in left} == differing
 
     writes = len(acronis.writes)
     for tenant_id in acronis.customer_ids():
