@@ -33,7 +33,7 @@ class AcronisSettings(ConnectorSettings):
     products: Annotated[dict[str, str], NoDecode] = Field(
         default_factory=dict,
         description="Acronis service (offering item name) -> Advanced Automation product name, for services "
-        "whose product is not named like the service",
+        "whose product is not named like the service: `service=Product name` pairs separated by semicolons",
     )
 
     @field_validator("datacenter_url")
