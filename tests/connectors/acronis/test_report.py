@@ -38,7 +38,7 @@ def test_the_table_shows_the_clients_and_what_is_at_stake(
 ) -> None:
     from hub.cli.common import stdout
 
-    monkeypatch.setattr(stdout, "width", 250)  # one line per row, for the assertions
+    monkeypatch.setattr(stdout, "_width", 250)  # one line per row, for the assertions
     code, out, _err = run_cli(["report", "acronis-billing"], capsys)
     assert code == 1
     assert "billing gaps in acronis" in out and "at stake a month:" in out
