@@ -126,17 +126,24 @@ class ErrorPolicy:
     #: a query parameter with which the vendor answers a repeated request with the first one's
     #: result instead of applying it again (QuickBooks' ``requestid``)
     replay_param: str | None = None
+    #: requests that create whatever their method (Acronis Advanced Automation creates a
+    #: contract with ``PUT /Contracts``): patterns searched in the URL path
+    creating_paths: tuple[str, ...] = ()
 
     def replayable(self, method: str, url: httpx.URL, params: Any = None) -> bool:
         """Whether a request may be sent again after its answer was lost (see the module doc);
         ``params`` are the query parameters sent besides those already in ``url``."""
+        if any(_pattern(p).search(url.path) for p in self.creating_paths):
+            return bool(self.replay_param) and self._has_param(url, params)
         if method.upper() in self.replayable_methods:
             return True
-        if self.replay_param and (
-            self.replay_param in url.params or (isinstance(params, Mapping) and self.replay_param in params)
-        ):
+        if self._has_param(url, params):
             return True
         return any(_pattern(p).search(url.path) for p in self.replayable_posts)
+
+    def _has_param(self, url: httpx.URL, params: Any) -> bool:
+        name = self.replay_param
+        return bool(name) and (name in url.params or (isinstance(params, Mapping) and name in params))
 
     def action(self, status: int) -> Action:
         if status < 400:

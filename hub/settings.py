@@ -291,7 +291,14 @@ class RoleSettings(BaseModel):
 
     The core names roles, never vendors: ``psa`` (accounts, contacts, tickets,
     contracts), ``docs`` (documentation), ``rmm`` (monitoring), ``accounting`` (invoice
-    recipients) and ``esign`` (signatures). The defaults are the built-in connectors.
+    recipients), ``esign`` (signatures) and ``billing`` (where the MSP's services are
+    contracted and invoiced: contracts, contract parts, invoice numbering). The defaults
+    are the built-in connectors.
+
+    ``billing`` is a role, not a workflow setting, because it is one fact about the MSP
+    that core commands read (``hub report acronis-billing``) as well as workflows: a
+    setting inside one workflow file could not reach a report, and would have to be
+    repeated in every procedure that bills.
     """
 
     model_config = ConfigDict(extra="forbid")
@@ -301,6 +308,9 @@ class RoleSettings(BaseModel):
     rmm: str = Field(default="ncentral", description="the RMM connector")
     accounting: str = Field(default="quickbooks", description="the accounting connector")
     esign: str = Field(default="docusign", description="the e-signature connector")
+    billing: str = Field(
+        default="acronis", description="the billing connector (contracts, contract parts, invoice numbering)"
+    )
 
 
 class ConsoleSettings(BaseModel):

@@ -14,7 +14,7 @@ from collections.abc import Callable, Mapping
 from datetime import timedelta
 from typing import Any
 
-from pydantic import BaseModel, Field, model_validator
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from connectors.quickbooks import webhooks
 from connectors.quickbooks.addresses import (
@@ -25,6 +25,7 @@ from connectors.quickbooks.addresses import (
     split_addresses,
 )
 from connectors.quickbooks.api import QuickBooksApi, StaleObjectError
+from connectors.quickbooks.numbers import highest_invoice_number
 from connectors.quickbooks.oauth import BearerAuth, TokenManager, token_error_message
 from connectors.quickbooks.query import quote, select
 from connectors.quickbooks.records import recipient_record
@@ -80,6 +81,12 @@ class EnsureRecipientParams(BaseModel):
 
     customer_id: str = Field(pattern=r"^\d+$")
     email: str = Field(min_length=3, max_length=100)
+
+
+class NoParams(BaseModel):
+    """An action that takes no parameters."""
+
+    model_config = ConfigDict(extra="forbid")
 
 
 class QuickBooksConnector(Connector):
@@ -323,6 +330,12 @@ class QuickBooksConnector(Connector):
             else before
         )
         return {"customer_id": params.customer_id, "addresses": customer_addresses(record), "added": added}
+
+    @action("highest_invoice_number", params=NoParams)
+    def highest_invoice_number(self, params: NoParams, ctx: ActionContext) -> dict[str, Any]:
+        """The highest invoice number in QuickBooks (reads only): another billing system's next
+        invoice number must stay above it, or invoices exported here would repeat numbers."""
+        return highest_invoice_number(self._query_all("Invoice", []))
 
     # -- webhooks -------------------------------------------------------------------
 

@@ -106,3 +106,15 @@ def test_the_caller_can_declare_one_request_replayable(respx_mock: respx.MockRou
     route = respx_mock.post(f"{BASE}/search").mock(side_effect=[httpx.ReadTimeout("x"), httpx.Response(200)])
     client(clock).post("/search", replayable=True)
     assert route.call_count == 2
+
+
+def test_a_put_that_creates_is_not_sent_again(respx_mock: respx.MockRouter, clock: FakeClock) -> None:
+    """Acronis Advanced Automation creates contracts with PUT: the policy names such paths."""
+    policy = ErrorPolicy(creating_paths=(r"/Contracts$",))
+    create = respx_mock.put(f"{BASE}/aa/Contracts").mock(side_effect=[httpx.ReadTimeout("late"), httpx.Response(200)])
+    with pytest.raises(OutcomeUnknown):
+        client(clock, policy=policy).put("/aa/Contracts", json={"Name": "Backup"})
+    assert create.call_count == 1
+    by_value = respx_mock.put(f"{BASE}/aa/Customers").mock(side_effect=[httpx.ReadTimeout("x"), httpx.Response(200)])
+    client(clock, policy=policy).put("/aa/Customers", json={})
+    assert by_value.call_count == 2
