@@ -53,7 +53,8 @@ def test_a_billing_role_without_the_report_is_a_configuration_error(
     monkeypatch.setenv("HUB_NCENTRAL__BASE_URL", "https://ncentral.example.com")
     monkeypatch.setenv("HUB_NCENTRAL__JWT", "x.y.z")
     code, out, err = run_cli(["report", "acronis-billing", "--json"], capsys)
-    assert code == 2 and json.loads(out) == {"status": "error", "exit_code": 2, "error": err.strip().removeprefix("hub: ")}
+    one_line = err.strip().removeprefix("hub: ")
+    assert code == 2 and json.loads(out) == {"status": "error", "exit_code": 2, "error": one_line}
     assert "HUB_ROLES__BILLING names 'ncentral', which offers no billing_gaps action" in err
     assert len(err.strip().splitlines()) == 1
 
