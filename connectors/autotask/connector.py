@@ -207,10 +207,11 @@ class AutotaskConnector(Connector):
     # -- reads --------------------------------------------------------------------
 
     def query_pages(self, entity: str, body: dict[str, Any]) -> Iterator[Page]:
-        """Pages of ``POST V1.0/{entity}/query`` with ``body``, following ``nextPageUrl``."""
+        """Pages of ``POST V1.0/{entity}/query`` with ``body``: each ``nextPageUrl`` is POSTed
+        the same body (a GET there answers 405; see :mod:`.streams`)."""
         client = self.client()
         first = client.post(f"V1.0/{entity}/query", json=body)
-        yield from follow_pages(first, client.get, self.zone()["url"], entity)
+        yield from follow_pages(first, lambda url: client.post(url, json=body), self.zone()["url"], entity)
 
     def query(
         self, entity: str, *filters: dict[str, Any], fields: list[str] | None = None

@@ -7,9 +7,15 @@ What it imitates, from the vendor's documentation and swagger:
 * the ``ApiIntegrationCode`` / ``UserName`` / ``Secret`` headers on every zone request
   (401 otherwise) and ``ImpersonationResourceId`` (which resource a write is credited to);
 * ``POST V1.0/{Entity}/query`` (and ``GET ...?search=``) with the filter grammar, pages
-  ordered by id, ``pageDetails.nextPageUrl`` = ``.../query/next?paging=...&search=...``
-  (stateless keyset paging on id, like the real one), ``GET V1.0/{Entity}/{id}`` ->
-  ``{"item": ...}``, creates and PATCH updates -> ``{"itemId": N}``;
+  ordered by id (stateless keyset paging on id, like the real one). The next page is
+  fetched the way the query was sent (Autotask Developer Help, "Advanced query features
+  of the REST API" > Paginating results; the 405 as live Autotask answers it, recorded in
+  WYRE-AI/autotask-mcp pull request 170): after a POST, ``nextPageUrl`` is
+  ``.../query/next?paging=...`` and takes a POST of the same body, while a GET there
+  answers 405 ``{"Message": "The requested resource does not support http method
+  'GET'."}``; after a GET, it is ``.../query/next?paging=...&search=...`` and takes a GET.
+  ``GET V1.0/{Entity}/{id}`` -> ``{"item": ...}``, creates and PATCH updates ->
+  ``{"itemId": N}``;
 * account team members (``POST V1.0/Companies/{id}/Teams``, ``DELETE .../Teams/{id}``, no
   update) and Client Portal users (``POST``/``PATCH``/``PUT V1.0/ClientPortalUsers``, the
   password checked, kept aside and never answered), with the rules of :mod:`.sim_rules`;
@@ -104,6 +110,18 @@ class ApiError(Exception):
 
     def response(self) -> Response:
         return JSONResponse({"errors": self.messages}, status_code=self.status, headers=self.headers)
+
+
+class MethodNotAllowed(ApiError):
+    """405 in the shape ASP.NET Web API answers it (``{"Message": ...}`` and ``Allow``), not
+    Autotask's ``{"errors": [...]}``: the framework refuses before the API's own code runs."""
+
+    def __init__(self, method: str, allow: str) -> None:
+        message = f"The requested resource does not support http method '{method}'."
+        super().__init__(405, message, headers={"Allow": allow})
+
+    def response(self) -> Response:
+        return JSONResponse({"Message": self.messages[0]}, status_code=self.status, headers=self.headers)
 
 
 def _now() -> str:
@@ -665,9 +683,8 @@ def build_app(sim: AutotaskSimulator) -> Any:
                 sim.admit()
                 actor = sim.authenticate(request)
                 body = await _json(request) if request.method in ("POST", "PATCH", "PUT") else None
-                sim.requests.append(
-                    {"method": request.method, "path": request.scope.get("original_path"), "json": body}
-                )
+                path, query = request.scope.get("original_path"), request.url.query
+                sim.requests.append({"method": request.method, "path": path, "query": query, "json": body})
                 return JSONResponse(handler(request, actor, body))
             except ApiError as err:
                 return err.response()
@@ -706,25 +723,23 @@ def build_app(sim: AutotaskSimulator) -> Any:
                 },
             }
         entity = _entity(request.path_params["entity"])
-        after = 0
-        if body is None:
-            try:
+        posted = request.method == "POST"
+        try:
+            if not posted:
                 body = json.loads(request.query_params.get("search") or "null")
-                paging = json.loads(request.query_params.get("paging") or "null")
-            except ValueError:
-                raise ApiError(500, "The search or paging parameter is not valid JSON.") from None
-            if isinstance(paging, dict) and paging.get("nextIds"):
-                after = int(paging["nextIds"][0])
+            paging = json.loads(request.query_params.get("paging") or "null")
+        except ValueError:
+            raise ApiError(500, "The search or paging parameter is not valid JSON.") from None
+        after = int(paging["nextIds"][0]) if isinstance(paging, dict) and paging.get("nextIds") else 0
         if not isinstance(body, dict):
             raise ApiError(500, "A query needs a search object.")
         items, next_after = sim.query(entity, body, after)
         next_url = None
         if next_after is not None:
             paging = {"pageSize": len(items), "previousIds": [items[0]["id"]], "nextIds": [next_after]}
-            next_url = (
-                f"{_zone_base(request)}V1.0/{entity}/query/next?paging={quote(json.dumps(paging))}"
-                f"&search={quote(json.dumps(body))}"
-            )
+            next_url = f"{_zone_base(request)}V1.0/{entity}/query/next?paging={quote(json.dumps(paging))}"
+            if not posted:  # a GET query's next page is a GET that carries the search
+                next_url += f"&search={quote(json.dumps(body))}"
         return {
             "items": items,
             "pageDetails": {
@@ -734,6 +749,13 @@ def build_app(sim: AutotaskSimulator) -> Any:
                 "nextPageUrl": next_url,
             },
         }
+
+    def do_next(request: Request, actor: int, body: Any) -> Any:
+        """``query/next``: a POST of the query body, or a GET whose URL carries the search."""
+        if request.method == "GET" and "search" not in request.query_params:
+            # the next page of a POSTed query has no GET action: ASP.NET Web API's own 405
+            raise MethodNotAllowed("GET", allow="POST")
+        return do_query(request, actor, body)
 
     def do_get(request: Request, actor: int, body: Any) -> Any:
         return {"item": sim.get(_entity(request.path_params["entity"]), int(request.path_params["id"]))}
@@ -810,7 +832,7 @@ def build_app(sim: AutotaskSimulator) -> Any:
         Route(f"{ROOT_PREFIX}/v1.0/zoneinformation", zone_information, methods=["GET"]),
         Route(f"{z}/thresholdinformation", api(do_threshold), methods=["GET"]),
         Route(f"{z}/{{entity}}/query", api(do_query), methods=["GET", "POST"]),
-        Route(f"{z}/{{entity}}/query/next", api(do_query), methods=["GET"]),
+        Route(f"{z}/{{entity}}/query/next", api(do_next), methods=["GET", "POST"]),
         Route(f"{z}/{{entity}}/entityinformation/fields", api(do_fields), methods=["GET"]),
         Route(f"{z}/{{entity}}/entityinformation/userdefinedfields", api(do_udfs), methods=["GET"]),
         Route(f"{z}/{{entity}}/{{id:int}}", api(do_get), methods=["GET"]),

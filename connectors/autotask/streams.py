@@ -1,9 +1,16 @@
 """Incremental Autotask streams: one query per entity, followed page by page.
 
 Autotask answers a query in pages of at most 500 records ordered by ``id`` ascending,
-with ``pageDetails.nextPageUrl`` (``.../query/next?paging=...&search=...``, a complete
-URL that is fetched with GET) until it is null. The paging token inside that URL is
-keyset paging on ``id`` and Autotask keeps only recent pages, so a stored
+with ``pageDetails.nextPageUrl`` (a complete ``.../query/next?paging=...`` URL) until it
+is null. How the next page is fetched depends on how the query was sent (Autotask
+Developer Help, "Advanced query features of the REST API" > Paginating results): after
+``POST {Entity}/query`` the next page is a POST of the same query body to
+``nextPageUrl``, which carries only the paging token; a GET there answers 405 "The
+requested resource does not support http method 'GET'." (reproduced against live
+Autotask in WYRE-AI/autotask-mcp pull request 170). After ``GET {Entity}/query?search=``
+the URL carries the search too and is fetched with GET. The hub always queries with
+POST (a filter never hits the length limit of a URL). The paging token inside that URL
+is keyset paging on ``id`` and Autotask keeps only recent pages, so a stored
 ``nextPageUrl`` is not a safe resume point. The resume token is therefore the last
 ``id`` of the page: after a crash the read starts a fresh query with the same change
 filter plus ``id > last id``, which - because results are ordered by id - continues
@@ -14,7 +21,7 @@ Pages are ordered by id, not by the change cursor: ``sorted_by_cursor`` is False
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from datetime import datetime
 from typing import TYPE_CHECKING, Any, ClassVar
 from urllib.parse import urlsplit
@@ -75,8 +82,11 @@ def _stream_class(spec: EntitySpec) -> type[AutotaskStream]:
 STREAM_CLASSES: list[type[Stream]] = [_stream_class(spec) for spec in STREAMED]
 
 
-def follow_pages(first: httpx.Response, fetch_next: Any, zone_url: str, entity: str) -> Iterator[Page]:
-    """Pages from ``first`` on, GETting each ``nextPageUrl`` (which must stay on the zone host)."""
+def follow_pages(
+    first: httpx.Response, fetch_next: Callable[[str], httpx.Response], zone_url: str, entity: str
+) -> Iterator[Page]:
+    """Pages from ``first`` on; ``fetch_next(url)`` fetches each ``nextPageUrl`` the way the
+    query was sent (see the module doc). The URL must stay on the zone host."""
     response = first
     seen: set[str] = set()
     zone = urlsplit(zone_url)

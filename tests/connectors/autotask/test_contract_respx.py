@@ -79,17 +79,18 @@ def test_each_stream_filters_on_its_own_cursor(router):
     }
 
 
-def test_follows_next_page_url_with_get_and_resumes_by_id(router):
+def test_next_page_of_a_posted_query_is_posted_the_same_body_and_resumes_by_id(router):
     _zone(router)
     first = example("tickets_query_response.json")
-    next_url = f"{ZONE}V1.0/Tickets/query/next?paging=%7B%22nextIds%22%3A%5B100%5D%7D&search=%7B%7D"
+    # after a POST query the next page URL carries only the paging token (no search)
+    next_url = f"{ZONE}V1.0/Tickets/query/next?paging=%7B%22nextIds%22%3A%5B101%5D%7D"
     first["pageDetails"]["nextPageUrl"] = next_url
     second = {
         "items": [{**first["items"][0], "id": 101}],
         "pageDetails": example("empty_query_response.json")["pageDetails"],
     }
-    router.post(f"{ZONE}V1.0/Tickets/query").respond(json=first)
-    follow = router.get(next_url).respond(json=second)
+    query = router.post(f"{ZONE}V1.0/Tickets/query").respond(json=first)
+    follow = router.post(next_url).respond(json=second)
     connector = make_connector(make_settings())
 
     pages = list(connector.stream("Tickets").read())
@@ -97,6 +98,27 @@ def test_follows_next_page_url_with_get_and_resumes_by_id(router):
     assert [[r["id"] for r in p.records] for p in pages] == [[100], [101]]
     assert pages[0].resume == {"after_id": 100}
     assert follow.call_count == 1
+    page_two = follow.calls.last.request
+    assert page_two.method == "POST" and str(page_two.url) == next_url
+    assert json.loads(page_two.content) == json.loads(query.calls.last.request.content)
+    assert page_two.headers["ApiIntegrationCode"] == "INTEGRATION-CODE-1"
+    # every request went to one of the routes: no GET of the next page was attempted
+    assert [c.request.method for c in router.calls] == ["GET", "POST", "POST"]
+
+
+def test_a_405_on_the_next_page_is_a_vendor_error_with_autotask_s_message(router):
+    _zone(router)
+    first = example("companies_query_response.json")
+    next_url = f"{ZONE}V1.0/Companies/query/next?paging=%7B%7D"
+    first["pageDetails"]["nextPageUrl"] = next_url
+    router.post(f"{ZONE}V1.0/Companies/query").respond(json=first)
+    refused = router.post(next_url).respond(
+        405, json={"Message": "The requested resource does not support http method 'POST'."}
+    )
+    connector = make_connector(make_settings())
+    with pytest.raises(VendorError, match="does not support http method 'POST'") as caught:
+        list(connector.stream("Companies").read())
+    assert caught.value.status == 405 and refused.call_count == 1  # refused once, never retried
 
 
 def test_resume_starts_a_fresh_query_after_the_last_id(router):
