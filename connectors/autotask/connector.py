@@ -2,7 +2,10 @@
 
 Autotask serves each customer database from one zone (``webservices5.autotask.net``,
 ...). The zone is found with ``GET {api_root}v1.0/zoneInformation?user=<API user>``
-and remembered in the connector's state store, so later runs skip the lookup. Every
+and remembered in the connector's state store, so later runs skip the lookup. Datto
+moves databases between zones; the old zone then refuses the API user with 401. So a
+401 from a zone remembered by an earlier run discovers the zone once more and, if it
+moved, sends the request again there (as django-autotask re-reads its cached zone). Every
 request carries ``ApiIntegrationCode``, ``UserName`` and ``Secret`` (plus
 ``ImpersonationResourceId`` when configured, so writes are attributed to that resource).
 
@@ -25,6 +28,7 @@ from pydantic import Field, SecretStr, field_validator
 
 from hub.sdk import (
     ActionContext,
+    AuthenticationError,
     CheckResult,
     ConfigError,
     Connector,
@@ -121,6 +125,8 @@ class AutotaskConnector(Connector):
         super().__init__(settings, context)
         self._client: HttpClient | None = None
         self._zone: dict[str, Any] | None = None
+        #: whether the zone was discovered by this process (a 401 then means the credentials)
+        self._zone_discovered = False
         self.vocabulary = Vocabulary(self._entity_information)
 
     # -- HTTP ---------------------------------------------------------------------
@@ -158,6 +164,7 @@ class AutotaskConnector(Connector):
         return self._zone
 
     def _discover_zone(self) -> dict[str, Any]:
+        self._zone_discovered = True
         client = self.make_client(
             self.settings.api_root,
             limits=[],
@@ -201,17 +208,38 @@ class AutotaskConnector(Connector):
             )
         return self._client
 
+    def call(self, method: str, url: str, **kwargs: Any) -> httpx.Response:
+        """One request to the zone (``url`` relative to it, or a ``nextPageUrl``).
+
+        A 401 from a zone remembered by an earlier run may mean the database moved: the
+        zone is discovered again (once per connector) and, if it changed, the request is
+        sent to the new zone. A 401 from the zone just discovered is the credentials'.
+        """
+        client = self.client()
+        try:
+            return client.request(method, url, **kwargs)
+        except AuthenticationError:
+            if self._zone_discovered:
+                raise
+            old = self.zone()["url"]
+            self._zone = self._discover_zone()
+            new = self._zone["url"]
+            if new == old:
+                raise
+            self.log.warning("autotask.zone_moved", old=old, new=new)
+            client.base_url = new
+            return client.request(method, new + url[len(old) :] if url.startswith(old) else url, **kwargs)
+
     def _entity_information(self, entity: str, what: str) -> dict[str, Any]:
-        return dict(self.client().get(f"V1.0/{entity}/entityInformation/{what}").json())
+        return dict(self.call("GET", f"V1.0/{entity}/entityInformation/{what}").json())
 
     # -- reads --------------------------------------------------------------------
 
     def query_pages(self, entity: str, body: dict[str, Any]) -> Iterator[Page]:
         """Pages of ``POST V1.0/{entity}/query`` with ``body``: each ``nextPageUrl`` is POSTed
         the same body (a GET there answers 405; see :mod:`.streams`)."""
-        client = self.client()
-        first = client.post(f"V1.0/{entity}/query", json=body)
-        yield from follow_pages(first, lambda url: client.post(url, json=body), self.zone()["url"], entity)
+        first = self.call("POST", f"V1.0/{entity}/query", json=body)
+        yield from follow_pages(first, lambda url: self.call("POST", url, json=body), self.zone, entity)
 
     def query(
         self, entity: str, *filters: dict[str, Any], fields: list[str] | None = None
@@ -230,7 +258,7 @@ class AutotaskConnector(Connector):
 
     def get(self, entity: str, id: str) -> dict[str, Any]:
         spec = self._spec(entity)
-        body = self.client().get(f"V1.0/{spec.name}/{int(id)}").json()
+        body = self.call("GET", f"V1.0/{spec.name}/{int(id)}").json()
         item = body.get("item") if isinstance(body, dict) else None
         if not isinstance(item, dict):
             raise NotFoundError(f"{spec.name} {id} does not exist", connector=self.name)
@@ -289,7 +317,7 @@ class AutotaskConnector(Connector):
         body = {k: v for k, v in payload.items() if k != "id"}
         self._guard_secrets(spec, body, create=True)
         path = spec.collection_path(self._parent_id(spec, None, body))
-        return WriteResult(self.item_id(self.client().post(path, json=body)))
+        return WriteResult(self.item_id(self.call("POST", path, json=body)))
 
     def update(self, entity: str, id: str, changes: dict[str, Any]) -> WriteResult:
         spec = self._spec(entity)
@@ -298,7 +326,7 @@ class AutotaskConnector(Connector):
         body = {**changes, "id": int(id)}
         self._guard_secrets(spec, body, create=False)
         path = spec.collection_path(self._parent_id(spec, id, changes))
-        return WriteResult(self.item_id(self.client().patch(path, json=body)))
+        return WriteResult(self.item_id(self.call("PATCH", path, json=body)))
 
     def delete(self, entity: str, id: str, parent_id: int | None = None) -> WriteResult:
         """``DELETE`` a record under its parent (account team members); one GET finds a missing parent."""
@@ -307,7 +335,7 @@ class AutotaskConnector(Connector):
             raise ConfigError(f"autotask cannot delete {spec.name}")
         parent = parent_id if parent_id is not None else self._parent_id(spec, id, {})
         path = f"{spec.collection_path(parent)}/{int(id)}"
-        return WriteResult(self.item_id(self.client().delete(path)))
+        return WriteResult(self.item_id(self.call("DELETE", path)))
 
     def deactivate(self, entity: str, id: str) -> WriteResult:
         spec = self._spec(entity)
@@ -343,7 +371,7 @@ class AutotaskConnector(Connector):
 
     def check(self) -> CheckResult:
         zone = self.zone()
-        body = self.client().get("V1.0/ThresholdInformation").json()
+        body = self.call("GET", "V1.0/ThresholdInformation").json()
         used = body.get("currentTimeframeRequestCount")
         limit = body.get("externalRequestThreshold")
         window = body.get("requestThresholdTimeframe")

@@ -83,13 +83,16 @@ STREAM_CLASSES: list[type[Stream]] = [_stream_class(spec) for spec in STREAMED]
 
 
 def follow_pages(
-    first: httpx.Response, fetch_next: Callable[[str], httpx.Response], zone_url: str, entity: str
+    first: httpx.Response,
+    fetch_next: Callable[[str], httpx.Response],
+    zone: Callable[[], dict[str, Any]],
+    entity: str,
 ) -> Iterator[Page]:
     """Pages from ``first`` on; ``fetch_next(url)`` fetches each ``nextPageUrl`` the way the
-    query was sent (see the module doc). The URL must stay on the zone host."""
+    query was sent (see the module doc). The URL must stay on the host of the ``zone()``
+    (asked per page: the connector follows a zone move)."""
     response = first
     seen: set[str] = set()
-    zone = urlsplit(zone_url)
     while True:
         body = response.json()
         items = body.get("items") if isinstance(body, dict) else None
@@ -104,8 +107,8 @@ def follow_pages(
         yield Page(items, resume)
         if not next_url:
             return
-        target = urlsplit(next_url)
-        if (target.scheme, target.netloc) != (zone.scheme, zone.netloc):
+        target, here = urlsplit(next_url), urlsplit(zone()["url"])
+        if (target.scheme, target.netloc) != (here.scheme, here.netloc):
             raise VendorError(
                 f"nextPageUrl points away from the zone ({target.netloc})", connector="autotask", url=next_url
             )

@@ -173,6 +173,45 @@ def test_zone_is_cached_in_the_state_store(router):
     assert "s3cr3t" not in json.dumps(first.details)
 
 
+OLD_ZONE = "https://webservices2.autotask.net/atservicesrest/"
+
+
+def _cached_zone(url: str) -> MemoryKeyValueStore:
+    """A state store in which an earlier run remembered the zone at ``url``."""
+    state = MemoryKeyValueStore()
+    key = f"zone:{ROOT}:api-user@msp.example.com"
+    state.set(key, {**ZONE_INFO, "url": url})
+    return state
+
+
+def test_a_401_from_a_remembered_zone_discovers_it_again_and_follows_the_move(router):
+    zone = _zone(router)
+    refused = router.post(f"{OLD_ZONE}V1.0/Companies/query").respond(
+        401, json={"errors": ["User is not authorized"]}
+    )
+    moved = router.post(f"{ZONE}V1.0/Companies/query").respond(json=example("companies_query_response.json"))
+    state = _cached_zone(OLD_ZONE)
+    connector = make_connector(make_settings(), state=state)
+
+    pages = list(connector.stream("Companies").read())
+
+    assert [r["companyName"] for p in pages for r in p.records] == ["Autotask Corporation"]
+    assert (refused.call_count, zone.call_count, moved.call_count) == (1, 1, 1)
+    assert moved.calls.last.request.content == refused.calls.last.request.content
+    assert state.get(f"zone:{ROOT}:api-user@msp.example.com")["url"] == ZONE  # the next run starts there
+
+
+def test_a_401_from_an_unmoved_zone_is_the_credentials_and_is_not_retried(router):
+    zone = _zone(router)
+    refused = router.get(f"{ZONE}V1.0/ThresholdInformation").respond(401, json={"errors": ["Not authorized"]})
+    connector = make_connector(make_settings(), state=_cached_zone(ZONE))
+    with pytest.raises(AuthenticationError, match="HUB_AUTOTASK__SECRET"):
+        connector.check()
+    with pytest.raises(AuthenticationError):  # discovered once per connector, never again
+        connector.check()
+    assert (zone.call_count, refused.call_count) == (1, 2)
+
+
 def test_unknown_api_user_is_a_config_error_that_says_so(router):
     router.get(f"{ROOT}v1.0/zoneInformation").respond(500, json={"errors": ["Zone could not be determined"]})
     with pytest.raises(ConfigError, match=r"does not know API user 'api-user@msp.example.com'.*USERNAME"):
