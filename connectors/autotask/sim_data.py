@@ -245,11 +245,11 @@ SCHEMAS: dict[str, EntitySchema] = {
                 "isDefaultContract",
                 "serviceLevelAgreementID",
                 "description",
-                "lastModifiedDateTime",
             ),
+            # no change timestamp: the swagger's ContractModel has none (see entities.py)
             required=("companyID", "contractName", "contractType", "startDate", "endDate", "status"),
-            read_only=("id", "lastModifiedDateTime"),
-            dates=("startDate", "endDate", "lastModifiedDateTime"),
+            read_only=("id",),
+            dates=("startDate", "endDate"),
             picklists={
                 "contractType": {
                     1: "Time and Materials",
@@ -726,7 +726,6 @@ def seed_records(size: int, seed: int) -> dict[str, list[dict[str, Any]]]:
                     "isDefaultContract": True,
                     "serviceLevelAgreementID": 2 if managed else 1,
                     "description": "",
-                    "lastModifiedDateTime": rng.when(),
                     "userDefinedFields": _udfs("Contracts", {}),
                 }
             )

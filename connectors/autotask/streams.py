@@ -47,7 +47,7 @@ class AutotaskStream(Stream):
 
     def query_filter(self, since: datetime | None, after_id: int | None) -> dict[str, Any]:
         items = []
-        cursor = self.spec.cursor  # never None: only entities with a change timestamp are streams
+        cursor = self.spec.cursor  # None: the entity has no change timestamp and is read in full
         if since is not None and cursor is not None:
             items.append(cond("gte", cursor, since))
         if after_id is not None:
@@ -68,7 +68,8 @@ def _stream_class(spec: EntitySpec) -> type[AutotaskStream]:
         f"{spec.name}Stream",
         (AutotaskStream,),
         {
-            "__doc__": f"Autotask {spec.name}, incremental on {spec.cursor}.",
+            "__doc__": f"Autotask {spec.name}, "
+            + (f"incremental on {spec.cursor}." if spec.cursor else "read in full (no change timestamp)."),
             "name": spec.name,
             "entity": spec.name,
             "kind": spec.kind,
