@@ -115,7 +115,7 @@ SCHEMAS: dict[str, EntitySchema] = {
                     3: "Prospect",
                     4: "Dead",
                     5: "Inactive",
-                    6: "Cancellation",
+                    6: "Cancelation",  # sic: Autotask spells the company type with one L
                     7: "Vendor",
                     8: "Partner",
                 },

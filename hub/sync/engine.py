@@ -9,7 +9,8 @@ JSON summary of DESIGN.md::
      "api_calls": {"autotask": 2, "itglue": 10}, "duration_s": 1.84}
 
 ``status`` is ``ok``, ``partial`` (some records dead-lettered) or ``failed`` (the run
-stopped; its checkpoints let the next run resume).
+stopped; its checkpoints let the next run resume). ``unmapped_values`` counts the vendor
+values no mapping knew (each left the core field unset; see :mod:`hub.mapping`).
 """
 
 from __future__ import annotations
@@ -22,6 +23,7 @@ from typing import TYPE_CHECKING, Any
 from hub import metrics
 from hub.errors import ConfigError, HubError
 from hub.logging import get_logger
+from hub.mapping import track_unmapped
 from hub.state.store import JobLocked
 from hub.sync.affinity import one_cpu
 from hub.sync.gc import bulk_gc
@@ -153,9 +155,10 @@ def _run_locked(
     hub.plugins.hook.hub_sync_started(job=name, dry_run=dry_run)
     status, error = "ok", None
     try:
-        for step in job.steps:
-            log.info("sync.step", job=name, step=step.label, dry_run=dry_run)
-            step.run(run)
+        with track_unmapped() as unmapped:
+            for step in job.steps:
+                log.info("sync.step", job=name, step=step.label, dry_run=dry_run)
+                step.run(run)
     except HubError as exc:
         status, error = "failed", exc
         log.error("sync.failed", job=name, error=str(exc))
@@ -169,6 +172,7 @@ def _run_locked(
         **{k: run.counts[k] for k in ("read", "created", "updated", "unchanged", "conflicts", "failed")},
         "deactivated": run.counts["deactivated"],
         "skipped": run.counts["skipped"],
+        "unmapped_values": unmapped.count,
         "api_calls": {c: calls_after.get(c, 0) - calls_before.get(c, 0) for c in job.connectors if c in calls_after},
         "duration_s": round(time.perf_counter() - started, 3),
         "run_id": run_id,
