@@ -533,7 +533,10 @@ class _Read(NamedTuple):
     read: tuple[Callable[[Any], Any], ...]  # one reader, or one per joined vendor path
     joined: bool
     transforms: tuple[Callable[[Any], Any], ...]
-    #: the core value of a label ``values`` does not know: ``other`` where the field has it
+    #: whether ``values`` is the whole vocabulary (a picklist, an enum or a flag): a value it
+    #: does not know is unmapped; otherwise ``values`` only translates a few and others pass
+    closed: bool
+    #: the core value of a label a closed ``values`` does not know: ``other`` where the field has it
     unknown: Any
 
 
@@ -573,14 +576,22 @@ def track_unmapped() -> Iterator[UnmappedValues]:
         _UNMAPPED.reset(token)
 
 
+def _core_types(model: type[Record], core_path: str) -> list[Any]:
+    """The types a top-level core field accepts (``X | None`` unwrapped); [] for nested paths."""
+    info = model.model_fields.get(core_path) if "." not in core_path else None
+    return [] if info is None else [info.annotation, *get_args(info.annotation)]
+
+
+def _closed(model: type[Record], core_path: str, fm: FieldMap) -> bool:
+    """Whether a field's ``values`` are its whole vocabulary (see :class:`_Read`)."""
+    if fm.picklist:
+        return True
+    return any(t is bool or (isinstance(t, type) and issubclass(t, Enum)) for t in _core_types(model, core_path))
+
+
 def _unknown_value(model: type[Record], core_path: str) -> Any:
     """``other`` if the core field is an enum with that member, else None."""
-    if "." in core_path:
-        return None
-    info = model.model_fields.get(core_path)
-    if info is None:
-        return None
-    for candidate in (info.annotation, *get_args(info.annotation)):
+    for candidate in _core_types(model, core_path):
         if isinstance(candidate, type) and issubclass(candidate, Enum) and "other" in candidate.__members__:
             return candidate("other")
     return None
@@ -604,6 +615,7 @@ class BoundMapping:
                     tuple(_reader(p) for p in (fm.vendor if isinstance(fm.vendor, list) else [fm.vendor])),
                     isinstance(fm.vendor, list),
                     tuple(TRANSFORMS[name] for name in fm.transform),
+                    _closed(self.spec.model, core_path, fm),
                     _unknown_value(self.spec.model, core_path),
                 )
                 for core_path, fm in self.spec.fields.items()
@@ -621,7 +633,7 @@ class BoundMapping:
         Raises :class:`RecordRejected` naming the field when the vendor data does not fit.
         """
         data: dict[str, Any] = {}
-        for core_path, fm, read, joined, transforms, unknown in self._reads():
+        for core_path, fm, read, joined, transforms, closed, unknown in self._reads():
             if joined:
                 value: Any = [r(raw) for r in read]
             else:
@@ -634,7 +646,7 @@ class BoundMapping:
                     value = fm.values[label]
                 elif "*" in fm.values:
                     value = fm.values["*"]
-                else:
+                elif closed:
                     value = unknown
                     tracker = _UNMAPPED.get()
                     if tracker is not None:
