@@ -274,8 +274,14 @@ class NcentralSimulator:
         state, moment = self.issues[task_id]
         device = self.devices[info["deviceId"]]
         customer = self.org_units[device["customerId"]]
+        tree = ["System", self.org_units[SO_ID]["orgUnitName"], customer["orgUnitName"]]
+        if device.get("siteId"):
+            tree.append(self.org_units[device["siteId"]]["orgUnitName"])
         return {
-            "orgUnitId": device["customerId"],
+            # an issue names the org unit its device is registered to: the site, for a device at a
+            # site (ActiveIssue.orgUnitId in the API-Service description; the customer is only in
+            # _extra.customerTree), so a customer's list holds issues of several org units
+            "orgUnitId": device["orgUnitId"],
             "deviceId": info["deviceId"],
             "notificationState": int(state),
             "serviceId": info["serviceId"],
@@ -288,7 +294,7 @@ class NcentralSimulator:
                 "deviceClassLabel": device["deviceClassLabel"],
                 "transitionTime": iso(moment),
                 "taskIdent": info["taskIdent"],
-                "customerTree": ["System", self.org_units[SO_ID]["orgUnitName"], customer["orgUnitName"]],
+                "customerTree": tree,
                 "soCustomerID": SO_ID,
                 "licenseMode": device["licenseMode"],
                 "acknowledgedBy": "",

@@ -289,3 +289,22 @@ def test_bad_rmm_alert_settings_exit_2_with_one_line(
     code, out, err = run_cli(["sync", "rmm-alerts", "--json"], capsys)
     assert (code, out) == (2, "")
     assert err.strip() == "hub: HUB_RMM_ALERTS__MAINTENANCE_WINDOWS: a recurring window needs cron and minutes"
+
+
+@pytest.mark.sandboxes(autotask={"size": 4, "seed": 3}, ncentral={"size": 24, "seed": 3, "alerts": 0})
+def test_an_alert_on_a_device_at_a_site_opens_a_ticket_under_the_customer_s_company(
+    sandboxes: SandboxSet, capsys: pytest.CaptureFixture[str]
+) -> None:
+    sim, nc = autotask_sim(sandboxes), sandboxes.control("ncentral")
+    companies = link(sandboxes, capsys)
+    device = next(d for d, v in sorted(nc.devices.items()) if v["siteId"])  # a device at a site
+    customer, site = nc.devices[device]["customerId"], nc.devices[device]["siteId"]
+    task = nc.raise_alert(device, "Disk Space", "C:", "Failed")
+    assert nc.active_issue(task)["orgUnitId"] == site  # N-central names the site, not the customer
+
+    summary = poll(capsys)
+    assert (summary["created"], summary["failed"]) == (1, 0)
+    [ticket] = alert_tickets(sim)[key(device, "Disk Space", "C:")]
+    assert ticket["companyID"] == companies[customer]
+    items = {r["serialNumber"]: r["id"] for r in sim.tables["ConfigurationItems"].records.values()}
+    assert ticket["configurationItemID"] == items[nc.serials[device]]  # rmm-devices linked it too
