@@ -69,6 +69,7 @@ class Hub:
         return ConnectorContext(
             state=self.store.kv(f"connector:{name}"),
             clock=self.clock,
+            zone=self.settings.zone,
             documents_root=self.settings.documents_root,
             transport=self.transport,
             retry=self.retry,

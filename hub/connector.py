@@ -25,7 +25,7 @@ import hashlib
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, datetime, tzinfo
 from pathlib import Path
 from typing import Any, ClassVar, Protocol
 
@@ -109,10 +109,13 @@ class MemoryKeyValueStore:
 
 @dataclass
 class ConnectorContext:
-    """What the hub gives a connector: durable state, a clock, paths, a test transport."""
+    """What the hub gives a connector: durable state, a clock, paths, a test transport, and
+    the MSP's time zone (``HUB_TIMEZONE``) for every date shown to a person or written as a
+    date (a file named by the day it was signed, an invoice date)."""
 
     state: KeyValueStore = field(default_factory=MemoryKeyValueStore)
     clock: Clock = field(default_factory=SystemClock)
+    zone: tzinfo = UTC
     documents_root: Path = Path("./client-folders")
     transport: httpx.BaseTransport | None = None
     retry: RetryPolicy | None = None

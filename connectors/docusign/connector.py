@@ -386,7 +386,8 @@ class DocuSignConnector(Connector):
         content = self._combined_pdf(params.envelope_id)
         folder = client_folder(ctx.documents_root, params.account_name)
         completed = parse_timestamp(envelope.get("completedDateTime")) or self.context.clock.now()
-        file_name = params.file_name or f"Terms and Conditions - signed {completed.date().isoformat()}.pdf"
+        signed_on = completed.astimezone(self.context.zone).date()  # the MSP's day, not UTC's
+        file_name = params.file_name or f"Terms and Conditions - signed {signed_on.isoformat()}.pdf"
         saved = save_new_file(folder, file_name, content)
         result = {
             "path": str(saved.path),

@@ -221,7 +221,8 @@ class AlertSync:
         device = alert.device_name or (alert.device.id if alert.device else "unknown device")
         condition = "" if alert.condition.casefold() == "default" else f" ({alert.condition})"
         title = f"{device}: {alert.service}{condition} - {alert.severity.value}"[:255]
-        since = f" since {alert.triggered_at.isoformat()}" if alert.triggered_at else ""
+        when = alert.triggered_at.astimezone(self.hub.settings.zone) if alert.triggered_at else None
+        since = f" since {when:%Y-%m-%d %H:%M} ({self.hub.settings.timezone})" if when else ""
         description = (
             f"{self.step.rmm} reports {alert.service}{condition} on {device} as {alert.severity.value}{since}.\n"
             f"{alert.message or ''}\nThe hub follows this ticket by its external key {key}: it is set to "

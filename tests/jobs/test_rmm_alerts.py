@@ -308,3 +308,20 @@ def test_an_alert_on_a_device_at_a_site_opens_a_ticket_under_the_customer_s_comp
     assert ticket["companyID"] == companies[customer]
     items = {r["serialNumber"]: r["id"] for r in sim.tables["ConfigurationItems"].records.values()}
     assert ticket["configurationItemID"] == items[nc.serials[device]]  # rmm-devices linked it too
+
+
+def test_the_ticket_says_when_the_alert_began_in_the_msp_s_time_zone(
+    sandboxes: SandboxSet, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from zoneinfo import ZoneInfo
+
+    monkeypatch.setenv("HUB_TIMEZONE", "America/New_York")
+    sim, nc = autotask_sim(sandboxes), sandboxes.control("ncentral")
+    link(sandboxes, capsys)
+    device = nc.devices_by_org_unit[nc.customer_ids[0]][0]
+    task = nc.raise_alert(device, "Disk Space", "C:", "Failed")
+    began = datetime.fromisoformat(nc.active_issue(task)["_extra"]["transitionTime"])
+    poll(capsys)
+    [ticket] = alert_tickets(sim)[key(device, "Disk Space", "C:")]
+    local = began.astimezone(ZoneInfo("America/New_York"))
+    assert f"since {local:%Y-%m-%d %H:%M} (America/New_York)" in ticket["description"]
