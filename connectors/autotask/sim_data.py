@@ -19,7 +19,9 @@ from typing import Any
 
 __all__ = [
     "API_ONLY_RESOURCES",
+    "LOOKUPS",
     "PORTAL_SECURITY_LEVELS",
+    "PRODUCTS",
     "RESOURCES",
     "SCHEMAS",
     "TASKFIRE_LEVELS",
@@ -381,8 +383,39 @@ SCHEMAS: dict[str, EntitySchema] = {
             defaults={"securityLevel": 1, "dateFormat": 1, "timeFormat": 1, "numberFormat": 1},
             write_only=("password",),
         ),
+        # looked up by name (resources, roles, products), never streamed
+        EntitySchema(
+            "Resources",
+            ("id", "firstName", "lastName", "userName", "email", "isActive", "resourceType"),
+            required=("firstName", "lastName", "userName", "email"),
+            read_only=("id",),
+            dates=(),
+            has_udfs=False,
+        ),
+        EntitySchema(
+            "Roles",
+            ("id", "name", "description", "isActive"),
+            required=("name",),
+            read_only=("id",),
+            dates=(),
+            has_udfs=False,
+            initial={"isActive": True},
+        ),
+        EntitySchema(
+            "Products",
+            ("id", "name", "description", "isActive", "isSerialized"),
+            # the swagger's ProductModel lists no required fields; a name is the least a product has
+            required=("name",),
+            read_only=("id",),
+            dates=(),
+            has_udfs=False,
+            initial={"isActive": True, "isSerialized": False},
+        ),
     )
 }
+
+#: the entities the simulator keeps only to be looked up by name
+LOOKUPS = ("Resources", "Roles", "Products")
 
 _YES_NO = {"1": "Yes", "0": "No"}
 #: user-defined fields per entity: name -> picklist (None: free text)

@@ -34,6 +34,9 @@ MODELS = {
     "CompanyNotes": "CompanyNoteModel",
     "CompanyTeams": "CompanyTeamModel",
     "ClientPortalUsers": "ClientPortalUserModel",
+    "Resources": "ResourceModel",
+    "Roles": "RoleModel",
+    "Products": "ProductModel",
 }
 
 
