@@ -14,6 +14,14 @@ that does not exist) as HTTP 500 with ``{"errors": [...]}``; those are refusals,
 outages, so 500 is not retried here (502/503/504 and 429 are). The ``errors`` texts
 become the message the user sees.
 
+No tenant's ids ship with the hub: a company the hub creates is owned by the resource
+``HUB_AUTOTASK__ACCOUNT_OWNER`` names (by name, user name or e-mail; default the API
+user's own resource), a configuration item gets the product ``HUB_AUTOTASK__DEVICE_PRODUCT``
+names (per configuration item type: ``HUB_AUTOTASK__DEVICE_PRODUCTS``), and mappings and
+workflows name resources, roles and products by name (:meth:`AutotaskConnector.named`,
+looked up once per run). An unknown name is a :class:`ConfigError` naming the setting or
+field and the valid choices.
+
 Two workflow actions write what has no change timestamp to stream:
 ``set_account_team`` (:mod:`.team`) and ``activate_client_portal`` (:mod:`.portal`).
 """
@@ -77,6 +85,21 @@ class AutotaskSettings(ConnectorSettings):
     impersonation_resource_id: int | None = Field(
         default=None, description="resource the API user acts as (ImpersonationResourceId header)"
     )
+    account_owner: str | None = Field(
+        default=None,
+        description="resource (name, user name or e-mail) that owns the companies the hub creates; "
+        "default: the API user's own resource",
+    )
+    device_product: str | None = Field(
+        default=None,
+        description="name of the product the configuration items the hub creates get "
+        "(Autotask requires one; `hub check autotask` lists the products)",
+    )
+    device_products: dict[str, str] = Field(
+        default_factory=dict,
+        description="configuration item type label -> product name, where the MSP uses several "
+        "(e.g. HUB_AUTOTASK__DEVICE_PRODUCTS__SERVER=Managed Server); others get DEVICE_PRODUCT",
+    )
 
     @field_validator("api_root")
     @classmethod
@@ -127,7 +150,9 @@ class AutotaskConnector(Connector):
         self._zone: dict[str, Any] | None = None
         #: whether the zone was discovered by this process (a 401 then means the credentials)
         self._zone_discovered = False
-        self.vocabulary = Vocabulary(self._entity_information)
+        self.vocabulary = Vocabulary(self._entity_information, self.named)
+        #: active resources, roles and products by entity, read once per run (see :meth:`named`)
+        self._named: dict[str, list[dict[str, Any]]] = {}
 
     # -- HTTP ---------------------------------------------------------------------
 
@@ -315,6 +340,10 @@ class AutotaskConnector(Connector):
     def create(self, entity: str, payload: dict[str, Any]) -> WriteResult:
         spec = self._spec(entity)
         body = {k: v for k, v in payload.items() if k != "id"}
+        if spec.name == "Companies" and body.get("ownerResourceID") in (None, ""):
+            body["ownerResourceID"] = self.account_owner()  # Autotask requires an owner
+        elif spec.name == "ConfigurationItems" and body.get("productID") in (None, ""):
+            body["productID"] = self.device_product(body.get("configurationItemType"))  # and a product
         self._guard_secrets(spec, body, create=True)
         path = spec.collection_path(self._parent_id(spec, None, body))
         return WriteResult(self.item_id(self.call("POST", path, json=body)))
@@ -358,6 +387,76 @@ class AutotaskConnector(Connector):
     def activate_client_portal(self, params: ActivatePortalParams, ctx: ActionContext) -> dict[str, Any]:
         """Create or re-activate a contact's Client Portal user at a security level (by label)."""
         return portal.activate_client_portal(self, params)
+
+    # -- records named by name -----------------------------------------------------
+
+    def named_records(self, entity: str) -> list[dict[str, Any]]:
+        """The active resources, roles or products, read once per connector (per run)."""
+        if entity not in _NAMES:
+            raise ConfigError(f"autotask: {entity} are not looked up by name; these are: {', '.join(_NAMES)}")
+        if entity not in self._named:
+            fields = [f for keys in _NAMES[entity] for f in keys]
+            self._named[entity] = list(self.query_records(entity, cond("eq", "isActive", True), fields=fields))
+        return self._named[entity]
+
+    def named(self, entity: str, name: str, where: str) -> int:
+        """The id of the active resource, role or product called ``name`` (a resource also by
+        user name or e-mail); ``where`` names what asked, for the error that lists the choices."""
+        wanted = " ".join(name.split()).casefold()
+        records = self.named_records(entity)
+        for record in records:
+            if wanted in _names_of(entity, record):
+                return int(record["id"])
+        choices = sorted({_display(entity, r) for r in records}, key=str.casefold)
+        shown = ", ".join(f"'{c}'" for c in choices[:20])
+        if len(choices) > 20:
+            shown += f" and {len(choices) - 20} more"
+        what = entity[:-1].lower()
+        raise ConfigError(f"autotask: no active {what} named {name!r} ({where}); {entity.lower()}: {shown or 'none'}")
+
+    def api_user_resource(self) -> int | None:
+        """The API user's own resource (its user name is the API user name), if readable."""
+        wanted = self.settings.username.casefold()
+        for record in self.query_records("Resources", cond("eq", "userName", self.settings.username),
+                                         fields=["userName", "email", "isActive"]):  # fmt: skip
+            if str(record.get("userName", "")).casefold() == wanted:
+                return int(record["id"])
+        return None
+
+    def account_owner(self) -> int:
+        """``HUB_AUTOTASK__ACCOUNT_OWNER``'s resource, else the API user's own."""
+        if self.settings.account_owner:
+            return self.named("Resources", self.settings.account_owner, "HUB_AUTOTASK__ACCOUNT_OWNER")
+        found = self.api_user_resource()
+        if found is None:
+            raise ConfigError(
+                f"autotask: the API user {self.settings.username!r} has no resource the hub can read to own the "
+                "companies it creates; set HUB_AUTOTASK__ACCOUNT_OWNER to a resource's name (hub check autotask "
+                "lists them)"
+            )
+        return found
+
+    def device_product(self, ci_type: Any = None) -> int:
+        """The product of a new configuration item: by its type (DEVICE_PRODUCTS), else DEVICE_PRODUCT."""
+        label = self.picklist_label("ConfigurationItems", "configurationItemType", ci_type) if ci_type else None
+        by_type = {k.strip().casefold(): v for k, v in self.settings.device_products.items()}
+        if label and label.strip().casefold() in by_type:
+            key = "HUB_AUTOTASK__DEVICE_PRODUCTS__" + label.strip().upper().replace(" ", "_")
+            return self.named("Products", by_type[label.strip().casefold()], key)
+        if not self.settings.device_product:
+            products = ", ".join(f"'{_display('Products', r)}'" for r in self.named_records("Products")[:20])
+            raise ConfigError(
+                "autotask: configuration items need a product and HUB_AUTOTASK__DEVICE_PRODUCT is not set; "
+                f"set it to the name of one of the products: {products or 'none (create one in Autotask)'}"
+            )
+        return self.named("Products", self.settings.device_product, "HUB_AUTOTASK__DEVICE_PRODUCT")
+
+    def query_records(
+        self, entity: str, *filters: dict[str, Any], fields: list[str] | None = None
+    ) -> Iterator[dict[str, Any]]:
+        """Records of any entity (not only the hub's own), e.g. resources for :meth:`named`."""
+        for page in self.query_pages(entity, query_body(*filters, include_fields=fields)):
+            yield from page.records
 
     # -- vocabulary ---------------------------------------------------------------
 
@@ -409,6 +508,28 @@ class AutotaskConnector(Connector):
         from .simulator import build_sandbox
 
         return build_sandbox(**options)
+
+
+#: entity -> the fields a record of it is named by (a resource by its name, user name or e-mail)
+_NAMES: dict[str, tuple[tuple[str, ...], ...]] = {
+    "Resources": (("firstName", "lastName"), ("userName",), ("email",)),
+    "Roles": (("name",),),
+    "Products": (("name",),),
+}
+
+
+def _names_of(entity: str, record: dict[str, Any]) -> set[str]:
+    out = set()
+    for keys in _NAMES[entity]:
+        text = " ".join(str(record.get(k) or "").strip() for k in keys).strip()
+        if text:
+            out.add(" ".join(text.split()).casefold())
+    return out
+
+
+def _display(entity: str, record: dict[str, Any]) -> str:
+    keys = _NAMES[entity][0]
+    return " ".join(str(record.get(k) or "").strip() for k in keys).strip() or str(record.get("id"))
 
 
 def _without_secrets(spec: EntitySpec, record: dict[str, Any]) -> dict[str, Any]:

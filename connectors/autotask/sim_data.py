@@ -230,6 +230,8 @@ SCHEMAS: dict[str, EntitySchema] = {
                 "contactID": "Contacts",
                 "configurationItemID": "ConfigurationItems",
                 "contractID": "Contracts",
+                "assignedResourceID": "Resources",
+                "assignedResourceRoleID": "Roles",
             },
         ),
         EntitySchema(

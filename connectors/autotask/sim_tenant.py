@@ -38,7 +38,7 @@ PROFILES = ("sandbox", "real-like")
 #: the sandbox's resources: id -> (first name, last name)
 _SANDBOX_PEOPLE = {
     RESOURCES[0]: ("Alex", "Morgan"),
-    RESOURCES[1]: ("Sam", "Carter"),
+    RESOURCES[1]: ("Service", "Technician"),  # the break/fix workflow's default technician
     RESOURCES[2]: ("Jordan", "Lee"),
     RESOURCES[3]: ("Admin", "Administrator"),
     RESOURCES[4]: ("Pat", "Kim"),

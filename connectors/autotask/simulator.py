@@ -1051,17 +1051,20 @@ class AutotaskControl:
 
 
 def build_sandbox(**options: Any) -> Sandbox:
-    """``size`` (companies), ``seed``, ``webhook_url``, ``hourly_budget``, ``page_size``."""
+    """``size`` (companies), ``seed``, ``webhook_url``, ``hourly_budget``, ``page_size``, ``profile``."""
     sim = AutotaskSimulator(**options)
 
     def settings(base_url: str) -> dict[str, Any]:
-        return {
+        values = {
             "username": sim.username,
             "secret": sim.secret,
             "integration_code": sim.integration_code,
             "api_root": f"{base_url.rstrip('/')}{ROOT_PREFIX}/",
             "webhook_secret": sim.webhook_secret,
         }
+        if sim.profile == "sandbox":  # set up as an MSP would; a real-like database is not (hub check)
+            values["device_product"] = sim.tenant.products[min(sim.tenant.products)]["name"]
+        return values
 
     return Sandbox(
         app=build_app(sim), settings=settings, control=AutotaskControl(sim), extra={"simulator": sim}
