@@ -136,7 +136,7 @@ class WriteRunner:
             raw
             for page in stream.read(since=None)
             for raw in page.records
-            if all(_same(get_path(raw, f), v) for f, v in where.items())
+            if all(_is(connector, spec.entity, f, get_path(raw, f), v) for f, v in where.items())
         ]
         return {
             "records": json_safe(records),
@@ -270,6 +270,14 @@ def _contains(record: Any, want: Any) -> bool:
         named = {str(i.get("name")): i for i in record if isinstance(i, dict)}
         return all(_contains(named.get(str(i["name"])), i) for i in want)
     return _same(record, want)
+
+
+def _is(connector: Connector, entity: str, field: str, found: Any, want: Any) -> bool:
+    """A ``where`` condition: the vendor value, or its picklist label (so workflows name
+    picklist values by label, never by one tenant's code)."""
+    if _same(found, want):
+        return True
+    return isinstance(want, str) and found is not None and _same(connector.picklist_label(entity, field, found), want)
 
 
 def _same(found: Any, want: Any) -> bool:
