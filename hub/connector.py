@@ -46,8 +46,10 @@ __all__ = [
     "Connector",
     "ConnectorContext",
     "Event",
+    "Finding",
     "KeyValueStore",
     "MemoryKeyValueStore",
+    "Need",
     "NextUrlPaginator",
     "OffsetPaginator",
     "Page",
@@ -295,6 +297,43 @@ class CheckResult:
     details: dict[str, str] = field(default_factory=dict)
 
 
+@dataclass(frozen=True)
+class Need:
+    """Something the hub's mappings, workflows or settings name in the vendor's tenant.
+
+    ``kind`` is ``field`` (a vendor field path the mapping reads or writes: a UDF, say;
+    ``picklist`` tells whether it holds picklist values) or ``value`` (a label or name the
+    hub writes to ``field``: a ticket status, a classification, a resource). ``source``
+    says who names it (a mapping field, a workflow step, a setting), so the user knows what
+    to change instead; ``required`` is false for values the hub only reads (a missing one
+    is data, not an error).
+    """
+
+    kind: str
+    entity: str
+    field: str
+    value: str | None = None
+    source: str = ""
+    required: bool = True
+    picklist: bool = False
+
+
+@dataclass
+class Finding:
+    """What the tenant has of one :class:`Need` (or of a connector setting): ``ok``, or
+    what is missing (``detail``, with the valid choices), what to create where (``fix``)
+    and whether ``hub check --fix`` can create it through the API (``fixable``)."""
+
+    what: str
+    ok: bool
+    detail: str = ""
+    fix: str = ""
+    fixable: bool = False
+    required: bool = True
+    source: str = ""
+    need: Need | None = None
+
+
 @dataclass
 class ActionContext:
     """Where an action runs: its idempotency key is stable across retries of one step."""
@@ -483,6 +522,16 @@ class Connector(ABC):
     @abstractmethod
     def check(self) -> CheckResult:
         """Verify credentials and connectivity; raise a typed error on failure."""
+
+    def readiness(self, needs: list[Need]) -> list[Finding]:
+        """Whether this tenant has what ``needs`` name (and what the connector's own settings
+        name), one :class:`Finding` each; connectors whose vendor has no tenant-defined
+        vocabulary check nothing."""
+        return []
+
+    def fix(self, findings: list[Finding]) -> list[str]:
+        """Create what the fixable findings lack through the vendor's API; one line each."""
+        raise ConfigError(f"{self.name} cannot create what is missing through its API")
 
     # -- writes -------------------------------------------------------------------
 

@@ -43,7 +43,9 @@ from hub.sdk import (
     ConnectorSettings,
     ErrorPolicy,
     Event,
+    Finding,
     HttpClient,
+    Need,
     NotFoundError,
     Page,
     RateLimit,
@@ -55,7 +57,7 @@ from hub.sdk import (
     action,
 )
 
-from . import portal, team
+from . import portal, readiness, team
 from .entities import ENTITIES, EntitySpec
 from .portal import ActivatePortalParams, check_password, generate_password
 from .query import cond, query_body
@@ -414,6 +416,10 @@ class AutotaskConnector(Connector):
         what = entity[:-1].lower()
         raise ConfigError(f"autotask: no active {what} named {name!r} ({where}); {entity.lower()}: {shown or 'none'}")
 
+    def forget_named(self) -> None:
+        """Read resources, roles and products again (after ``hub check --fix`` created some)."""
+        self._named.clear()
+
     def api_user_resource(self) -> int | None:
         """The API user's own resource (its user name is the API user name), if readable."""
         wanted = self.settings.username.casefold()
@@ -467,6 +473,14 @@ class AutotaskConnector(Connector):
         return self.vocabulary.value(entity, field, label)
 
     # -- check --------------------------------------------------------------------
+
+    def readiness(self, needs: list[Need]) -> list[Finding]:
+        """What this database has of what the hub names (see :mod:`.readiness`)."""
+        return readiness.readiness(self, needs)
+
+    def fix(self, findings: list[Finding]) -> list[str]:
+        """Create the missing UDFs, list-UDF values, roles and products (see :mod:`.readiness`)."""
+        return readiness.fix(self, findings)
 
     def check(self) -> CheckResult:
         zone = self.zone()

@@ -261,8 +261,6 @@ class AutotaskSimulator:
     # -- vocabulary ---------------------------------------------------------------------
 
     def field_info(self, entity: str) -> list[dict[str, Any]]:
-        if entity == "UserDefinedFieldDefinitions":
-            return _udf_definition_fields()
         schema = self.tenant.schemas[entity]
         out = []
         for name in schema.fields:
@@ -444,6 +442,23 @@ class AutotaskSimulator:
                 check_portal_user(self.tables, current, changes, hidden.get("password"))
         except RuleError as exc:
             raise ApiError(500, str(exc)) from None
+
+    def udf_definitions(self, search: Any) -> list[dict[str, Any]]:
+        """``UserDefinedFieldDefinitions/query`` by ``name`` (``eq``): id, name, udfType, dataType."""
+        wanted = None
+        for item in (search or {}).get("Filter") or [] if isinstance(search, dict) else []:
+            if isinstance(item, dict) and item.get("field") == "name" and item.get("op") == "eq":
+                wanted = str(item.get("value")).casefold()
+        with self.lock:
+            found = []
+            for (entity, name), udf_id in sorted(self.tenant.udf_ids.items(), key=lambda kv: kv[1]):
+                if entity not in self.tenant.udfs or name not in self.tenant.udfs[entity]:
+                    continue
+                if wanted is None or name.casefold() == wanted:
+                    udf_type = next(k for k, v in UDF_TYPES.items() if UDF_TYPE_ENTITIES[v] == entity)
+                    data_type = 1 if self.tenant.udfs[entity][name] is None else 4
+                    found.append({"id": udf_id, "name": name, "udfType": udf_type, "dataType": data_type})
+            return found
 
     def define_udf(self, body: Any) -> int:
         """``POST V1.0/UserDefinedFieldDefinitions``: a new UDF of one entity (name, udfType,
@@ -709,6 +724,13 @@ _SINGULAR = {
 }
 
 
+def _page(items: list[dict[str, Any]]) -> dict[str, Any]:
+    return {
+        "items": items,
+        "pageDetails": {"count": len(items), "requestCount": MAX_RECORDS, "prevPageUrl": None, "nextPageUrl": None},
+    }
+
+
 def _udf_definition_fields() -> list[dict[str, Any]]:
     """``UserDefinedFieldDefinitions/entityInformation/fields``: the two picklists a create needs."""
     out = []
@@ -813,6 +835,8 @@ def build_app(sim: AutotaskSimulator) -> Any:
         )
 
     def do_query(request: Request, actor: int, body: Any) -> Any:
+        if request.path_params["entity"].casefold() == "userdefinedfielddefinitions":
+            return _page(sim.udf_definitions(body))
         hook = hook_resource(request.path_params["entity"])
         if hook is not None:
             if not isinstance(body, dict):
@@ -870,6 +894,8 @@ def build_app(sim: AutotaskSimulator) -> Any:
         hook = hook_resource(request.path_params["entity"])
         if hook is not None and hook[1] == "fields":
             return {"fields": sim.hook_field_info(hook[0])}
+        if request.path_params["entity"].casefold() == "userdefinedfielddefinitions":
+            return {"fields": _udf_definition_fields()}
         return {"fields": sim.field_info(_entity(request.path_params["entity"]))}
 
     def do_udfs(request: Request, actor: int, body: Any) -> Any:

@@ -120,6 +120,10 @@ class Vocabulary:
             }
         return self._cache[key]
 
+    def forget(self) -> None:
+        """Read the definitions again (after ``hub check --fix`` created UDFs or values)."""
+        self._cache.clear()
+
     def field(self, entity: str, field_path: str) -> FieldInfo | None:
         """The definition behind a mapping path (a plain field or a UDF path)."""
         udf = udf_name(field_path)
