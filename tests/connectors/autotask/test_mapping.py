@@ -80,7 +80,7 @@ def test_company_labels_and_service_model():
     payload = MAPPING.entity("Companies").to_vendor(
         org.model_copy(update={"account_type": AccountType.inactive}), VOCAB
     )
-    assert payload["companyType"] == 5 and payload["classification"] == 101
+    assert payload["companyType"] == 4 and payload["classification"] == 101  # "Dead": the label written for inactive
     assert payload["userDefinedFields"][0] == {"name": "Help Desk", "value": "1"}
     assert "service_model" not in payload
 
