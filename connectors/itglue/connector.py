@@ -39,8 +39,10 @@ from hub.sdk import (
     ConnectorContext,
     ConnectorSettings,
     ErrorPolicy,
+    Finding,
     HttpClient,
     HttpError,
+    Need,
     NotFoundError,
     RateLimit,
     RecordRejected,
@@ -254,6 +256,34 @@ class ITGlueConnector(Connector):
                 "request budget": f"{s.rate_limit_requests} per {s.rate_limit_seconds:g}s",
             },
         )
+
+    def readiness(self, needs: list[Need]) -> list[Finding]:
+        """The Site Summary type's fields the mapping names by label (``labels.<Label>``) and the
+        organization type and status labels it writes; IT Glue's own fields need no check."""
+        site_type = self.site_summary_type(refresh=True)
+        out = []
+        for need in needs:
+            what = f"{need.entity}.{need.field}" + (f" {need.value!r}" if need.value else "")
+            if need.kind == "field" and need.entity == "site_summaries" and need.field.startswith("labels."):
+                label = need.field.removeprefix("labels.")
+                try:
+                    site_type.field_by_label(label)
+                    out.append(Finding(what=what, ok=True, detail="present", source=need.source, need=need))
+                except ConfigError as exc:
+                    out.append(Finding(what=what, ok=False, detail=str(exc), source=need.source, need=need,
+                                       fix=f"add the field {label!r} to the flexible asset type {site_type.name!r} "
+                                       "(Account > Customize > Flexible Asset Types)"))  # fmt: skip
+            elif need.kind == "value" and need.field in PICKLISTS:
+                try:
+                    self.picklist_value(need.entity, need.field, need.value)
+                    out.append(Finding(what=what, ok=True, detail="present", required=need.required,
+                                       source=need.source, need=need))  # fmt: skip
+                except ConfigError as exc:
+                    out.append(Finding(what=what, ok=False, detail=str(exc), required=need.required,
+                                       source=need.source, need=need,
+                                       fix=f"add {need.value!r} in Account > Customize (organization types and "
+                                       "statuses)"))  # fmt: skip
+        return out
 
     # -- writes ------------------------------------------------------------------
 
