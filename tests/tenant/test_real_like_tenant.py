@@ -120,7 +120,8 @@ def test_hub_check_names_what_to_set_then_every_job_runs_clean(
     task = nc.raise_alert(device, "Disk Space", "C:", "Failed")
     opened = sync(capsys, "rmm-alerts")
     assert opened["created"] == 1
-    [ticket] = [t for t in sim.tables["Tickets"].records.values() if (t.get("externalID") or "").startswith("ncentral|")]
+    tickets = sim.tables["Tickets"].records.values()
+    [ticket] = [t for t in tickets if (t.get("externalID") or "").startswith("ncentral|")]
     codes = sim.tenant.schemas["Tickets"].picklists
     assert ticket["companyID"] == linked[nc.devices[device]["customerId"]]
     assert ticket["configurationItemID"] == items[nc.serials[device]]["id"]
