@@ -6,7 +6,7 @@ from __future__ import annotations
 import pytest
 
 from hub.mapping import load_mapping
-from hub.sdk import ConfigError, ContactRole, RecordRejected, SiteSummary, VendorError
+from hub.sdk import ConfigError, ContactRole, Need, RecordRejected, SiteSummary, VendorError
 
 from .conftest import Sim
 
@@ -277,3 +277,19 @@ def test_picklist_labels_and_unknown_label(sim: Sim) -> None:
         connector.picklist_value("organizations", "attributes.organization-type-id", "Reseller")
     assert "Customer" in str(err.value) and "Prospect" in str(err.value)
     assert ContactRole  # roles are not written to IT Glue contacts (see docs)
+
+
+def test_readiness_names_the_site_summary_fields_and_labels_the_tenant_lacks(sim: Sim) -> None:
+    connector = sim.make()
+    needs = [
+        Need("field", "site_summaries", "labels.Points of Contact", source="mapping itglue.yaml"),
+        Need("field", "site_summaries", "labels.Favourite Colour", source="mapping itglue.yaml"),
+        Need("value", "organizations", "attributes.organization-type-id", "Customer", picklist=True),
+        Need("value", "organizations", "attributes.organization-type-id", "Reseller", picklist=True),
+    ]
+    found = {f.what: f for f in connector.readiness(needs)}
+    assert found["site_summaries.labels.Points of Contact"].ok
+    colour = found["site_summaries.labels.Favourite Colour"]
+    assert not colour.ok and "Points of Contact" in colour.detail and "Flexible Asset Types" in colour.fix
+    assert found["organizations.attributes.organization-type-id 'Customer'"].ok
+    assert not found["organizations.attributes.organization-type-id 'Reseller'"].ok
