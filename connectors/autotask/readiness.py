@@ -194,7 +194,7 @@ def fix(connector: AutotaskConnector, findings: list[Finding]) -> list[str]:
         if need.kind == "value" and udf is not None and need.value:
             udf_id = created_udfs.get((need.entity, udf)) or _udf_id(connector, need.entity, udf)
             connector.call("POST", f"V1.0/UserDefinedFields/{udf_id}/ListItems",
-                           json={"udfFieldId": udf_id, "valueForDisplay": need.value, "isActive": True})  # fmt: skip
+                           json={"udfFieldId": udf_id, "valueForDisplay": need.value})  # fmt: skip
             lines.append(f"added {need.value!r} to the UDF {udf!r} of {need.entity}")
         elif need.entity in ("Products", "Roles") or (need.kind == "value" and udf is None):
             entity = need.entity if need.entity in ("Products", "Roles") else _reference(connector, need)

@@ -445,7 +445,7 @@ class EntitySync:
             return out
         send = dict(payload)
         if op == "create":
-            for path, value in self.tmap.spec.constants.items():  # on creates only; mapped fields win
+            for path, value in self.tmap.constants(self.target).items():  # on creates only; mapped fields win
                 if get_path(send, path) is None:
                     set_path(send, path, value)
         # a later record with the same match key must not create it again while this is in flight

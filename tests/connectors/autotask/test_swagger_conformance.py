@@ -204,3 +204,30 @@ def test_query_example_request_matches_what_the_connector_builds():
         include_fields=["title", "status", "companyID", "lastActivityDate"],
     )
     assert json.loads(json.dumps(built)) == expected
+
+
+def test_what_hub_check_fix_sends_is_in_the_swagger_models(swagger, sandbox_factory):
+    from connectors.autotask import AutotaskSettings
+    from hub.app import Hub
+    from hub.readiness import collect_needs
+
+    from .conftest import make_connector
+
+    sandbox, url = sandbox_factory(profile="real-like")
+    connector = make_connector(AutotaskSettings(**sandbox.settings(url)))
+    with Hub() as hub:
+        needs = collect_needs(hub, "autotask")
+    created = connector.fix([f for f in connector.readiness(needs) if f.fixable and not f.ok])
+    assert created
+    models = {
+        "userdefinedfielddefinitions": "UserDefinedFieldDefinitionModel",
+        "listitems": "UserDefinedFieldListItemModel",
+        "roles": "RoleModel",
+        "products": "ProductModel",
+    }
+    sent = [r for r in sandbox.control.requests if r["method"] == "POST" and "/query" not in r["path"]]
+    assert {r["path"].rsplit("/", 1)[-1].casefold() for r in sent} == {"userdefinedfielddefinitions", "listitems",
+                                                                       "roles"}  # fmt: skip
+    for request in sent:
+        props = _props(swagger, models[request["path"].rsplit("/", 1)[-1].casefold()])
+        assert {k.casefold() for k in request["json"]} <= props, request
