@@ -55,6 +55,7 @@ __all__ = [
     "FieldMap",
     "MappingFile",
     "MatchRule",
+    "NoMappingFile",
     "UnmappedValues",
     "UnresolvedRef",
     "Vocabulary",
@@ -762,6 +763,10 @@ def exact_key(record: Record, rule: MatchRule) -> str | None:
 # -- loading ------------------------------------------------------------------------------
 
 
+class NoMappingFile(ConfigError):
+    """A connector with no mapping file (it maps no records: an action-only plugin)."""
+
+
 def _builtin_dir() -> Path:
     return Path(str(resources.files("mappings")))
 
@@ -775,7 +780,7 @@ def mapping_path(connector: str, dirs: Iterable[Path] = ()) -> Path:
     builtin = _builtin_dir() / f"{connector}.yaml"
     if builtin.is_file():
         return builtin
-    raise ConfigError(f"no mapping file for connector {connector!r} (looked for {connector}.yaml)")
+    raise NoMappingFile(f"no mapping file for connector {connector!r} (looked for {connector}.yaml)")
 
 
 @cache

@@ -29,7 +29,7 @@ from typing import TYPE_CHECKING, Any
 
 from hub.connector import Need
 from hub.errors import ConfigError
-from hub.mapping import BoundMapping, Labelled, Mapping
+from hub.mapping import BoundMapping, Labelled, Mapping, NoMappingFile
 from hub.workflow.definition import WorkflowDefinition, WriteSpec
 from hub.workflow.library import WorkflowLibrary
 
@@ -42,8 +42,11 @@ _VARS = re.compile(r"\bvars\.([A-Za-z_][A-Za-z0-9_]*)")
 
 
 def collect_needs(hub: Hub, connector: str) -> list[Need]:
-    """Every need of ``connector``'s tenant, without duplicates (the first source kept)."""
-    mapping = hub.mapping(connector)
+    """Every need of ``connector``'s tenant, without duplicates (a write's kept over a read's)."""
+    try:
+        mapping = hub.mapping(connector)
+    except NoMappingFile:  # it maps no records, so no mapping, workflow or setting names anything there
+        return []
     needs: list[Need] = [*_mapping_needs(mapping)]
     library = WorkflowLibrary(hub.plugins.dirs("hub_workflow_dirs"), hub.settings.workflows_dir)
     for source in library.sources().values():
