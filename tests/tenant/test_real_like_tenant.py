@@ -4,7 +4,7 @@ The Autotask simulator plays a database unlike its sandbox (see connectors/autot
 sim_tenant.py): other picklist codes and resource, role and product ids, a queue,
 source and status named otherwise, UDFs missing, classifications the mapping does not
 know ("CM", an inactive "Gold"), two companies named alike. N-central has devices at
-sites; IT Glue's Site Summaries carry an uploaded file.
+sites and other org unit and device ids; IT Glue's Site Summaries carry an uploaded file.
 """
 
 from __future__ import annotations
@@ -25,7 +25,7 @@ pytestmark = [
     pytest.mark.sandboxes(
         autotask={"size": 60, "seed": 4, "profile": "real-like"},
         itglue={"size": 8, "seed": 3},
-        ncentral={"size": 50, "seed": 3, "alerts": 0},
+        ncentral={"size": 50, "seed": 3, "alerts": 0, "id_base": 4_200_000},
         quickbooks={"size": 4, "seed": 2},
     ),
 ]
