@@ -31,7 +31,7 @@ from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
 from hub.connector import Connector, Stream, WriteResult
-from hub.errors import NotFoundError, RecordRejected
+from hub.errors import ConfigError, NotFoundError, RecordRejected
 from hub.logging import get_logger
 from hub.mapping import BoundMapping, UnresolvedRef
 from hub.models import Alert, AlertSeverity, AlertState, ExternalRef, Note, Ticket
@@ -243,6 +243,9 @@ class AlertSync:
             raise RecordRejected(
                 f"{exc}: link the {self.step.rmm} customer to a {self.step.psa} company (hub sync rmm-devices)"
             ) from None
+        except ConfigError as exc:  # a label of HUB_RMM_ALERTS__* this PSA does not have
+            raise ConfigError(f"{exc} (named by the HUB_RMM_ALERTS__* settings; hub check {self.step.psa} lists "
+                              "what is missing)") from None  # fmt: skip
         return ticket, payload
 
     def _counterpart(self, ref: ExternalRef) -> str | None:

@@ -325,3 +325,16 @@ def test_the_ticket_says_when_the_alert_began_in_the_msp_s_time_zone(
     [ticket] = alert_tickets(sim)[key(device, "Disk Space", "C:")]
     local = began.astimezone(ZoneInfo("America/New_York"))
     assert f"since {local:%Y-%m-%d %H:%M} (America/New_York)" in ticket["description"]
+
+
+def test_a_queue_label_the_psa_lacks_stops_the_run_with_one_line_naming_the_setting(
+    sandboxes: SandboxSet, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    nc = sandboxes.control("ncentral")
+    link(sandboxes, capsys)
+    nc.raise_alert(nc.devices_by_org_unit[nc.customer_ids[0]][0], "CPU", "", "Failed")
+    monkeypatch.setenv("HUB_RMM_ALERTS__QUEUE", "Alerts Queue")
+    code, _, err = run_cli(["sync", "rmm-alerts", "--json"], capsys)
+    line = err.strip().splitlines()[-1]
+    assert code == 2 and "no value labelled 'Alerts Queue'" in line and "'Monitoring Alert'" in line
+    assert "HUB_RMM_ALERTS__" in line and "hub check autotask" in line
