@@ -12,6 +12,7 @@ from hub.connector import Connector, ConnectorContext
 from hub.http import RetryPolicy
 from hub.logging import configure_logging
 from hub.mapping import Mapping, load_mapping
+from hub.mapping import configure as configure_mapping
 from hub.plugins import HubPlugins
 from hub.ratelimit import RateLimiter
 from hub.secretkey import master_key
@@ -40,6 +41,7 @@ class Hub:
         connector_overrides: dict[str, dict[str, Any]] | None = None,
     ) -> None:
         self.settings = settings or load_settings()
+        configure_mapping(phone_region=self.settings.phone_region)
         if not structlog.is_configured():
             # Embedded use (tests, scripts): logs go to stderr, never into a caller's stdout.
             configure_logging(json=self.settings.log_json, level=self.settings.log_level)
@@ -69,6 +71,7 @@ class Hub:
         return ConnectorContext(
             state=self.store.kv(f"connector:{name}"),
             clock=self.clock,
+            zone=self.settings.zone,
             documents_root=self.settings.documents_root,
             transport=self.transport,
             retry=self.retry,

@@ -25,7 +25,7 @@ import hashlib
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, datetime, tzinfo
 from pathlib import Path
 from typing import Any, ClassVar, Protocol
 
@@ -47,8 +47,10 @@ __all__ = [
     "Connector",
     "ConnectorContext",
     "Event",
+    "Finding",
     "KeyValueStore",
     "MemoryKeyValueStore",
+    "Need",
     "NextUrlPaginator",
     "OffsetPaginator",
     "Page",
@@ -120,10 +122,13 @@ class MemoryKeyValueStore:
 
 @dataclass
 class ConnectorContext:
-    """What the hub gives a connector: durable state, a clock, paths, a test transport."""
+    """What the hub gives a connector: durable state, a clock, paths, a test transport, and
+    the MSP's time zone (``HUB_TIMEZONE``) for every date shown to a person or written as a
+    date (a file named by the day it was signed, an invoice date)."""
 
     state: KeyValueStore = field(default_factory=MemoryKeyValueStore)
     clock: Clock = field(default_factory=SystemClock)
+    zone: tzinfo = UTC
     documents_root: Path = Path("./client-folders")
     transport: httpx.BaseTransport | None = None
     retry: RetryPolicy | None = None
@@ -314,6 +319,43 @@ class CheckResult:
 
     ok: bool
     details: dict[str, str] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class Need:
+    """Something the hub's mappings, workflows or settings name in the vendor's tenant.
+
+    ``kind`` is ``field`` (a vendor field path the mapping reads or writes: a UDF, say;
+    ``picklist`` tells whether it holds picklist values) or ``value`` (a label or name the
+    hub writes to ``field``: a ticket status, a classification, a resource). ``source``
+    says who names it (a mapping field, a workflow step, a setting), so the user knows what
+    to change instead; ``required`` is false for values the hub only reads (a missing one
+    is data, not an error).
+    """
+
+    kind: str
+    entity: str
+    field: str
+    value: str | None = None
+    source: str = ""
+    required: bool = True
+    picklist: bool = False
+
+
+@dataclass
+class Finding:
+    """What the tenant has of one :class:`Need` (or of a connector setting): ``ok``, or
+    what is missing (``detail``, with the valid choices), what to create where (``fix``)
+    and whether ``hub check --fix`` can create it through the API (``fixable``)."""
+
+    what: str
+    ok: bool
+    detail: str = ""
+    fix: str = ""
+    fixable: bool = False
+    required: bool = True
+    source: str = ""
+    need: Need | None = None
 
 
 @dataclass
@@ -530,6 +572,16 @@ class Connector(ABC):
     @abstractmethod
     def check(self) -> CheckResult:
         """Verify credentials and connectivity; raise a typed error on failure."""
+
+    def readiness(self, needs: list[Need]) -> list[Finding]:
+        """Whether this tenant has what ``needs`` name (and what the connector's own settings
+        name), one :class:`Finding` each; connectors whose vendor has no tenant-defined
+        vocabulary check nothing."""
+        return []
+
+    def fix(self, findings: list[Finding]) -> list[str]:
+        """Create what the fixable findings lack through the vendor's API; one line each."""
+        raise ConfigError(f"{self.name} cannot create what is missing through its API")
 
     # -- writes -------------------------------------------------------------------
 

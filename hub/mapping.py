@@ -8,31 +8,45 @@ the same name in ``HUB_MAPPINGS_DIR``. A mapping says, per vendor entity:
 * ``fields``: core field path <- vendor field path, with an optional picklist lookup,
   value map (vendor label -> core value), named transforms, a reference kind, a
   default and a direction (``both``, ``read``, ``write``);
-* ``constants``: vendor fields set on create;
+* ``constants``: vendor fields set on create; ``{label: ...}`` names a picklist value or
+  a named record (a product, a resource) that the connector resolves per tenant, so no
+  tenant's ids ship in a mapping;
 * ``match``: how an unlinked record finds its counterpart (crosswalk first, always);
 * ``owned``: the core fields this system owns in a two-way job.
 
 Paths are dotted. Core paths reach into ``address.city``, ``udfs.<label>`` and
 ``roles.<role>`` (a boolean: the contact has that role). Vendor paths reach into nested
 objects and into lists of named items: ``userDefinedFields[name=Help Desk].value``.
+
+A vendor value that a field's ``values`` map does not know (a classification added in
+the vendor after the mapping was written) is data, not an error: the core field is left
+unset (or ``other`` where the core model has that value), the label is warned about once
+per run and counted (:func:`track_unmapped`), and the record is still read.
 """
 
 from __future__ import annotations
 
 import re
+import threading
 import unicodedata
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
 from enum import Enum
 from functools import cache
 from importlib import resources
 from pathlib import Path
-from typing import Any, Literal, NamedTuple, Protocol
+from typing import Any, Literal, NamedTuple, Protocol, get_args
 
+import phonenumbers
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from hub.errors import ConfigError, RecordRejected
+from hub.logging import get_logger
 from hub.models import KINDS, ExternalRef, Record, model_for_kind
 from hub.yamlfile import LocatedError, validate_yaml, yaml_problems
+
+log = get_logger("hub.mapping")
 
 __all__ = [
     "NORMALIZERS",
@@ -41,33 +55,51 @@ __all__ = [
     "FieldMap",
     "MappingFile",
     "MatchRule",
+    "NoMappingFile",
+    "UnmappedValues",
     "UnresolvedRef",
     "Vocabulary",
+    "configure",
+    "exact_key",
     "get_path",
     "load_mapping",
     "mapping_problems",
     "match_key",
     "set_path",
+    "track_unmapped",
 ]
 
 
 # -- named transforms and normalizers ---------------------------------------------------
 
 
+#: the region (ISO 3166 code) whose dialling rules read a number written without a
+#: country code (``HUB_PHONE_REGION``; set by :func:`configure`)
+_phone_region = "US"
+
+
+def configure(*, phone_region: str) -> None:
+    """Process-wide mapping settings, from the hub's settings (``Hub`` calls it)."""
+    global _phone_region
+    _phone_region = phone_region.upper()
+
+
 def _phone(value: Any) -> Any:
+    """A phone number in E.164 (``+61298765432``), read with the MSP's region's dialling
+    rules (``02 9876 5432`` in AU); a text that is no valid number stays as written rather
+    than become a wrong number."""
     if value is None:
         return None
     text = str(value).strip()
     if not text:
         return None
-    plus = text.startswith("+")
-    digits = re.sub(r"\D", "", text)
-    if not digits:
+    try:
+        number = phonenumbers.parse(text, _phone_region)
+    except phonenumbers.NumberParseException:
         return text
-    if not plus and len(digits) == 10:  # North American numbers without country code
-        digits = "1" + digits
-        plus = True
-    return ("+" if plus else "") + digits
+    if not phonenumbers.is_valid_number(number):
+        return text
+    return phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)
 
 
 def _email(value: Any) -> Any:
@@ -143,20 +175,35 @@ TRANSFORMS: dict[str, Callable[[Any], Any]] = {
     "empty_none": _empty_none,
 }
 
-_ORG_SUFFIXES = re.compile(
-    r"\b(incorporated|inc|llc|l\.l\.c|ltd|limited|co|corp|corporation|company|plc|gmbh|pty|the)\b\.?"
+#: legal forms dropped from the end of a name ("l.l.c." is read as "llc")
+_LEGAL_FORMS = frozenset(
+    "incorporated inc llc ltd limited co corp corporation company plc gmbh pty ag sa sarl bv nv llp lp".split()
 )
+#: words that never make a name on their own
+_STOP_WORDS = frozenset({"the", "and", "of"})
 
 
 def _norm_org_name(value: Any) -> str | None:
-    """'The Acme  Co., Inc.' and 'acme' are one organization; exact names duplicate."""
+    """'The Acme  Co., Inc.' and 'acme' are one organization; exact names duplicate.
+
+    Only a leading "the" and trailing legal forms (with the "&"/"and" before them) are
+    dropped, and only while a significant word remains: "The Company Store" keeps
+    "company store" and "Corp & Co" stays "corp and co", never a bare stop word.
+    """
     if not isinstance(value, str) or not value.strip():
         return None
     text = unicodedata.normalize("NFKD", value).encode("ascii", "ignore").decode().lower()
-    text = text.replace("&", " and ")
-    text = _ORG_SUFFIXES.sub(" ", text)
-    text = re.sub(r"[^a-z0-9]+", "", text)
-    return text or None
+    text = re.sub(r"(?<=\w)\.(?=\w)", "", text.replace("&", " and "))  # l.l.c -> llc
+    words = re.findall(r"[a-z0-9]+", text)
+
+    def significant(rest: list[str]) -> bool:
+        return any(w not in _LEGAL_FORMS and w not in _STOP_WORDS for w in rest)
+
+    while len(words) > 1 and (words[-1] in _LEGAL_FORMS or words[-1] in _STOP_WORDS) and significant(words[:-1]):
+        words.pop()
+    if len(words) > 1 and words[0] == "the" and significant(words[1:]):
+        words.pop(0)
+    return "".join(words) or None
 
 
 def _norm_domain(value: Any) -> str | None:
@@ -166,7 +213,8 @@ def _norm_domain(value: Any) -> str | None:
     return email.rsplit("@", 1)[1]
 
 
-#: Named normalizers for match keys.
+#: Named normalizers for match keys; all but ``exact`` may give distinct records one key,
+#: so the sync also keeps each record's exact value to tell them apart (see :func:`exact_key`).
 NORMALIZERS: dict[str, Callable[[Any], Any]] = {
     "exact": lambda v: v if v not in ("", None) else None,
     "org_name": _norm_org_name,
@@ -345,6 +393,14 @@ class MatchRule(BaseModel):
         return name
 
 
+class Labelled(BaseModel):
+    """A constant named by its label or name, resolved per tenant (``{label: Task Notes}``)."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    label: str = Field(min_length=1)
+
+
 class EntityMapping(BaseModel):
     """One vendor entity <-> one core kind."""
 
@@ -353,7 +409,9 @@ class EntityMapping(BaseModel):
     kind: str
     id_field: str = "id"
     fields: dict[str, FieldMap]
-    constants: dict[str, Any] = Field(default_factory=dict, description="vendor fields set on create")
+    constants: dict[str, Labelled | Any] = Field(
+        default_factory=dict, description="vendor fields set on create ({label: ...}: resolved per tenant)"
+    )
     match: list[MatchRule] = Field(default_factory=list)
     owned: list[str] = Field(default_factory=list, description="core fields this system owns")
     active_field: str | None = Field(default=None, description="core field that says active/inactive")
@@ -477,6 +535,68 @@ class _Read(NamedTuple):
     read: tuple[Callable[[Any], Any], ...]  # one reader, or one per joined vendor path
     joined: bool
     transforms: tuple[Callable[[Any], Any], ...]
+    #: whether ``values`` is the whole vocabulary (a picklist, an enum or a flag): a value it
+    #: does not know is unmapped; otherwise ``values`` only translates a few and others pass
+    closed: bool
+    #: the core value of a label a closed ``values`` does not know: ``other`` where the field has it
+    unknown: Any
+
+
+class UnmappedValues:
+    """Vendor values a mapping's ``values`` did not know, in one run: warned once per
+    (system, entity, field, label), counted every time (the run summary's ``unmapped_values``)."""
+
+    def __init__(self) -> None:
+        self.count = 0
+        self.labels: dict[tuple[str, str, str, str], int] = {}
+        self._lock = threading.Lock()
+
+    def add(self, system: str, entity: str, field: str, label: str) -> None:
+        key = (system, entity, field, label)
+        with self._lock:
+            self.count += 1
+            first = key not in self.labels
+            self.labels[key] = self.labels.get(key, 0) + 1
+        if first:
+            log.warning(
+                "mapping.unmapped_value", system=system, entity=entity, field=field, label=label,
+                detail="no mapped value: the core field is left unset; add the label to the mapping's values",
+            )  # fmt: skip
+
+
+_UNMAPPED: ContextVar[UnmappedValues | None] = ContextVar("hub_unmapped_values", default=None)
+
+
+@contextmanager
+def track_unmapped(tracker: UnmappedValues | None = None) -> Iterator[UnmappedValues]:
+    """Collect the unmapped values of the records mapped inside the block (one run)."""
+    tracker = tracker if tracker is not None else UnmappedValues()
+    token = _UNMAPPED.set(tracker)
+    try:
+        yield tracker
+    finally:
+        _UNMAPPED.reset(token)
+
+
+def _core_types(model: type[Record], core_path: str) -> list[Any]:
+    """The types a top-level core field accepts (``X | None`` unwrapped); [] for nested paths."""
+    info = model.model_fields.get(core_path) if "." not in core_path else None
+    return [] if info is None else [info.annotation, *get_args(info.annotation)]
+
+
+def _closed(model: type[Record], core_path: str, fm: FieldMap) -> bool:
+    """Whether a field's ``values`` are its whole vocabulary (see :class:`_Read`)."""
+    if fm.picklist:
+        return True
+    return any(t is bool or (isinstance(t, type) and issubclass(t, Enum)) for t in _core_types(model, core_path))
+
+
+def _unknown_value(model: type[Record], core_path: str) -> Any:
+    """``other`` if the core field is an enum with that member, else None."""
+    for candidate in _core_types(model, core_path):
+        if isinstance(candidate, type) and issubclass(candidate, Enum) and "other" in candidate.__members__:
+            return candidate("other")
+    return None
 
 
 class BoundMapping:
@@ -497,6 +617,8 @@ class BoundMapping:
                     tuple(_reader(p) for p in (fm.vendor if isinstance(fm.vendor, list) else [fm.vendor])),
                     isinstance(fm.vendor, list),
                     tuple(TRANSFORMS[name] for name in fm.transform),
+                    _closed(self.spec.model, core_path, fm),
+                    _unknown_value(self.spec.model, core_path),
                 )
                 for core_path, fm in self.spec.fields.items()
                 if fm.direction != "write"
@@ -513,7 +635,7 @@ class BoundMapping:
         Raises :class:`RecordRejected` naming the field when the vendor data does not fit.
         """
         data: dict[str, Any] = {}
-        for core_path, fm, read, joined, transforms in self._reads():
+        for core_path, fm, read, joined, transforms, closed, unknown in self._reads():
             if joined:
                 value: Any = [r(raw) for r in read]
             else:
@@ -521,7 +643,16 @@ class BoundMapping:
                 if fm.picklist:
                     value = vocab.picklist_label(self.entity, fm.vendor, value)  # type: ignore[arg-type]
             if fm.values and value is not None:
-                value = fm.values.get(str(value), fm.values.get("*", value))
+                label = str(value)
+                if label in fm.values:
+                    value = fm.values[label]
+                elif "*" in fm.values:
+                    value = fm.values["*"]
+                elif closed:
+                    value = unknown
+                    tracker = _UNMAPPED.get()
+                    if tracker is not None:
+                        tracker.add(self.system, self.entity, core_path, label)
             for transform in transforms:
                 value = transform(value)
             if value is None:
@@ -562,7 +693,7 @@ class BoundMapping:
         only = set(fields) if fields is not None else None
         payload: dict[str, Any] = {}
         if create:
-            for path, value in self.spec.constants.items():
+            for path, value in self.constants(vocab).items():
                 set_path(payload, path, value)
         for core_path, fm in self.spec.fields.items():
             if fm.direction == "read" or (only is not None and core_path not in only):
@@ -597,6 +728,16 @@ class BoundMapping:
             set_path(payload, fm.vendor, value)
         return payload
 
+    def constants(self, vocab: Vocabulary = IDENTITY) -> dict[str, Any]:
+        """The vendor fields set on create; ``{label: ...}`` resolved through ``vocab`` (the
+        connector, which caches what it looked up for the run)."""
+        out = {}
+        for path, value in self.spec.constants.items():
+            if isinstance(value, Labelled):
+                value = vocab.picklist_value(self.entity, path, value.label)
+            out[path] = value
+        return out
+
     def owned_fields(self) -> list[str]:
         return list(self.spec.owned) or [p for p, f in self.spec.fields.items() if f.direction != "read"]
 
@@ -611,7 +752,20 @@ def match_key(record: Record, rule: MatchRule) -> Any:
     return NORMALIZERS[rule.normalize](_core_get(record, rule.key))
 
 
+def exact_key(record: Record, rule: MatchRule) -> str | None:
+    """The record's own value of a rule's key, only case and spacing evened out: what tells
+    apart two records a lossy normalizer gives one key ("Okafor Pty Ltd", "Okafor GmbH")."""
+    value = _core_get(record, rule.key)
+    if value in (None, ""):
+        return None
+    return " ".join(str(value).split()).casefold() or None
+
+
 # -- loading ------------------------------------------------------------------------------
+
+
+class NoMappingFile(ConfigError):
+    """A connector with no mapping file (it maps no records: an action-only plugin)."""
 
 
 def _builtin_dir() -> Path:
@@ -627,7 +781,7 @@ def mapping_path(connector: str, dirs: Iterable[Path] = ()) -> Path:
     builtin = _builtin_dir() / f"{connector}.yaml"
     if builtin.is_file():
         return builtin
-    raise ConfigError(f"no mapping file for connector {connector!r} (looked for {connector}.yaml)")
+    raise NoMappingFile(f"no mapping file for connector {connector!r} (looked for {connector}.yaml)")
 
 
 @cache

@@ -218,8 +218,15 @@ class Ticket(Record):
     completed_at: datetime | None = None
     configuration_item: ExternalRef | None = None
     contract: ExternalRef | None = None
-    primary_resource: str | None = None
+    primary_resource: str | None = Field(default=None, description="the person assigned, by name (or the PSA's id)")
+    resource_role: str | None = Field(default=None, description="the role the assignment is made in, by name")
     external_key: str | None = Field(default=None, description="stable dedup key, e.g. of an RMM alert")
+
+    @field_validator("primary_resource", "resource_role", mode="before")
+    @classmethod
+    def _id_as_text(cls, value: object) -> object:
+        """A person may give the PSA's id (a number) where a name is expected."""
+        return str(value) if isinstance(value, int) and not isinstance(value, bool) else value
 
 
 class ContractType(StrEnum):

@@ -576,6 +576,11 @@ class HubSettings(BaseSettings):
     timezone: str = Field(
         default="UTC", description="the MSP's time zone (IANA name), for dates shown to people and written as dates"
     )
+    phone_region: str = Field(
+        default="US",
+        description="the MSP's region (ISO 3166 code, e.g. AU) whose dialling rules read phone numbers "
+        "written without a country code",
+    )
     secret_key: SecretStr | None = Field(
         default=None,
         description="key that encrypts credentials in the state store and signs console sessions (required with "
@@ -610,6 +615,16 @@ class HubSettings(BaseSettings):
     def zone(self) -> ZoneInfo:
         """:attr:`timezone` as a ``tzinfo``."""
         return ZoneInfo(self.timezone)
+
+    @field_validator("phone_region")
+    @classmethod
+    def _region(cls, value: str) -> str:
+        import phonenumbers
+
+        region = value.strip().upper()
+        if region not in phonenumbers.SUPPORTED_REGIONS:
+            raise ValueError(f"{value!r} is not a region code such as US, GB, AU or DE")
+        return region
 
     @field_validator("log_level")
     @classmethod

@@ -2,7 +2,10 @@
 
 Autotask serves each customer database from one zone (``webservices5.autotask.net``,
 ...). The zone is found with ``GET {api_root}v1.0/zoneInformation?user=<API user>``
-and remembered in the connector's state store, so later runs skip the lookup. Every
+and remembered in the connector's state store, so later runs skip the lookup. Datto
+moves databases between zones; the old zone then refuses the API user with 401. So a
+401 from a zone remembered by an earlier run discovers the zone once more and, if it
+moved, sends the request again there (as django-autotask re-reads its cached zone). Every
 request carries ``ApiIntegrationCode``, ``UserName`` and ``Secret`` (plus
 ``ImpersonationResourceId`` when configured, so writes are attributed to that resource).
 
@@ -10,6 +13,14 @@ Autotask reports business-rule failures (a required field missing, a picklist va
 that does not exist) as HTTP 500 with ``{"errors": [...]}``; those are refusals, not
 outages, so 500 is not retried here (502/503/504 and 429 are). The ``errors`` texts
 become the message the user sees.
+
+No tenant's ids ship with the hub: a company the hub creates is owned by the resource
+``HUB_AUTOTASK__ACCOUNT_OWNER`` names (by name, user name or e-mail; default the API
+user's own resource), a configuration item gets the product ``HUB_AUTOTASK__DEVICE_PRODUCT``
+names (per configuration item type: ``HUB_AUTOTASK__DEVICE_PRODUCTS``), and mappings and
+workflows name resources, roles and products by name (:meth:`AutotaskConnector.named`,
+looked up once per run). An unknown name is a :class:`ConfigError` naming the setting or
+field and the valid choices.
 
 Two workflow actions write what has no change timestamp to stream:
 ``set_account_team`` (:mod:`.team`) and ``activate_client_portal`` (:mod:`.portal`).
@@ -26,13 +37,16 @@ from pydantic import Field, SecretStr, field_validator
 
 from hub.sdk import (
     ActionContext,
+    AuthenticationError,
     CheckResult,
     ConfigError,
     Connector,
     ConnectorSettings,
     ErrorPolicy,
     Event,
+    Finding,
     HttpClient,
+    Need,
     NotFoundError,
     Page,
     RateLimit,
@@ -44,7 +58,7 @@ from hub.sdk import (
     action,
 )
 
-from . import portal, recovery, team
+from . import portal, readiness, recovery, team
 from .entities import ENTITIES, EntitySpec
 from .portal import ActivatePortalParams, check_password, generate_password
 from .query import cond, query_body
@@ -73,6 +87,21 @@ class AutotaskSettings(ConnectorSettings):
     webhook_secret: SecretStr | None = Field(default=None, description="key that signs X-Hook-Signature")
     impersonation_resource_id: int | None = Field(
         default=None, description="resource the API user acts as (ImpersonationResourceId header)"
+    )
+    account_owner: str | None = Field(
+        default=None,
+        description="resource (name, user name or e-mail) that owns the companies the hub creates; "
+        "default: the API user's own resource",
+    )
+    device_product: str | None = Field(
+        default=None,
+        description="name of the product the configuration items the hub creates get "
+        "(Autotask requires one; `hub check autotask` lists the products)",
+    )
+    device_products: dict[str, str] = Field(
+        default_factory=dict,
+        description="configuration item type label -> product name, where the MSP uses several "
+        "(e.g. HUB_AUTOTASK__DEVICE_PRODUCTS__SERVER=Managed Server); others get DEVICE_PRODUCT",
     )
 
     @field_validator("api_root")
@@ -123,7 +152,11 @@ class AutotaskConnector(Connector):
         super().__init__(settings, context)
         self._client: HttpClient | None = None
         self._zone: dict[str, Any] | None = None
-        self.vocabulary = Vocabulary(self._entity_information)
+        #: whether the zone was discovered by this process (a 401 then means the credentials)
+        self._zone_discovered = False
+        self.vocabulary = Vocabulary(self._entity_information, self.named)
+        #: active resources, roles and products by entity, read once per run (see :meth:`named`)
+        self._named: dict[str, list[dict[str, Any]]] = {}
 
     # -- HTTP ---------------------------------------------------------------------
 
@@ -161,6 +194,7 @@ class AutotaskConnector(Connector):
         return self._zone
 
     def _discover_zone(self) -> dict[str, Any]:
+        self._zone_discovered = True
         client = self.make_client(
             self.settings.api_root,
             limits=[],
@@ -204,16 +238,38 @@ class AutotaskConnector(Connector):
             )
         return self._client
 
+    def call(self, method: str, url: str, **kwargs: Any) -> httpx.Response:
+        """One request to the zone (``url`` relative to it, or a ``nextPageUrl``).
+
+        A 401 from a zone remembered by an earlier run may mean the database moved: the
+        zone is discovered again (once per connector) and, if it changed, the request is
+        sent to the new zone. A 401 from the zone just discovered is the credentials'.
+        """
+        client = self.client()
+        try:
+            return client.request(method, url, **kwargs)
+        except AuthenticationError:
+            if self._zone_discovered:
+                raise
+            old = self.zone()["url"]
+            self._zone = self._discover_zone()
+            new = self._zone["url"]
+            if new == old:
+                raise
+            self.log.warning("autotask.zone_moved", old=old, new=new)
+            client.base_url = new
+            return client.request(method, new + url[len(old) :] if url.startswith(old) else url, **kwargs)
+
     def _entity_information(self, entity: str, what: str) -> dict[str, Any]:
-        return dict(self.client().get(f"V1.0/{entity}/entityInformation/{what}").json())
+        return dict(self.call("GET", f"V1.0/{entity}/entityInformation/{what}").json())
 
     # -- reads --------------------------------------------------------------------
 
     def query_pages(self, entity: str, body: dict[str, Any]) -> Iterator[Page]:
-        """Pages of ``POST V1.0/{entity}/query`` with ``body``, following ``nextPageUrl``."""
-        client = self.client()
-        first = client.post(f"V1.0/{entity}/query", json=body)
-        yield from follow_pages(first, client.get, self.zone()["url"], entity)
+        """Pages of ``POST V1.0/{entity}/query`` with ``body``: each ``nextPageUrl`` is POSTed
+        the same body (a GET there answers 405; see :mod:`.streams`)."""
+        first = self.call("POST", f"V1.0/{entity}/query", json=body)
+        yield from follow_pages(first, lambda url: self.call("POST", url, json=body), self.zone, entity)
 
     def query(
         self, entity: str, *filters: dict[str, Any], fields: list[str] | None = None
@@ -232,7 +288,7 @@ class AutotaskConnector(Connector):
 
     def get(self, entity: str, id: str) -> dict[str, Any]:
         spec = self._spec(entity)
-        body = self.client().get(f"V1.0/{spec.name}/{int(id)}").json()
+        body = self.call("GET", f"V1.0/{spec.name}/{int(id)}").json()
         item = body.get("item") if isinstance(body, dict) else None
         if not isinstance(item, dict):
             raise NotFoundError(f"{spec.name} {id} does not exist", connector=self.name)
@@ -289,9 +345,13 @@ class AutotaskConnector(Connector):
     def create(self, entity: str, payload: dict[str, Any], *, key: str | None = None) -> WriteResult:
         spec = self._spec(entity)
         body = {k: v for k, v in payload.items() if k != "id"}
+        if spec.name == "Companies" and body.get("ownerResourceID") in (None, ""):
+            body["ownerResourceID"] = self.account_owner()  # Autotask requires an owner
+        elif spec.name == "ConfigurationItems" and body.get("productID") in (None, ""):
+            body["productID"] = self.device_product(body.get("configurationItemType"))  # and a product
         self._guard_secrets(spec, body, create=True)
         path = spec.collection_path(self._parent_id(spec, None, body))
-        return WriteResult(self.item_id(self.client().post(path, json=body)))
+        return WriteResult(self.item_id(self.call("POST", path, json=body)))
 
     def update(self, entity: str, id: str, changes: dict[str, Any], *, key: str | None = None) -> WriteResult:
         spec = self._spec(entity)
@@ -300,7 +360,7 @@ class AutotaskConnector(Connector):
         body = {**changes, "id": int(id)}
         self._guard_secrets(spec, body, create=False)
         path = spec.collection_path(self._parent_id(spec, id, changes))
-        return WriteResult(self.item_id(self.client().patch(path, json=body)))
+        return WriteResult(self.item_id(self.call("PATCH", path, json=body)))
 
     def delete(self, entity: str, id: str, parent_id: int | None = None) -> WriteResult:
         """``DELETE`` a record under its parent (account team members); one GET finds a missing parent."""
@@ -309,7 +369,7 @@ class AutotaskConnector(Connector):
             raise ConfigError(f"autotask cannot delete {spec.name}")
         parent = parent_id if parent_id is not None else self._parent_id(spec, id, {})
         path = f"{spec.collection_path(parent)}/{int(id)}"
-        return WriteResult(self.item_id(self.client().delete(path)))
+        return WriteResult(self.item_id(self.call("DELETE", path)))
 
     def find_created(
         self, entity: str, payload: dict[str, Any], *, since: datetime, key: str | None = None
@@ -339,6 +399,80 @@ class AutotaskConnector(Connector):
         """Create or re-activate a contact's Client Portal user at a security level (by label)."""
         return portal.activate_client_portal(self, params)
 
+    # -- records named by name -----------------------------------------------------
+
+    def named_records(self, entity: str) -> list[dict[str, Any]]:
+        """The active resources, roles or products, read once per connector (per run)."""
+        if entity not in _NAMES:
+            raise ConfigError(f"autotask: {entity} are not looked up by name; these are: {', '.join(_NAMES)}")
+        if entity not in self._named:
+            fields = [f for keys in _NAMES[entity] for f in keys]
+            self._named[entity] = list(self.query_records(entity, cond("eq", "isActive", True), fields=fields))
+        return self._named[entity]
+
+    def named(self, entity: str, name: str, where: str) -> int:
+        """The id of the active resource, role or product called ``name`` (a resource also by
+        user name or e-mail); ``where`` names what asked, for the error that lists the choices."""
+        wanted = " ".join(name.split()).casefold()
+        records = self.named_records(entity)
+        for record in records:
+            if wanted in _names_of(entity, record):
+                return int(record["id"])
+        choices = sorted({_display(entity, r) for r in records}, key=str.casefold)
+        shown = ", ".join(f"'{c}'" for c in choices[:20])
+        if len(choices) > 20:
+            shown += f" and {len(choices) - 20} more"
+        what = entity[:-1].lower()
+        raise ConfigError(f"autotask: no active {what} named {name!r} ({where}); {entity.lower()}: {shown or 'none'}")
+
+    def forget_named(self) -> None:
+        """Read resources, roles and products again (after ``hub check --fix`` created some)."""
+        self._named.clear()
+
+    def api_user_resource(self) -> int | None:
+        """The API user's own resource (its user name is the API user name), if readable."""
+        wanted = self.settings.username.casefold()
+        for record in self.query_records("Resources", cond("eq", "userName", self.settings.username),
+                                         fields=["userName", "email", "isActive"]):  # fmt: skip
+            if str(record.get("userName", "")).casefold() == wanted:
+                return int(record["id"])
+        return None
+
+    def account_owner(self) -> int:
+        """``HUB_AUTOTASK__ACCOUNT_OWNER``'s resource, else the API user's own."""
+        if self.settings.account_owner:
+            return self.named("Resources", self.settings.account_owner, "HUB_AUTOTASK__ACCOUNT_OWNER")
+        found = self.api_user_resource()
+        if found is None:
+            raise ConfigError(
+                f"autotask: the API user {self.settings.username!r} has no resource the hub can read to own the "
+                "companies it creates; set HUB_AUTOTASK__ACCOUNT_OWNER to a resource's name (hub check autotask "
+                "lists them)"
+            )
+        return found
+
+    def device_product(self, ci_type: Any = None) -> int:
+        """The product of a new configuration item: by its type (DEVICE_PRODUCTS), else DEVICE_PRODUCT."""
+        label = self.picklist_label("ConfigurationItems", "configurationItemType", ci_type) if ci_type else None
+        by_type = {k.strip().casefold(): v for k, v in self.settings.device_products.items()}
+        if label and label.strip().casefold() in by_type:
+            key = "HUB_AUTOTASK__DEVICE_PRODUCTS__" + label.strip().upper().replace(" ", "_")
+            return self.named("Products", by_type[label.strip().casefold()], key)
+        if not self.settings.device_product:
+            products = ", ".join(f"'{_display('Products', r)}'" for r in self.named_records("Products")[:20])
+            raise ConfigError(
+                "autotask: configuration items need a product and HUB_AUTOTASK__DEVICE_PRODUCT is not set; "
+                f"set it to the name of one of the products: {products or 'none (create one in Autotask)'}"
+            )
+        return self.named("Products", self.settings.device_product, "HUB_AUTOTASK__DEVICE_PRODUCT")
+
+    def query_records(
+        self, entity: str, *filters: dict[str, Any], fields: list[str] | None = None
+    ) -> Iterator[dict[str, Any]]:
+        """Records of any entity (not only the hub's own), e.g. resources for :meth:`named`."""
+        for page in self.query_pages(entity, query_body(*filters, include_fields=fields)):
+            yield from page.records
+
     # -- vocabulary ---------------------------------------------------------------
 
     def picklist_label(self, entity: str, field: str, value: Any) -> str | None:
@@ -349,9 +483,17 @@ class AutotaskConnector(Connector):
 
     # -- check --------------------------------------------------------------------
 
+    def readiness(self, needs: list[Need]) -> list[Finding]:
+        """What this database has of what the hub names (see :mod:`.readiness`)."""
+        return readiness.readiness(self, needs)
+
+    def fix(self, findings: list[Finding]) -> list[str]:
+        """Create the missing UDFs, list-UDF values, roles and products (see :mod:`.readiness`)."""
+        return readiness.fix(self, findings)
+
     def check(self) -> CheckResult:
         zone = self.zone()
-        body = self.client().get("V1.0/ThresholdInformation").json()
+        body = self.call("GET", "V1.0/ThresholdInformation").json()
         used = body.get("currentTimeframeRequestCount")
         limit = body.get("externalRequestThreshold")
         window = body.get("requestThresholdTimeframe")
@@ -389,6 +531,28 @@ class AutotaskConnector(Connector):
         from .simulator import build_sandbox
 
         return build_sandbox(**options)
+
+
+#: entity -> the fields a record of it is named by (a resource by its name, user name or e-mail)
+_NAMES: dict[str, tuple[tuple[str, ...], ...]] = {
+    "Resources": (("firstName", "lastName"), ("userName",), ("email",)),
+    "Roles": (("name",),),
+    "Products": (("name",),),
+}
+
+
+def _names_of(entity: str, record: dict[str, Any]) -> set[str]:
+    out = set()
+    for keys in _NAMES[entity]:
+        text = " ".join(str(record.get(k) or "").strip() for k in keys).strip()
+        if text:
+            out.add(" ".join(text.split()).casefold())
+    return out
+
+
+def _display(entity: str, record: dict[str, Any]) -> str:
+    keys = _NAMES[entity][0]
+    return " ".join(str(record.get(k) or "").strip() for k in keys).strip() or str(record.get("id"))
 
 
 def _without_secrets(spec: EntitySpec, record: dict[str, Any]) -> dict[str, Any]:

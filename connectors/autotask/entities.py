@@ -12,9 +12,12 @@ cursor field is written down once. Facts taken from the vendor's swagger
   (``V1.0/Tickets/{id}/Notes``) and company notes under their company
   (``V1.0/Companies/{id}/Notes``): the swagger has no top-level POST/PATCH for them;
 * the change cursor differs per entity: ``lastActivityDate`` (Companies, Contacts,
-  Tickets, TicketNotes), ``lastModifiedDate`` (CompanyNotes), ``lastModifiedTime``
-  (ConfigurationItems) and ``lastModifiedDateTime`` (Contracts; added to the API after
-  the 2020 swagger, which has no change timestamp on contracts at all);
+  Tickets, TicketNotes), ``lastModifiedDate`` (CompanyNotes) and ``lastModifiedTime``
+  (ConfigurationItems). Contracts have none: the swagger's ``ContractModel`` has no
+  change timestamp, nor do the vendor's Contracts field list and the query answers
+  other clients record (django-autotask's fixtures), so contracts are read in full every
+  time (an MSP has a few hundred; filtering on a field Autotask does not have would make
+  it refuse the query);
 * CompanyTeams (a company's account team: one record per resource) and
   ClientPortalUsers (a contact's Client Portal login) have no change timestamp at all,
   so they are written and read (``get``, queries) but are not streams. Team members are
@@ -38,7 +41,7 @@ class EntitySpec:
 
     name: str
     kind: str
-    #: the change timestamp an incremental stream filters on (None: no stream)
+    #: the change timestamp an incremental stream filters on (None: read in full)
     cursor: str | None
     #: (parent entity, parent id field, child collection) for entities written under a parent
     parent: tuple[str, str, str] | None = None
@@ -53,6 +56,8 @@ class EntitySpec:
     deletable: bool = False
     #: fields holding a secret the API takes but never answers (a portal user's password)
     secret_fields: tuple[str, ...] = ()
+    #: whether the entity is read as a stream (not: written and looked up only)
+    streamed: bool = True
 
     def collection_path(self, parent_id: Any | None = None) -> str:
         """Where creates (POST) and updates (PATCH) of this entity go."""
@@ -93,7 +98,7 @@ ENTITIES: dict[str, EntitySpec] = {
             deactivate_is_label=True,
             webhook_types=("Ticket",),
         ),
-        EntitySpec("Contracts", "contract", "lastModifiedDateTime", deactivate=("status", 0)),
+        EntitySpec("Contracts", "contract", None, deactivate=("status", 0)),
         EntitySpec(
             "ConfigurationItems",
             "configuration_item",
@@ -116,6 +121,7 @@ ENTITIES: dict[str, EntitySpec] = {
             parent=("Companies", "companyID", "Teams"),
             updatable=False,
             deletable=True,
+            streamed=False,
         ),
         EntitySpec(
             "ClientPortalUsers",
@@ -123,12 +129,13 @@ ENTITIES: dict[str, EntitySpec] = {
             None,
             deactivate=("isClientPortalActive", False),
             secret_fields=("password",),
+            streamed=False,
         ),
     )
 }
 
-#: the entities read as incremental streams (those with a change timestamp)
-STREAMED: tuple[EntitySpec, ...] = tuple(spec for spec in ENTITIES.values() if spec.cursor is not None)
+#: the entities read as streams (incremental where they have a change timestamp)
+STREAMED: tuple[EntitySpec, ...] = tuple(spec for spec in ENTITIES.values() if spec.streamed)
 
 
 def entity_spec(name: str) -> EntitySpec | None:

@@ -186,7 +186,6 @@ class _Registrar:
 
     def __init__(self, connector: AutotaskConnector, spec: HookSpec, url: str, secret: str) -> None:
         self.connector = connector
-        self.client = connector.client()
         self.spec = spec
         self.url = url
         self.secret = secret
@@ -217,7 +216,7 @@ class _Registrar:
     def _field_ids(self) -> dict[str, int]:
         """Field name -> fieldID, from the ``fieldID`` picklist of the webhook-field entity."""
         path = f"V1.0/{self.spec.field_resource}/entityInformation/fields"
-        fields = self.client.get(path).json().get("fields") or []
+        fields = self.connector.call("GET", path).json().get("fields") or []
         picklist = next(
             (f.get("picklistValues") for f in fields if str(f.get("name")).casefold() == "fieldid"), None
         )
@@ -253,7 +252,7 @@ class _Registrar:
             "isSubscribedToDeleteEvents": True,
             "sendThresholdExceededNotification": False,
         }
-        return int(self.connector.item_id(self.client.post(f"V1.0/{self.spec.resource}", json=body)))
+        return int(self.connector.item_id(self.connector.call("POST", f"V1.0/{self.spec.resource}", json=body)))
 
     def _changes(self, record: dict[str, Any]) -> dict[str, Any]:
         wanted: dict[str, Any] = {
@@ -267,7 +266,7 @@ class _Registrar:
         return {k: v for k, v in wanted.items() if record.get(k) != v}
 
     def _patch(self, hook_id: int, changes: dict[str, Any]) -> None:
-        self.client.patch(f"V1.0/{self.spec.resource}", json={"id": hook_id, **changes})
+        self.connector.call("PATCH", f"V1.0/{self.spec.resource}", json={"id": hook_id, **changes})
 
     def _field_records(self, hook_id: int) -> dict[int, dict[str, Any]]:
         """The webhook's field records by ``fieldID``."""
@@ -282,11 +281,11 @@ class _Registrar:
         for name, flags in self.spec.wanted().items():
             record = current.get(ids[name])
             if record is None:
-                self.client.post(path, json={"webhookID": hook_id, "fieldID": ids[name], **flags})
+                self.connector.call("POST", path, json={"webhookID": hook_id, "fieldID": ids[name], **flags})
                 changed += 1
                 continue
             widen = {f: True for f in _FLAGS if flags[f] and record.get(f) is not True}
             if widen:
-                self.client.patch(path, json={"id": int(record["id"]), **widen})
+                self.connector.call("PATCH", path, json={"id": int(record["id"]), **widen})
                 changed += 1
         return changed

@@ -19,7 +19,9 @@ from typing import Any
 
 __all__ = [
     "API_ONLY_RESOURCES",
+    "LOOKUPS",
     "PORTAL_SECURITY_LEVELS",
+    "PRODUCTS",
     "RESOURCES",
     "SCHEMAS",
     "TASKFIRE_LEVELS",
@@ -115,7 +117,7 @@ SCHEMAS: dict[str, EntitySchema] = {
                     3: "Prospect",
                     4: "Dead",
                     5: "Inactive",
-                    6: "Cancellation",
+                    6: "Cancelation",  # sic: Autotask spells the company type with one L
                     7: "Vendor",
                     8: "Partner",
                 },
@@ -228,6 +230,8 @@ SCHEMAS: dict[str, EntitySchema] = {
                 "contactID": "Contacts",
                 "configurationItemID": "ConfigurationItems",
                 "contractID": "Contracts",
+                "assignedResourceID": "Resources",
+                "assignedResourceRoleID": "Roles",
             },
         ),
         EntitySchema(
@@ -245,11 +249,11 @@ SCHEMAS: dict[str, EntitySchema] = {
                 "isDefaultContract",
                 "serviceLevelAgreementID",
                 "description",
-                "lastModifiedDateTime",
             ),
+            # no change timestamp: the swagger's ContractModel has none (see entities.py)
             required=("companyID", "contractName", "contractType", "startDate", "endDate", "status"),
-            read_only=("id", "lastModifiedDateTime"),
-            dates=("startDate", "endDate", "lastModifiedDateTime"),
+            read_only=("id",),
+            dates=("startDate", "endDate"),
             picklists={
                 "contractType": {
                     1: "Time and Materials",
@@ -381,8 +385,39 @@ SCHEMAS: dict[str, EntitySchema] = {
             defaults={"securityLevel": 1, "dateFormat": 1, "timeFormat": 1, "numberFormat": 1},
             write_only=("password",),
         ),
+        # looked up by name (resources, roles, products), never streamed
+        EntitySchema(
+            "Resources",
+            ("id", "firstName", "lastName", "userName", "email", "isActive", "resourceType"),
+            required=("firstName", "lastName", "userName", "email"),
+            read_only=("id",),
+            dates=(),
+            has_udfs=False,
+        ),
+        EntitySchema(
+            "Roles",
+            ("id", "name", "description", "isActive"),
+            required=("name",),
+            read_only=("id",),
+            dates=(),
+            has_udfs=False,
+            initial={"isActive": True},
+        ),
+        EntitySchema(
+            "Products",
+            ("id", "name", "description", "isActive", "isSerialized"),
+            # the swagger's ProductModel lists no required fields; a name is the least a product has
+            required=("name",),
+            read_only=("id",),
+            dates=(),
+            has_udfs=False,
+            initial={"isActive": True, "isSerialized": False},
+        ),
     )
 }
+
+#: the entities the simulator keeps only to be looked up by name
+LOOKUPS = ("Resources", "Roles", "Products")
 
 _YES_NO = {"1": "Yes", "0": "No"}
 #: user-defined fields per entity: name -> picklist (None: free text)
@@ -726,7 +761,6 @@ def seed_records(size: int, seed: int) -> dict[str, list[dict[str, Any]]]:
                     "isDefaultContract": True,
                     "serviceLevelAgreementID": 2 if managed else 1,
                     "description": "",
-                    "lastModifiedDateTime": rng.when(),
                     "userDefinedFields": _udfs("Contracts", {}),
                 }
             )

@@ -18,7 +18,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from .sim_data import API_ONLY_RESOURCES, RESOURCES, TASKFIRE_LEVELS
+from .sim_data import TASKFIRE_LEVELS
 from .sim_store import Table
 
 __all__ = ["RuleError", "check_portal_user", "check_team_member", "check_team_removal"]
@@ -30,12 +30,14 @@ class RuleError(ValueError):
     """A write Autotask refuses (HTTP 500); the text is the ``errors`` entry."""
 
 
-def check_team_member(tables: dict[str, Table], record: dict[str, Any]) -> None:
+def check_team_member(
+    tables: dict[str, Table], record: dict[str, Any], resources: set[int], api_only: set[int]
+) -> None:
     """A new team member: a real, non-API resource, not already on that company's team."""
     resource = record.get("resourceID")
-    if resource in API_ONLY_RESOURCES:
+    if resource in api_only:
         raise RuleError("resourceID cannot reference an API Only user or a Co-managed resource.")
-    if resource not in RESOURCES:
+    if resource not in resources:
         raise RuleError(f"resourceID: Resources {resource} does not exist.")
     team = tables["CompanyTeams"]
     for other in team.indexes["companyID"].get(record.get("companyID"), ()):

@@ -7,15 +7,28 @@ What it imitates, from the vendor's documentation and swagger:
 * the ``ApiIntegrationCode`` / ``UserName`` / ``Secret`` headers on every zone request
   (401 otherwise) and ``ImpersonationResourceId`` (which resource a write is credited to);
 * ``POST V1.0/{Entity}/query`` (and ``GET ...?search=``) with the filter grammar, pages
-  ordered by id, ``pageDetails.nextPageUrl`` = ``.../query/next?paging=...&search=...``
-  (stateless keyset paging on id, like the real one), ``GET V1.0/{Entity}/{id}`` ->
-  ``{"item": ...}``, creates and PATCH updates -> ``{"itemId": N}``;
+  ordered by id (stateless keyset paging on id, like the real one). The next page is
+  fetched the way the query was sent (Autotask Developer Help, "Advanced query features
+  of the REST API" > Paginating results; the 405 as live Autotask answers it, recorded in
+  WYRE-AI/autotask-mcp pull request 170): after a POST, ``nextPageUrl`` is
+  ``.../query/next?paging=...`` and takes a POST of the same body, while a GET there
+  answers 405 ``{"Message": "The requested resource does not support http method
+  'GET'."}``; after a GET, it is ``.../query/next?paging=...&search=...`` and takes a GET.
+  ``GET V1.0/{Entity}/{id}`` -> ``{"item": ...}``, creates and PATCH updates ->
+  ``{"itemId": N}``;
 * account team members (``POST V1.0/Companies/{id}/Teams``, ``DELETE .../Teams/{id}``, no
   update) and Client Portal users (``POST``/``PATCH``/``PUT V1.0/ClientPortalUsers``, the
   password checked, kept aside and never answered), with the rules of :mod:`.sim_rules`;
 * ``PUT V1.0/{Entity}`` replaces a record: fields left out are cleared, required ones
   must be there;
-* ``entityInformation/fields`` and ``/userDefinedFields`` with picklists;
+* ``entityInformation/fields`` and ``/userDefinedFields`` with picklists (a reference
+  field names the entity it refers to in the singular, ``referenceEntityType:
+  "Resource"``, and an inactive value has ``isActive: false``);
+* the database it plays (:mod:`.sim_tenant`): the sandbox's codes and ids, or a
+  real-like database's other ones; resources, roles and products queried by name
+  (roles and products created by POST; resources read-only, as the swagger has it),
+  UDFs created with ``POST V1.0/UserDefinedFieldDefinitions`` and a list UDF's values
+  with ``POST V1.0/UserDefinedFields/{id}/ListItems`` (the REST entity pages of both);
 * ``ThresholdInformation`` and a 429 once the hourly request budget is spent;
 * errors as ``{"errors": [...]}`` (business-rule refusals are HTTP 500, as in Autotask);
 * signed webhook callouts (``X-Hook-Signature``) for companies, contacts, configuration
@@ -55,9 +68,10 @@ from hub.sdk import Sandbox
 
 from .entities import ENTITIES
 from .query import MAX_RECORDS
-from .sim_data import RESOURCES, SCHEMAS, UDFS, seed_records, stamp, start_id
+from .sim_data import LOOKUPS, seed_records, stamp, start_id
 from .sim_rules import RuleError, check_portal_user, check_team_member, check_team_removal
 from .sim_store import QueryError, Table, compile_filter
+from .sim_tenant import Tenant, dress, tenant
 from .sim_webhooks import MAX_FAILED_DELIVERIES, Hook, HookError, HookRegistry, hook_resource
 from .webhooks import sign
 
@@ -90,7 +104,16 @@ _PARENT_ROUTES = {
     ("tickets", "notes"): "TicketNotes",
     ("companies", "teams"): "CompanyTeams",
 }
-_TOP_LEVEL_WRITES = ("Companies", "Tickets", "Contracts", "ConfigurationItems", "ClientPortalUsers")
+_TOP_LEVEL_WRITES = (
+    "Companies", "Tickets", "Contracts", "ConfigurationItems", "ClientPortalUsers", "Roles", "Products"
+)
+#: ``UserDefinedFieldDefinitions.udfType``: the entity a UDF belongs to. The codes are the
+#: simulator's (the vendor documents the field as a picklist); clients find them by label
+UDF_TYPES = {1: "Company", 2: "Configuration Item", 3: "Contact", 4: "Contract", 7: "Ticket"}
+UDF_TYPE_ENTITIES = {"Company": "Companies", "Configuration Item": "ConfigurationItems", "Contact": "Contacts",
+                     "Contract": "Contracts", "Ticket": "Tickets"}
+#: ``UserDefinedFieldDefinitions.dataType`` (codes the simulator's, as above)
+UDF_DATA_TYPES = {1: "String", 2: "Number", 3: "Date", 4: "List"}
 
 
 class ApiError(Exception):
@@ -104,6 +127,18 @@ class ApiError(Exception):
 
     def response(self) -> Response:
         return JSONResponse({"errors": self.messages}, status_code=self.status, headers=self.headers)
+
+
+class MethodNotAllowed(ApiError):
+    """405 in the shape ASP.NET Web API answers it (``{"Message": ...}`` and ``Allow``), not
+    Autotask's ``{"errors": [...]}``: the framework refuses before the API's own code runs."""
+
+    def __init__(self, method: str, allow: str) -> None:
+        message = f"The requested resource does not support http method '{method}'."
+        super().__init__(405, message, headers={"Allow": allow})
+
+    def response(self) -> Response:
+        return JSONResponse({"Message": self.messages[0]}, status_code=self.status, headers=self.headers)
 
 
 def _now() -> str:
@@ -129,21 +164,32 @@ class AutotaskSimulator:
     webhook_secret: str = "sim-webhook-key"  # noqa: S105 - test key
     hourly_budget: int = 10_000
     page_size: int = MAX_RECORDS
+    #: the database it plays: ``sandbox`` or ``real-like`` (see :mod:`.sim_tenant`)
+    profile: str = "sandbox"
     tables: dict[str, Table] = field(init=False)
     requests: collections.deque[dict[str, Any]] = field(init=False)
 
     def __post_init__(self) -> None:
         self.lock = threading.RLock()
         self.tables = {}
+        self.tenant: Tenant = tenant(self.profile, self.username)
         # Hundreds of thousands of long-lived dicts: keep the cyclic GC from rescanning them
         # while they are built, then park them outside its generations.
         was_enabled = gc.isenabled()
         gc.disable()
         try:
-            seeded = seed_records(self.size, self.seed)
+            seeded = dress(self.tenant, seed_records(self.size, self.seed))
             for name, spec in ENTITIES.items():
-                table = Table(SCHEMAS[name], spec.cursor, start_id(name), _INDEXES.get(name, ()))
+                table = Table(self.tenant.schemas[name], spec.cursor, start_id(name), _INDEXES.get(name, ()))
                 table.load(seeded[name])
+                self.tables[name] = table
+            for name, records in (
+                ("Resources", self.tenant.resources),
+                ("Roles", self.tenant.roles),
+                ("Products", self.tenant.products),
+            ):
+                table = Table(self.tenant.schemas[name], None, max(records) + 1, ())
+                table.load([dict(r) for _, r in sorted(records.items())])
                 self.tables[name] = table
             gc.freeze()
         finally:
@@ -205,19 +251,21 @@ class AutotaskSimulator:
                 401, "Authentication failed: the UserName, Secret or ApiIntegrationCode is not valid."
             )
         impersonate = h.get("impersonationresourceid")
+        technicians = self.tenant.technicians
         if impersonate is None:
-            return RESOURCES[0]
-        if not impersonate.strip().isdigit() or int(impersonate) not in RESOURCES:
+            return technicians[0]
+        if not impersonate.strip().isdigit() or int(impersonate) not in technicians:
             raise ApiError(403, f"Impersonation of resource {impersonate} is not allowed for this API user.")
         return int(impersonate)
 
     # -- vocabulary ---------------------------------------------------------------------
 
     def field_info(self, entity: str) -> list[dict[str, Any]]:
-        schema = SCHEMAS[entity]
+        schema = self.tenant.schemas[entity]
         out = []
         for name in schema.fields:
             picklist = schema.picklists.get(name)
+            inactive = self.tenant.inactive.get((entity, name), set())
             out.append(
                 {
                     "name": name,
@@ -227,9 +275,9 @@ class AutotaskSimulator:
                     "isReadOnly": name in schema.read_only,
                     "isQueryable": True,
                     "isReference": name in schema.references,
-                    "referenceEntityType": schema.references.get(name, ""),
+                    "referenceEntityType": _SINGULAR.get(schema.references.get(name, ""), ""),
                     "isPickList": picklist is not None,
-                    "picklistValues": _picklist(picklist, schema.defaults.get(name)) if picklist else None,
+                    "picklistValues": _picklist(picklist, schema.defaults.get(name), inactive) if picklist else None,
                     "picklistParentValueField": "",
                     "isSupportedWebhookField": entity in WEBHOOK_ENTITY_TYPES,
                 }
@@ -262,7 +310,7 @@ class AutotaskSimulator:
 
     def udf_info(self, entity: str) -> list[dict[str, Any]]:
         out = []
-        for name, picklist in UDFS.get(entity, {}).items():
+        for name, picklist in self.tenant.udfs.get(entity, {}).items():
             out.append(
                 {
                     "name": name,
@@ -281,7 +329,7 @@ class AutotaskSimulator:
         self, entity: str, search: dict[str, Any], after: int
     ) -> tuple[list[dict[str, Any]], int | None]:
         """One page: the records and the id the next page continues after (None: last page)."""
-        schema = SCHEMAS[entity]
+        schema = self.tenant.schemas[entity]
         filters = search.get("Filter") or search.get("filter")
         if not isinstance(filters, list) or not filters:
             raise ApiError(500, "A query must contain at least one filter.")
@@ -289,7 +337,7 @@ class AutotaskSimulator:
         if not isinstance(max_records, int) or not 1 <= max_records <= MAX_RECORDS:
             raise ApiError(500, f"MaxRecords must be between 1 and {MAX_RECORDS}.")
         try:
-            preds = [compile_filter(f, schema, UDFS.get(entity, {})) for f in filters]
+            preds = [compile_filter(f, schema, self.tenant.udfs.get(entity, {})) for f in filters]
         except QueryError as exc:
             raise ApiError(500, str(exc)) from None
         include = search.get("IncludeFields") or search.get("includeFields") or []
@@ -321,7 +369,7 @@ class AutotaskSimulator:
         """A create (POST), an update (PATCH) or, with ``replace``, a full replacement (PUT)."""
         if not isinstance(body, dict):
             raise ApiError(500, "The request body must be a JSON object.")
-        schema = SCHEMAS[entity]
+        schema = self.tenant.schemas[entity]
         with self.lock:
             table = self.tables[entity]
             changes: dict[str, Any] = {}
@@ -354,7 +402,9 @@ class AutotaskSimulator:
                 self._check_rules(entity, None, changes, hidden)
                 record: dict[str, Any] = {**dict.fromkeys(schema.fields), **schema.initial, **changes}
                 if schema.has_udfs:
-                    record["userDefinedFields"] = [{"name": n, "value": None} for n in UDFS.get(entity, {})]
+                    record["userDefinedFields"] = [
+                        {"name": n, "value": None} for n in self.tenant.udfs.get(entity, {})
+                    ]
                 self._apply_udfs(entity, record, udfs)
                 self._stamp_create(entity, record, actor)
                 table.insert(record)
@@ -387,11 +437,67 @@ class AutotaskSimulator:
         """The entity's business rules (:mod:`.sim_rules`); a refusal is HTTP 500."""
         try:
             if entity == "CompanyTeams":
-                check_team_member(self.tables, changes)
+                check_team_member(self.tables, changes, set(self.tenant.technicians), {self.tenant.api_user})
             elif entity == "ClientPortalUsers":
                 check_portal_user(self.tables, current, changes, hidden.get("password"))
         except RuleError as exc:
             raise ApiError(500, str(exc)) from None
+
+    def udf_definitions(self, search: Any) -> list[dict[str, Any]]:
+        """``UserDefinedFieldDefinitions/query`` by ``name`` (``eq``): id, name, udfType, dataType."""
+        wanted = None
+        for item in (search or {}).get("Filter") or [] if isinstance(search, dict) else []:
+            if isinstance(item, dict) and item.get("field") == "name" and item.get("op") == "eq":
+                wanted = str(item.get("value")).casefold()
+        with self.lock:
+            found = []
+            for (entity, name), udf_id in sorted(self.tenant.udf_ids.items(), key=lambda kv: kv[1]):
+                if entity not in self.tenant.udfs or name not in self.tenant.udfs[entity]:
+                    continue
+                if wanted is None or name.casefold() == wanted:
+                    udf_type = next(k for k, v in UDF_TYPES.items() if UDF_TYPE_ENTITIES[v] == entity)
+                    data_type = 1 if self.tenant.udfs[entity][name] is None else 4
+                    found.append({"id": udf_id, "name": name, "udfType": udf_type, "dataType": data_type})
+            return found
+
+    def define_udf(self, body: Any) -> int:
+        """``POST V1.0/UserDefinedFieldDefinitions``: a new UDF of one entity (name, udfType,
+        dataType required; a UDF name is unique per entity; a UDF cannot be deleted)."""
+        if not isinstance(body, dict):
+            raise ApiError(500, "The request body must be a JSON object.")
+        name = str(body.get("name") or "").strip()
+        given = (body.get("udfType"), body.get("dataType"))
+        codes = [c for c in given if isinstance(c, int) and not isinstance(c, bool)]
+        if len(codes) != 2:
+            raise ApiError(500, "udfType and dataType must be picklist values (integers).")
+        udf_type, data_type = UDF_TYPES.get(codes[0]), UDF_DATA_TYPES.get(codes[1])
+        if not name or udf_type is None or data_type is None:
+            raise ApiError(500, "name, udfType and dataType are required, with values from their picklists.")
+        entity = UDF_TYPE_ENTITIES[udf_type]
+        with self.lock:
+            fields = self.tenant.udfs.setdefault(entity, {})
+            if any(n.casefold() == name.casefold() for n in fields):
+                raise ApiError(500, f"A user-defined field named {name} already exists for {udf_type}.")
+            fields[name] = {} if data_type == "List" else None
+            udf_id = max(self.tenant.udf_ids.values(), default=29_680_000) + 1
+            self.tenant.udf_ids[(entity, name)] = udf_id
+            return udf_id
+
+    def add_udf_item(self, udf_id: int, body: Any) -> int:
+        """``POST V1.0/UserDefinedFields/{id}/ListItems``: one value of a list UDF."""
+        found = next((key for key, i in self.tenant.udf_ids.items() if i == udf_id), None)
+        if found is None:
+            raise ApiError(404, f"UserDefinedFields {udf_id} was not found.")
+        label = str((body or {}).get("valueForDisplay") or "").strip() if isinstance(body, dict) else ""
+        if not label:
+            raise ApiError(500, "Value is required for field valueForDisplay.")
+        with self.lock:
+            values = self.tenant.udfs[found[0]][found[1]]
+            if values is None:
+                raise ApiError(500, f"{found[1]} is not a list user-defined field.")
+            value = max((int(v) for v in values), default=udf_id * 10) + 1
+            values[str(value)] = label
+            return value
 
     def delete(self, entity: str, rid: int, parent: tuple[str, int]) -> int:
         """``DELETE {Parent}/{id}/{Child}/{id}`` (account team members only)."""
@@ -428,7 +534,7 @@ class AutotaskSimulator:
     def _apply_udfs(self, entity: str, record: dict[str, Any], udfs: Any) -> None:
         if udfs is None:
             return
-        known = UDFS.get(entity, {})
+        known = self.tenant.udfs.get(entity, {})
         if not isinstance(udfs, list) or not all(isinstance(u, dict) and "name" in u for u in udfs):
             raise ApiError(500, "userDefinedFields must be a list of {name, value} objects.")
         current = {u["name"]: u for u in record.get("userDefinedFields") or []}
@@ -485,9 +591,9 @@ class AutotaskSimulator:
             rid = int(record_id) if record_id is not None else table.ids[0]
             if rid not in table.records:
                 raise KeyError(f"{entity} has no record {rid}")
-            changes = self._stamps(entity, RESOURCES[0], {})
-            table.change(rid, changes)
-            self._callout(entity, "Update", rid, {}, RESOURCES[0])
+            actor = self.tenant.technicians[0]
+            table.change(rid, self._stamps(entity, actor, {}))
+            self._callout(entity, "Update", rid, {}, actor)
             return str(rid)
 
     # -- webhooks -----------------------------------------------------------------------
@@ -590,7 +696,7 @@ def _notice_delivered(status: int) -> None:
     """A deactivation notice is sent once; its own delivery counts toward nothing."""
 
 
-def _picklist(values: dict[Any, str], default: Any = None) -> list[dict[str, Any]]:
+def _picklist(values: dict[Any, str], default: Any = None, inactive: set[Any] | None = None) -> list[dict[str, Any]]:
     return [
         {
             "value": str(v),
@@ -598,11 +704,51 @@ def _picklist(values: dict[Any, str], default: Any = None) -> list[dict[str, Any
             "isDefaultValue": v == default,
             "sortOrder": i,
             "parentValue": "",
-            "isActive": True,
+            "isActive": v not in (inactive or set()),
             "isSystem": False,
         }
         for i, (v, label) in enumerate(values.items())
     ]
+
+
+#: entity (table) -> the singular name entityInformation gives as ``referenceEntityType``
+_SINGULAR = {
+    "Companies": "Company",
+    "Contacts": "Contact",
+    "Tickets": "Ticket",
+    "Contracts": "Contract",
+    "ConfigurationItems": "ConfigurationItem",
+    "Resources": "Resource",
+    "Roles": "Role",
+    "Products": "Product",
+}
+
+
+def _page(items: list[dict[str, Any]]) -> dict[str, Any]:
+    return {
+        "items": items,
+        "pageDetails": {"count": len(items), "requestCount": MAX_RECORDS, "prevPageUrl": None, "nextPageUrl": None},
+    }
+
+
+def _udf_definition_fields() -> list[dict[str, Any]]:
+    """``UserDefinedFieldDefinitions/entityInformation/fields``: the two picklists a create needs."""
+    out = []
+    for name, values in (("name", None), ("udfType", UDF_TYPES), ("dataType", UDF_DATA_TYPES), ("isActive", None)):
+        out.append(
+            {
+                "name": name,
+                "dataType": "integer" if values else "string",
+                "isRequired": name != "isActive",
+                "isReadOnly": False,
+                "isQueryable": True,
+                "isReference": False,
+                "referenceEntityType": "",
+                "isPickList": values is not None,
+                "picklistValues": _picklist(values) if values else None,
+            }
+        )
+    return out
 
 
 def _replaceable(schema: Any) -> list[str]:
@@ -638,7 +784,7 @@ def _project(record: dict[str, Any], include: list[str]) -> dict[str, Any]:
 
 
 def _entity(name: str) -> str:
-    for entity in ENTITIES:
+    for entity in (*ENTITIES, *LOOKUPS):
         if entity.casefold() == name.casefold():
             return entity
     raise ApiError(404, f"The entity {name} does not exist.")
@@ -665,9 +811,8 @@ def build_app(sim: AutotaskSimulator) -> Any:
                 sim.admit()
                 actor = sim.authenticate(request)
                 body = await _json(request) if request.method in ("POST", "PATCH", "PUT") else None
-                sim.requests.append(
-                    {"method": request.method, "path": request.scope.get("original_path"), "json": body}
-                )
+                path, query = request.scope.get("original_path"), request.url.query
+                sim.requests.append({"method": request.method, "path": path, "query": query, "json": body})
                 return JSONResponse(handler(request, actor, body))
             except ApiError as err:
                 return err.response()
@@ -690,6 +835,8 @@ def build_app(sim: AutotaskSimulator) -> Any:
         )
 
     def do_query(request: Request, actor: int, body: Any) -> Any:
+        if request.path_params["entity"].casefold() == "userdefinedfielddefinitions":
+            return _page(sim.udf_definitions(body))
         hook = hook_resource(request.path_params["entity"])
         if hook is not None:
             if not isinstance(body, dict):
@@ -706,25 +853,23 @@ def build_app(sim: AutotaskSimulator) -> Any:
                 },
             }
         entity = _entity(request.path_params["entity"])
-        after = 0
-        if body is None:
-            try:
+        posted = request.method == "POST"
+        try:
+            if not posted:
                 body = json.loads(request.query_params.get("search") or "null")
-                paging = json.loads(request.query_params.get("paging") or "null")
-            except ValueError:
-                raise ApiError(500, "The search or paging parameter is not valid JSON.") from None
-            if isinstance(paging, dict) and paging.get("nextIds"):
-                after = int(paging["nextIds"][0])
+            paging = json.loads(request.query_params.get("paging") or "null")
+        except ValueError:
+            raise ApiError(500, "The search or paging parameter is not valid JSON.") from None
+        after = int(paging["nextIds"][0]) if isinstance(paging, dict) and paging.get("nextIds") else 0
         if not isinstance(body, dict):
             raise ApiError(500, "A query needs a search object.")
         items, next_after = sim.query(entity, body, after)
         next_url = None
         if next_after is not None:
             paging = {"pageSize": len(items), "previousIds": [items[0]["id"]], "nextIds": [next_after]}
-            next_url = (
-                f"{_zone_base(request)}V1.0/{entity}/query/next?paging={quote(json.dumps(paging))}"
-                f"&search={quote(json.dumps(body))}"
-            )
+            next_url = f"{_zone_base(request)}V1.0/{entity}/query/next?paging={quote(json.dumps(paging))}"
+            if not posted:  # a GET query's next page is a GET that carries the search
+                next_url += f"&search={quote(json.dumps(body))}"
         return {
             "items": items,
             "pageDetails": {
@@ -735,6 +880,13 @@ def build_app(sim: AutotaskSimulator) -> Any:
             },
         }
 
+    def do_next(request: Request, actor: int, body: Any) -> Any:
+        """``query/next``: a POST of the query body, or a GET whose URL carries the search."""
+        if request.method == "GET" and "search" not in request.query_params:
+            # the next page of a POSTed query has no GET action: ASP.NET Web API's own 405
+            raise MethodNotAllowed("GET", allow="POST")
+        return do_query(request, actor, body)
+
     def do_get(request: Request, actor: int, body: Any) -> Any:
         return {"item": sim.get(_entity(request.path_params["entity"]), int(request.path_params["id"]))}
 
@@ -742,12 +894,16 @@ def build_app(sim: AutotaskSimulator) -> Any:
         hook = hook_resource(request.path_params["entity"])
         if hook is not None and hook[1] == "fields":
             return {"fields": sim.hook_field_info(hook[0])}
+        if request.path_params["entity"].casefold() == "userdefinedfielddefinitions":
+            return {"fields": _udf_definition_fields()}
         return {"fields": sim.field_info(_entity(request.path_params["entity"]))}
 
     def do_udfs(request: Request, actor: int, body: Any) -> Any:
         return {"fields": sim.udf_info(_entity(request.path_params["entity"]))}
 
     def do_write(request: Request, actor: int, body: Any) -> Any:
+        if request.path_params["entity"].casefold() == "userdefinedfielddefinitions" and request.method == "POST":
+            return {"itemId": sim.define_udf(body)}
         hook = hook_resource(request.path_params["entity"])
         if hook is not None and hook[1] == "hooks" and request.method != "PUT":
             with sim.lock:
@@ -771,6 +927,8 @@ def build_app(sim: AutotaskSimulator) -> Any:
                     return {"itemId": sim.hooks.add_field(hook[0], pid, body)}
                 return {"itemId": sim.hooks.update_field(hook[0], pid, body)}
         key = (request.path_params["parent"].casefold(), request.path_params["child"].casefold())
+        if key == ("userdefinedfields", "listitems") and request.method == "POST":
+            return {"itemId": sim.add_udf_item(int(request.path_params["pid"]), body)}
         entity = _PARENT_ROUTES.get(key)
         if entity is None:
             raise ApiError(404, "This child collection does not exist.")
@@ -810,7 +968,7 @@ def build_app(sim: AutotaskSimulator) -> Any:
         Route(f"{ROOT_PREFIX}/v1.0/zoneinformation", zone_information, methods=["GET"]),
         Route(f"{z}/thresholdinformation", api(do_threshold), methods=["GET"]),
         Route(f"{z}/{{entity}}/query", api(do_query), methods=["GET", "POST"]),
-        Route(f"{z}/{{entity}}/query/next", api(do_query), methods=["GET"]),
+        Route(f"{z}/{{entity}}/query/next", api(do_next), methods=["GET", "POST"]),
         Route(f"{z}/{{entity}}/entityinformation/fields", api(do_fields), methods=["GET"]),
         Route(f"{z}/{{entity}}/entityinformation/userdefinedfields", api(do_udfs), methods=["GET"]),
         Route(f"{z}/{{entity}}/{{id:int}}", api(do_get), methods=["GET"]),
@@ -870,7 +1028,8 @@ class AutotaskControl:
     def sample_webhook(self) -> tuple[dict[str, str], bytes]:
         with self.sim.lock:
             ticket = self.sim.tables["Tickets"].ids[0]
-            body = self.sim.callout_body("Tickets", "Update", ticket, {"status": 13}, RESOURCES[0])
+            actor = self.sim.tenant.technicians[0]
+            body = self.sim.callout_body("Tickets", "Update", ticket, {"status": 13}, actor)
         return self.sim.signed(body), body
 
     def record(self, stream: str, record_id: int | str) -> dict[str, Any] | None:
@@ -918,17 +1077,20 @@ class AutotaskControl:
 
 
 def build_sandbox(**options: Any) -> Sandbox:
-    """``size`` (companies), ``seed``, ``webhook_url``, ``hourly_budget``, ``page_size``."""
+    """``size`` (companies), ``seed``, ``webhook_url``, ``hourly_budget``, ``page_size``, ``profile``."""
     sim = AutotaskSimulator(**options)
 
     def settings(base_url: str) -> dict[str, Any]:
-        return {
+        values = {
             "username": sim.username,
             "secret": sim.secret,
             "integration_code": sim.integration_code,
             "api_root": f"{base_url.rstrip('/')}{ROOT_PREFIX}/",
             "webhook_secret": sim.webhook_secret,
         }
+        if sim.profile == "sandbox":  # set up as an MSP would; a real-like database is not (hub check)
+            values["device_product"] = sim.tenant.products[min(sim.tenant.products)]["name"]
+        return values
 
     return Sandbox(
         app=build_app(sim), settings=settings, control=AutotaskControl(sim), extra={"simulator": sim}

@@ -1,9 +1,16 @@
 """Incremental Autotask streams: one query per entity, followed page by page.
 
 Autotask answers a query in pages of at most 500 records ordered by ``id`` ascending,
-with ``pageDetails.nextPageUrl`` (``.../query/next?paging=...&search=...``, a complete
-URL that is fetched with GET) until it is null. The paging token inside that URL is
-keyset paging on ``id`` and Autotask keeps only recent pages, so a stored
+with ``pageDetails.nextPageUrl`` (a complete ``.../query/next?paging=...`` URL) until it
+is null. How the next page is fetched depends on how the query was sent (Autotask
+Developer Help, "Advanced query features of the REST API" > Paginating results): after
+``POST {Entity}/query`` the next page is a POST of the same query body to
+``nextPageUrl``, which carries only the paging token; a GET there answers 405 "The
+requested resource does not support http method 'GET'." (reproduced against live
+Autotask in WYRE-AI/autotask-mcp pull request 170). After ``GET {Entity}/query?search=``
+the URL carries the search too and is fetched with GET. The hub always queries with
+POST (a filter never hits the length limit of a URL). The paging token inside that URL
+is keyset paging on ``id`` and Autotask keeps only recent pages, so a stored
 ``nextPageUrl`` is not a safe resume point. The resume token is therefore the last
 ``id`` of the page: after a crash the read starts a fresh query with the same change
 filter plus ``id > last id``, which - because results are ordered by id - continues
@@ -14,7 +21,7 @@ Pages are ordered by id, not by the change cursor: ``sorted_by_cursor`` is False
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from datetime import datetime
 from typing import TYPE_CHECKING, Any, ClassVar
 from urllib.parse import urlsplit
@@ -40,7 +47,7 @@ class AutotaskStream(Stream):
 
     def query_filter(self, since: datetime | None, after_id: int | None) -> dict[str, Any]:
         items = []
-        cursor = self.spec.cursor  # never None: only entities with a change timestamp are streams
+        cursor = self.spec.cursor  # None: the entity has no change timestamp and is read in full
         if since is not None and cursor is not None:
             items.append(cond("gte", cursor, since))
         if after_id is not None:
@@ -61,7 +68,8 @@ def _stream_class(spec: EntitySpec) -> type[AutotaskStream]:
         f"{spec.name}Stream",
         (AutotaskStream,),
         {
-            "__doc__": f"Autotask {spec.name}, incremental on {spec.cursor}.",
+            "__doc__": f"Autotask {spec.name}, "
+            + (f"incremental on {spec.cursor}." if spec.cursor else "read in full (no change timestamp)."),
             "name": spec.name,
             "entity": spec.name,
             "kind": spec.kind,
@@ -75,11 +83,17 @@ def _stream_class(spec: EntitySpec) -> type[AutotaskStream]:
 STREAM_CLASSES: list[type[Stream]] = [_stream_class(spec) for spec in STREAMED]
 
 
-def follow_pages(first: httpx.Response, fetch_next: Any, zone_url: str, entity: str) -> Iterator[Page]:
-    """Pages from ``first`` on, GETting each ``nextPageUrl`` (which must stay on the zone host)."""
+def follow_pages(
+    first: httpx.Response,
+    fetch_next: Callable[[str], httpx.Response],
+    zone: Callable[[], dict[str, Any]],
+    entity: str,
+) -> Iterator[Page]:
+    """Pages from ``first`` on; ``fetch_next(url)`` fetches each ``nextPageUrl`` the way the
+    query was sent (see the module doc). The URL must stay on the host of the ``zone()``
+    (asked per page: the connector follows a zone move)."""
     response = first
     seen: set[str] = set()
-    zone = urlsplit(zone_url)
     while True:
         body = response.json()
         items = body.get("items") if isinstance(body, dict) else None
@@ -94,8 +108,8 @@ def follow_pages(first: httpx.Response, fetch_next: Any, zone_url: str, entity: 
         yield Page(items, resume)
         if not next_url:
             return
-        target = urlsplit(next_url)
-        if (target.scheme, target.netloc) != (zone.scheme, zone.netloc):
+        target, here = urlsplit(next_url), urlsplit(zone()["url"])
+        if (target.scheme, target.netloc) != (here.scheme, here.netloc):
             raise VendorError(
                 f"nextPageUrl points away from the zone ({target.netloc})", connector="autotask", url=next_url
             )

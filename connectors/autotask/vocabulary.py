@@ -9,6 +9,11 @@ per run (one :class:`Vocabulary` lives as long as its connector).
 
 Labels match case-insensitively and with any dash or run of spaces treated alike,
 because procedures write "scheduled" + en dash + "external tech" for "Scheduled - external tech".
+
+A field that references a resource, a role or a product (``assignedResourceID``,
+``ownerResourceID``, ``productID``) is named the same way, by the record's name; the
+connector looks it up (:meth:`AutotaskConnector.named`). A number given there is taken
+as the id itself (a person typed it), so nothing in a shipped file has to be an id.
 """
 
 from __future__ import annotations
@@ -50,14 +55,22 @@ class FieldInfo:
     labels: dict[str, str] = field(default_factory=dict)
     values: dict[str, str] = field(default_factory=dict)
     default: str | None = None
+    #: the entity a reference field points at, when it is one named by name (``Resources``)
+    reference: str | None = None
+    #: labels of values that are no longer active (a retired classification)
+    inactive: set[str] = field(default_factory=set)
 
     @classmethod
     def from_api(cls, raw: dict[str, Any]) -> FieldInfo:
-        info = cls(str(raw.get("name")), bool(raw.get("isPickList")))
+        target = str(raw.get("referenceEntityType") or "").strip().casefold()
+        reference = NAMED_REFERENCES.get(target) if raw.get("isReference") else None
+        info = cls(str(raw.get("name")), bool(raw.get("isPickList")), reference=reference)
         items = [i for i in raw.get("picklistValues") or [] if isinstance(i, dict)]
         for item in items:
             value, label = str(item.get("value")), str(item.get("label"))
             info.labels[value] = label
+            if not item.get("isActive", True):
+                info.inactive.add(label)
             # an active value wins a label shared with a retired one
             if item.get("isActive", True) or _norm(label) not in info.values:
                 info.values[_norm(label)] = value
@@ -69,13 +82,28 @@ class FieldInfo:
 
 
 Fetch = Callable[[str, str], dict[str, Any]]
+#: (entity, name, where it was named) -> the record's id
+Named = Callable[[str, str, str], int]
+
+#: ``referenceEntityType`` (singular, as entityInformation gives it; plural accepted) ->
+#: the entity looked up by name
+NAMED_REFERENCES = {
+    "resource": "Resources",
+    "resources": "Resources",
+    "role": "Roles",
+    "roles": "Roles",
+    "product": "Products",
+    "products": "Products",
+}
 
 
 class Vocabulary:
-    """Cached field and UDF definitions; ``fetch(entity, 'fields'|'userDefinedFields')``."""
+    """Cached field and UDF definitions; ``fetch(entity, 'fields'|'userDefinedFields')``;
+    ``named(entity, name, where)`` resolves a referenced record by its name."""
 
-    def __init__(self, fetch: Fetch) -> None:
+    def __init__(self, fetch: Fetch, named: Named | None = None) -> None:
         self._fetch = fetch
+        self._named = named
         self._cache: dict[tuple[str, str], dict[str, FieldInfo]] = {}
 
     def _defs(self, entity: str, what: str) -> dict[str, FieldInfo]:
@@ -91,6 +119,10 @@ class Vocabulary:
                 str(f.get("name")): FieldInfo.from_api(f) for f in fields if isinstance(f, dict)
             }
         return self._cache[key]
+
+    def forget(self) -> None:
+        """Read the definitions again (after ``hub check --fix`` created UDFs or values)."""
+        self._cache.clear()
 
     def field(self, entity: str, field_path: str) -> FieldInfo | None:
         """The definition behind a mapping path (a plain field or a UDF path)."""
@@ -115,6 +147,11 @@ class Vocabulary:
         if label is None or label == "":
             return None
         info = self.field(entity, field_path)
+        if info is not None and not info.is_picklist and info.reference and self._named is not None:
+            text = str(label).strip()
+            if text.isdigit():
+                return int(text)
+            return self._named(info.reference, text, f"{entity}.{field_path}")
         if info is None or not info.is_picklist:
             return label
         found = info.values.get(_norm(str(label)))

@@ -32,8 +32,10 @@ from hub.sdk import (
     Connector,
     ConnectorContext,
     Event,
+    Finding,
     HttpClient,
     HubError,
+    Need,
     NotFoundError,
     OutcomeUnknown,
     RateLimit,
@@ -204,6 +206,22 @@ class DocuSignConnector(Connector):
             details["terms template"] = "not set (HUB_DOCUSIGN__TC_TEMPLATE_ID); send_terms unavailable"
         details["connect hmac keys"] = f"{len(self.settings.hmac_keys)} configured"
         return CheckResult(True, details)
+
+    def readiness(self, needs: list[Need]) -> list[Finding]:
+        """The terms-and-conditions template the workflows send (``check`` read it if set)."""
+        if self.settings.tc_template_id:
+            return [Finding(what="terms and conditions template", ok=True, detail=self.settings.tc_template_id,
+                            source="setting HUB_DOCUSIGN__TC_TEMPLATE_ID")]  # fmt: skip
+        return [
+            Finding(
+                what="terms and conditions template",
+                ok=False,
+                detail="HUB_DOCUSIGN__TC_TEMPLATE_ID is not set, so send_terms cannot send the terms",
+                fix="create the template in DocuSign (Templates > New, one signer role) and set "
+                "HUB_DOCUSIGN__TC_TEMPLATE_ID to its id",
+                source="setting HUB_DOCUSIGN__TC_TEMPLATE_ID",
+            )
+        ]
 
     # -- reads and writes ---------------------------------------------------------------
 
@@ -394,7 +412,8 @@ class DocuSignConnector(Connector):
         content = self._combined_pdf(params.envelope_id)
         folder = client_folder(ctx.documents_root, params.account_name)
         completed = parse_timestamp(envelope.get("completedDateTime")) or self.context.clock.now()
-        file_name = params.file_name or f"Terms and Conditions - signed {completed.date().isoformat()}.pdf"
+        signed_on = completed.astimezone(self.context.zone).date()  # the MSP's day, not UTC's
+        file_name = params.file_name or f"Terms and Conditions - signed {signed_on.isoformat()}.pdf"
         saved = save_new_file(folder, file_name, content)
         result = {
             "path": str(saved.path),

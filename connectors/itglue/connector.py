@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+from collections.abc import Mapping
 from datetime import datetime
 from typing import Any, ClassVar
 
@@ -40,7 +41,10 @@ from hub.sdk import (
     ConnectorContext,
     ConnectorSettings,
     ErrorPolicy,
+    Finding,
     HttpClient,
+    HttpError,
+    Need,
     NotFoundError,
     RateLimit,
     RecordRejected,
@@ -255,6 +259,34 @@ class ITGlueConnector(Connector):
             },
         )
 
+    def readiness(self, needs: list[Need]) -> list[Finding]:
+        """The Site Summary type's fields the mapping names by label (``labels.<Label>``) and the
+        organization type and status labels it writes; IT Glue's own fields need no check."""
+        site_type = self.site_summary_type(refresh=True)
+        out = []
+        for need in needs:
+            what = f"{need.entity}.{need.field}" + (f" {need.value!r}" if need.value else "")
+            if need.kind == "field" and need.entity == "site_summaries" and need.field.startswith("labels."):
+                label = need.field.removeprefix("labels.")
+                try:
+                    site_type.field_by_label(label)
+                    out.append(Finding(what=what, ok=True, detail="present", source=need.source, need=need))
+                except ConfigError as exc:
+                    out.append(Finding(what=what, ok=False, detail=str(exc), source=need.source, need=need,
+                                       fix=f"add the field {label!r} to the flexible asset type {site_type.name!r} "
+                                       "(Account > Customize > Flexible Asset Types)"))  # fmt: skip
+            elif need.kind == "value" and need.field in PICKLISTS:
+                try:
+                    self.picklist_value(need.entity, need.field, need.value)
+                    out.append(Finding(what=what, ok=True, detail="present", required=need.required,
+                                       source=need.source, need=need))  # fmt: skip
+                except ConfigError as exc:
+                    out.append(Finding(what=what, ok=False, detail=str(exc), required=need.required,
+                                       source=need.source, need=need,
+                                       fix=f"add {need.value!r} in Account > Customize (organization types and "
+                                       "statuses)"))  # fmt: skip
+        return out
+
     # -- writes ------------------------------------------------------------------
 
     def _entity(self, entity: str) -> tuple[str, str]:
@@ -315,7 +347,7 @@ class ITGlueConnector(Connector):
             if int(cur_attrs.get("flexible-asset-type-id", site_type.id)) != site_type.id:
                 raise RecordRejected(f"IT Glue flexible asset {id} is not a {site_type.name!r} asset")
             attrs["traits"] = self._traits(
-                site_type, cur_attrs.get("traits") or {}, changes.get("labels") or {}
+                site_type, cur_attrs.get("traits") or {}, changes.get("labels") or {}, download=self._download
             )
         elif entity == "contacts" and any(name in attrs for name in LIST_FIELDS):
             current_attrs = self._resource(self.client().get(f"{path}/{id}")).get("attributes") or {}
@@ -335,16 +367,38 @@ class ITGlueConnector(Connector):
         return WriteResult(str(record["id"]), record)
 
     def _traits(
-        self, site_type: AssetType, current: dict[str, Any], labels: dict[str, Any], skip_empty: bool = False
+        self,
+        site_type: AssetType,
+        current: dict[str, Any],
+        labels: dict[str, Any],
+        skip_empty: bool = False,
+        download: Any = None,
     ) -> dict[str, Any]:
         if skip_empty:
             labels = {k: v for k, v in labels.items() if v not in (None, "", [])}
         try:
-            return traits_for_write(site_type, current, labels)
+            return traits_for_write(site_type, current, labels, download)
         except ConfigError:
             # the type may have gained a field since it was cached: look again, once
             fresh = self.site_summary_type(refresh=True)
-            return traits_for_write(fresh, current, labels)
+            return traits_for_write(fresh, current, labels, download)
+
+    def _download(self, item: Mapping[str, Any]) -> bytes | None:
+        """An Upload trait's file, to upload it again (see :mod:`.site_summary`); None if it
+        cannot be had. The API key goes only to the API's own host: a file elsewhere (a
+        signed storage link) is fetched without it."""
+        url = str(item.get("url") or "")
+        if not url.startswith(("https://", "http://")):
+            return None
+        same_host = httpx.URL(url).host == httpx.URL(self.settings.base_url).host
+        try:
+            if same_host:
+                return self.client().get(url).content
+            with httpx.Client(transport=self.context.transport, timeout=30.0, follow_redirects=True) as plain:
+                response = plain.get(url)
+            return response.content if response.status_code == 200 else None
+        except (HttpError, httpx.HTTPError):
+            return None
 
     def _reject_if_psa_synced(self, entity: str, id: str, error: VendorError) -> None:
         """A 422 on PATCH: dead-letter the record if IT Glue keeps it in sync with a PSA."""

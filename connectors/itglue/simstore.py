@@ -388,30 +388,27 @@ class SimData:
             values.append(item)
         return {"type": tag_type, "values": values}
 
-    def _attachment(self, asset_id: int, file_name: str) -> dict[str, Any]:
+    def _attachment(self, asset_id: int, file_name: str, content: bytes = b"") -> dict[str, Any]:
         att_id = self.next_id("attachments")
         item = {"id": att_id, "file_name": file_name, "url": f"{self.host}/attachments/{att_id}"}
-        self.attachments[att_id] = {**item, "asset_id": asset_id}
+        self.attachments[att_id] = {**item, "asset_id": asset_id, "content": content or f"%PDF {file_name}".encode()}
         return item
 
     def _upload(self, asset_id: int, value: Any) -> list[dict[str, Any]] | None:
-        """An Upload trait: base64 ``{content, file_name}`` adds a file; the read shape keeps one."""
+        """An Upload trait: each base64 ``{content, file_name}`` is a file; anything else (the
+        read shape sent back) keeps nothing, so the file is gone (powershellwrapper issue 161)."""
         items = value if isinstance(value, list) else [value]
         kept = []
         for item in items:
             if not isinstance(item, dict):
                 raise UnprocessableEntity("an Upload trait takes {content, file_name}")
-            if "content" in item:
-                try:
-                    base64.b64decode(str(item["content"]), validate=True)
-                except ValueError:
-                    raise UnprocessableEntity("file content must be strict base64") from None
-                kept.append(self._attachment(asset_id, str(item.get("file_name") or "upload")))
+            if "content" not in item:
                 continue
-            known = self.attachments.get(int(item.get("id", 0) or 0))
-            if known is None or known["asset_id"] != asset_id:
-                raise UnprocessableEntity(f"attachment {item.get('id')} does not belong to this asset")
-            kept.append({k: known[k] for k in ("id", "file_name", "url")})
+            try:
+                content = base64.b64decode(str(item["content"]), validate=True)
+            except ValueError:
+                raise UnprocessableEntity("file content must be strict base64") from None
+            kept.append(self._attachment(asset_id, str(item.get("file_name") or "upload"), content))
         return kept or None
 
     def stored_traits(

@@ -7,12 +7,17 @@ sends: JSON:API documents, ``page[size]`` (at most 1000) / ``page[number]`` with
 for a body that is not ``application/vnd.api+json``, 429 past the request budget
 (3,000 per 5 minutes by default) with ``Retry-After``, 422 in the JSON:API ``errors``
 shape, flexible asset traits *replaced* on PATCH, and PSA-synced organizations and
-contacts refusing PATCH.
+contacts refusing PATCH. An Upload trait keeps a file only if the PATCH uploads it again
+(``{"content": <base64>, "file_name"}``): sent back in its read shape, the file is
+erased, as API users report (itglue/powershellwrapper issue 161, "You have to upload
+the file each time because the API is destructive"; issue 7: an update keeps only the
+files it uploads).
 
 Guesses, where the docs are silent: the text of error ``detail`` s, the read shape of
-an Upload trait (``[{"id", "file_name", "url"}]``) and that sending that shape back
-keeps the file, ``psa-integration`` holding the PSA's name on synced records, and a
-400 for ``page[size]`` over 1000.
+an Upload trait (``[{"id", "file_name", "url"}]``), that its ``url`` downloads the file
+with the API key (``GET /attachments/{id}`` here, on the host the request came to),
+``psa-integration`` holding the PSA's name on synced records, and a 400 for
+``page[size]`` over 1000.
 """
 
 from __future__ import annotations
@@ -184,6 +189,7 @@ class ITGlueSimulator:
                 methods=g,
             ),
             Route("/contact_types", self._wrap(self._picklist(CONTACT_TYPES, "contact-types")), methods=g),
+            Route("/attachments/{id:int}", self.download, methods=g),
         ]
 
     def _wrap(
@@ -207,9 +213,24 @@ class ITGlueSimulator:
                     return _errors(exc.status, exc.title, exc.detail, exc.pointer, exc.headers)
                 except UnprocessableEntity as exc:
                     return _errors(422, "Unprocessable Entity", exc.detail, exc.pointer)
-                return Response(json.dumps(document), status_code=status, media_type=MEDIA_TYPE)
+                text = json.dumps(document)
+            # files are downloaded from the host that was asked (the store knows only its own)
+            text = text.replace(f'"{self.data.host}/attachments/', f'"{str(request.base_url).rstrip("/")}/attachments/')
+            return Response(text, status_code=status, media_type=MEDIA_TYPE)
 
         return endpoint
+
+    async def download(self, request: Request) -> Response:
+        """An uploaded file's bytes (the ``url`` of an Upload trait item; a guess, see above)."""
+        with self.lock:
+            try:
+                self._gate(request, b"")
+            except _Abort as exc:
+                return _errors(exc.status, exc.title, exc.detail, exc.pointer, exc.headers)
+            found = self.data.attachments.get(request.path_params["id"])
+            if found is None:
+                return _errors(404, "Not Found", "attachment not found")
+            return Response(found["content"], media_type="application/octet-stream")
 
     def _gate(self, request: Request, body: bytes) -> None:
         """Faults first, then the budget, then the key, then the media type."""

@@ -8,18 +8,29 @@ store, and lets the mapping name fields by their labels.
 
 Traits are read and written in two shapes (IT Glue developer docs, Flexible Assets):
 a Tag field reads as ``{"type": "Contacts", "values": [{"id": 1, "name": ...}]}`` but is
-written as ids; every other kind is written as it reads. IT Glue replaces the whole
-``traits`` object on PATCH ("Any traits you don't specify will be deleted"), so an
-update starts from the current traits converted to their write shape.
+written as ids. IT Glue replaces the whole ``traits`` object on PATCH ("Any traits you
+don't specify will be deleted"), so an update starts from the current traits converted
+to their write shape. Two kinds cannot simply be sent back:
+
+* an Upload field reads as its files (``[{"id", "file_name", "url"}]``), and a PATCH keeps
+  a file only if it uploads it again as ``{"content": <base64>, "file_name"}``
+  (itglue/powershellwrapper issue 161: "You have to upload the file each time because
+  the API is destructive"). Each file is downloaded from its ``url`` and uploaded again;
+* a Password field is sent back only when it reads as the password itself.
+
+Where a file cannot be downloaded or a password is not readable, the update is refused
+(:class:`RecordRejected` naming the field): erasing it silently is never an option.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+import base64
+import re
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from hub.sdk import ConfigError
+from hub.sdk import ConfigError, RecordRejected
 
 __all__ = [
     "AssetField",
@@ -172,20 +183,70 @@ def labels_of(asset_type: AssetType, traits: Mapping[str, Any]) -> dict[str, Any
     return out
 
 
+#: a password IT Glue shows masked rather than as itself
+_MASKED = re.compile(r"^[*•●]+$")
+
+#: downloads one uploaded file (its read-shape item); None when it cannot be had
+Download = Callable[[Mapping[str, Any]], bytes | None]
+
+
+def _kept_files(field: AssetField, files: Any, download: Download | None) -> list[dict[str, Any]]:
+    """An Upload trait's files in the only shape a PATCH keeps them: uploaded again."""
+    out = []
+    for item in files if isinstance(files, list) else [files]:
+        if not isinstance(item, Mapping):
+            continue
+        if "content" in item:  # already in upload shape
+            out.append(dict(item))
+            continue
+        name = str(item.get("file_name") or item.get("name") or "file")
+        content = download(item) if download is not None else None
+        if content is None:
+            raise RecordRejected(
+                f"IT Glue would erase the file {name!r} of field {field.label!r}: a PATCH keeps an uploaded "
+                "file only if it uploads it again (itglue/powershellwrapper issue 161), and the hub could "
+                "not download it to do so. The update was not sent; make it in IT Glue"
+            )
+        out.append({"content": base64.b64encode(content).decode("ascii"), "file_name": name})
+    return out
+
+
+def _kept_password(field: AssetField, value: Any) -> Any:
+    if isinstance(value, str) and value and not _MASKED.match(value):
+        return value
+    raise RecordRejected(
+        f"IT Glue would erase the password in field {field.label!r}: a PATCH deletes every trait it leaves "
+        "out and the API did not give the password to send back. The update was not sent; make it in IT Glue"
+    )
+
+
 def traits_for_write(
-    asset_type: AssetType, current: Mapping[str, Any], changes: Mapping[str, Any]
+    asset_type: AssetType,
+    current: Mapping[str, Any],
+    changes: Mapping[str, Any],
+    download: Download | None = None,
 ) -> dict[str, Any]:
     """The complete ``traits`` object for a PATCH: every current trait, then the changes.
 
     ``current`` is the asset's traits as IT Glue returned them; ``changes`` are by
-    label. Traits the hub does not manage (a file, a note) are sent back unchanged,
-    since IT Glue deletes any trait a PATCH leaves out.
+    label. Traits the hub does not manage (a file, a note) are sent back, since IT Glue
+    deletes any trait a PATCH leaves out; files and passwords as the module doc says
+    (``download`` fetches a file), or the update is refused.
     """
-    traits: dict[str, Any] = {}
-    for key, value in current.items():
-        field = asset_type.field_by_key(key)
-        traits[key] = write_value(field, value) if field else value
+    wanted: dict[str, Any] = dict(current)
     for label, value in changes.items():
-        field = asset_type.field_by_label(label)
-        traits[field.name_key] = write_value(field, value)
+        wanted[asset_type.field_by_label(label).name_key] = value
+    traits: dict[str, Any] = {}
+    for key, value in wanted.items():
+        field = asset_type.field_by_key(key)
+        if field is None:
+            traits[key] = value
+        elif value in (None, "", []):
+            traits[key] = value  # a trait the changes empty (or that was empty): IT Glue deletes it
+        elif field.kind == "Upload":
+            traits[key] = _kept_files(field, value, download)
+        elif field.kind == "Password":
+            traits[key] = _kept_password(field, value)
+        else:
+            traits[key] = write_value(field, value)
     return traits

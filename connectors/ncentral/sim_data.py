@@ -85,6 +85,8 @@ class SeedData:
     serials: dict[int, str] = field(default_factory=dict)
     #: customer or site id -> device ids
     devices_by_org_unit: dict[int, list[int]] = field(default_factory=dict)
+    #: the service organization's id
+    so_id: int = SO_ID
 
 
 def _org_unit(oid: int, name: str, kind: str, parent: int, rng: random.Random) -> dict[str, Any]:
@@ -117,23 +119,24 @@ def _org_unit(oid: int, name: str, kind: str, parent: int, rng: random.Random) -
     }
 
 
-def seed(size: int, seed_value: int, now: datetime) -> SeedData:
-    """``size`` devices spread over ``size // 25`` customers (at least 2), some with a site."""
+def seed(size: int, seed_value: int, now: datetime, id_base: int = 0) -> SeedData:
+    """``size`` devices spread over ``size // 25`` customers (at least 2), some with a site;
+    every org unit and device id moved by ``id_base`` (another server's ids)."""
     rng = random.Random(seed_value)
-    data = SeedData()
-    data.org_units[SO_ID] = _org_unit(SO_ID, SO_NAME, "SO", 1, rng)
+    data = SeedData(so_id=SO_ID + id_base)
+    data.org_units[data.so_id] = _org_unit(data.so_id, SO_NAME, "SO", 1, rng)
     n_customers = max(2, size // 25)
-    next_id = FIRST_CUSTOMER_ID
+    next_id = FIRST_CUSTOMER_ID + id_base
     sites: dict[int, int] = {}
     for n in range(n_customers):
         name = f"{_COMPANIES[n % len(_COMPANIES)]} {_SUFFIXES[(n // len(_COMPANIES)) % len(_SUFFIXES)]}"
         if n >= len(_COMPANIES) * len(_SUFFIXES):
             name += f" {n // (len(_COMPANIES) * len(_SUFFIXES)) + 1}"
-        data.org_units[next_id] = _org_unit(next_id, name, "CUSTOMER", SO_ID, rng)
+        data.org_units[next_id] = _org_unit(next_id, name, "CUSTOMER", data.so_id, rng)
         data.customer_ids.append(next_id)
         data.devices_by_org_unit[next_id] = []
         next_id += 1
-    data.org_units[SO_ID]["descendantCount"] = n_customers
+    data.org_units[data.so_id]["descendantCount"] = n_customers
     for customer in data.customer_ids:
         if rng.random() < 0.3:
             name = data.org_units[customer]["orgUnitName"] + " - Branch"
@@ -143,7 +146,7 @@ def seed(size: int, seed_value: int, now: datetime) -> SeedData:
             sites[customer] = next_id
             next_id += 1
     for n in range(size):
-        device_id = FIRST_DEVICE_ID + n
+        device_id = FIRST_DEVICE_ID + id_base + n
         customer = data.customer_ids[rng.randrange(n_customers)]
         site = sites.get(customer) if rng.random() < 0.5 else None
         data.devices[device_id] = _device(device_id, n, customer, site, data, rng, now)
@@ -185,7 +188,7 @@ def _device(
         "stillLoggedIn": "",
         "licenseMode": "Professional",
         "orgUnitId": site if site is not None else customer,
-        "soId": SO_ID,
+        "soId": data.so_id,
         "soName": SO_NAME,
         "customerId": customer,
         "customerName": data.org_units[customer]["orgUnitName"],

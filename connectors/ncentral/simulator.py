@@ -40,7 +40,7 @@ from starlette.routing import Route
 
 from hub.sdk import Clock, Sandbox, SystemClock
 
-from .sim_data import SERVICES, SO_ID, assets, iso, seed
+from .sim_data import SERVICES, assets, iso, seed
 from .states import NotificationState
 
 __all__ = ["DEFAULT_JWT", "NcentralSimulator", "build_sandbox"]
@@ -88,6 +88,7 @@ class NcentralSimulator:
         access_seconds: int = 3600,
         refresh_seconds: int = 90000,
         alerts: int | None = None,
+        id_base: int = 0,
     ) -> None:
         self.clock = clock or SystemClock()
         self._offset = timedelta()
@@ -108,7 +109,8 @@ class NcentralSimulator:
         self._refresh: dict[str, datetime] = {}
         self.requests: list[tuple[str, str]] = []
         self.restarts = 0
-        data = seed(size, seed_value, self.now())
+        data = seed(size, seed_value, self.now(), id_base)
+        self.so_id = data.so_id
         self.org_units = data.org_units
         self.customer_ids = data.customer_ids
         self.devices = data.devices
@@ -274,8 +276,14 @@ class NcentralSimulator:
         state, moment = self.issues[task_id]
         device = self.devices[info["deviceId"]]
         customer = self.org_units[device["customerId"]]
+        tree = ["System", self.org_units[self.so_id]["orgUnitName"], customer["orgUnitName"]]
+        if device.get("siteId"):
+            tree.append(self.org_units[device["siteId"]]["orgUnitName"])
         return {
-            "orgUnitId": device["customerId"],
+            # an issue names the org unit its device is registered to: the site, for a device at a
+            # site (ActiveIssue.orgUnitId in the API-Service description; the customer is only in
+            # _extra.customerTree), so a customer's list holds issues of several org units
+            "orgUnitId": device["orgUnitId"],
             "deviceId": info["deviceId"],
             "notificationState": int(state),
             "serviceId": info["serviceId"],
@@ -288,8 +296,8 @@ class NcentralSimulator:
                 "deviceClassLabel": device["deviceClassLabel"],
                 "transitionTime": iso(moment),
                 "taskIdent": info["taskIdent"],
-                "customerTree": ["System", self.org_units[SO_ID]["orgUnitName"], customer["orgUnitName"]],
-                "soCustomerID": SO_ID,
+                "customerTree": tree,
+                "soCustomerID": self.so_id,
                 "licenseMode": device["licenseMode"],
                 "acknowledgedBy": "",
                 "numberOfActiveNotification": 1,
@@ -563,8 +571,10 @@ def build_sandbox(
     access_seconds: int = 3600,
     refresh_seconds: int = 90000,
     alerts: int | None = None,
+    id_base: int = 0,
 ) -> Sandbox:
-    """The simulator as a :class:`hub.sdk.Sandbox`; ``settings(base_url)`` points the connector at it."""
+    """The simulator as a :class:`hub.sdk.Sandbox`; ``settings(base_url)`` points the connector at it.
+    ``id_base`` moves every org unit and device id (another server's ids)."""
     simulator = NcentralSimulator(
         size=size,
         seed_value=seed,
@@ -575,6 +585,7 @@ def build_sandbox(
         access_seconds=access_seconds,
         refresh_seconds=refresh_seconds,
         alerts=alerts,
+        id_base=id_base,
     )
     return Sandbox(
         app=simulator.app(),

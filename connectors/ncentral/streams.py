@@ -15,7 +15,11 @@ time. So:
   that is offline moves no check-in time; a full refresh picks it up;
 * ``active_issues`` (``GET /api/org-units/{orgUnitId}/active-issues`` per customer or
   site) is a snapshot of what is wrong now: a full read every time, and an issue that
-  cleared is simply absent (the alert job compares snapshots).
+  cleared is simply absent (the alert job compares snapshots). An issue's ``orgUnitId``
+  is the org unit its device is registered to, which for a device at a site is the site
+  (an org unit under the customer). The PSA knows customers, not sites, so each issue
+  gets the ``customerId`` it belongs to (as devices carry it): the customer whose list
+  it was read from, or, for a site configured in ``alert_org_units``, the site's parent.
 
 Every list is paged with ``pageNumber`` (from 1) and ``pageSize`` (1 to 1000) and ends at
 the answer's ``totalPages``.
@@ -125,6 +129,11 @@ class ActiveIssuesStream(Stream):
     kind = "alert"
     primary_key = "taskId"
 
+    def __init__(self, connector: Any) -> None:
+        super().__init__(connector)
+        #: the customers' ids, once listed (their issues need no lookup of their customer)
+        self._customers: set[int] = set()
+
     @property
     def ncentral(self) -> Any:
         return self.connector
@@ -136,6 +145,7 @@ class ActiveIssuesStream(Stream):
             org_units = [ou for ou in org_units if ou >= start]
         page_size = self.ncentral.settings.page_size
         for index, org_unit in enumerate(org_units):
+            customer = self._customer_of(org_unit)
             first = int(resume["page"]) if resume and org_unit == int(resume["org_unit"]) else 1
             paginator = PageNumberPaginator(page_size, total_pages=total_pages)
             page: int | None = first
@@ -143,7 +153,7 @@ class ActiveIssuesStream(Stream):
                 response = self._request(org_unit, page, page_size)
                 if response is None:  # the org unit was deleted while we read
                     break
-                records = list_records(self.ncentral.client(), response)
+                records = [{**r, "customerId": customer} for r in list_records(self.ncentral.client(), response)]
                 page = paginator.advance(response, records, page)
                 yield Page(records, self._resume(org_units, index, page))
 
@@ -153,7 +163,21 @@ class ActiveIssuesStream(Stream):
             return sorted({int(ou) for ou in configured})
         customers = CustomersStream(self.connector)
         ids = {int(c["customerId"]) for page in customers.read() for c in page.records}
+        self._customers = ids
         return sorted(ids)
+
+    def _customer_of(self, org_unit: int) -> int:
+        """The customer an org unit belongs to: itself, or a site's parent (one GET per
+        configured org unit; none when the org units are the customers list)."""
+        if org_unit in self._customers:
+            return org_unit
+        try:
+            unit = self.ncentral.get("org_unit", str(org_unit))
+        except NotFoundError:
+            return org_unit
+        if str(unit.get("orgUnitType", "")).upper() == "SITE" and unit.get("parentId") not in (None, ""):
+            return int(unit["parentId"])
+        return org_unit
 
     def _request(self, org_unit: int, page: int, page_size: int) -> httpx.Response | None:
         try:

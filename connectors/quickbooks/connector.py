@@ -291,7 +291,8 @@ class QuickBooksConnector(Connector):
 
     def invoice_recipient_report(self, customer_id: str | None = None) -> list[RecipientCheck]:
         """Per customer: the addresses it lists and where its recent invoices really went."""
-        first_day = (self.context.clock.now() - timedelta(days=RECENT_INVOICE_DAYS)).date().isoformat()
+        since = self.context.clock.now() - timedelta(days=RECENT_INVOICE_DAYS)
+        first_day = since.astimezone(self.context.zone).date().isoformat()  # TxnDate: the MSP's calendar
         invoice_where = [f"TxnDate >= {quote(first_day)}"]
         if customer_id is not None:
             customers = [self.api.read("Customer", customer_id)]

@@ -115,7 +115,9 @@ class QuickBooksStream(Stream):
 
 
 def _recent_invoices(connector: QuickBooksConnector) -> list[str]:
-    first_day = (connector.context.clock.now() - timedelta(days=RECENT_INVOICE_DAYS)).date().isoformat()
+    # TxnDate is a calendar date of the MSP's books: counted in its time zone
+    since = connector.context.clock.now() - timedelta(days=RECENT_INVOICE_DAYS)
+    first_day = since.astimezone(connector.context.zone).date().isoformat()
     return [f"TxnDate >= {quote(first_day)}"]
 
 

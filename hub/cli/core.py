@@ -13,8 +13,10 @@ from rich.markup import escape
 from rich.table import Table
 
 from hub.cli.common import app, emit_json, get_hub, settings, stdout
+from hub.connector import Finding
 from hub.errors import ConfigError
 from hub.logging import MASK, redact_url
+from hub.readiness import collect_needs
 from hub.settings import HubSettings, MissingSettings, configured, load_connector_settings
 
 config_app = typer.Typer(help="Inspect the effective configuration.", no_args_is_help=True)
@@ -98,22 +100,65 @@ def connectors(json: JsonOpt = False) -> None:
 
 def check(
     connector: Annotated[str, typer.Argument(help="connector name, e.g. autotask")],
+    fix: Annotated[
+        bool, typer.Option("--fix", help="create what is missing where the vendor's API can, after listing it")
+    ] = False,
     json: JsonOpt = False,
 ) -> None:
-    """Check a connector's credentials and connectivity."""
+    """Check a connector's credentials and connectivity, and whether its tenant has what the
+    mappings, workflows and settings need (exit 1 if something required is missing)."""
     from hub.cli.users import person
     from hub.health import check_connector
 
-    result = check_connector(get_hub(), connector, actor=person())
+    hub = get_hub()
+    instance = hub.connector(connector)
+    result = check_connector(hub, connector, actor=person())
+    findings = instance.readiness(collect_needs(hub, connector)) if result.ok else []
+    created: list[str] = []
+    if fix and any(f.fixable and not f.ok for f in findings):
+        plan = [f for f in findings if f.fixable and not f.ok]
+        if not json:
+            stdout.print(f"creating in {connector}:", highlight=False)
+            for finding in plan:
+                stdout.print(f"  {escape(finding.what)}", highlight=False)
+        created = instance.fix(plan)
+        findings = instance.readiness(collect_needs(hub, connector))
+    missing = [f for f in findings if not f.ok and f.required]
     if json:
-        emit_json({"connector": connector, "ok": result.ok, "details": result.details})
+        emit_json({"connector": connector, "ok": result.ok, "details": result.details,
+                   "ready": result.ok and not missing, "created": created,
+                   "findings": [_finding_row(f) for f in findings]})  # fmt: skip
     else:
         mark = "[green]ok[/green]" if result.ok else "[red]failed[/red]"
         stdout.print(f"{connector}: {mark}")
         for key, value in result.details.items():
             stdout.print(f"  {key}: {value}")
-    if not result.ok:
+        for line in created:
+            stdout.print(f"  created: {escape(line)}", highlight=False)
+        _print_findings(connector, findings)
+    if not result.ok or missing:
         raise typer.Exit(1)
+
+
+def _finding_row(finding: Finding) -> dict[str, Any]:
+    return {"what": finding.what, "ok": finding.ok, "required": finding.required, "detail": finding.detail,
+            "fix": finding.fix, "fixable": finding.fixable, "source": finding.source}  # fmt: skip
+
+
+def _print_findings(connector: str, findings: list[Finding]) -> None:
+    if not findings:
+        return
+    present = sum(1 for f in findings if f.ok)
+    stdout.print(f"first run on this tenant: {present} of {len(findings)} things the hub names are in {connector}")
+    for finding in findings:
+        if finding.ok:
+            continue
+        mark = "[red]missing[/red]" if finding.required else "[yellow]not found[/yellow] (only read)"
+        source = f" ({escape(finding.source)})" if finding.source else ""
+        stdout.print(f"  {mark} {escape(finding.what)}{source}: {escape(finding.detail)}", highlight=False)
+        if finding.fix:
+            hint = " [dim](hub check --fix can)[/dim]" if finding.fixable else ""
+            stdout.print(f"    -> {escape(finding.fix)}{hint}", highlight=False)
 
 
 def _masked(model: BaseModel) -> dict[str, Any]:

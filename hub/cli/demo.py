@@ -27,7 +27,7 @@ import secrets
 import tempfile
 import threading
 import time
-from datetime import date, timedelta
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -119,7 +119,7 @@ def _wait_while(engine: WorkflowEngine, run_id: str, step: str, timeout: float) 
 
 
 def _run_workflow(engine: WorkflowEngine, sandboxes: SandboxSet) -> str:
-    service_date = (date.today() + timedelta(days=3)).isoformat()
+    service_date = (datetime.now(engine.hub.settings.zone).date() + timedelta(days=3)).isoformat()
     answers = {
         "appointment": ({}, "the customer confirms they want an appointment"),
         "payment": ({"method": "payment", "amount": "150"}, "payment of the $150 estimate taken"),

@@ -85,7 +85,7 @@ def uncovered_devices(
     hub: Hub, *, psa: str = "autotask", rmm: str = "ncentral", today: date | None = None
 ) -> list[UncoveredDevice]:
     """The managed devices in ``psa`` that no contract covers (see the module docstring)."""
-    today = today or hub.clock.now().date()
+    today = today or hub.clock.now().astimezone(hub.settings.zone).date()  # contract dates are the MSP's days
     companies: dict[str, tuple[str, bool]] = {}
     for org in _records(hub, psa, Organization.kind):
         assert isinstance(org, Organization)

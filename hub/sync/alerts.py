@@ -31,7 +31,7 @@ from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
 from hub.connector import Connector, Stream, WriteResult
-from hub.errors import NotFoundError, RecordRejected
+from hub.errors import ConfigError, NotFoundError, RecordRejected
 from hub.logging import get_logger
 from hub.mapping import BoundMapping, UnresolvedRef
 from hub.models import Alert, AlertSeverity, AlertState, ExternalRef, Note, Ticket
@@ -229,7 +229,8 @@ class AlertSync:
         device = alert.device_name or (alert.device.id if alert.device else "unknown device")
         condition = "" if alert.condition.casefold() == "default" else f" ({alert.condition})"
         title = f"{device}: {alert.service}{condition} - {alert.severity.value}"[:255]
-        since = f" since {alert.triggered_at.isoformat()}" if alert.triggered_at else ""
+        when = alert.triggered_at.astimezone(self.hub.settings.zone) if alert.triggered_at else None
+        since = f" since {when:%Y-%m-%d %H:%M} ({self.hub.settings.timezone})" if when else ""
         description = (
             f"{self.step.rmm} reports {alert.service}{condition} on {device} as {alert.severity.value}{since}.\n"
             f"{alert.message or ''}\nThe hub follows this ticket by its external key {key}: it is set to "
@@ -250,6 +251,9 @@ class AlertSync:
             raise RecordRejected(
                 f"{exc}: link the {self.step.rmm} customer to a {self.step.psa} company (hub sync rmm-devices)"
             ) from None
+        except ConfigError as exc:  # a label of HUB_RMM_ALERTS__* this PSA does not have
+            raise ConfigError(f"{exc} (named by the HUB_RMM_ALERTS__* settings; hub check {self.step.psa} lists "
+                              "what is missing)") from None  # fmt: skip
         return ticket, payload
 
     def _counterpart(self, ref: ExternalRef) -> str | None:

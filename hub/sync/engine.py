@@ -11,6 +11,8 @@ JSON summary of DESIGN.md::
 ``status`` is ``ok``, ``partial`` (some records dead-lettered) or ``failed`` (the run
 stopped; its checkpoints let the next run resume). A run stopped by Ctrl-C is recorded
 as ``interrupted`` and raises :class:`SyncInterrupted` with the summary so far.
+``unmapped_values`` counts the vendor values no mapping knew (each left the core field
+unset; see :mod:`hub.mapping`).
 
 ``progress``, if given, is called with a :class:`SyncProgress` after every page a step
 reads: once per page, never per record, so a display costs the run nothing.
@@ -27,6 +29,7 @@ from typing import TYPE_CHECKING, Any
 from hub import metrics
 from hub.errors import ConfigError, HubError
 from hub.logging import get_logger
+from hub.mapping import UnmappedValues, track_unmapped
 from hub.state.leases import JobLocked, Lease
 from hub.sync.affinity import one_cpu
 from hub.sync.gc import bulk_gc
@@ -264,21 +267,23 @@ def _run_locked(
     run = SyncRun(hub, job, run_id, dry_run, full_refresh, allow_mass_deactivate, progress, lease=lease)
     hub.plugins.hook.hub_sync_started(job=name, dry_run=dry_run)
     status, error = "ok", None
+    unmapped = UnmappedValues()
     try:
-        for step in job.steps:
-            log.info("sync.step", job=name, step=step.label, dry_run=dry_run)
-            step.run(run)
+        with track_unmapped(unmapped):
+            for step in job.steps:
+                log.info("sync.step", job=name, step=step.label, dry_run=dry_run)
+                step.run(run)
     except HubError as exc:
         status, error = "failed", exc
         log.error("sync.failed", job=name, error=str(exc))
     except KeyboardInterrupt:
-        summary = _summary(hub, run, "interrupted", calls_before, started)
+        summary = _summary(hub, run, "interrupted", calls_before, started, unmapped)
         store.finish_run(run_id, "interrupted", summary)
         log.warning("sync.interrupted", job=name, run_id=run_id)
         raise SyncInterrupted(summary) from None
     if status == "ok" and run.counts["failed"]:
         status = "partial"
-    summary = _summary(hub, run, status, calls_before, started)
+    summary = _summary(hub, run, status, calls_before, started, unmapped)
     if error is not None:
         summary["error"] = str(error)
         summary["error_type"] = error.failure_type.value
@@ -290,8 +295,10 @@ def _run_locked(
     return summary, error
 
 
-def _summary(hub: Hub, run: SyncRun, status: str, calls_before: dict[str, int], started: float) -> dict[str, Any]:
-    """The JSON summary of DESIGN.md (plus deactivated, skipped and run_id) of ``run`` so far."""
+def _summary(
+    hub: Hub, run: SyncRun, status: str, calls_before: dict[str, int], started: float, unmapped: UnmappedValues
+) -> dict[str, Any]:
+    """The JSON summary of DESIGN.md (plus deactivated, skipped, unmapped_values and run_id) of ``run`` so far."""
     calls_after = hub.api_calls()
     return {
         "job": run.job.name,
@@ -300,6 +307,7 @@ def _summary(hub: Hub, run: SyncRun, status: str, calls_before: dict[str, int], 
         **{k: run.counts[k] for k in ("read", "created", "updated", "unchanged", "conflicts", "failed")},
         "deactivated": run.counts["deactivated"],
         "skipped": run.counts["skipped"],
+        "unmapped_values": unmapped.count,
         "api_calls": {
             c: calls_after.get(c, 0) - calls_before.get(c, 0) for c in run.job.connectors if c in calls_after
         },

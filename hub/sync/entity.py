@@ -5,7 +5,12 @@ For every page of the source stream:
 1. each record is mapped to the core model (and through ``hub_transform_record``);
 2. it is matched to its target record: the crosswalk first, then the target mapping's
    match rules against an index of the target built once per run when an unlinked
-   record needs it (kept in the state store, so memory stays flat);
+   record needs it (kept in the state store, so memory stays flat). Match rules only
+   *adopt* a target record no other source record is linked to: a source record whose
+   normalized key is taken (by a linked record, or by a create in flight) is a distinct
+   record and gets its own target record, reported as a possible duplicate, never
+   blocked. Several free candidates are told apart by the exact value (case and spacing
+   aside); if that does not single one out, it is a conflict for a person;
 3. it is planned: create, update (only if the hash of the mapped, owned fields differs
    from what the hub last wrote), unchanged, conflict (an ambiguous match), or a
    deactivation (decided now, applied at the end behind the mass-deactivation guard);
@@ -36,7 +41,7 @@ from typing import TYPE_CHECKING, Any
 from hub.connector import Connector, Stream, parse_timestamp
 from hub.errors import ConfigError, HttpError, OutcomeUnknown, RecordRejected
 from hub.logging import get_logger
-from hub.mapping import BoundMapping, UnresolvedRef, get_path, match_key, set_path
+from hub.mapping import BoundMapping, UnresolvedRef, exact_key, get_path, match_key, set_path
 from hub.models import ExternalRef, Record
 from hub.state.store import CursorState, DeadLetter
 from hub.sync.engine import MassDeactivation, PlanEntry, SyncRun
@@ -137,6 +142,8 @@ class EntitySync:
         self._new_keys: list[tuple[int, str, str]] = []
         #: match keys of creates planned but not yet confirmed by the target
         self._pending: set[tuple[int, str]] = set()
+        #: target records a match gave a source record in this run (before the link is committed)
+        self._claimed: dict[str, str] = {}
         caps = [lim.concurrent for lim in self.target.rate_limits if lim.concurrent]
         self.concurrency = max(1, min([run.hub.settings.sync_concurrency, *caps]))
         self._pool: ThreadPoolExecutor | None = None
@@ -204,8 +211,17 @@ class EntitySync:
             self.store.index_keys(self.index_run, self.step.target, self.kind, rows)
 
     def _keys_of(self, core: Record) -> list[tuple[int, str]]:
-        """(rule index, normalized key) of a record under the target mapping's match rules."""
-        return [(i, str(key)) for i, rule in enumerate(self.tmap.spec.match) if (key := match_key(core, rule))]
+        """(rule index, normalized key) of a record under the target mapping's match rules, and
+        for each rule that normalizes, (``-1 - index``, exact value) to tell candidates apart."""
+        out = []
+        for i, rule in enumerate(self.tmap.spec.match):
+            key = match_key(core, rule)
+            if not key:
+                continue
+            out.append((i, str(key)))
+            if rule.normalize != "exact" and (exact := exact_key(core, rule)):
+                out.append((-1 - i, exact))
+        return out
 
     def _match_keys(self, source_id: str, core: Record) -> list[tuple[int, str]]:
         """:meth:`_keys_of` a source record, computed once per page (see plan)."""
@@ -218,35 +234,61 @@ class EntitySync:
         for i, key, tid in rows:
             self._keys.setdefault((i, key), []).append(tid)
 
+    def _candidates(self, rule: int, key: str) -> list[str]:
+        found = self._keys.get((rule, key))
+        if found is None:
+            found = self.store.lookup_key(self.index_run, self.step.target, self.kind, rule, key)
+        return found
+
+    def _owner(self, target_id: str) -> str | None:
+        """The source record a target record belongs to: claimed in this run, or linked."""
+        if target_id in self._claimed:
+            return self._claimed[target_id]
+        hub_id = self.store.hub_id(self.kind, self.step.target, target_id)
+        return self.store.refs(hub_id).get(self.step.source) if hub_id else None
+
     def _match(self, core: Record, source_id: str) -> tuple[str | None, str | None]:
-        """(target id, conflict reason) by the target mapping's match rules."""
+        """(target id, conflict reason) by the target mapping's match rules.
+
+        Rules are tried in order. A rule adopts the one target record with the key that no
+        other source record owns; among several, the one with the same exact value. A key
+        only other source records hold means a distinct record: no match, and (if the step
+        creates) a possible duplicate is reported. Only candidates that cannot be told
+        apart are a conflict.
+        """
         rules = self.tmap.spec.match
         if not rules:
             return None, None
         if not self._indexed:
             self._build_index()
-        for i, key in self._match_keys(source_id, core):
+        pairs = self._match_keys(source_id, core)
+        exact = {-1 - i: key for i, key in pairs if i < 0}
+        taken: tuple[str, str, str] | None = None  # (rule key, normalized key, the record holding it)
+        for i, key in pairs:
+            if i < 0:
+                continue
             rule = rules[i]
-            if (i, key) in self._pending:
-                return None, f"another {self.step.source} record being created has the same {rule.key} {key!r}"
-            candidates = self._keys.get((i, key))
-            if candidates is None:
-                candidates = self.store.lookup_key(self.index_run, self.step.target, self.kind, i, key)
-            free = []
-            for tid in candidates:
-                hub_id = self.store.hub_id(self.kind, self.step.target, tid)
-                owner = self.store.refs(hub_id).get(self.step.source) if hub_id else None
-                if owner in (None, source_id):
-                    free.append(tid)
+            candidates = self._candidates(i, key)
+            free = [tid for tid in candidates if self._owner(tid) in (None, source_id)]
+            if len(free) > 1 and i in exact:
+                same = set(self._candidates(-1 - i, exact[i]))
+                free = [tid for tid in free if tid in same] or free
             if len(free) == 1:
+                self._claimed[free[0]] = source_id
                 return free[0], None
             if len(free) > 1:
                 return None, f"ambiguous match: {len(free)} {self.step.target} records share {rule.key} {key!r}"
-            if candidates:
-                return None, (
-                    f"{self.step.target} record {candidates[0]} with the same {rule.key} is already linked to "
-                    f"another {self.step.source} record; confirm which one is right"
-                )
+            if taken is None and candidates:
+                taken = (rule.key, key, f"{self.step.target} record {candidates[0]}")
+            elif taken is None and (i, key) in self._pending:
+                taken = (rule.key, key, f"a {self.step.target} record being created for another record")
+        if taken is not None and self.step.create:
+            what, key, holder = taken
+            self.run.report(
+                f"{self.step.source} {self.stream.name} {source_id} ({_display_name(core)}) gets its own "
+                f"{self.step.target} {self.step.entity} record although {holder} has the same {what} ({key!r}): "
+                "a possible duplicate, link or merge them if they are one"
+            )
         return None, None
 
     # -- one page -------------------------------------------------------------------------
@@ -426,7 +468,7 @@ class EntitySync:
             return plan
         send = dict(payload)
         if op == "create":
-            for path, value in self.tmap.spec.constants.items():  # on creates only; mapped fields win
+            for path, value in self.tmap.constants(self.target).items():  # on creates only; mapped fields win
                 if get_path(send, path) is None:
                     set_path(send, path, value)
             # a later record with the same match key must not create it again while this is in flight

@@ -140,7 +140,7 @@ class WriteRunner:
             raw
             for page in stream.read(since=None)
             for raw in page.records
-            if all(same(get_path(raw, f), v) for f, v in where.items())
+            if all(_is(connector, spec.entity, f, get_path(raw, f), v) for f, v in where.items())
         ]
         return {
             "records": json_safe(records),
@@ -270,3 +270,10 @@ class WriteRunner:
                 return stream
         return None
 
+
+def _is(connector: Connector, entity: str, field: str, found: Any, want: Any) -> bool:
+    """A ``where`` condition: the vendor value, or its picklist label (so workflows name
+    picklist values by label, never by one tenant's code)."""
+    if same(found, want):
+        return True
+    return isinstance(want, str) and found is not None and same(connector.picklist_label(entity, field, found), want)

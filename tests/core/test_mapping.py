@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import textwrap
 from pathlib import Path
 from typing import Any
@@ -11,7 +12,15 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from hub.errors import ConfigError, RecordRejected
-from hub.mapping import NORMALIZERS, TRANSFORMS, get_path, load_mapping, set_path
+from hub.mapping import (
+    NORMALIZERS,
+    TRANSFORMS,
+    configure,
+    get_path,
+    load_mapping,
+    set_path,
+    track_unmapped,
+)
 from hub.models import ExternalRef, Organization
 
 MAPPING = textwrap.dedent(
@@ -64,7 +73,7 @@ def test_vendor_to_core_and_back(mapping_dir: Path) -> None:
         "id": 12,
         "companyName": "  Acme Dental  ",
         "companyType": 1,
-        "phone": "(555) 010-2000",
+        "phone": "(212) 555-2000",
         "city": "Springfield",
         "parentCompanyID": 3,
         "isActive": True,
@@ -72,7 +81,7 @@ def test_vendor_to_core_and_back(mapping_dir: Path) -> None:
     }
     org = m.to_core(raw, Vocab())
     assert isinstance(org, Organization)
-    assert org.name == "Acme Dental" and org.account_type == "customer" and org.phone == "+15550102000"
+    assert org.name == "Acme Dental" and org.account_type == "customer" and org.phone == "+12125552000"
     assert org.address and org.address.city == "Springfield"
     assert org.parent == ExternalRef(system="demo", kind="organization", id="3")
     assert org.help_desk == "none - as tech is available"
@@ -153,10 +162,94 @@ def test_paths() -> None:
 
 @pytest.mark.parametrize(
     ("a", "b"),
-    [("The Acme Co., Inc.", "acme"), ("Smith & Sons LLC", "smith and sons"), ("Café Ünïcode", "cafe unicode")],
+    [
+        ("The Acme Co., Inc.", "acme"),
+        ("Smith & Sons LLC", "smith and sons"),
+        ("Café Ünïcode", "cafe unicode"),
+        ("Okafor Architecture Pty Ltd", "Okafor Architecture GmbH"),
+        ("Widgets L.L.C.", "widgets"),
+    ],
 )
 def test_org_name_normalizer(a: str, b: str) -> None:
     assert NORMALIZERS["org_name"](a) == NORMALIZERS["org_name"](b)
+
+
+@pytest.mark.parametrize(
+    ("name", "key"),
+    [
+        ("The Company Store", "companystore"),  # not "store": only trailing legal forms go
+        ("Corp & Co", "corpandco"),  # never reduced to a stop word
+        ("The Co", "theco"),
+        ("Company", "company"),
+        ("And", "and"),
+    ],
+)
+def test_org_name_normalizer_keeps_the_significant_words(name: str, key: str) -> None:
+    assert NORMALIZERS["org_name"](name) == key
+
+
+WORDS = ["the", "and", "&", "co", "corp", "ltd", "gmbh", "company", "store", "acme", "okafor", "of"]
+
+
+@given(st.lists(st.sampled_from(WORDS), min_size=1, max_size=6))
+def test_org_name_keeps_every_significant_word_and_never_ends_as_a_stop_word(words: list[str]) -> None:
+    name = " ".join(words)
+    key = NORMALIZERS["org_name"](name)
+    significant = [w for w in words if w in ("store", "acme", "okafor")]
+    if name.strip("& "):
+        assert key  # a name with words is never reduced to nothing
+    for word in significant:
+        assert word in (key or "")
+    if key in ("the", "and", "of"):
+        assert name.replace("&", "and").split() == [key]  # only when that is the whole name
+
+
+@pytest.mark.parametrize(
+    ("region", "written", "e164"),
+    [
+        ("AU", "02 9876 5432", "+61298765432"),
+        ("US", "(415) 555-2671", "+14155552671"),
+        ("AU", "+1 415 555 2671", "+14155552671"),
+        ("US", "02 9876 5432", "02 9876 5432"),  # no valid US number: left as written, not made up
+        ("GB", "020 7946 0958", "+442079460958"),
+    ],
+)
+def test_phone_numbers_read_with_the_msp_s_region(region: str, written: str, e164: str) -> None:
+    configure(phone_region=region)
+    try:
+        assert TRANSFORMS["phone"](written) == e164
+    finally:
+        configure(phone_region="US")
+
+
+def test_unknown_picklist_values_are_data_not_errors(mapping_dir: Path) -> None:
+    m = load_mapping("demo", [mapping_dir]).entity("Companies")
+    vocab = Vocab()
+    vocab.labels = {1: "Customer", 2: "Prospect", 9: "Cancelation"}
+    raw = {"id": 7, "companyName": "Gone Ltd", "companyType": 9, "isActive": True}
+    with track_unmapped() as unmapped:
+        first = m.to_core(raw, vocab)
+        second = m.to_core({**raw, "id": 8}, vocab)
+    # the core model has "other" for account types; the record is still read
+    assert first.account_type == "other" and second.name == "Gone Ltd"
+    assert unmapped.count == 2
+    assert unmapped.labels == {("demo", "Companies", "account_type", "Cancelation"): 2}
+    assert m.to_core(raw, vocab).account_type == "other"  # no tracker outside a run: still read
+
+
+def test_constants_named_by_label_resolve_through_the_vocabulary(tmp_path: Path) -> None:
+    folder = tmp_path / "maps"
+    folder.mkdir()
+    (folder / "demo.yaml").write_text(
+        re.sub(r"( *)ownerResourceID: 4", r"\1ownerResourceID: {label: Prospect}\n\1isActive: true", MAPPING)
+    )
+    m = load_mapping("demo", [folder]).entity("Companies")
+    assert m.constants(Vocab()) == {"ownerResourceID": 2, "isActive": True}
+    assert m.to_vendor(Organization(name="Acme"), Vocab(), fields=["name"], create=True)["ownerResourceID"] == 2
+    with pytest.raises(ConfigError, match="unknown label 'Prospect'; valid: Customer"):
+        load_mapping("demo", [folder]).entity("Companies").constants(
+            type("V", (Vocab,), {"labels": {1: "Customer"}})()
+        )
 
 
 @given(st.text())

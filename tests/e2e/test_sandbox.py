@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import signal
 import socket
 import subprocess
@@ -62,4 +63,4 @@ def test_a_busy_port_base_is_one_line_and_exit_2(tmp_path: Path, capsys: pytest.
         code, out, err = run_cli(["sandbox", "--port-base", str(port), "--dir", str(tmp_path / "s")], capsys)
     assert (code, out) == (2, "")
     (line,) = err.strip().splitlines()
-    assert line.startswith(f"hub: --port-base {port}: port {port} (for autotask) is in use")
+    assert re.match(rf"hub: --port-base {port}: port {port} \(for [a-z]+\) is in use", line), line

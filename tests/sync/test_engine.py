@@ -216,6 +216,51 @@ def test_existing_target_records_are_matched_by_normalized_name(world: World) ->
     assert world.docs.rows[rid]["notes"] == "kept by a person", "a target-owned field was overwritten"
 
 
+def _okafor(world: World) -> tuple[str, str]:
+    """Two distinct source companies whose names normalize alike (legal forms dropped)."""
+    world.later(1)
+    pty = world.crm.add(name="Okafor Architecture Pty Ltd", phone="02 9876 5432", active=True)
+    gmbh = world.crm.add(name="Okafor Architecture GmbH", phone="+49 30 1234567", active=True)
+    world.later(60)
+    return pty, gmbh
+
+
+def test_distinct_records_whose_names_normalize_alike_each_get_their_own_target(world: World) -> None:
+    _okafor(world)
+    first = world.run()
+    assert (first["created"], first["conflicts"], first["failed"]) == (12, 0, 0)
+    by_name = world.docs_by_name()
+    assert len(by_name["Okafor Architecture Pty Ltd"]) == len(by_name["Okafor Architecture GmbH"]) == 1
+    [report] = [r for r in first.get("reports", []) if "possible duplicate" in r]
+    assert "Okafor Architecture GmbH" in report
+    again = world.run(full_refresh=True)
+    assert (again["created"], again["updated"], again["conflicts"], again["unchanged"]) == (0, 0, 0, 12)
+    assert not [r for r in again.get("reports", []) if "possible duplicate" in r]
+
+
+def test_a_pre_existing_target_is_adopted_once_and_the_other_source_gets_its_own(world: World) -> None:
+    existing = world.docs.add(name="Okafor Architecture", phone="old", active=True)
+    _okafor(world)
+    summary = world.run()
+    assert (summary["created"], summary["updated"], summary["conflicts"]) == (11, 1, 0)
+    names = [row["name"] for row in world.docs.rows.values() if row["name"].startswith("Okafor")]
+    # one adopted the existing record (it now carries the source's name), the other has its own
+    assert sorted(names) == ["Okafor Architecture GmbH", "Okafor Architecture Pty Ltd"]
+    assert world.docs.rows[existing]["name"] == "Okafor Architecture Pty Ltd"
+    assert any("possible duplicate" in r for r in summary.get("reports", []))
+
+
+def test_unlinked_targets_that_normalize_alike_are_told_apart_by_their_exact_names(world: World) -> None:
+    gmbh_doc = world.docs.add(name="okafor architecture  GMBH", phone="x", active=True)
+    pty_doc = world.docs.add(name="Okafor Architecture Pty Ltd", phone="y", active=True)
+    pty, gmbh = _okafor(world)
+    summary = world.run()
+    assert (summary["created"], summary["updated"], summary["conflicts"]) == (10, 2, 0)
+    with world.hub() as hub:
+        assert hub.store.counterpart("organization", "crm", pty, "docs") == pty_doc
+        assert hub.store.counterpart("organization", "crm", gmbh, "docs") == gmbh_doc
+
+
 def test_concurrent_runs_of_one_job_are_refused(world: World) -> None:
     with world.hub() as hub, hub.store.lock("sync:crm-to-docs"), pytest.raises(JobLocked, match="already running"):
         world.run()

@@ -72,24 +72,29 @@ def test_each_stream_filters_on_its_own_cursor(router):
     fields = {
         name: json.loads(r.calls.last.request.content)["Filter"][0]["field"] for name, r in routes.items()
     }
+    # contracts have no change timestamp (the swagger's ContractModel has none): read in full
     assert fields == {
-        "Contracts": "lastModifiedDateTime",
+        "Contracts": "id",
         "ConfigurationItems": "lastModifiedTime",
         "CompanyNotes": "lastModifiedDate",
     }
+    assert json.loads(routes["Contracts"].calls.last.request.content)["Filter"] == [
+        {"op": "gte", "field": "id", "value": 0}
+    ]
 
 
-def test_follows_next_page_url_with_get_and_resumes_by_id(router):
+def test_next_page_of_a_posted_query_is_posted_the_same_body_and_resumes_by_id(router):
     _zone(router)
     first = example("tickets_query_response.json")
-    next_url = f"{ZONE}V1.0/Tickets/query/next?paging=%7B%22nextIds%22%3A%5B100%5D%7D&search=%7B%7D"
+    # after a POST query the next page URL carries only the paging token (no search)
+    next_url = f"{ZONE}V1.0/Tickets/query/next?paging=%7B%22nextIds%22%3A%5B101%5D%7D"
     first["pageDetails"]["nextPageUrl"] = next_url
     second = {
         "items": [{**first["items"][0], "id": 101}],
         "pageDetails": example("empty_query_response.json")["pageDetails"],
     }
-    router.post(f"{ZONE}V1.0/Tickets/query").respond(json=first)
-    follow = router.get(next_url).respond(json=second)
+    query = router.post(f"{ZONE}V1.0/Tickets/query").respond(json=first)
+    follow = router.post(next_url).respond(json=second)
     connector = make_connector(make_settings())
 
     pages = list(connector.stream("Tickets").read())
@@ -97,6 +102,27 @@ def test_follows_next_page_url_with_get_and_resumes_by_id(router):
     assert [[r["id"] for r in p.records] for p in pages] == [[100], [101]]
     assert pages[0].resume == {"after_id": 100}
     assert follow.call_count == 1
+    page_two = follow.calls.last.request
+    assert page_two.method == "POST" and str(page_two.url) == next_url
+    assert json.loads(page_two.content) == json.loads(query.calls.last.request.content)
+    assert page_two.headers["ApiIntegrationCode"] == "INTEGRATION-CODE-1"
+    # every request went to one of the routes: no GET of the next page was attempted
+    assert [c.request.method for c in router.calls] == ["GET", "POST", "POST"]
+
+
+def test_a_405_on_the_next_page_is_a_vendor_error_with_autotask_s_message(router):
+    _zone(router)
+    first = example("companies_query_response.json")
+    next_url = f"{ZONE}V1.0/Companies/query/next?paging=%7B%7D"
+    first["pageDetails"]["nextPageUrl"] = next_url
+    router.post(f"{ZONE}V1.0/Companies/query").respond(json=first)
+    refused = router.post(next_url).respond(
+        405, json={"Message": "The requested resource does not support http method 'POST'."}
+    )
+    connector = make_connector(make_settings())
+    with pytest.raises(VendorError, match="does not support http method 'POST'") as caught:
+        list(connector.stream("Companies").read())
+    assert caught.value.status == 405 and refused.call_count == 1  # refused once, never retried
 
 
 def test_resume_starts_a_fresh_query_after_the_last_id(router):
@@ -149,6 +175,45 @@ def test_zone_is_cached_in_the_state_store(router):
     assert second.details["usage"] == "42 of 10000 requests in the current 60-minute window"
     assert first.details["api user"] == "api-user@msp.example.com"
     assert "s3cr3t" not in json.dumps(first.details)
+
+
+OLD_ZONE = "https://webservices2.autotask.net/atservicesrest/"
+
+
+def _cached_zone(url: str) -> MemoryKeyValueStore:
+    """A state store in which an earlier run remembered the zone at ``url``."""
+    state = MemoryKeyValueStore()
+    key = f"zone:{ROOT}:api-user@msp.example.com"
+    state.set(key, {**ZONE_INFO, "url": url})
+    return state
+
+
+def test_a_401_from_a_remembered_zone_discovers_it_again_and_follows_the_move(router):
+    zone = _zone(router)
+    refused = router.post(f"{OLD_ZONE}V1.0/Companies/query").respond(
+        401, json={"errors": ["User is not authorized"]}
+    )
+    moved = router.post(f"{ZONE}V1.0/Companies/query").respond(json=example("companies_query_response.json"))
+    state = _cached_zone(OLD_ZONE)
+    connector = make_connector(make_settings(), state=state)
+
+    pages = list(connector.stream("Companies").read())
+
+    assert [r["companyName"] for p in pages for r in p.records] == ["Autotask Corporation"]
+    assert (refused.call_count, zone.call_count, moved.call_count) == (1, 1, 1)
+    assert moved.calls.last.request.content == refused.calls.last.request.content
+    assert state.get(f"zone:{ROOT}:api-user@msp.example.com")["url"] == ZONE  # the next run starts there
+
+
+def test_a_401_from_an_unmoved_zone_is_the_credentials_and_is_not_retried(router):
+    zone = _zone(router)
+    refused = router.get(f"{ZONE}V1.0/ThresholdInformation").respond(401, json={"errors": ["Not authorized"]})
+    connector = make_connector(make_settings(), state=_cached_zone(ZONE))
+    with pytest.raises(AuthenticationError, match="HUB_AUTOTASK__SECRET"):
+        connector.check()
+    with pytest.raises(AuthenticationError):  # discovered once per connector, never again
+        connector.check()
+    assert (zone.call_count, refused.call_count) == (1, 2)
 
 
 def test_unknown_api_user_is_a_config_error_that_says_so(router):
@@ -295,7 +360,7 @@ def test_connector_is_registered_through_its_plugin():
         "lastActivityDate",
         "lastActivityDate",
         "lastActivityDate",
-        "lastModifiedDateTime",
+        None,
         "lastModifiedTime",
         "lastActivityDate",
         "lastModifiedDate",

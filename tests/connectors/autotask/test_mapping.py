@@ -9,7 +9,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from connectors.autotask.entities import STREAMED
-from connectors.autotask.sim_data import SCHEMAS, seed_records
+from connectors.autotask.sim_data import LOOKUPS, SCHEMAS, seed_records
 from connectors.autotask.simulator import AutotaskSimulator
 from connectors.autotask.vocabulary import Vocabulary
 from hub.mapping import get_path, load_mapping
@@ -42,7 +42,8 @@ MAPPING = load_mapping("autotask")
 def test_every_streamed_entity_is_mapped_and_nothing_else():
     # account team members and portal users have no core kind: workflow actions write them
     assert set(MAPPING.spec.entities) == {spec.name for spec in STREAMED}
-    assert set(SCHEMAS) - set(MAPPING.spec.entities) == {"CompanyTeams", "ClientPortalUsers"}
+    # nor do the entities looked up by name (resources, roles, products)
+    assert set(SCHEMAS) - set(MAPPING.spec.entities) == {"CompanyTeams", "ClientPortalUsers", *LOOKUPS}
 
 
 @pytest.mark.parametrize("entity", [spec.name for spec in STREAMED])
@@ -79,7 +80,7 @@ def test_company_labels_and_service_model():
     payload = MAPPING.entity("Companies").to_vendor(
         org.model_copy(update={"account_type": AccountType.inactive}), VOCAB
     )
-    assert payload["companyType"] == 5 and payload["classification"] == 101
+    assert payload["companyType"] == 4 and payload["classification"] == 101  # "Dead": the label written for inactive
     assert payload["userDefinedFields"][0] == {"name": "Help Desk", "value": "1"}
     assert "service_model" not in payload
 

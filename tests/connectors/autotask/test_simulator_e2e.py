@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import json
 from datetime import UTC, datetime, timedelta
 
+import httpx
 import pytest
 
 from connectors.autotask import AutotaskConnector, AutotaskSettings
@@ -67,6 +69,68 @@ def test_resume_after_a_crash_continues_without_gap_or_duplicate(sandbox_factory
     )
 
     assert _ids([first, second]) + rest == everything
+
+
+def _first_page(url: str, sandbox, method: str, body: dict) -> tuple[dict, dict]:
+    """Page one of a Companies query sent with ``method`` straight to the simulator, and the headers."""
+    settings = sandbox.settings(url)
+    headers = {
+        "ApiIntegrationCode": settings["integration_code"],
+        "UserName": settings["username"],
+        "Secret": settings["secret"],
+    }
+    base = f"{url}/ws5/atservicesrest/V1.0/Companies/query"
+    if method == "POST":
+        answer = httpx.post(base, json=body, headers=headers)
+    else:
+        answer = httpx.get(base, params={"search": json.dumps(body)}, headers=headers)
+    assert answer.status_code == 200, answer.text
+    return answer.json(), headers
+
+
+def test_simulator_refuses_get_on_the_next_page_of_a_posted_query(sandbox_factory):
+    sandbox, url = sandbox_factory(size=12, page_size=5)
+    body = {"Filter": [{"op": "gte", "field": "id", "value": 0}]}
+    first, headers = _first_page(url, sandbox, "POST", body)
+    next_url = first["pageDetails"]["nextPageUrl"]
+    assert "/Companies/query/next?paging=" in next_url and "search=" not in next_url
+
+    refused = httpx.get(next_url, headers=headers)
+    assert refused.status_code == 405
+    assert refused.json() == {"Message": "The requested resource does not support http method 'GET'."}
+    assert refused.headers["Allow"] == "POST"
+
+    posted = httpx.post(next_url, json=body, headers=headers)
+    assert posted.status_code == 200
+    page_one = [c["id"] for c in first["items"]]
+    page_two = [c["id"] for c in posted.json()["items"]]
+    assert len(page_one) == len(page_two) == 5 and page_two[0] > page_one[-1]
+
+
+def test_simulator_serves_a_get_query_s_next_page_by_get_with_the_search(sandbox_factory):
+    sandbox, url = sandbox_factory(size=12, page_size=5)
+    body = {"Filter": [{"op": "gte", "field": "id", "value": 0}]}
+    first, headers = _first_page(url, sandbox, "GET", body)
+    next_url = first["pageDetails"]["nextPageUrl"]
+    assert "search=" in next_url
+
+    second = httpx.get(next_url, headers=headers)
+    assert second.status_code == 200
+    ids = [c["id"] for c in first["items"]] + [c["id"] for c in second.json()["items"]]
+    assert ids == sorted(ids) and len(set(ids)) == 10
+
+
+def test_a_read_past_one_page_posts_each_next_page_and_never_gets_it(sandbox_factory):
+    sandbox, url = sandbox_factory(size=16, page_size=5)
+    connector = make_connector(AutotaskSettings(**sandbox.settings(url)))
+
+    ids = _ids(connector.stream("Companies").read())
+
+    assert len(ids) == sandbox.control.count("Companies") > 10
+    queries = [r for r in sandbox.control.requests if "/query" in r["path"]]
+    assert [r["method"] for r in queries] == ["POST"] * len(queries)
+    assert [r["path"].endswith("/query/next") for r in queries] == [False] + [True] * (len(queries) - 1)
+    assert all(r["json"] == queries[0]["json"] for r in queries)
 
 
 def test_incremental_read_returns_changed_records_at_or_after_since(sim, connector):

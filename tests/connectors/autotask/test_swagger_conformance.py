@@ -1,9 +1,8 @@
 """The simulator and the connector checked against the vendor's swagger.
 
 The swagger spells properties in PascalCase and the live API answers in camelCase, so
-names compare case-insensitively. Known, documented differences are listed explicitly:
-``query/next`` (the paging URL the API hands out, not a swagger path) and
-``Contracts.lastModifiedDateTime`` (added to the API after this 2020 swagger).
+names compare case-insensitively. The one known, documented difference is listed
+explicitly: ``query/next`` (the paging URL the API hands out, not a swagger path).
 """
 
 from __future__ import annotations
@@ -25,7 +24,6 @@ from connectors.autotask.simulator import (
 from hub.mapping import load_mapping
 from hub.sdk import Organization
 
-NEWER_THAN_SWAGGER = {("Contracts", "lastmodifieddatetime")}
 MODELS = {
     "Companies": "CompanyModel",
     "Contacts": "ContactModel",
@@ -36,6 +34,9 @@ MODELS = {
     "CompanyNotes": "CompanyNoteModel",
     "CompanyTeams": "CompanyTeamModel",
     "ClientPortalUsers": "ClientPortalUserModel",
+    "Resources": "ResourceModel",
+    "Roles": "RoleModel",
+    "Products": "ProductModel",
 }
 
 
@@ -108,7 +109,7 @@ def test_child_entities_have_no_top_level_writes_in_the_swagger(swagger):
 def test_simulated_fields_are_swagger_model_properties(swagger, entity):
     props = _props(swagger, MODELS[entity])
     extra = {f.casefold() for f in SCHEMAS[entity].fields} - props
-    assert {(entity, f) for f in extra} <= NEWER_THAN_SWAGGER
+    assert extra == set()
 
 
 def test_write_and_query_bodies_validate_against_the_swagger_models(swagger, sim, connector):
@@ -203,3 +204,30 @@ def test_query_example_request_matches_what_the_connector_builds():
         include_fields=["title", "status", "companyID", "lastActivityDate"],
     )
     assert json.loads(json.dumps(built)) == expected
+
+
+def test_what_hub_check_fix_sends_is_in_the_swagger_models(swagger, sandbox_factory):
+    from connectors.autotask import AutotaskSettings
+    from hub.app import Hub
+    from hub.readiness import collect_needs
+
+    from .conftest import make_connector
+
+    sandbox, url = sandbox_factory(profile="real-like")
+    connector = make_connector(AutotaskSettings(**sandbox.settings(url)))
+    with Hub() as hub:
+        needs = collect_needs(hub, "autotask")
+    created = connector.fix([f for f in connector.readiness(needs) if f.fixable and not f.ok])
+    assert created
+    models = {
+        "userdefinedfielddefinitions": "UserDefinedFieldDefinitionModel",
+        "listitems": "UserDefinedFieldListItemModel",
+        "roles": "RoleModel",
+        "products": "ProductModel",
+    }
+    sent = [r for r in sandbox.control.requests if r["method"] == "POST" and "/query" not in r["path"]]
+    assert {r["path"].rsplit("/", 1)[-1].casefold() for r in sent} == {"userdefinedfielddefinitions", "listitems",
+                                                                       "roles"}  # fmt: skip
+    for request in sent:
+        props = _props(swagger, models[request["path"].rsplit("/", 1)[-1].casefold()])
+        assert {k.casefold() for k in request["json"]} <= props, request

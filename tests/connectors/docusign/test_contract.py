@@ -8,6 +8,7 @@ from datetime import timedelta
 from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs
+from zoneinfo import ZoneInfo
 
 import httpx
 import jwt
@@ -477,3 +478,33 @@ def test_download_of_an_unsigned_envelope_is_refused(
         conn.action("download_signed").run(
             conn.action("download_signed").params(envelope_id=ENVELOPE, account_name="Acme"), make_ctx()
         )
+
+
+@pytest.mark.parametrize(
+    ("zone", "day"), [("UTC", "2026-03-03"), ("America/New_York", "2026-03-02"), ("Australia/Sydney", "2026-03-03")]
+)
+def test_the_signed_file_is_named_by_the_msp_s_day_of_signing(
+    mock: respx.MockRouter,
+    settings: DocuSignSettings,
+    clock: FakeClock,
+    make_ctx: Callable[..., ActionContext],
+    documents: Path,
+    zone: str,
+    day: str,
+) -> None:
+    token_route(mock)
+    userinfo_route(mock)
+    # completed at 02:30 UTC: still the evening before in New York
+    mock.get(f"{API}/envelopes/{ENVELOPE}").mock(
+        return_value=httpx.Response(
+            200, json={"envelopeId": ENVELOPE, "status": "completed", "completedDateTime": "2026-03-03T02:30:00Z"}
+        )
+    )
+    mock.get(f"{API}/envelopes/{ENVELOPE}/documents/combined").mock(
+        return_value=httpx.Response(200, content=tiny_pdf(["signed"]), headers={"Content-Type": "application/pdf"})
+    )
+    conn = DocuSignConnector(settings, ConnectorContext(clock=clock, zone=ZoneInfo(zone)))
+    result = conn.action("download_signed").run(
+        conn.action("download_signed").params(envelope_id=ENVELOPE, account_name="Acme"), make_ctx()
+    )
+    assert Path(result["path"]).name == f"Terms and Conditions - signed {day}.pdf"

@@ -2,14 +2,18 @@
 
 from __future__ import annotations
 
+import base64
+from typing import Any
+
 import httpx
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from connectors.itglue.jsonapi import error_message, next_page
 from connectors.itglue.site_summary import AssetField, AssetType, labels_of, traits_for_write
 from hub.mapping import load_mapping
-from hub.sdk import AccountType, Contact, Organization, SiteSummary
+from hub.sdk import AccountType, Contact, Organization, RecordRejected, SiteSummary
 
 from .conftest import Sim
 
@@ -78,9 +82,11 @@ def test_site_summary_round_trip(sim: Sim) -> None:
     assert back["labels"]["Primary Authorization"] == labels["Primary Authorization"]
     assert back["labels"]["Report Recipients"] == labels["Report Recipients"]
     connector.update("site_summaries", raw["id"], back)
-    assert mapping.to_core(connector.get("site_summaries", raw["id"]), connector).model_dump(
-        exclude={"updated_at"}
-    ) == core.model_dump(exclude={"updated_at"})
+    again = mapping.to_core(connector.get("site_summaries", raw["id"]), connector)
+    # the diagram was uploaded again (the only way a PATCH keeps it): same file, new upload
+    files = again.fields.pop("Network Diagram"), core.fields.pop("Network Diagram")
+    assert [[f["file_name"] for f in side] for side in files] == [["network-diagram.pdf"]] * 2
+    assert again.model_dump(exclude={"updated_at"}) == core.model_dump(exclude={"updated_at"})
 
 
 # -- properties ------------------------------------------------------------------------
@@ -139,9 +145,41 @@ def test_traits_for_write_keeps_unmanaged_and_applies_changes(current_ids, note,
         "notes": note,
         "network-diagram": [{"id": 5, "file_name": "d.pdf", "url": "u"}],
     }
-    traits = traits_for_write(_TYPE, current, {"Points of Contact": [str(i) for i in new_ids]})
+    files = {"u": b"%PDF diagram"}
+    download = lambda item: files.get(item["url"])  # noqa: E731
+    traits = traits_for_write(_TYPE, current, {"Points of Contact": [str(i) for i in new_ids]}, download)
     assert traits["points-of-contact"] == new_ids
-    assert traits["notes"] == note and traits["network-diagram"] == current["network-diagram"]
-    unchanged = traits_for_write(_TYPE, current, {})
+    assert traits["notes"] == note
+    # the file goes back uploaded again: the only shape in which a PATCH keeps it
+    assert traits["network-diagram"] == [{"content": base64.b64encode(b"%PDF diagram").decode(), "file_name": "d.pdf"}]
+    unchanged = traits_for_write(_TYPE, current, {}, download)
     assert unchanged["points-of-contact"] == current_ids
     assert labels_of(_TYPE, current)["Points of Contact"] == [str(i) for i in current_ids]
+
+
+def test_a_file_that_cannot_be_uploaded_again_refuses_the_update_instead_of_erasing_it() -> None:
+    current = {"notes": "n", "network-diagram": [{"id": 5, "file_name": "d.pdf", "url": "u"}]}
+    with pytest.raises(RecordRejected, match=r"would erase the file 'd\.pdf' of field 'Network Diagram'"):
+        traits_for_write(_TYPE, current, {"Notes": "changed"}, lambda item: None)
+    with pytest.raises(RecordRejected, match="issue 161"):
+        traits_for_write(_TYPE, current, {"Notes": "changed"})  # no way to download at all
+    # a file the change itself uploads, or removes, needs no download
+    upload = [{"content": "JVBERg==", "file_name": "new.pdf"}]
+    assert traits_for_write(_TYPE, current, {"Network Diagram": upload})["network-diagram"] == upload
+    assert traits_for_write(_TYPE, current, {"Network Diagram": None})["network-diagram"] is None
+
+
+_WITH_PASSWORD = AssetType(
+    1, "Site Summary", (*_TYPE.fields, AssetField("Wi-Fi Password", "wi-fi-password", "Password"))
+)
+
+
+@pytest.mark.parametrize("shown", ["********", "••••", {"id": 9, "name": "Wi-Fi"}])
+def test_a_password_the_api_does_not_show_is_never_sent_back_as_something_else(shown: Any) -> None:
+    current = {"notes": "n", "wi-fi-password": shown}
+    with pytest.raises(RecordRejected, match="would erase the password in field 'Wi-Fi Password'"):
+        traits_for_write(_WITH_PASSWORD, current, {"Notes": "changed"})
+    # setting the password itself is fine, and a readable one goes back as it is
+    assert traits_for_write(_WITH_PASSWORD, current, {"Wi-Fi Password": "s3cret!"})["wi-fi-password"] == "s3cret!"
+    kept = traits_for_write(_WITH_PASSWORD, {"wi-fi-password": "plain"}, {"Notes": "x"})
+    assert kept["wi-fi-password"] == "plain"

@@ -6,7 +6,7 @@ from __future__ import annotations
 import pytest
 
 from hub.mapping import load_mapping
-from hub.sdk import ConfigError, ContactRole, RecordRejected, SiteSummary, VendorError
+from hub.sdk import ConfigError, ContactRole, Need, RecordRejected, SiteSummary, VendorError
 
 from .conftest import Sim
 
@@ -157,8 +157,11 @@ def test_site_summary_update_preserves_unmanaged_traits(sim: Sim) -> None:
     after = sim.control.record("site_summaries", asset["id"])["attributes"]["traits"]
     assert [v["id"] for v in after["primary-authorization"]["values"]] == [int(contact.id)]
     assert after["authorization-permissions"] == "Everything"
+    stored = sim.control.sim.data.attachments
+    [old], [new] = before["network-diagram"], after["network-diagram"]
+    # the file survived the PATCH: the connector uploaded it again (IT Glue erases it otherwise)
+    assert (new["file_name"], stored[new["id"]]["content"]) == (old["file_name"], stored[old["id"]]["content"])
     for key in (
-        "network-diagram",
         "notes",
         "site-name",
         "points-of-contact",
@@ -183,6 +186,34 @@ def test_simulator_really_replaces_traits(sim: Sim) -> None:
     assert sim.control.record("site_summaries", asset["id"])["attributes"]["traits"] == {
         "site-name": "Only this"
     }
+
+
+def test_simulator_erases_a_file_sent_back_in_its_read_shape(sim: Sim) -> None:
+    """The guard on the tests above (itglue/powershellwrapper issue 161): a file survives a
+    PATCH only if it is uploaded again."""
+    import httpx
+
+    asset = _asset_of(sim)
+    traits = dict(sim.control.record("site_summaries", asset["id"])["attributes"]["traits"])
+    assert traits["network-diagram"]
+    traits = {k: v for k, v in traits.items() if k not in ("points-of-contact", "primary-authorization",
+                                                            "secondary-authorization", "report-recipients")}
+    response = httpx.patch(
+        f"{sim.url}/flexible_assets/{asset['id']}",
+        headers={"x-api-key": sim.control.api_key, "Content-Type": "application/vnd.api+json"},
+        json={"data": {"type": "flexible-assets", "attributes": {"traits": traits}}},
+    )
+    assert response.status_code == 200
+    assert "network-diagram" not in sim.control.record("site_summaries", asset["id"])["attributes"]["traits"]
+
+
+def test_a_file_that_cannot_be_downloaded_refuses_the_update_and_leaves_the_asset_as_it_was(sim: Sim) -> None:
+    asset = _asset_of(sim)
+    before = sim.control.record("site_summaries", asset["id"])["attributes"]["traits"]
+    sim.control.sim.data.attachments.pop(before["network-diagram"][0]["id"])  # its download now 404s
+    with pytest.raises(RecordRejected, match=r"would erase the file 'network-diagram\.pdf'"):
+        sim.make().update("site_summaries", asset["id"], {"labels": {"Authorization Permissions": "None"}})
+    assert sim.control.record("site_summaries", asset["id"])["attributes"]["traits"] == before
 
 
 def test_create_site_summary_and_read_it_back(sim: Sim) -> None:
@@ -233,7 +264,9 @@ def test_mapped_site_summary_write_through_the_mapping(sim: Sim) -> None:
     after = connector.get("site_summaries", asset["id"])
     assert after["labels"]["Authorization Permissions"] == "Approve new users only"
     assert after["labels"]["Primary Authorization"] == asset["labels"]["Primary Authorization"]
-    assert after["labels"]["Network Diagram"] == asset["labels"]["Network Diagram"]
+    assert [f["file_name"] for f in after["labels"]["Network Diagram"]] == [
+        f["file_name"] for f in asset["labels"]["Network Diagram"]
+    ]
 
 
 def test_picklist_labels_and_unknown_label(sim: Sim) -> None:
@@ -244,3 +277,19 @@ def test_picklist_labels_and_unknown_label(sim: Sim) -> None:
         connector.picklist_value("organizations", "attributes.organization-type-id", "Reseller")
     assert "Customer" in str(err.value) and "Prospect" in str(err.value)
     assert ContactRole  # roles are not written to IT Glue contacts (see docs)
+
+
+def test_readiness_names_the_site_summary_fields_and_labels_the_tenant_lacks(sim: Sim) -> None:
+    connector = sim.make()
+    needs = [
+        Need("field", "site_summaries", "labels.Points of Contact", source="mapping itglue.yaml"),
+        Need("field", "site_summaries", "labels.Favourite Colour", source="mapping itglue.yaml"),
+        Need("value", "organizations", "attributes.organization-type-id", "Customer", picklist=True),
+        Need("value", "organizations", "attributes.organization-type-id", "Reseller", picklist=True),
+    ]
+    found = {f.what: f for f in connector.readiness(needs)}
+    assert found["site_summaries.labels.Points of Contact"].ok
+    colour = found["site_summaries.labels.Favourite Colour"]
+    assert not colour.ok and "Points of Contact" in colour.detail and "Flexible Asset Types" in colour.fix
+    assert found["organizations.attributes.organization-type-id 'Customer'"].ok
+    assert not found["organizations.attributes.organization-type-id 'Reseller'"].ok

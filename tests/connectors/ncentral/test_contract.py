@@ -185,9 +185,21 @@ def test_active_issues_are_read_per_customer(api: respx.MockRouter) -> None:
         return_value=httpx.Response(200, json=page([EXAMPLES["active_issue"]], 1, 1, 1))
     )
     pages = list(connector().stream("active_issues").read())
-    assert [r for p in pages for r in p.records] == [EXAMPLES["active_issue"]]
+    # the issue's orgUnitId (102) may be a site of the customer: it carries its customer too
+    assert [r for p in pages for r in p.records] == [{**EXAMPLES["active_issue"], "customerId": 100}]
     assert pages[-1].resume is None
     assert issues.calls.last.request.url.params["pageNumber"] == "1"
+
+
+def test_active_issues_of_a_configured_site_belong_to_its_customer(api: respx.MockRouter) -> None:
+    site = {**EXAMPLES["org_unit"], "orgUnitId": "102", "orgUnitType": "SITE", "parentId": "100"}
+    unit = api.get("/api/org-units/102").mock(return_value=httpx.Response(200, json={"data": site, "_links": {}}))
+    api.get("/api/org-units/102/active-issues").mock(
+        return_value=httpx.Response(200, json=page([EXAMPLES["active_issue"]], 1, 1, 1))
+    )
+    records = [r for p in connector(alert_org_units=["102"]).stream("active_issues").read() for r in p.records]
+    assert [(r["orgUnitId"], r["customerId"]) for r in records] == [(102, 100)]
+    assert unit.call_count == 1
 
 
 def test_get_device_adds_its_asset_record(api: respx.MockRouter) -> None:

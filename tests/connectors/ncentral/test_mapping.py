@@ -71,14 +71,16 @@ def test_active_issue_round_trip(state: NotificationState) -> None:
     raw = copy.deepcopy(EXAMPLES["active_issue"])
     raw["notificationState"] = int(state)
     raw["_extra"]["taskIdent"] = "C:"
+    raw["customerId"] = 100  # added by the stream: the customer the issue's org unit belongs to
     mapping = MAPPING.entity("active_issue")
     alert = mapping.to_core(raw)
     assert isinstance(alert, Alert)
+    assert alert.organization is not None and alert.organization.id == "100"
     back = mapping.to_vendor(alert)
     assert back["notificationState"] == int(state)
-    assert (back["deviceId"], back["orgUnitId"], back["serviceName"]) == (
+    assert (back["deviceId"], back["customerId"], back["serviceName"]) == (
         576589254,
-        102,
+        100,
         "Windows UAC Status",
     )
     assert back["_extra"]["taskIdent"] == "C:"
@@ -106,11 +108,12 @@ def test_severity_and_state_from_notification_state(
 
 
 def test_documented_example_maps_to_an_alert() -> None:
-    alert = MAPPING.entity("active_issue").to_core(EXAMPLES["active_issue"])
+    # as the stream hands it over: with the customer of its org unit (102 may be a site of it)
+    alert = MAPPING.entity("active_issue").to_core({**EXAMPLES["active_issue"], "customerId": 100})
     assert isinstance(alert, Alert)
     assert alert.ref_id("ncentral") == "2096172314"
     assert alert.device is not None and alert.device.id == "576589254"
-    assert alert.organization is not None and alert.organization.id == "102"
+    assert alert.organization is not None and alert.organization.id == "100"
     assert (alert.service, alert.condition, alert.device_name) == (
         "Windows UAC Status",
         "default",
