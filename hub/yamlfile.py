@@ -7,6 +7,7 @@ not a stack trace.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -15,7 +16,7 @@ from pydantic import BaseModel, ValidationError
 
 from hub.errors import ConfigError
 
-__all__ = ["LocatedError", "load_yaml_lines", "validate_yaml"]
+__all__ = ["LocatedError", "Problem", "load_yaml_lines", "problems", "validate_yaml"]
 
 M = TypeVar("M", bound=BaseModel)
 Loc = tuple[Any, ...]
@@ -81,20 +82,41 @@ def _line_for(loc: Loc, lines: dict[Loc, int]) -> int | None:
     return None
 
 
+@dataclass(frozen=True)
+class Problem:
+    """One validation error: the line in the file (if known), the key path, the message."""
+
+    line: int | None
+    loc: Loc
+    message: str
+
+    @property
+    def where(self) -> str:
+        return ".".join(str(p) for p in self.loc) or "(top level)"
+
+
+def problems(exc: ValidationError, lines: dict[Loc, int]) -> list[Problem]:
+    """Every error of ``exc``, each placed at its key path and line."""
+    found: list[Problem] = []
+    for err in exc.errors():
+        loc = tuple(err.get("loc", ()))
+        cause = (err.get("ctx") or {}).get("error")
+        if isinstance(cause, LocatedError):
+            loc = loc + cause.loc
+        clean = tuple(p for p in loc if not (isinstance(p, str) and p.startswith(("function-", "tagged-union"))))
+        msg = str(err.get("msg", "invalid")).removeprefix("Value error, ")
+        found.append(Problem(_line_for(clean, lines), clean, msg))
+    return found
+
+
 def validate_yaml(model: type[M], path: Path, context: dict[str, Any] | None = None) -> M:
     """Load and validate ``path`` as ``model``; ConfigError with ``file:line: where: what``."""
     data, lines = load_yaml_lines(path)
     try:
         return model.model_validate(data, context=context)
     except ValidationError as exc:
-        err = exc.errors()[0]
-        loc = tuple(err.get("loc", ()))
-        cause = (err.get("ctx") or {}).get("error")
-        if isinstance(cause, LocatedError):
-            loc = loc + cause.loc
-        clean = tuple(p for p in loc if not (isinstance(p, str) and p.startswith(("function-", "tagged-union"))))
-        line = _line_for(clean, lines)
-        where = ".".join(str(p) for p in clean) or "(top level)"
-        msg = str(err.get("msg", "invalid")).removeprefix("Value error, ")
-        more = f" (and {len(exc.errors()) - 1} more)" if len(exc.errors()) > 1 else ""
-        raise ConfigError(f"{path}{':' + str(line) if line else ''}: {where}: {msg}{more}") from None
+        found = problems(exc, lines)
+        first = found[0]
+        more = f" (and {len(found) - 1} more)" if len(found) > 1 else ""
+        line = f":{first.line}" if first.line else ""
+        raise ConfigError(f"{path}{line}: {first.where}: {first.message}{more}") from None

@@ -199,6 +199,9 @@ def _default(value: Any, fallback: Any) -> Any:
 
 
 def _join(items: Any, sep: Any = ", ") -> str:
+    """The items as text joined by ``sep``; nothing to join (``null``: a skipped step's list) is ''."""
+    if items is None:
+        return ""
     if not isinstance(items, list):
         raise ExpressionError(f"join() needs a list, got a {_type(items)}")
     return _text("join", sep).join(_text("join", i) for i in items)

@@ -6,6 +6,9 @@ user's definitions; one with the same name replaces the shipped one, so an MSP c
 a built-in procedure, changes it, and keeps its name. A definition's name is its file
 name (``new-breakfix-customer.yaml``), so finding one never parses the others and a
 broken unrelated file cannot stop a run.
+
+A ``workflow`` step names another definition; :meth:`WorkflowLibrary.get` loads it too
+and puts it in the step, so the run's stored definition holds every step it will take.
 """
 
 from __future__ import annotations
@@ -16,6 +19,7 @@ from pathlib import Path
 
 from hub.errors import ConfigError
 from hub.workflow.definition import WorkflowDefinition
+from hub.workflow.steps.workflow import WorkflowSpec
 
 __all__ = ["DefinitionSource", "WorkflowLibrary"]
 
@@ -75,4 +79,39 @@ class WorkflowLibrary:
         return sources[name].path
 
     def get(self, name: str) -> WorkflowDefinition:
-        return WorkflowDefinition.load(self.path(name))
+        """The definition ``name`` with its sub-workflows loaded (ConfigError if any is broken)."""
+        return self.resolve(WorkflowDefinition.load(self.path(name)), (name,))
+
+    def resolve(self, definition: WorkflowDefinition, chain: tuple[str, ...] = ()) -> WorkflowDefinition:
+        """Load the sub-workflows ``definition`` names (a workflow may not use itself, even indirectly)."""
+        chain = chain or (definition.name,)
+        for step, _depth in definition.walk():
+            spec = step.spec
+            if not isinstance(spec, WorkflowSpec) or spec.definition is not None:
+                continue
+            if spec.name in chain:
+                cycle = " -> ".join((*chain, spec.name))
+                raise ConfigError(f"workflow {definition.name}: step {step.id} uses itself ({cycle})")
+            try:
+                sub = self.resolve(WorkflowDefinition.load(self.path(spec.name)), (*chain, spec.name))
+            except ConfigError as exc:
+                raise ConfigError(f"workflow {definition.name}: step {step.id}: {exc}") from None
+            unknown = sorted(set(spec.with_) - set(sub.inputs))
+            if unknown:
+                raise ConfigError(
+                    f"workflow {definition.name}: step {step.id}: workflow {spec.name} has no input "
+                    f"{unknown[0]!r}; inputs: {', '.join(sorted(sub.inputs)) or 'none'}"
+                )
+            spec.definition = sub
+        return definition
+
+    def check(self, source: DefinitionSource) -> list[str]:
+        """Every problem of one installed definition (its schema, then its sub-workflows)."""
+        definition, found = WorkflowDefinition.check(source.path)
+        if definition is None:
+            return found
+        try:
+            self.resolve(definition)
+        except ConfigError as exc:
+            return [str(exc)]
+        return []

@@ -29,7 +29,7 @@ from hub.connector import Connector, Stream, WriteResult
 from hub.errors import ConfigError, HubError, RecordRejected
 from hub.mapping import BoundMapping, get_path, load_mapping
 from hub.models import ExternalRef, Record
-from hub.workflow.definition import RecoverSpec, WriteSpec
+from hub.workflow.steps.write import RecoverSpec, WriteSpec, prune_empty
 from hub.workflow.template import render
 
 __all__ = ["OutcomeUnknown", "WriteRunner", "deep_merge", "json_safe"]
@@ -78,22 +78,14 @@ class WriteRunner:
         record_id = render(spec.id, names)
         if spec.op == "list":
             return self._list(connector, spec, names)
+        if spec.op == "find":
+            return self._find(connector, spec, names)
         if spec.op == "get":
             return {"id": str(record_id), "record": json_safe(connector.get(spec.entity, str(record_id)))}
         if spec.op == "deactivate":
             return self._outputs(connector.deactivate(spec.entity, str(record_id)))
-        body = self._body(spec, names, templates)
-        record: Record | None = None
-        if spec.record is not None:
-            bound = self._mapping(spec.connector, spec.entity)
-            record = self._record(bound, spec.connector, body, create=spec.op == "create")
-            payload = bound.to_vendor(
-                record,
-                connector,
-                fields=None if spec.op == "create" else self._touched(bound, body),
-                resolve_ref=self._resolver(spec.connector),
-                create=spec.op == "create",
-            )
+        record, payload = self.payload(spec, names, templates)
+        if record is not None:
             veto = self.hub.plugins.before_write(
                 self.job, spec.connector, spec.entity, spec.op, record, payload
             )
@@ -101,8 +93,6 @@ class WriteRunner:
                 raise RecordRejected(
                     f"a plugin vetoed the {spec.op} of {spec.connector} {spec.entity}: {veto}"
                 )
-        else:
-            payload = body
         recovered = False
         if spec.op == "create":
             found = self._recover(connector, spec, payload, started_at) if retry else None
@@ -145,6 +135,16 @@ class WriteRunner:
         }
 
     @staticmethod
+    def _find(connector: Connector, spec: WriteSpec, names: Mapping[str, Any]) -> dict[str, Any]:
+        """Every record of the entity whose vendor fields equal ``where``, looked up by the vendor."""
+        records = connector.find(spec.entity, render(spec.where or {}, names))
+        return {
+            "records": json_safe(records),
+            "ids": [str(r.get("id")) for r in records],
+            "count": len(records),
+        }
+
+    @staticmethod
     def _outputs(result: WriteResult) -> dict[str, Any]:
         return {
             "id": str(result.id),
@@ -152,6 +152,27 @@ class WriteRunner:
         }
 
     # -- building the payload ---------------------------------------------------------
+
+    def payload(
+        self, spec: WriteSpec, names: Mapping[str, Any], templates: Mapping[str, dict[str, Any]]
+    ) -> tuple[Record | None, dict[str, Any]]:
+        """The core record (for a ``record`` step) and the vendor payload a create or update sends.
+
+        Only the fields the step gives are sent (and, on a create, the mapping's constants).
+        """
+        body = self._body(spec, names, templates)
+        if spec.record is None:
+            return None, body
+        bound = self._mapping(spec.connector, spec.entity)
+        record = self._record(bound, spec.connector, body, create=spec.op == "create")
+        payload = bound.to_vendor(
+            record,
+            self.hub.connector(spec.connector),
+            fields=self._touched(bound, body),
+            resolve_ref=self._resolver(spec.connector),
+            create=spec.op == "create",
+        )
+        return record, payload
 
     @staticmethod
     def _body(
@@ -165,7 +186,7 @@ class WriteRunner:
                 raise ConfigError(f"template {name!r} is not under templates ({known})")
             base = render(templates[name], names)
         own = render(spec.record if spec.record is not None else (spec.payload or {}), names)
-        return deep_merge(base, own)
+        return prune_empty(deep_merge(base, own), spec.clear)
 
     def _mapping(self, connector: str, entity: str) -> BoundMapping:
         settings = self.hub.settings
@@ -174,8 +195,14 @@ class WriteRunner:
 
     @staticmethod
     def _record(bound: BoundMapping, system: str, data: dict[str, Any], *, create: bool) -> Record:
-        """Core fields -> a core record; a plain id in a reference field is an id in ``system``."""
+        """Core fields -> a core record; a plain id in a reference field is an id in ``system``.
+
+        ``roles`` may be a mapping of role -> yes/no (the roles it names are set or
+        cleared, the others left alone) or a list of the roles the contact has.
+        """
         values = dict(data)
+        if isinstance(values.get("roles"), dict):
+            values["roles"] = {role for role, on in values["roles"].items() if on}
         for core_path, fm in bound.spec.fields.items():
             top = core_path.split(".", 1)[0]
             if fm.ref and "." not in core_path and values.get(top) not in (None, ""):
@@ -206,7 +233,10 @@ class WriteRunner:
             if top not in data:
                 continue
             value = data[top]
-            if not rest or top == "roles" or (isinstance(value, dict) and rest in value):
+            if top == "roles" and isinstance(value, dict):
+                if rest in value:
+                    touched.append(core_path)
+            elif not rest or top == "roles" or (isinstance(value, dict) and rest in value):
                 touched.append(core_path)
         return touched
 

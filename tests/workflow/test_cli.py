@@ -179,7 +179,24 @@ def test_validate(cli: Any, tmp_path: Path) -> None:
     bad.write_text("name: bad\nsteps:\n  - id: a\n    check: {that: 'inputs.x == 1'}\n")
     code, out, err = cli("workflow", "validate", str(bad))
     assert code == 2 and out == ""
-    assert err == f"hub: {bad}:4: steps.0.check.that: inputs.x is not a declared input; inputs: none\n"
+    assert err == f"{bad}:4: steps.0.check.that (step a): inputs.x is not a declared input; inputs: none\n"
+    several = tmp_path / "several.yaml"
+    several.write_text(
+        "name: several\nsteps:\n"
+        "  - id: first\n    wait: {connector: fakesign, event: done, key: k, value: v, timeout: soon}\n"
+        "  - id: second\n    branch:\n      if: vars.nope\n      then:\n"
+        "        - id: inner\n          write: {connector: fakepsa, entity: X, op: update, record: {a: 1}}\n"
+        "  - id: third\n    teleport: {to: mars}\n"
+    )
+    code, out, err = cli("workflow", "validate", str(several))
+    assert code == 2 and out == ""
+    assert err.splitlines() == [
+        f"{several}:4: steps.0.wait.timeout (step first): not a duration: 'soon' (use e.g. 30d, 12h, 1d12h, 15m, 2w)",
+        f"{several}:7: steps.1.branch.if (step second): vars.nope is not declared under vars; vars: none",
+        f"{several}:10: steps.1.branch.then.0.write (step inner): update needs the id of the record",
+        f"{several}:12: steps.2.teleport (step third): unknown step kind 'teleport'; kinds: action, write, check, "
+        "wait, manual, branch, fail, foreach, workflow",
+    ]
     wrong = tmp_path / "wrong.yaml"
     wrong.write_text(
         "name: wrong\nsteps:\n  - id: a\n    action: {connector: fakesign, name: send_envelope}\n"
