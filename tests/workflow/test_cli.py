@@ -172,6 +172,34 @@ def test_user_override_is_used_for_new_runs(cli: Any) -> None:
     assert code == 0
 
 
+def test_a_broken_override_is_listed_as_broken(cli: Any) -> None:
+    (cli.user / "onboard-test.yaml").write_text("name: onboard-test\nsteps:\n  - id: a\n    check: {that: '1 =='}\n")
+    code, out, _ = cli("workflow", "definitions", "--json")
+    assert code == 2
+    defs = {d["name"]: d for d in json.loads(out)}
+    assert defs["onboard-test"]["status"] == "broken" and defs["onboard-test"]["origin"] == "user"
+    assert "steps.0.check.that (step a): expected a value" in defs["onboard-test"]["problems"][0]
+    assert defs["timeout-test"]["status"] == "ok" and defs["timeout-test"]["problems"] == []
+    code, out, _ = cli("workflow", "definitions")
+    assert code == 2
+    line = next(x for x in out.splitlines() if x.startswith("onboard-test"))
+    assert "BROKEN:" in line and "expected a value" in line
+
+
+def test_preview_lists_the_writes_and_makes_none(cli: Any, world: Any) -> None:
+    plan = cli.json("workflow", "preview", *START[2:])
+    assert plan["complete"] and plan["systems"] == ["fakepsa", "fakesign"]
+    steps = {s["step"]: s for s in plan["steps"]}
+    assert steps["create_company"]["changes"]["companyName"] == "Acme Dental"
+    assert steps["appointment"]["what"] == "ask" and steps["signed"]["what"] == "wait"
+    assert world.count("create:Companies") == 0 and world.count("send_terms") == 0
+    far = [a if a != "postal_code=10001" else "postal_code=99999" for a in START[2:]]
+    code, out, _ = cli("workflow", "preview", *far)
+    assert code == 1 and "[!] service_area: the run would stop here" in out
+    code, out, _ = cli("workflow", "list")
+    assert out == "no workflow runs\n"
+
+
 def test_validate(cli: Any, tmp_path: Path) -> None:
     code, out, _ = cli("workflow", "validate", str(DATA / "onboard-test.yaml"))
     assert code == 0 and out.endswith("ok: workflow onboard-test (14 steps)\n")

@@ -42,6 +42,8 @@ NAMES: dict[str, Any] = {
         ("lower(inputs.name)", "acme"),
         ("-1 < 0", True),
         ("join(inputs.tags, '-')", "a-b"),
+        ("join(steps.missing.ids, ', ')", ""),
+        ("default(join(null), 'nobody')", "nobody"),
         ("int(' 42 ') >= 42", True),
         ("'Ac' in inputs.name", True),
         ("1 == true", False),
