@@ -21,7 +21,14 @@ cursor field is written down once. Facts taken from the vendor's swagger
   created under their company (``V1.0/Companies/{id}/Teams``) and deleted there
   (``DELETE V1.0/Companies/{id}/Teams/{id}``); the API cannot update them. Portal users
   are created and updated at ``V1.0/ClientPortalUsers``; Autotask never deletes them,
-  it deactivates them (``isClientPortalActive: false``).
+  it deactivates them (``isClientPortalActive: false``);
+* a service call (``ServiceCalls``, created and updated at ``V1.0/ServiceCalls``) gets its
+  ticket through ``ServiceCallTickets`` (``V1.0/ServiceCalls/{id}/Tickets``) and its
+  technician through ``ServiceCallTicketResources`` (``V1.0/ServiceCallTickets/{id}/Resources``);
+  neither link can be updated, only created or deleted (:mod:`.service_calls`);
+* ``Services`` is the service catalog; a recurring service contract's services are
+  ``ContractServices``, created under the contract (``V1.0/Contracts/{id}/Services``).
+  None of these has a change timestamp the hub follows: they are looked up, not streamed.
 """
 
 from __future__ import annotations
@@ -53,6 +60,9 @@ class EntitySpec:
     deletable: bool = False
     #: fields holding a secret the API takes but never answers (a portal user's password)
     secret_fields: tuple[str, ...] = ()
+    #: whether write steps and syncs may write it (False: only the workflow actions that
+    #: keep its links consistent do, such as a service call with its ticket and technician)
+    writable: bool = True
 
     def collection_path(self, parent_id: Any | None = None) -> str:
         """Where creates (POST) and updates (PATCH) of this entity go."""
@@ -123,6 +133,33 @@ ENTITIES: dict[str, EntitySpec] = {
             None,
             deactivate=("isClientPortalActive", False),
             secret_fields=("password",),
+        ),
+        EntitySpec("ServiceCalls", "service_call", None, writable=False),
+        EntitySpec(
+            "ServiceCallTickets",
+            "service_call_ticket",
+            None,
+            parent=("ServiceCalls", "serviceCallID", "Tickets"),
+            updatable=False,
+            deletable=True,
+            writable=False,
+        ),
+        EntitySpec(
+            "ServiceCallTicketResources",
+            "service_call_resource",
+            None,
+            parent=("ServiceCallTickets", "serviceCallTicketID", "Resources"),
+            updatable=False,
+            deletable=True,
+            writable=False,
+        ),
+        EntitySpec("Services", "service", None, writable=False),
+        EntitySpec(
+            "ContractServices",
+            "contract_service",
+            None,
+            parent=("Contracts", "contractID", "Services"),
+            writable=False,
         ),
     )
 }

@@ -83,14 +83,29 @@ _INDEXES = {
     "CompanyNotes": ("companyID",),
     "CompanyTeams": ("companyID",),
     "ClientPortalUsers": ("contactID",),
+    "ServiceCalls": ("companyID",),
+    "ServiceCallTickets": ("ticketID", "serviceCallID"),
+    "ServiceCallTicketResources": ("serviceCallTicketID",),
+    "ContractServices": ("contractID",),
 }
 _PARENT_ROUTES = {
     ("companies", "contacts"): "Contacts",
     ("companies", "notes"): "CompanyNotes",
     ("tickets", "notes"): "TicketNotes",
     ("companies", "teams"): "CompanyTeams",
+    ("servicecalls", "tickets"): "ServiceCallTickets",
+    ("servicecalltickets", "resources"): "ServiceCallTicketResources",
+    ("contracts", "services"): "ContractServices",
 }
-_TOP_LEVEL_WRITES = ("Companies", "Tickets", "Contracts", "ConfigurationItems", "ClientPortalUsers")
+_TOP_LEVEL_WRITES = (
+    "Companies",
+    "Tickets",
+    "Contracts",
+    "ConfigurationItems",
+    "ClientPortalUsers",
+    "ServiceCalls",
+    "Services",
+)
 
 
 class ApiError(Exception):
@@ -446,6 +461,8 @@ class AutotaskSimulator:
     def _stamps(self, entity: str, actor: int, changes: dict[str, Any]) -> dict[str, Any]:
         now = _now()
         table = self.tables[entity]
+        if entity == "ServiceCalls":
+            return {"lastModifiedDateTime": now}
         if table.cursor is None:
             return {}  # account team members and portal users carry no timestamps
         out: dict[str, Any] = {table.cursor: now}
@@ -455,6 +472,7 @@ class AutotaskSimulator:
             out["lastModifiedDate"] = now
         elif entity == "Tickets":
             out["lastActivityResourceID"] = actor
+            out["lastActivityPersonType"] = 1  # a resource (the API user) acted last
             if changes.get("status") == 5:
                 out["completedDate"] = now
         return out
@@ -476,6 +494,21 @@ class AutotaskSimulator:
         if entity == "TicketNotes":
             ticket_id = self.tables[entity].records[rid]["ticketID"]
             self.tables["Tickets"].change(ticket_id, self._stamps("Tickets", actor, {}))
+
+    def contact_note(self, ticket_id: int, description: str) -> int:
+        """A contact answers by e-mail: Autotask appends the reply to the ticket as a note, and
+        the contact is the ticket's last actor (``lastActivityPersonType`` 2, a contact)."""
+        with self.lock:
+            note = self.write(
+                "TicketNotes",
+                {"ticketID": ticket_id, "title": "Reply from the contact", "description": description,
+                 "noteType": 1, "publish": 1},
+                create=True,
+                actor=RESOURCES[0],
+                parent=("ticketID", ticket_id),
+            )  # fmt: skip
+            self.tables["Tickets"].change(ticket_id, {"lastActivityPersonType": 2, "lastActivityResourceID": None})
+            return note
 
     def touch(self, entity: str, record_id: str | None = None) -> str:
         with self.lock:

@@ -36,6 +36,11 @@ MODELS = {
     "CompanyNotes": "CompanyNoteModel",
     "CompanyTeams": "CompanyTeamModel",
     "ClientPortalUsers": "ClientPortalUserModel",
+    "ServiceCalls": "ServiceCallModel",
+    "ServiceCallTickets": "ServiceCallTicketModel",
+    "ServiceCallTicketResources": "ServiceCallTicketResourceModel",
+    "Services": "ServiceModel",
+    "ContractServices": "ContractServiceModel",
 }
 
 
