@@ -134,7 +134,12 @@ class RunContext:
             "inputs": dict(self.scope.inputs or {}),
             "steps": self.scope.step_values(self.run.values),
             "vars": dict(self.scope.vars or {}),
-            "run": {"id": record.id, "workflow": record.workflow, "started_at": record.created_at.isoformat()},
+            "run": {
+                "id": record.id,
+                "workflow": record.workflow,
+                "started_at": record.created_at.isoformat(),
+                "timezone": self.hub.settings.timezone,
+            },
             **self.scope.extra,
             **extra,
         }

@@ -29,7 +29,7 @@ from hub.workflow.steps.check import CheckSpec
 from hub.workflow.steps.foreach import ForeachSpec
 from hub.workflow.steps.wait import ManualSpec, WaitSpec
 from hub.workflow.steps.workflow import WorkflowSpec, prune_nulls
-from hub.workflow.steps.write import READS, WriteSpec
+from hub.workflow.steps.write import READS, WriteSpec, holds
 from hub.workflow.template import render
 from hub.workflow.writes import WriteRunner, json_safe
 
@@ -175,7 +175,7 @@ class Planner:
             current = self.hub.connector(spec.connector).get(spec.entity, record_id)
         except (ConfigError, HubError):
             return payload
-        return {k: v for k, v in payload.items() if not _holds(current.get(k), v)}
+        return {k: v for k, v in payload.items() if not holds(current.get(k), v)}
 
     def action(self, step: Step, spec: ActionSpec, names: dict[str, Any], key: str | None = None) -> dict[str, Any]:
         key = key or self.key(step)
@@ -263,18 +263,6 @@ def _placeholders(value: Any) -> list[str]:
     return []
 
 
-def _holds(current: Any, want: Any) -> bool:
-    """Whether the vendor value ``current`` already is ``want`` (named lists compared by name)."""
-    if isinstance(want, dict):
-        return isinstance(current, dict) and all(_holds(current.get(k), v) for k, v in want.items())
-    if isinstance(want, list) and all(isinstance(i, dict) and "name" in i for i in want):
-        named = {str(i.get("name")): i for i in current or [] if isinstance(i, dict)}
-        return all(_holds(named.get(str(i["name"])), i) for i in want)
-    if current is None or want is None:
-        return current is want
-    return str(current).strip() == str(want).strip()
-
-
 def _names(definition: WorkflowDefinition, inputs: dict[str, Any], run: Any) -> dict[str, Any]:
     return {"inputs": inputs, "vars": definition.vars, "steps": {}, "run": run}
 
@@ -283,7 +271,8 @@ def preview(hub: Hub, definition: WorkflowDefinition, given: Mapping[str, Any]) 
     """Plan a run of ``definition`` with ``given`` inputs: every step, and what it would do."""
     inputs = coerce_inputs(definition.inputs, dict(given))
     planner = Planner(hub, f"workflow:{definition.name}", definition.templates)
-    run = {"id": "<run>", "workflow": definition.name, "started_at": hub.clock.now().isoformat()}
+    run = {"id": "<run>", "workflow": definition.name, "started_at": hub.clock.now().isoformat(),
+           "timezone": hub.settings.timezone}  # fmt: skip
     stopped = False
     try:
         planner.walk(definition.steps, _names(definition, inputs, run))

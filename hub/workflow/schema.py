@@ -35,6 +35,7 @@ __all__ = [
     "Spec",
     "Waiting",
     "check_expression",
+    "check_names",
     "check_template",
     "coerce_inputs",
     "names",
@@ -125,6 +126,7 @@ class InputType(StrEnum):
     date = "date"
     email = "email"
     list = "list"
+    time = "time"
 
 
 _EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
@@ -184,6 +186,8 @@ def _coerce(kind: InputType, name: str, raw: Any) -> Any:
             raise ValueError("must be true or false")
         if kind is InputType.date:
             return (text if isinstance(text, date) else date.fromisoformat(str(text))).isoformat()
+        if kind is InputType.time:
+            return _time_of_day(text)
         if kind is InputType.email:
             if not isinstance(text, str) or not _EMAIL.match(text):
                 raise ValueError("must be an e-mail address")
@@ -195,7 +199,17 @@ def _coerce(kind: InputType, name: str, raw: Any) -> Any:
         reason = str(exc) if str(exc).startswith("must") else f"must be a {kind.value}"
         if kind is InputType.date:
             reason = "must be a date (YYYY-MM-DD)"
+        if kind is InputType.time:
+            reason = "must be a time of day (HH:MM, 24-hour)"
         raise ConfigError(f"input {name}: {raw!r} {reason}") from None
+
+
+def _time_of_day(text: Any) -> str:
+    """``9:05`` or ``09:05`` -> ``09:05`` (a 24-hour time of day)."""
+    m = re.fullmatch(r"([01]?\d|2[0-3]):([0-5]\d)", str(text))
+    if not m:
+        raise ValueError("not a time")
+    return f"{int(m.group(1)):02d}:{m.group(2)}"
 
 
 def coerce_inputs(specs: dict[str, InputSpec], given: dict[str, Any], what: str = "input") -> dict[str, Any]:

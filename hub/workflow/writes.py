@@ -128,21 +128,31 @@ class WriteRunner:
             for raw in page.records
             if all(_same(get_path(raw, f), v) for f, v in where.items())
         ]
-        return {
-            "records": json_safe(records),
-            "ids": [str(stream.record_id(r)) for r in records],
-            "count": len(records),
-        }
+        return self._found(connector, spec, records, [str(stream.record_id(r)) for r in records])
 
-    @staticmethod
-    def _find(connector: Connector, spec: WriteSpec, names: Mapping[str, Any]) -> dict[str, Any]:
+    def _find(self, connector: Connector, spec: WriteSpec, names: Mapping[str, Any]) -> dict[str, Any]:
         """Every record of the entity whose vendor fields equal ``where``, looked up by the vendor."""
         records = connector.find(spec.entity, render(spec.where or {}, names))
-        return {
-            "records": json_safe(records),
-            "ids": [str(r.get("id")) for r in records],
-            "count": len(records),
-        }
+        stream = self._stream(connector, spec.entity, RecoverSpec())
+        ids = [str(stream.record_id(r) if stream is not None else r.get("id")) for r in records]
+        return self._found(connector, spec, records, ids)
+
+    def _found(
+        self, connector: Connector, spec: WriteSpec, records: list[dict[str, Any]], ids: list[str]
+    ) -> dict[str, Any]:
+        """The outputs of list and find: the vendor records and ids, and by id each record in core
+        fields (``core``: roles, labels) where the connector's mapping knows the entity."""
+        core: dict[str, Any] = {}
+        try:
+            bound = self._mapping(spec.connector, spec.entity)
+        except ConfigError:
+            return {"records": json_safe(records), "ids": ids, "count": len(records), "core": core}
+        for record_id, raw in zip(ids, records, strict=True):
+            try:
+                core[record_id] = bound.to_core(raw, connector).model_dump(mode="json")
+            except RecordRejected:
+                continue  # a record the mapping cannot read has no core view; its vendor fields remain
+        return {"records": json_safe(records), "ids": ids, "count": len(records), "core": core}
 
     @staticmethod
     def _outputs(result: WriteResult) -> dict[str, Any]:

@@ -10,10 +10,12 @@ what the vendor already did.
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable, Mapping
 from typing import Any
 
 from hub.app import Hub
+from hub.sandbox import SandboxSet
 from hub.settings import load_settings
 from hub.workflow import RunStatus, WorkflowEngine
 
@@ -173,3 +175,20 @@ class Psa:
         if contract:
             payload["contractID"] = int(contract)
         return str(self.at.create("ConfigurationItems", payload).id)
+
+
+def vendor_state(sandboxes: SandboxSet) -> str:
+    """Everything the served simulators hold, as text: the same before and after a run means
+    the run changed nothing in any system (every write stamps a change time or adds a record)."""
+    state: dict[str, Any] = {}
+    for name, sandbox in sandboxes.sandboxes.items():
+        if name == "autotask":
+            state[name] = {e: t.records for e, t in sandbox.extra["simulator"].tables.items()}
+        elif name == "docusign":
+            state[name] = sandbox.control.envelopes
+        elif name == "itglue":
+            data = sandbox.extra["simulator"].data
+            state[name] = {t: getattr(data, t).rows for t in ("organizations", "contacts", "assets")}
+        elif name == "quickbooks":
+            state[name] = sandbox.control.data.customers
+    return json.dumps(state, sort_keys=True, default=str)

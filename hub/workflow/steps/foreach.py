@@ -29,7 +29,7 @@ from hub.workflow.runs import StepStatus
 from hub.workflow.schema import LOOP_NAME, Spec, check_expression, check_template
 from hub.workflow.steps.action import ActionHandler, ActionSpec, run_action
 from hub.workflow.steps.base import Child, ConnectorClasses, Outcome, StepHandler
-from hub.workflow.steps.write import READS, WriteHandler, WriteSpec
+from hub.workflow.steps.write import READS, WriteHandler, WriteSpec, write_once
 from hub.workflow.template import render
 from hub.workflow.writes import OutcomeUnknown, json_safe
 
@@ -174,10 +174,10 @@ class ForeachHandler(StepHandler[ForeachSpec]):
                 audit = (spec.action.connector, spec.action.name, "action")
             else:
                 assert spec.write is not None
-                outputs = ctx.engine.write_runner(ctx.run.actor).run(
-                    spec.write, item_names, ctx.templates, retry=retry, started_at=started_at
-                )
-                audit = (spec.write.connector, spec.write.entity, spec.write.op)
+                runner = ctx.engine.write_runner(ctx.run.actor)
+                outputs, operation = write_once(ctx.hub, runner, spec.write, item_names, ctx.templates,
+                                                retry=retry, started_at=started_at)  # fmt: skip
+                audit = (spec.write.connector, spec.write.entity, operation)
         except ExpressionError as exc:
             return ctx.fail(step, f"item {key}: expression error: {exc}", result=json_safe(progress))
         except OutcomeUnknown as exc:

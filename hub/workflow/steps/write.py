@@ -12,21 +12,26 @@ set, unless the step names the field under ``clear``.
 from __future__ import annotations
 
 from collections.abc import Iterator, Mapping
+from datetime import datetime
 from typing import TYPE_CHECKING, Any, Literal
 
 from pydantic import Field, ValidationInfo, field_validator, model_validator
 
 from hub.connector import ActionContext, Connector
+from hub.errors import ConfigError
 from hub.workflow.schema import IDENT, Spec, check_template, names
 from hub.workflow.steps.base import ConnectorClasses, Outcome, StepHandler, connector_class
+from hub.workflow.template import render
 
 if TYPE_CHECKING:
+    from hub.app import Hub
     from hub.workflow.context import RunContext
     from hub.workflow.definition import Step
     from hub.workflow.preview import Planner
     from hub.workflow.runs import StepRecord
+    from hub.workflow.writes import WriteRunner
 
-__all__ = ["RecoverSpec", "WriteHandler", "WriteSpec", "prune_empty"]
+__all__ = ["RecoverSpec", "WriteHandler", "WriteSpec", "holds", "prune_empty", "write_once"]
 
 #: operations that change nothing at the vendor
 READS = ("get", "list", "find")
@@ -128,6 +133,46 @@ def prune_empty(value: Mapping[str, Any], keep: list[str] | tuple[str, ...] = ()
     return out
 
 
+def holds(current: Any, want: Any) -> bool:
+    """Whether the vendor value ``current`` already is ``want`` (lists of named items by name)."""
+    if isinstance(want, dict):
+        return isinstance(current, dict) and all(holds(current.get(k), v) for k, v in want.items())
+    if isinstance(want, list) and all(isinstance(i, dict) and "name" in i for i in want):
+        named = {str(i.get("name")): i for i in current or [] if isinstance(i, dict)}
+        return all(holds(named.get(str(i["name"])), i) for i in want)
+    if current is None or want is None:
+        return current is want
+    return str(current).strip() == str(want).strip()
+
+
+def write_once(
+    hub: Hub,
+    runner: WriteRunner,
+    spec: WriteSpec,
+    names: Mapping[str, Any],
+    templates: Mapping[str, dict[str, Any]],
+    *,
+    retry: bool,
+    started_at: datetime,
+) -> tuple[dict[str, Any], str]:
+    """Run one write; an update the record already holds is not sent. Returns the outputs and
+    the operation for the audit log (``unchanged`` when nothing was sent).
+
+    So a workflow run again on the same inputs changes nothing at the vendor: a repeated
+    update finds its values in place (creates are guarded by a find step before them).
+    """
+    if spec.op == "update":
+        record_id = str(render(spec.id, names))
+        _record, payload = runner.payload(spec, names, templates)
+        try:
+            current = hub.connector(spec.connector).get(spec.entity, record_id)
+        except ConfigError:  # the connector cannot read single records: send the update
+            current = None
+        if current is not None and holds(current, payload):
+            return {"id": record_id, "record": current, "payload": payload, "unchanged": True}, "unchanged"
+    return runner.run(spec, names, templates, retry=retry, started_at=started_at), spec.op
+
+
 class WriteHandler(StepHandler[WriteSpec]):
     kind = "write"
     spec = WriteSpec
@@ -138,10 +183,10 @@ class WriteHandler(StepHandler[WriteSpec]):
         names = ctx.names()
 
         def effect(_actx: ActionContext, retry: bool, started_at: Any) -> tuple[dict[str, Any], tuple[str, str, str]]:
-            outputs = ctx.engine.write_runner(ctx.run.actor).run(
-                spec, names, ctx.templates, retry=retry, started_at=started_at
-            )
-            return outputs, (spec.connector, spec.entity, spec.op)
+            runner = ctx.engine.write_runner(ctx.run.actor)
+            outputs, operation = write_once(ctx.hub, runner, spec, names, ctx.templates, retry=retry,
+                                            started_at=started_at)  # fmt: skip
+            return outputs, (spec.connector, spec.entity, operation)
 
         return ctx.side_effect(step, rec, effect, spec.connector)
 
