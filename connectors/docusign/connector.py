@@ -116,6 +116,12 @@ class SendTermsParams(BaseModel):
     role_name: str | None = Field(
         default=None, description="template role of the signer; the template's first signer role if unset"
     )
+    reuse_within_days: int | None = Field(
+        default=None,
+        gt=0,
+        description="reuse the terms this workflow step sent this signer for this organization within so many "
+        "days (out for signature or signed) instead of sending them again",
+    )
 
     @field_validator("signer_email")
     @classmethod
@@ -317,12 +323,41 @@ class DocuSignConnector(Connector):
                 return None
             start = nxt
 
+    def find_sent_to(self, organization: str, signer_email: str, step_id: str, since: Any) -> dict[str, Any] | None:
+        """The latest envelope a workflow step of this name sent ``signer_email`` for ``organization``
+        that was not declined or voided (one listStatusChanges query by the organization field)."""
+        start, latest = 0, None
+        while True:
+            response = self.list_status_changes(
+                from_date=format_date(since), custom_field=f"{ORGANIZATION_FIELD}={organization}",
+                start_position=start,
+            )  # fmt: skip
+            records, nxt = EnvelopesStream._page(response, start)
+            for envelope in records:
+                signers = (envelope.get("recipients") or {}).get("signers") or []
+                if (
+                    custom_field_values(envelope).get(STEP_FIELD) == step_id
+                    and envelope.get("status") not in ("declined", "voided")
+                    and any(str(s.get("email", "")).casefold() == signer_email.casefold() for s in signers)
+                ):
+                    latest = envelope
+            if nxt is None:
+                return latest
+            start = nxt
+
     @action("send_terms", params=SendTermsParams)
     def send_terms(self, params: SendTermsParams, ctx: ActionContext) -> dict[str, Any]:
-        """Send the terms-and-conditions template to a signer (once per workflow step)."""
+        """Send the terms-and-conditions template to a signer (once per workflow step; with
+        ``reuse_within_days``, not again to a signer who has them from an earlier run)."""
         template_id = self.settings.tc_template_id
         if not template_id:
             raise ConfigError("HUB_DOCUSIGN__TC_TEMPLATE_ID: required by send_terms but not set")
+        if params.reuse_within_days:
+            since = self.context.clock.now() - timedelta(days=params.reuse_within_days)
+            organization = params.organization_ref or params.organization_name
+            earlier = self.find_sent_to(organization, params.signer_email, ctx.step_id, since)
+            if earlier is not None:
+                return {"envelope_id": str(earlier["envelopeId"]), "status": str(earlier.get("status")), "reused": True}
         return self._send_once(ctx, "send_terms", lambda: self._terms_envelope(params, ctx, template_id))
 
     @action("send_form", params=SendFormParams)

@@ -156,7 +156,9 @@ def test_a_second_run_changes_nothing(engine: WorkflowEngine, sandboxes: Sandbox
     check_outcome(sandboxes, won)
 
 
-def test_a_run_without_a_value_never_blanks_it(engine: WorkflowEngine, sandboxes: SandboxSet, won: dict[str, Any]) -> None:
+def test_a_run_without_a_value_never_blanks_it(
+    engine: WorkflowEngine, sandboxes: SandboxSet, won: dict[str, Any]
+) -> None:
     drive(engine, engine.start("onboard-managed-services-customer", inputs(won)), ANSWERS)
     given = {k: v for k, v in inputs(won).items() if k != "tax_id"}
     drive(engine, engine.start("onboard-managed-services-customer", given), ANSWERS)

@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING, Any, Literal
 
 from pydantic import Field, ValidationInfo, field_validator, model_validator
 
-from hub.connector import ActionContext, Connector
+from hub.connector import ActionContext, Connector, parse_timestamp
 from hub.errors import ConfigError
 from hub.workflow.schema import IDENT, Spec, check_template, names
 from hub.workflow.steps.base import ConnectorClasses, Outcome, StepHandler, connector_class
@@ -142,7 +142,11 @@ def holds(current: Any, want: Any) -> bool:
         return all(holds(named.get(str(i["name"])), i) for i in want)
     if current is None or want is None:
         return current is want
-    return str(current).strip() == str(want).strip()
+    if str(current).strip() == str(want).strip():
+        return True
+    # the same instant written one way and answered another (``...Z`` and ``....000Z``)
+    instants = [parse_timestamp(v) if isinstance(v, str) and "T" in v else None for v in (current, want)]
+    return None not in instants and instants[0] == instants[1]
 
 
 def write_once(
