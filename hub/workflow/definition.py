@@ -64,6 +64,23 @@ def _flatten_raw(steps: Any) -> Iterator[str]:
                     yield from _flatten_raw(spec.get(key))
 
 
+def _loop_ids(steps: Any, inside: bool = False) -> Iterator[str]:
+    """Ids of the foreach steps and of the steps nested in them (where ``item`` may be read)."""
+    if not isinstance(steps, list):
+        return
+    for step in steps:
+        if not isinstance(step, dict):
+            continue
+        looping = inside or isinstance(step.get("foreach"), dict)
+        if looping and isinstance(step.get("id"), str):
+            yield step["id"]
+        for kind, h in HANDLERS.items():
+            spec = step.get(kind)
+            if isinstance(spec, dict):
+                for key in h.nested:
+                    yield from _loop_ids(spec.get(key), inside or kind == "foreach")
+
+
 class StepBase(Spec):
     """One step: an ``id``, optional ``title`` and ``when``, and exactly one kind key."""
 
@@ -158,6 +175,7 @@ class WorkflowDefinition(Spec):
                 templates=set(templates) if isinstance(templates, dict) else set(),
                 seen=set(),
                 order={sid: i for i, sid in reversed(list(enumerate(ids)))},
+                loop_ids=set(_loop_ids(data.get("steps"))),
                 current=None,
             )
         return data

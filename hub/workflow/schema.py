@@ -94,7 +94,8 @@ def _check_paths(paths: list[tuple[str, ...]], info: ValidationInfo, extra_roots
     ctx = info.context if isinstance(info.context, dict) else None
     if ctx is None or "order" not in ctx:
         return
-    roots = (*ROOTS, *extra_roots, *((LOOP_NAME,) if ctx.get("in_foreach") else ()))
+    looping = ctx.get("current") in ctx.get("loop_ids", ())
+    roots = (*ROOTS, *extra_roots, *((LOOP_NAME,) if looping else ()))
     for path in paths:
         root = path[0]
         if root not in roots:

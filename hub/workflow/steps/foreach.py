@@ -52,13 +52,6 @@ class ForeachSpec(Spec):
     write: WriteSpec | None = None
     steps: list[Step] | None = None
 
-    @model_validator(mode="before")
-    @classmethod
-    def _enter(cls, data: Any, info: ValidationInfo) -> Any:
-        if isinstance(info.context, dict):
-            info.context["in_foreach"] = True
-        return data
-
     @field_validator("items", "key")
     @classmethod
     def _templates(cls, value: Any, info: ValidationInfo) -> Any:
@@ -73,9 +66,7 @@ class ForeachSpec(Spec):
         return value
 
     @model_validator(mode="after")
-    def _one_effect(self, info: ValidationInfo) -> ForeachSpec:
-        if isinstance(info.context, dict):
-            info.context["in_foreach"] = False
+    def _one_effect(self) -> ForeachSpec:
         given = [k for k in ("action", "write", "steps") if getattr(self, k) is not None]
         if len(given) != 1:
             raise ValueError("a foreach step needs exactly one of action, write or steps")
