@@ -364,6 +364,13 @@ class DocuSignConnector(Connector):
     def send_form(self, params: SendFormParams, ctx: ActionContext) -> dict[str, Any]:
         """Send a template (by name) whose fields the signer fills, copied to someone (once per step)."""
         template_id = forms.template_by_name(self, params.template)
+        organization = params.organization_ref or params.organization_name
+        if params.reuse_within_days:
+            since = self.context.clock.now() - timedelta(days=params.reuse_within_days)
+            earlier = self.find_sent_to(organization, params.signer_email, ctx.step_id, since)
+            if earlier is not None:
+                return {"envelope_id": str(earlier["envelopeId"]), "status": str(earlier.get("status")),
+                        "template_id": template_id, "reused": True}  # fmt: skip
         roles = forms.template_roles(self, template_id)
         if params.cc_email and roles.carbon_copy is None:
             raise ConfigError(
@@ -377,7 +384,6 @@ class DocuSignConnector(Connector):
                 people.append({"roleName": roles.carbon_copy, "name": params.cc_name or params.cc_email,
                                "email": params.cc_email})  # fmt: skip
             subject = params.email_subject or f"{params.template} for {params.organization_name}"
-            organization = params.organization_ref or params.organization_name
             return self._template_envelope(template_id, people, ctx, organization, subject)
 
         return {**self._send_once(ctx, "send_form", envelope), "template_id": template_id}

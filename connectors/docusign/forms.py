@@ -51,6 +51,12 @@ class SendFormParams(BaseModel):
     organization_name: str = Field(min_length=1, max_length=100)
     organization_ref: str | None = Field(default=None, max_length=100, description="the PSA's id of the organization")
     email_subject: str | None = Field(default=None, max_length=100)
+    reuse_within_days: int | None = Field(
+        default=None,
+        gt=0,
+        description="reuse the form this workflow step sent this signer for this organization within so many days "
+        "(out for signature or completed) instead of sending it again",
+    )
 
     _emails = field_validator("signer_email", "cc_email")(_email)
 

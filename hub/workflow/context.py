@@ -272,7 +272,7 @@ class RunContext:
         rec = self.engine.runs.step(self.run.id, key)
         if rec is not None:
             self.run.steps[key] = rec
-            if rec.status in (StepStatus.done, StepStatus.timed_out):
+            if rec.status.finished:  # the outputs stored with the run's values, skipped ones too
                 self.run.values[key] = rec.result
 
     def save(self, step: Step, **values: Any) -> None:

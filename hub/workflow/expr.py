@@ -243,6 +243,7 @@ FUNCTIONS: dict[str, tuple[Callable[..., Any], tuple[int, ...]]] = {
     "join": (_join, (1, 2)),
     "pluck": (_pluck, (2,)),
     "at": (_at, (3,)),
+    "choose": (lambda condition, then, otherwise: then if _truthy(condition) else otherwise, (3,)),
 }
 
 

@@ -76,9 +76,12 @@ class CrashInForeach:
         engine.runs.save_step = save_step  # type: ignore[method-assign]
 
 
-def sign_envelope(hub: Hub, docusign: Any, envelope_id: str, how: SignHow, engine: WorkflowEngine) -> None:
-    """The signer signs; the hub hears of it by the signed Connect message or by polling."""
-    result = docusign.sign(envelope_id)
+def sign_envelope(
+    hub: Hub, docusign: Any, envelope_id: str, how: SignHow, engine: WorkflowEngine, values: Any = None
+) -> None:
+    """The signer signs (filling the form's fields with ``values``); the hub hears of it by the
+    signed Connect message or by polling."""
+    result = docusign.sign(envelope_id, values)
     if how == "poll":
         assert engine.poll() >= 1
         return
@@ -101,8 +104,10 @@ def drive(
     docusign: Any = None,
     sign: SignHow = "event",
     limit: int = 20,
+    fill: Mapping[str, Mapping[str, str]] | None = None,
 ) -> None:
-    """Answer every wait of the run until it completes (a manual step by its ``answers`` entry)."""
+    """Answer every wait of the run until it completes (a manual step by its ``answers`` entry,
+    a form the signer fills by its ``fill`` entry)."""
     for _ in range(limit):
         run = engine.runs.get(run_id)
         if run.status is RunStatus.completed:
@@ -115,7 +120,7 @@ def drive(
         if rec.waiting_on.get("type") == "event":
             assert docusign is not None, f"{step} waits on a vendor event"
             envelope_id = rec.waiting_on["value"]
-            sign_envelope(engine.hub, docusign, envelope_id, sign, engine)
+            sign_envelope(engine.hub, docusign, envelope_id, sign, engine, (fill or {}).get(step))
             continue
         answer = answers.get(step, {})
         if callable(answer):
@@ -146,7 +151,17 @@ class Psa:
         }
         return str(self.at.create("Companies", payload).id)
 
-    def contact(self, company: str, first: str, *, primary: bool = False, reports: bool = False) -> str:
+    def contact(
+        self,
+        company: str,
+        first: str,
+        *,
+        primary: bool = False,
+        reports: bool = False,
+        authority: str | None = None,
+        invoices: bool = False,
+    ) -> str:
+        """A contact; ``authority`` is ``primary`` or ``secondary`` (its authorization role)."""
         payload = {
             "companyID": int(company),
             "firstName": first,
@@ -154,7 +169,12 @@ class Psa:
             "emailAddress": f"{first.lower()}@example.com",
             "isActive": 1,
             "primaryContact": primary,
-            "userDefinedFields": [{"name": "Receives Reports", "value": yes(reports)}],
+            "userDefinedFields": [
+                {"name": "Receives Reports", "value": yes(reports)},
+                {"name": "Primary Authorization", "value": yes(authority == "primary")},
+                {"name": "Secondary Authorization", "value": yes(authority == "secondary")},
+                {"name": "Invoice Recipient", "value": yes(invoices)},
+            ],
         }
         return str(self.at.create("Contacts", payload).id)
 

@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING, Any, Literal
 from pydantic import Field, ValidationInfo, field_validator, model_validator
 
 from hub.connector import ActionContext, Connector, parse_timestamp
-from hub.errors import ConfigError
+from hub.errors import ConfigError, HubError
 from hub.workflow.schema import IDENT, Spec, check_template, names
 from hub.workflow.steps.base import ConnectorClasses, Outcome, StepHandler, connector_class
 from hub.workflow.template import render
@@ -159,12 +159,15 @@ def write_once(
     retry: bool,
     started_at: datetime,
 ) -> tuple[dict[str, Any], str]:
-    """Run one write; an update the record already holds is not sent. Returns the outputs and
-    the operation for the audit log (``unchanged`` when nothing was sent).
+    """Run one write; an update the record already holds, or a deactivation of an inactive
+    record, is not sent. Returns the outputs and the operation for the audit log
+    (``unchanged`` when nothing was sent).
 
     So a workflow run again on the same inputs changes nothing at the vendor: a repeated
     update finds its values in place (creates are guarded by a find step before them).
     """
+    if spec.op == "deactivate" and _inactive(hub, spec, str(render(spec.id, names))):
+        return {"id": str(render(spec.id, names)), "record": None, "unchanged": True}, "unchanged"
     if spec.op == "update":
         record_id = str(render(spec.id, names))
         _record, payload = runner.payload(spec, names, templates)
@@ -175,6 +178,19 @@ def write_once(
         if current is not None and holds(current, payload):
             return {"id": record_id, "record": current, "payload": payload, "unchanged": True}, "unchanged"
     return runner.run(spec, names, templates, retry=retry, started_at=started_at), spec.op
+
+
+def _inactive(hub: Hub, spec: WriteSpec, record_id: str) -> bool:
+    """Whether the record is already inactive, as the connector's mapping reads its active field."""
+    try:
+        bound = hub.mapping(spec.connector).entity(spec.entity)
+        field = bound.spec.active_field
+        if field is None:
+            return False
+        core = bound.to_core(hub.connector(spec.connector).get(spec.entity, record_id), hub.connector(spec.connector))
+    except HubError:  # unmapped, unreadable or gone: the deactivation itself says what is wrong
+        return False
+    return getattr(core, field, None) is False
 
 
 class WriteHandler(StepHandler[WriteSpec]):
