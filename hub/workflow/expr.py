@@ -213,9 +213,8 @@ def _at(day: Any, time_of_day: Any, zone: Any) -> str:
     """The instant ``day`` (YYYY-MM-DD) at ``time_of_day`` (HH:MM) in time zone ``zone``, as UTC
     (``2026-03-10T14:00:00Z``): a date and time a person gives, written where the vendor wants an instant."""
     try:
-        local = datetime.combine(
-            date.fromisoformat(_text("at", day)), time.fromisoformat(_text("at", time_of_day) or "00:00")
-        )
+        hours, _, minutes = (_text("at", time_of_day) or "00:00").partition(":")
+        local = datetime.combine(date.fromisoformat(_text("at", day)), time(int(hours), int(minutes)))
         tz = ZoneInfo(_text("at", zone) or "UTC")
     except (ValueError, ZoneInfoNotFoundError):
         raise ExpressionError(f"at() needs a date, a time and a time zone, got {_short(day)}, "

@@ -226,6 +226,8 @@ def test_on_timeout_steps_may_read_the_wait(tmp_path: Path) -> None:
         (InputType.boolean, "yes", True),
         (InputType.boolean, "off", False),
         (InputType.date, "2026-02-03", "2026-02-03"),
+        (InputType.time, "9:05", "09:05"),
+        (InputType.time, "17:30", "17:30"),
         (InputType.email, "a@b.example", "a@b.example"),
         (InputType.list, "a, b,,c", ["a", "b", "c"]),
         (InputType.string, "  keep inner  ", "keep inner"),
@@ -241,6 +243,7 @@ def test_inputs_coerce_command_line_text(kind: InputType, raw: str, value: Any) 
         (InputType.integer, "three", "input x: 'three' must be a integer"),
         (InputType.boolean, "maybe", "input x: 'maybe' must be true or false"),
         (InputType.date, "3/2/2026", "input x: '3/2/2026' must be a date (YYYY-MM-DD)"),
+        (InputType.time, "25:00", "input x: '25:00' must be a time of day (HH:MM, 24-hour)"),
         (InputType.email, "nobody", "input x: 'nobody' must be an e-mail address"),
     ],
 )
