@@ -339,13 +339,19 @@ class RmmAlertSettings(BaseModel):
     new_status: str = Field(default="New", description="status of a ticket nobody has worked yet")
     auto_resolved_status: str = Field(default="Auto-Resolved", description="status of a ticket whose alert cleared")
     reopened_status: str = Field(default="Ticket Reopened", description="status of a ticket whose alert returned")
+    complete_status: str = Field(
+        default="Complete", description="status of a completed ticket (its alert returning reopens it)"
+    )
     note_publish: str = Field(default="All Autotask Users", description="visibility label of the hub's notes")
     minimum_severity: str = Field(default="warning", description="information, warning or critical")
     exclude_devices: CommaList = Field(default_factory=list, description="device names or RMM ids")
     exclude_customers: CommaList = Field(default_factory=list, description="customer names or RMM ids")
     maintenance_windows: list[MaintenanceWindow] = Field(default_factory=list)
     reopen_window_minutes: float = Field(
-        default=24 * 60, ge=0, description="an alert returning this soon after it cleared reopens its ticket"
+        default=24 * 60,
+        ge=0,
+        description="an alert returning this soon after it cleared reopens the ticket the hub auto-resolved "
+        "(later, it gets a new ticket; a ticket a person worked is always the one reopened or noted)",
     )
 
     _split = field_validator("exclude_devices", "exclude_customers", mode="before")(split_commas)

@@ -171,6 +171,37 @@ def test_a_problem_returning_after_the_reopen_window_gets_a_new_ticket(
     assert poll(capsys)["created"] == 0
 
 
+@pytest.mark.parametrize("window", ["1440", "0"])
+def test_a_problem_returning_on_a_ticket_a_person_completed_reopens_it(
+    sandboxes: SandboxSet, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch, window: str
+) -> None:
+    """Co-managed procedure: a note N-central adds to a completed ticket sets "Ticket Reopened",
+    however long after (the window only governs tickets the hub auto-resolved itself)."""
+    monkeypatch.setenv("HUB_RMM_ALERTS__REOPEN_WINDOW_MINUTES", window)
+    sim, nc = autotask_sim(sandboxes), sandboxes.control("ncentral")
+    link(sandboxes, capsys)
+    d0, d1 = nc.devices_by_org_unit[nc.customer_ids[0]][:2]
+    completed = nc.raise_alert(d0, "Disk Space", "C:", "Failed")
+    working = nc.raise_alert(d1, "Agent Status", "", "Failed")
+    poll(capsys)
+    tickets = {k: v[0]["id"] for k, v in alert_tickets(sim).items()}
+    done, busy = tickets[key(d0, "Disk Space", "C:")], tickets[key(d1, "Agent Status")]
+    sim.write("Tickets", {"id": done, "assignedResourceID": 4, "status": STATUS["Complete"]}, create=False, actor=4)
+    sim.write("Tickets", {"id": busy, "assignedResourceID": 4, "status": STATUS["In Progress"]}, create=False, actor=4)
+    nc.clear_alert(completed)
+    nc.clear_alert(working)
+    poll(capsys)
+    nc.raise_alert(d0, "Disk Space", "C:", "Failed")
+    nc.raise_alert(d1, "Agent Status", "", "Failed")
+    summary = poll(capsys)
+    assert (summary["created"], summary["updated"]) == (0, 2)  # the same tickets, no new ones
+    assert sim.get("Tickets", done)["status"] == STATUS["Ticket Reopened"]
+    assert any("The ticket was completed: set to 'Ticket Reopened'" in n for n in notes(sim, done))
+    assert sim.get("Tickets", busy)["status"] == STATUS["In Progress"]  # a person is on it: a note only
+    assert sum("again" in n for n in notes(sim, busy)) == 1
+    assert poll(capsys)["updated"] == 0
+
+
 def test_a_crash_between_creating_a_ticket_and_recording_it_opens_no_second_ticket(
     sandboxes: SandboxSet, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
 ) -> None:
