@@ -30,15 +30,34 @@ from hub.workflow.schema import (
     coerce_inputs,
     parse_duration,
 )
+from hub.workflow.steps.action import ActionSpec
 from hub.workflow.steps.base import Child
+from hub.workflow.steps.branch import BranchSpec
+from hub.workflow.steps.check import CheckSpec
+from hub.workflow.steps.foreach import ForeachSpec
+from hub.workflow.steps.wait import ManualSpec, PollSpec, WaitSpec
+from hub.workflow.steps.workflow import WorkflowSpec
+from hub.workflow.steps.write import RecoverSpec, WriteSpec
 from hub.yamlfile import LocatedError
 
+# The file's schema: the step kinds' specs are this module's public names too, as they were
+# before each kind's handler owned its own.
 __all__ = [
+    "ActionSpec",
+    "BranchSpec",
+    "CheckSpec",
+    "ForeachSpec",
     "InputSpec",
     "InputType",
+    "ManualSpec",
+    "PollSpec",
+    "RecoverSpec",
     "Step",
     "StepBase",
+    "WaitSpec",
     "WorkflowDefinition",
+    "WorkflowSpec",
+    "WriteSpec",
     "coerce_inputs",
     "parse_duration",
 ]
