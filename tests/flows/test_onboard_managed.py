@@ -11,6 +11,7 @@ import sqlalchemy as sa
 from hub.app import Hub
 from hub.sandbox import SandboxSet
 from hub.workflow import RunStatus, StepStatus, WorkflowEngine
+from hub.workflow.preview import preview
 
 from .support import MS, Crash, CrashAt, CrashInForeach, Psa, drive, vendor_state
 
@@ -154,6 +155,26 @@ def test_a_second_run_changes_nothing(engine: WorkflowEngine, sandboxes: Sandbox
     assert values["all_customers"]["client_portal"]["outcome"] == "already active"
     assert engine.runs.step(again, "contract").status is StepStatus.skipped  # found by its name
     check_outcome(sandboxes, won)
+
+
+def test_preview_shows_the_writes_before_and_none_after_a_run(
+    engine: WorkflowEngine, hub: Hub, sandboxes: SandboxSet, won: dict[str, Any]
+) -> None:
+    before = vendor_state(sandboxes)
+    definition = engine.library.get("onboard-managed-services-customer")
+    plan = preview(hub, definition, inputs(won))
+    assert vendor_state(sandboxes) == before and engine.runs.recent() == []  # nothing written
+    steps = {s["step"]: s for s in plan["steps"]}
+    assert plan["complete"] and plan["systems"] == ["autotask"]
+    assert steps["contract"]["operation"] == "create"
+    assert steps["contract"]["changes"]["contractName"] == "Harbor Dental - Managed Services"
+    assert steps["all_customers.invoice_settings"]["changes"]["taxID"] == "NY-12-3456789"
+    assert [s for s in plan["steps"] if s["step"].startswith("tie_devices[")] and steps["all_customers.account_team"]
+    drive(engine, engine.start("onboard-managed-services-customer", inputs(won)), ANSWERS)
+    again = preview(hub, definition, inputs(won))
+    writes = [s for s in again["steps"] if s["what"] == "write"]
+    assert writes == []  # every update would change nothing, the contract is found: only actions remain
+    assert {s["what"] for s in again["steps"]} >= {"read", "unchanged", "skip", "action"}
 
 
 def test_a_run_without_a_value_never_blanks_it(
