@@ -449,6 +449,11 @@ class HubSettings(BaseSettings):
     roles: RoleSettings = Field(
         default_factory=RoleSettings, description="which connector fills each role"
     )
+    workflow_vars: dict[str, dict[str, Any]] = Field(
+        default_factory=dict,
+        description="workflow name -> constants (vars) that replace the file's, e.g. the services a new contract "
+        "bills, without copying the file",
+    )
     lifecycle: LifecycleSettings = Field(default_factory=LifecycleSettings)
     rmm_alerts: RmmAlertSettings = Field(
         default_factory=RmmAlertSettings, description="how RMM alerts become PSA tickets (rmm-alerts)"

@@ -225,7 +225,7 @@ def validate(
     definition, found = WorkflowDefinition.check(file)
     if definition is not None:
         try:
-            engine.library.resolve(definition)
+            engine.library.resolve(engine.library.configure(definition))
         except ConfigError as exc:
             found = [f"{file}: {exc}"]
         else:

@@ -73,8 +73,9 @@ class WorkflowEngine:
     @property
     def library(self) -> WorkflowLibrary:
         if self._library is None:
+            settings = self.hub.settings
             self._library = WorkflowLibrary(
-                self.hub.plugins.dirs("hub_workflow_dirs"), self.hub.settings.workflows_dir
+                self.hub.plugins.dirs("hub_workflow_dirs"), settings.workflows_dir, settings.workflow_vars
             )
         return self._library
 

@@ -7,6 +7,7 @@ from typing import Any
 import pytest
 
 from hub.app import Hub
+from hub.errors import ConfigError
 from hub.sandbox import SandboxSet
 from hub.workflow import RunStatus, StepStatus, WorkflowEngine
 
@@ -114,6 +115,23 @@ def test_runs_end_to_end_and_again_changes_nothing(engine: WorkflowEngine, sandb
     assert (run.values["billing_info"]["count"], run.values["create_contracts"]["count"]) == (0, 0)
     assert engine.runs.step(again, "review_prices").status is StepStatus.skipped
     assert vendor_state(sandboxes) == before
+
+
+def test_the_services_come_from_settings_without_copying_the_file(
+    engine: WorkflowEngine, sandboxes: SandboxSet, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    _lacking, uncovered = expected(sandboxes)
+    given = {"services": ["Backup"], "device_services": {}}
+    monkeypatch.setattr(engine.hub.settings, "workflow_vars", {"onboard-existing-client-billing": given})
+    run_id = engine.start("onboard-existing-client-billing", INPUTS)
+    answer(engine, run_id, {"attention": "AP"})
+    made = [c["id"] for c in records(sandboxes, "Contracts").values() if c["contractName"].endswith(" - Services")]
+    assert len(made) == len(uncovered)
+    billed = [s["serviceID"] for s in records(sandboxes, "ContractServices").values() if s["contractID"] in made]
+    assert billed == [15] * len(made)  # Backup only, as the setting says
+    monkeypatch.setattr(engine.hub.settings, "workflow_vars", {"onboard-existing-client-billing": {"service": []}})
+    with pytest.raises(ConfigError, match="HUB_WORKFLOW_VARS: workflow onboard-existing-client-billing has no var"):
+        WorkflowEngine(engine.hub).start("onboard-existing-client-billing", INPUTS)
 
 
 @pytest.mark.parametrize("step", ["billing_info[{lacking}].save", "create_contracts[{uncovered}].contract",

@@ -177,6 +177,21 @@ def test_preview_shows_the_writes_before_and_none_after_a_run(
     assert {s["what"] for s in again["steps"]} >= {"read", "unchanged", "skip", "action"}
 
 
+def test_the_steps_for_all_customers_run_alone_and_twice_change_nothing(
+    engine: WorkflowEngine, sandboxes: SandboxSet, won: dict[str, Any]
+) -> None:
+    given = {"company_id": won["company"], "account_team": "29682886", "primary_contact_id": won["owner"],
+             "billing_contact": "Liam Tester"}  # fmt: skip
+    drive(engine, engine.start("onboard-all-customers", given), ANSWERS)
+    contacts = {c["id"]: c for c in records(sandboxes, "Contacts").values() if c["companyID"] == int(won["company"])}
+    assert [cid for cid, c in contacts.items() if c["primaryContact"]] == [int(won["owner"])]
+    company = records(sandboxes, "Companies")[int(won["company"])]
+    assert company["billToAttention"] == "Liam Tester" and company["taxID"] in ("", None)  # only what was given
+    before = vendor_state(sandboxes)
+    drive(engine, engine.start("onboard-all-customers", given), ANSWERS)
+    assert vendor_state(sandboxes) == before
+
+
 def test_a_run_without_a_value_never_blanks_it(
     engine: WorkflowEngine, sandboxes: SandboxSet, won: dict[str, Any]
 ) -> None:
