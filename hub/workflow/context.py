@@ -27,7 +27,7 @@ from hub.errors import HubError
 from hub.workflow.expr import ExpressionError, parse
 from hub.workflow.kinds import handler
 from hub.workflow.runs import RunRecord, RunStatus, StepRecord, StepStatus
-from hub.workflow.steps.base import Outcome
+from hub.workflow.steps.base import Outcome, first_line
 from hub.workflow.template import render
 from hub.workflow.waits import describe
 from hub.workflow.writes import OutcomeUnknown, json_safe
@@ -147,9 +147,6 @@ class RunContext:
     @property
     def templates(self) -> Mapping[str, dict[str, Any]]:
         return self.scope.templates or {}
-
-    def rec(self, step: Step) -> StepRecord | None:
-        return self.run.steps.get(self.key(step))
 
     def step_outputs(self) -> dict[str, Any]:
         """The outputs of this scope's own finished steps, by step id."""
@@ -378,13 +375,6 @@ class RunContext:
 
     def notify(self, key: str, status: str, detail: str) -> None:
         self.engine.notify(self.run.id, key, status, detail)
-
-    def render(self, value: Any, names: Mapping[str, Any] | None = None) -> Any:
-        return render(value, names if names is not None else self.names())
-
-
-def first_line(exc: BaseException) -> str:
-    return (str(exc).splitlines() or [""])[0]
 
 
 def person() -> str:

@@ -117,9 +117,6 @@ class Planner:
     def add(self, key: str, kind: str, what: str, detail: str, **extra: Any) -> None:
         self.items.append(PlannedStep(key, kind, what, detail, **extra))
 
-    def note(self, step: Step, detail: str) -> None:
-        self.add(self.key(step), step.kind, "note", detail)
-
     def stop(self, step: Step, detail: str) -> None:
         """The run would end here: record why and end the preview."""
         self.add(self.key(step), step.kind, "stop", detail)

@@ -24,7 +24,7 @@ if TYPE_CHECKING:
     from hub.workflow.preview import Planner
     from hub.workflow.runs import StepRecord
 
-__all__ = ["Child", "ConnectorClasses", "Outcome", "StepHandler", "connector_class"]
+__all__ = ["Child", "ConnectorClasses", "Outcome", "StepHandler", "connector_class", "first_line"]
 
 S = TypeVar("S", bound=Spec)
 ConnectorClasses = dict[str, type["Connector"]]
@@ -37,6 +37,11 @@ class Outcome(Enum):
     blocked = "blocked"  # a step waits for an event or a person
     failed = "failed"
     stopped = "stopped"  # the run was cancelled while it was being advanced
+
+
+def first_line(exc: BaseException) -> str:
+    """The first line of an error's text (a step's failure reason is one line)."""
+    return (str(exc).splitlines() or [""])[0]
 
 
 def connector_class(classes: ConnectorClasses, name: str) -> tuple[type[Connector] | None, str]:

@@ -28,7 +28,7 @@ from hub.workflow.expr import ExpressionError, parse
 from hub.workflow.runs import StepStatus
 from hub.workflow.schema import LOOP_NAME, Spec, check_expression, check_template
 from hub.workflow.steps.action import ActionHandler, ActionSpec, run_action
-from hub.workflow.steps.base import Child, ConnectorClasses, Outcome, StepHandler
+from hub.workflow.steps.base import Child, ConnectorClasses, Outcome, StepHandler, first_line
 from hub.workflow.steps.write import READS, WriteHandler, WriteSpec, write_once
 from hub.workflow.template import render
 from hub.workflow.writes import OutcomeUnknown, json_safe
@@ -178,8 +178,7 @@ class ForeachHandler(StepHandler[ForeachSpec]):
             return ctx.fail(step, f"item {key}: {exc}", result=json_safe(progress))
         except Exception as exc:  # a connector bug fails this run, not the process
             ctx.engine.log.exception("workflow step raised", run_id=ctx.run.id, step=item_key)
-            first = (str(exc).splitlines() or [""])[0]
-            return ctx.fail(step, f"item {key}: internal error: {type(exc).__name__}: {first}",
+            return ctx.fail(step, f"item {key}: internal error: {type(exc).__name__}: {first_line(exc)}",
                             result=json_safe(progress))  # fmt: skip
         progress["done"][key] = json_safe(outputs)
         progress["current"] = None
