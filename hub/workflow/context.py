@@ -28,7 +28,6 @@ from hub.workflow.expr import ExpressionError, parse
 from hub.workflow.kinds import handler
 from hub.workflow.runs import RunRecord, RunStatus, StepRecord, StepStatus
 from hub.workflow.steps.base import Outcome, first_line
-from hub.workflow.template import render
 from hub.workflow.waits import describe
 from hub.workflow.writes import OutcomeUnknown, json_safe
 
