@@ -104,7 +104,7 @@ def start(
 
 
 _PREVIEW_MARKS = {"write": "[w]", "action": "[a]", "read": "[r]", "unchanged": "[=]", "ask": "[?]", "wait": "[~]",
-                  "skip": "[-]", "check": "[c]", "note": "   ", "stop": "[!]"}  # fmt: skip
+                  "skip": "[-]", "check": "[c]", "note": "   ", "unknown": "[?]", "stop": "[!]"}  # fmt: skip
 
 
 def preview_run(

@@ -60,7 +60,7 @@ class PlannedStep:
 
     step: str
     kind: str
-    #: write (create, update, deactivate), action, read, unchanged, wait, ask, check, skip, note, stop
+    #: write (create, update, deactivate), action, read, unchanged, wait, ask, check, skip, note, unknown, stop
     what: str
     detail: str
     system: str | None = None
@@ -101,7 +101,12 @@ class Planner:
                     self.values[self.key(step)] = {"skipped": True}
                     continue
                 outputs = handler(step.kind).preview(self, step, here)
-            except (ConfigError, HubError, ExpressionError) as exc:
+            except ExpressionError as exc:
+                # most often a value only an earlier step's real outputs will give (a list a vendor returns)
+                self.add(self.key(step), step.kind, "unknown", f"cannot be planned before the run: {exc}")
+                self.values[self.key(step)] = Pending(self.key(step))
+                continue
+            except (ConfigError, HubError) as exc:
                 self.add(self.key(step), step.kind, "stop", f"the run would stop here: {exc}")
                 raise Stop from None
             self.values[self.key(step)] = outputs
@@ -147,7 +152,18 @@ class Planner:
             self.add(key, "write", "write", f"deactivates {spec.connector} {spec.entity} {record_id}",
                      operation="deactivate", record_id=record_id, **where)  # fmt: skip
             return Pending(key, {"id": record_id})
-        _record, payload = self.runner.payload(spec, names, self.templates)
+        try:
+            _record, payload = self.runner.payload(spec, names, self.templates)
+        except HubError:
+            given = render(spec.record if spec.record is not None else spec.payload or {}, names)
+            waiting = _placeholders(given)
+            if not waiting:
+                raise
+            # the record cannot be built yet (an e-mail a person has not given): show what the step names
+            self.add(key, "write", "write", f"{spec.op}s {spec.connector} {spec.entity} with values known once "
+                     f"{', '.join(dict.fromkeys(waiting))} exist", operation=spec.op, changes=json_safe(given),
+                     record_id=record_id, **where)  # fmt: skip
+            return Pending(key, {"record": given, "payload": given})
         payload = json_safe(payload)
         if spec.op == "create":
             self.add(key, "write", "write", f"creates {spec.connector} {spec.entity}", operation="create",
@@ -176,9 +192,17 @@ class Planner:
 
     def action(self, step: Step, spec: ActionSpec, names: dict[str, Any], key: str | None = None) -> dict[str, Any]:
         key = key or self.key(step)
-        params = action_params(self.hub, spec, names).model_dump(mode="json", exclude_none=True)
-        self.add(key, "action", "action", f"runs {spec.connector}.{spec.name}", system=spec.connector,
-                 operation=spec.name, changes=params)  # fmt: skip
+        detail = f"runs {spec.connector}.{spec.name}"
+        try:
+            params = action_params(self.hub, spec, names).model_dump(mode="json", exclude_none=True)
+        except ConfigError:
+            params = json_safe(render(spec.with_, names))
+            waiting = _placeholders(params)
+            if not waiting:
+                raise
+            # parameters that only earlier steps will give (a customer id a person picks)
+            detail += f" with values known once {', '.join(dict.fromkeys(waiting))} exist"
+        self.add(key, "action", "action", detail, system=spec.connector, operation=spec.name, changes=params)
         return Pending(key)
 
     def check(self, step: Step, spec: CheckSpec, names: dict[str, Any]) -> dict[str, Any]:
