@@ -212,6 +212,7 @@ class Ticket(Record):
     ticket_type: str | None = None
     issue_type: str | None = None
     sub_issue_type: str | None = None
+    category: str | None = Field(default=None, description="ticket category (a PSA label)")
     source: str | None = None
     due_date: datetime | None = None
     created_at: datetime | None = None

@@ -32,13 +32,14 @@ from hub.errors import ConfigError
 from hub.mapping import BoundMapping, Labelled, Mapping, NoMappingFile
 from hub.workflow.definition import WorkflowDefinition, WriteSpec
 from hub.workflow.library import WorkflowLibrary
+from hub.workflow.steps.foreach import ForeachSpec
 
 if TYPE_CHECKING:
     from hub.app import Hub
 
 __all__ = ["collect_needs"]
 
-_VARS = re.compile(r"\bvars\.([A-Za-z_][A-Za-z0-9_]*)")
+_VARS = re.compile(r"\bvars\.([A-Za-z_][A-Za-z0-9_]*(?:\.[A-Za-z_][A-Za-z0-9_]*)*)")
 
 
 def collect_needs(hub: Hub, connector: str) -> list[Need]:
@@ -108,17 +109,22 @@ def _given(value: Any, variables: dict[str, Any]) -> list[str]:
     if "{{" not in value:
         return [value]
     out: list[str] = []
-    for name in _VARS.findall(value):
-        out.extend(_leaves(variables.get(name)))
+    for path in _VARS.findall(value):
+        found: Any = variables
+        for part in path.split("."):  # vars.ticket.queue: that one value; vars.ticket: all of them
+            found = found.get(part) if isinstance(found, dict) else None
+        out.extend(_leaves(found))
     return out
 
 
 def _writes(definition: WorkflowDefinition) -> Iterator[tuple[str, WriteSpec]]:
+    """Every write step of the definition, a foreach's per-item write included (the walk
+    visits the steps nested in branches and loops)."""
     for step, _depth in definition.walk():
-        if step.write is not None:
-            yield step.id, step.write
-        if step.foreach is not None and step.foreach.write is not None:
-            yield step.id, step.foreach.write
+        if isinstance(step.spec, WriteSpec):
+            yield step.id, step.spec
+        if isinstance(step.spec, ForeachSpec) and step.spec.write is not None:
+            yield step.id, step.spec.write
 
 
 def _workflow_needs(definition: WorkflowDefinition, connector: str, mapping: Mapping) -> Iterator[Need]:

@@ -77,7 +77,7 @@ from hub.models import (
 from hub.ratelimit import RateLimit
 from hub.sandbox import Sandbox
 from hub.settings import CommaList, ConnectorSettings, split_commas
-from hub.writes import send_once
+from hub.writes import create_once, send_once
 
 __all__ = [
     "AccountType",
@@ -146,6 +146,7 @@ __all__ = [
     "WriteResult",
     "action",
     "client_folder",
+    "create_once",
     "decode_name",
     "encode_name",
     "folder_path",

@@ -263,7 +263,7 @@ class TicketPortSettings(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    connector: str = Field(default="autotask", description="the PSA connector")
+    connector: str | None = Field(default=None, description="the PSA connector (default: HUB_ROLES__PSA)")
     stream: str = Field(default="Tickets", description="the connector's ticket stream")
     entity: str = Field(default="Tickets", description="the mapping entity of tickets (kind ticket)")
     activity_field: str = Field(
@@ -274,6 +274,9 @@ class TicketPortSettings(BaseModel):
     )
     customer_actors: list[str] = Field(
         default_factory=lambda: ["2"], description="actor values meaning the customer"
+    )
+    assigned_field: str | None = Field(
+        default="assignedResourceID", description="vendor field: who the ticket is assigned to"
     )
 
 
@@ -355,15 +358,22 @@ class ConsoleSettings(BaseModel):
 
 
 class LifecycleSettings(BaseModel):
-    """The co-managed help desk's time-based ticket rules (statuses are PSA labels)."""
+    """The co-managed help desk's ticket rules (statuses are PSA labels; a status set to none turns
+    its rule off). The rules are those the procedure states for its statuses
+    (shared/procedures/co-managed-helpdesk-setup.txt, step 14)."""
 
     model_config = ConfigDict(extra="forbid")
 
-    enabled: bool = Field(default=False, description="run the rules (they write to the PSA)")
+    enabled: bool = Field(default=False, description="run the rules on a schedule in hub serve (they write to the PSA)")
     cron: str = Field(default="*/15 * * * *", description="how often the rules run")
     waiting_customer: str = Field(default="Waiting Customer", description="status waiting on the customer")
     no_response: str = Field(default="Client No Response", description="status after no answer in time")
     no_response_business_days: int = Field(default=8, gt=0, description="business days to wait for an answer")
+    waiting_vendor: str = Field(default="Waiting Vendor", description="status waiting on a vendor")
+    vendor_no_response: str | None = Field(
+        default="Vendor No Response", description="status after no vendor answer in time (none: no rule)"
+    )
+    vendor_no_response_business_days: int = Field(default=8, gt=0, description="business days to wait for a vendor")
     auto_complete: str = Field(default="Auto-Complete in 2 Days", description="status that completes by itself")
     complete: str = Field(default="Complete", description="status of completed tickets")
     auto_complete_days: int = Field(default=2, gt=0, description="days before auto-complete")
@@ -371,13 +381,38 @@ class LifecycleSettings(BaseModel):
         default=False, description="count auto-complete days as business days"
     )
     reopened: str = Field(default="Ticket Reopened", description="status when a customer answers a completed ticket")
+    feedback_received: str | None = Field(
+        default="Feedback Received", description="status when the customer answers an open ticket (none: no rule)"
+    )
+    feedback_not_from: list[str] = Field(
+        default_factory=lambda: ["New", "Feedback Received", "Ticket Reopened"],
+        description="statuses a customer's answer leaves as they are",
+    )
+    assigned: str | None = Field(
+        default="Assigned", description="status of a ticket once someone is assigned to it (none: no rule)"
+    )
+    assign_from: list[str] = Field(
+        default_factory=lambda: ["New"], description="statuses an assignment moves to assigned"
+    )
     holidays: list[date] = Field(default_factory=list, description="dates that are not business days")
+    holiday_country: str | None = Field(
+        default=None, description="country whose public holidays are not business days (ISO code, e.g. US)"
+    )
+    holiday_subdivision: str | None = Field(
+        default=None, description="state or region of holiday_country whose holidays count too (e.g. NY)"
+    )
     weekend: list[int] = Field(default_factory=lambda: [5, 6], description="ISO weekday numbers - 1 (Mon=0)")
-    timezone: str = Field(default="UTC", description="IANA zone in which business days are counted")
+    timezone: str | None = Field(
+        default=None, description="IANA zone in which business days are counted (default: HUB_TIMEZONE)"
+    )
     psa: TicketPortSettings = Field(default_factory=TicketPortSettings)
 
-    _zone = field_validator("timezone")(check_zone)
     _cron = field_validator("cron")(check_cron)
+
+    @field_validator("timezone")
+    @classmethod
+    def _zone(cls, value: str | None) -> str | None:
+        return None if value is None else check_zone(value)
 
     @field_validator("weekend")
     @classmethod
@@ -385,6 +420,19 @@ class LifecycleSettings(BaseModel):
         if any(d < 0 or d > 6 for d in value):
             raise ValueError("weekend days are 0 (Monday) to 6 (Sunday)")
         return value
+
+    @model_validator(mode="after")
+    def _holiday_calendar(self) -> LifecycleSettings:
+        if self.holiday_subdivision and not self.holiday_country:
+            raise ValueError("holiday_subdivision needs holiday_country")
+        if self.holiday_country:
+            import holidays
+
+            try:
+                holidays.country_holidays(self.holiday_country, subdiv=self.holiday_subdivision)
+            except NotImplementedError as exc:
+                raise ValueError(f"holidays: {exc} (see https://holidays.readthedocs.io)") from None
+        return self
 
 
 class MaintenanceWindow(BaseModel):
@@ -449,13 +497,19 @@ class RmmAlertSettings(BaseModel):
     new_status: str = Field(default="New", description="status of a ticket nobody has worked yet")
     auto_resolved_status: str = Field(default="Auto-Resolved", description="status of a ticket whose alert cleared")
     reopened_status: str = Field(default="Ticket Reopened", description="status of a ticket whose alert returned")
+    complete_status: str = Field(
+        default="Complete", description="status of a completed ticket (its alert returning reopens it)"
+    )
     note_publish: str = Field(default="All Autotask Users", description="visibility label of the hub's notes")
     minimum_severity: str = Field(default="warning", description="information, warning or critical")
     exclude_devices: CommaList = Field(default_factory=list, description="device names or RMM ids")
     exclude_customers: CommaList = Field(default_factory=list, description="customer names or RMM ids")
     maintenance_windows: list[MaintenanceWindow] = Field(default_factory=list)
     reopen_window_minutes: float = Field(
-        default=24 * 60, ge=0, description="an alert returning this soon after it cleared reopens its ticket"
+        default=24 * 60,
+        ge=0,
+        description="an alert returning this soon after it cleared reopens the ticket the hub auto-resolved "
+        "(later, it gets a new ticket; a ticket a person worked is always the one reopened or noted)",
     )
 
     _split = field_validator("exclude_devices", "exclude_customers", mode="before")(split_commas)
@@ -588,6 +642,11 @@ class HubSettings(BaseSettings):
     )
     roles: RoleSettings = Field(
         default_factory=RoleSettings, description="which connector fills each role"
+    )
+    workflow_vars: dict[str, dict[str, Any]] = Field(
+        default_factory=dict,
+        description="workflow name -> constants (vars) that replace the file's, e.g. the services a new contract "
+        "bills, without copying the file",
     )
     lifecycle: LifecycleSettings = Field(default_factory=LifecycleSettings)
     console: ConsoleSettings = Field(default_factory=ConsoleSettings)

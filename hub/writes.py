@@ -181,6 +181,19 @@ def send_once(send: Callable[[], T], find: Callable[[], T | None], clock: Clock)
         raise
 
 
+def create_once(connector: Connector, entity: str, payload: dict[str, Any], *, key: str | None = None) -> WriteResult:
+    """``connector.create`` for a connector's own workflow actions, under the same rule as
+    every hub write: a create whose answer was lost is looked up (the connector's
+    :meth:`~hub.connector.Connector.find_created`) before it is ever sent again."""
+    since = connector.context.clock.now() - LOOKUP_MARGIN
+    result, _ = send_once(
+        lambda: connector.create(entity, payload, key=key),
+        lambda: connector.find_created(entity, payload, since=since, key=key),
+        connector.context.clock,
+    )
+    return result
+
+
 class Writer:
     """Sends planned writes for one actor (a sync job's name, a workflow's actor); thread-safe."""
 

@@ -7,6 +7,7 @@ not a stack trace.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -15,7 +16,7 @@ from pydantic import BaseModel, ValidationError
 
 from hub.errors import ConfigError
 
-__all__ = ["LocatedError", "NoAliasLoader", "load_yaml_lines", "validate_yaml", "yaml_problems"]
+__all__ = ["LocatedError", "NoAliasLoader", "Problem", "load_yaml_lines", "problems", "validate_yaml", "yaml_problems"]
 
 M = TypeVar("M", bound=BaseModel)
 Loc = tuple[Any, ...]
@@ -115,17 +116,35 @@ def _line_for(loc: Loc, lines: dict[Loc, int]) -> int | None:
     return None
 
 
-def _described(err: Any, path: Path, lines: dict[Loc, int]) -> str:
-    """One validation error as ``file:line: where: what``."""
-    loc = tuple(err.get("loc", ()))
-    cause = (err.get("ctx") or {}).get("error")
-    if isinstance(cause, LocatedError):
-        loc = loc + cause.loc
-    clean = tuple(p for p in loc if not (isinstance(p, str) and p.startswith(("function-", "tagged-union"))))
-    line = _line_for(clean, lines)
-    where = ".".join(str(p) for p in clean) or "(top level)"
-    msg = str(err.get("msg", "invalid")).removeprefix("Value error, ")
-    return f"{path}{':' + str(line) if line else ''}: {where}: {msg}"
+@dataclass(frozen=True)
+class Problem:
+    """One validation error: the line in the file (if known), the key path, the message."""
+
+    line: int | None
+    loc: Loc
+    message: str
+
+    @property
+    def where(self) -> str:
+        return ".".join(str(p) for p in self.loc) or "(top level)"
+
+    def at(self, path: Path) -> str:
+        """``file:line: where: what``."""
+        return f"{path}{':' + str(self.line) if self.line else ''}: {self.where}: {self.message}"
+
+
+def problems(exc: ValidationError, lines: dict[Loc, int]) -> list[Problem]:
+    """Every error of ``exc``, each placed at its key path and line."""
+    found: list[Problem] = []
+    for err in exc.errors():
+        loc = tuple(err.get("loc", ()))
+        cause = (err.get("ctx") or {}).get("error")
+        if isinstance(cause, LocatedError):
+            loc = loc + cause.loc
+        clean = tuple(p for p in loc if not (isinstance(p, str) and p.startswith(("function-", "tagged-union"))))
+        msg = str(err.get("msg", "invalid")).removeprefix("Value error, ")
+        found.append(Problem(_line_for(clean, lines), clean, msg))
+    return found
 
 
 def validate_yaml(model: type[M], path: Path, context: dict[str, Any] | None = None) -> M:
@@ -134,8 +153,9 @@ def validate_yaml(model: type[M], path: Path, context: dict[str, Any] | None = N
     try:
         return model.model_validate(data, context=context)
     except ValidationError as exc:
-        more = f" (and {len(exc.errors()) - 1} more)" if len(exc.errors()) > 1 else ""
-        raise ConfigError(f"{_described(exc.errors()[0], path, lines)}{more}") from None
+        found = problems(exc, lines)
+        more = f" (and {len(found) - 1} more)" if len(found) > 1 else ""
+        raise ConfigError(f"{found[0].at(path)}{more}") from None
 
 
 def yaml_problems(model: type[M], path: Path, context: dict[str, Any] | None = None) -> tuple[M | None, list[str]]:
@@ -148,4 +168,4 @@ def yaml_problems(model: type[M], path: Path, context: dict[str, Any] | None = N
     try:
         return model.model_validate(data, context=context), []
     except ValidationError as exc:
-        return None, [_described(err, path, lines) for err in exc.errors()]
+        return None, [problem.at(path) for problem in problems(exc, lines)]

@@ -24,6 +24,11 @@ field and the valid choices.
 
 Two workflow actions write what has no change timestamp to stream:
 ``set_account_team`` (:mod:`.team`) and ``activate_client_portal`` (:mod:`.portal`).
+
+Workflow actions write what has no change timestamp to stream, each reading before it
+writes: ``set_account_team`` (:mod:`.team`), ``activate_client_portal`` (:mod:`.portal`),
+``schedule_service_call`` (:mod:`.service_calls`) and ``add_contract_services``
+(:mod:`.contract_services`).
 """
 
 from __future__ import annotations
@@ -58,11 +63,13 @@ from hub.sdk import (
     action,
 )
 
-from . import portal, readiness, recovery, team
+from . import contract_services, portal, readiness, recovery, service_calls, team
+from .contract_services import ContractServicesParams
 from .entities import ENTITIES, EntitySpec
 from .portal import ActivatePortalParams, check_password, generate_password
 from .query import cond, query_body
 from .registration import register_webhooks
+from .service_calls import ServiceCallParams
 from .streams import STREAM_CLASSES, follow_pages
 from .team import AccountTeamParams
 from .vocabulary import Vocabulary
@@ -138,7 +145,7 @@ class AutotaskConnector(Connector):
     title: ClassVar[str] = "Datto/Kaseya Autotask PSA"
     settings_model: ClassVar[type[ConnectorSettings]] = AutotaskSettings
     stream_classes = STREAM_CLASSES
-    writable: ClassVar[dict[str, str]] = {name: spec.kind for name, spec in ENTITIES.items()}
+    writable: ClassVar[dict[str, str]] = {name: spec.kind for name, spec in ENTITIES.items() if spec.writable}
     natural_keys: ClassVar[dict[str, tuple[tuple[str, ...], ...]]] = recovery.NATURAL_KEYS
     #: 10,000 requests an hour per database; 3 concurrent requests per endpoint (capped
     #: here per credential, which is stricter)
@@ -391,8 +398,18 @@ class AutotaskConnector(Connector):
 
     @action("set_account_team", params=AccountTeamParams)
     def set_account_team(self, params: AccountTeamParams, ctx: ActionContext) -> dict[str, Any]:
-        """Make a company's account team exactly the given resources (co-managed members stay)."""
+        """Add resources to a company's account team (``exact``: remove the others; co-managed stay)."""
         return team.set_account_team(self, params)
+
+    @action("schedule_service_call", params=ServiceCallParams)
+    def schedule_service_call(self, params: ServiceCallParams, ctx: ActionContext) -> dict[str, Any]:
+        """A service call for a ticket at a time, with its technician (found, not repeated, on retry)."""
+        return service_calls.schedule_service_call(self, params)
+
+    @action("add_contract_services", params=ContractServicesParams)
+    def add_contract_services(self, params: ContractServicesParams, ctx: ActionContext) -> dict[str, Any]:
+        """Add services (by name) to a recurring service contract, each once."""
+        return contract_services.add_contract_services(self, params)
 
     @action("activate_client_portal", params=ActivatePortalParams)
     def activate_client_portal(self, params: ActivatePortalParams, ctx: ActionContext) -> dict[str, Any]:

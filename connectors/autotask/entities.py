@@ -24,7 +24,14 @@ cursor field is written down once. Facts taken from the vendor's swagger
   created under their company (``V1.0/Companies/{id}/Teams``) and deleted there
   (``DELETE V1.0/Companies/{id}/Teams/{id}``); the API cannot update them. Portal users
   are created and updated at ``V1.0/ClientPortalUsers``; Autotask never deletes them,
-  it deactivates them (``isClientPortalActive: false``).
+  it deactivates them (``isClientPortalActive: false``);
+* a service call (``ServiceCalls``, created and updated at ``V1.0/ServiceCalls``) gets its
+  ticket through ``ServiceCallTickets`` (``V1.0/ServiceCalls/{id}/Tickets``) and its
+  technician through ``ServiceCallTicketResources`` (``V1.0/ServiceCallTickets/{id}/Resources``);
+  neither link can be updated, only created or deleted (:mod:`.service_calls`);
+* ``Services`` is the service catalog; a recurring service contract's services are
+  ``ContractServices``, created under the contract (``V1.0/Contracts/{id}/Services``).
+  None of these has a change timestamp the hub follows: they are looked up, not streamed.
 """
 
 from __future__ import annotations
@@ -58,6 +65,9 @@ class EntitySpec:
     secret_fields: tuple[str, ...] = ()
     #: whether the entity is read as a stream (not: written and looked up only)
     streamed: bool = True
+    #: whether write steps and syncs may write it (False: only the workflow actions that
+    #: keep its links consistent do, such as a service call with its ticket and technician)
+    writable: bool = True
 
     def collection_path(self, parent_id: Any | None = None) -> str:
         """Where creates (POST) and updates (PATCH) of this entity go."""
@@ -129,6 +139,36 @@ ENTITIES: dict[str, EntitySpec] = {
             None,
             deactivate=("isClientPortalActive", False),
             secret_fields=("password",),
+            streamed=False,
+        ),
+        EntitySpec("ServiceCalls", "service_call", None, writable=False, streamed=False),
+        EntitySpec(
+            "ServiceCallTickets",
+            "service_call_ticket",
+            None,
+            parent=("ServiceCalls", "serviceCallID", "Tickets"),
+            updatable=False,
+            deletable=True,
+            writable=False,
+            streamed=False,
+        ),
+        EntitySpec(
+            "ServiceCallTicketResources",
+            "service_call_resource",
+            None,
+            parent=("ServiceCallTickets", "serviceCallTicketID", "Resources"),
+            updatable=False,
+            deletable=True,
+            writable=False,
+            streamed=False,
+        ),
+        EntitySpec("Services", "service", None, writable=False, streamed=False),
+        EntitySpec(
+            "ContractServices",
+            "contract_service",
+            None,
+            parent=("Contracts", "contractID", "Services"),
+            writable=False,
             streamed=False,
         ),
     )

@@ -24,7 +24,7 @@ from typing import TYPE_CHECKING, Any
 
 from pydantic import BaseModel, Field, SecretStr
 
-from hub.sdk import RecordRejected
+from hub.sdk import RecordRejected, create_once
 
 if TYPE_CHECKING:
     from .connector import AutotaskConnector
@@ -129,7 +129,7 @@ def activate_client_portal(at: AutotaskConnector, params: ActivatePortalParams) 
         }
         if given is not None:
             payload["password"] = given
-        user_id = at.create(PORTAL_ENTITY, payload).id
+        user_id = create_once(at, PORTAL_ENTITY, payload).id
         outcome = "created"
         password = "given" if given is not None else "generated"
     at.log.info(

@@ -35,6 +35,10 @@ NATURAL_KEYS: dict[str, tuple[tuple[str, ...], ...]] = {
     "Contracts": (("companyID", "contractName"),),
     "CompanyTeams": (("companyID", "resourceID"),),
     "ClientPortalUsers": (("contactID",),),
+    "ServiceCalls": (("companyID", "startDateTime", "endDateTime", "description"),),
+    "ServiceCallTickets": (("serviceCallID", "ticketID"),),
+    "ServiceCallTicketResources": (("serviceCallTicketID", "resourceID"),),
+    "ContractServices": (("contractID", "serviceID"),),
 }
 
 #: entity -> its creation timestamp field (entities without one are found by key alone)
@@ -45,6 +49,7 @@ CREATED: dict[str, str] = {
     "ConfigurationItems": "createDate",
     "TicketNotes": "createDateTime",
     "CompanyNotes": "createDateTime",
+    "ServiceCalls": "createDateTime",
 }
 
 

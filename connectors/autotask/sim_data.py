@@ -24,6 +24,7 @@ __all__ = [
     "PRODUCTS",
     "RESOURCES",
     "SCHEMAS",
+    "SERVICES",
     "TASKFIRE_LEVELS",
     "UDFS",
     "EntitySchema",
@@ -174,9 +175,11 @@ SCHEMAS: dict[str, EntitySchema] = {
                 "externalID",
                 "assignedResourceID",
                 "assignedResourceRoleID",
+                "ticketCategory",
                 "creatorResourceID",
                 "lastActivityDate",
                 "lastActivityResourceID",
+                "lastActivityPersonType",
             ),
             required=("companyID", "title", "status", "priority"),
             read_only=(
@@ -186,6 +189,7 @@ SCHEMAS: dict[str, EntitySchema] = {
                 "creatorResourceID",
                 "lastActivityDate",
                 "lastActivityResourceID",
+                "lastActivityPersonType",
             ),
             dates=("dueDateTime", "createDate", "completedDate", "lastActivityDate"),
             picklists={
@@ -205,6 +209,12 @@ SCHEMAS: dict[str, EntitySchema] = {
                     17: "Auto-Complete in 2 Days",
                     18: "Ticket Reopened",
                     19: "Auto-Resolved",
+                    # the statuses of the co-managed help desk's inbox
+                    # (shared/procedures/co-managed-helpdesk-setup.txt, step 14)
+                    20: "Assigned",
+                    21: "Waiting Internal Review",
+                    22: "Vendor No Response",
+                    23: "Feedback Received",
                 },
                 "priority": {1: "High", 2: "Medium", 3: "Low", 4: "Critical"},
                 "queueID": {
@@ -216,6 +226,11 @@ SCHEMAS: dict[str, EntitySchema] = {
                 },
                 "issueType": {1: "Administrative Changes", 2: "Hardware", 3: "Software", 4: "Network"},
                 "subIssueType": {136: "Add or Replace Authorization Contact", 137: "Printer", 138: "Email"},
+                # TicketModel.TicketCategory (a TicketCategories picklist); "Administrative Changes"
+                # is the category the authorization-contact procedure names
+                "ticketCategory": {1: "Standard", 3: "Administrative Changes", 4: "Curr MSA, add/del device/service"},
+                # TicketModel.LastActivityPersonType: who acted last, a resource or a contact
+                "lastActivityPersonType": {1: "Resource", 2: "Contact"},
                 "source": {2: "Phone", 4: "Email", 6: "Client Portal", 8: "Monitoring Alert", 11: "Web Form"},
                 "ticketType": {
                     1: "Service Request",
@@ -275,6 +290,7 @@ SCHEMAS: dict[str, EntitySchema] = {
                 "id",
                 "companyID",
                 "contractID",
+                "contractServiceID",
                 "productID",
                 "referenceTitle",
                 "referenceNumber",
@@ -292,7 +308,12 @@ SCHEMAS: dict[str, EntitySchema] = {
             picklists={
                 "configurationItemType": {1: "Workstation", 2: "Server", 3: "Network Device", 4: "Printer"}
             },
-            references={"companyID": "Companies", "contractID": "Contracts", "productID": "Products"},
+            references={
+                "companyID": "Companies",
+                "contractID": "Contracts",
+                "contractServiceID": "ContractServices",
+                "productID": "Products",
+            },
         ),
         EntitySchema(
             "TicketNotes",
@@ -412,6 +433,78 @@ SCHEMAS: dict[str, EntitySchema] = {
             dates=(),
             has_udfs=False,
             initial={"isActive": True, "isSerialized": False},
+        ),
+        # Service calls (swagger ServiceCallModel, ServiceCallTicketModel,
+        # ServiceCallTicketResourceModel): "instances of time, with specified start and stop
+        # times, that are scheduled to perform work for a Company"; a ticket is tied to a
+        # call by a ServiceCallTicket (POST V1.0/ServiceCalls/{id}/Tickets), a resource to
+        # that by a ServiceCallTicketResource (POST V1.0/ServiceCallTickets/{id}/Resources)
+        EntitySchema(
+            "ServiceCalls",
+            (
+                "id",
+                "companyID",
+                "companyLocationID",
+                "description",
+                "startDateTime",
+                "endDateTime",
+                "duration",
+                "status",
+                "isComplete",
+                "cancelationNoticeHours",
+                "canceledByResourceID",
+                "canceledDateTime",
+                "createDateTime",
+                "creatorResourceID",
+                "lastModifiedDateTime",
+            ),
+            required=("companyID", "startDateTime", "endDateTime"),
+            read_only=("id", "createDateTime", "creatorResourceID", "lastModifiedDateTime", "duration"),
+            dates=("startDateTime", "endDateTime", "canceledDateTime", "createDateTime", "lastModifiedDateTime"),
+            picklists={"status": {1: "New", 2: "Confirmed", 3: "Complete", 4: "Canceled"}},
+            references={"companyID": "Companies"},
+            has_udfs=False,
+            defaults={"status": 1},
+            initial={"status": 1, "isComplete": 0},
+        ),
+        EntitySchema(
+            "ServiceCallTickets",
+            ("id", "serviceCallID", "ticketID"),
+            required=("serviceCallID", "ticketID"),
+            read_only=("id",),
+            dates=(),
+            references={"serviceCallID": "ServiceCalls", "ticketID": "Tickets"},
+            has_udfs=False,
+        ),
+        EntitySchema(
+            "ServiceCallTicketResources",
+            ("id", "serviceCallTicketID", "resourceID"),
+            required=("serviceCallTicketID", "resourceID"),
+            read_only=("id",),
+            dates=(),
+            references={"serviceCallTicketID": "ServiceCallTickets", "resourceID": "Resources"},
+            has_udfs=False,
+        ),
+        # the service catalog (swagger ServiceModel) and a contract's services
+        # (ContractServiceModel, POST V1.0/Contracts/{id}/Services), which recurring
+        # service contracts bill and configuration items are tied to (contractServiceID)
+        EntitySchema(
+            "Services",
+            ("id", "name", "description", "invoiceDescription", "isActive", "unitPrice", "unitCost", "periodType"),
+            required=("name", "periodType", "unitPrice"),
+            read_only=("id",),
+            dates=(),
+            picklists={"periodType": {1: "Monthly", 2: "Quarterly", 3: "Semi-Annual", 4: "Yearly"}},
+            has_udfs=False,
+        ),
+        EntitySchema(
+            "ContractServices",
+            ("id", "contractID", "serviceID", "unitPrice", "unitCost", "invoiceDescription", "internalDescription"),
+            required=("contractID", "serviceID", "unitPrice"),
+            read_only=("id",),
+            dates=(),
+            references={"contractID": "Contracts", "serviceID": "Services"},
+            has_udfs=False,
         ),
     )
 }
@@ -557,7 +650,19 @@ _ID_START = {
     "CompanyNotes": 900,
     "CompanyTeams": 3100,
     "ClientPortalUsers": 610,
+    "ServiceCalls": 3600,
+    "ServiceCallTickets": 4100,
+    "ServiceCallTicketResources": 4700,
+    "Services": 12,
+    "ContractServices": 5200,
 }
+#: the MSP's service catalog: what recurring service contracts bill per device
+SERVICES = (
+    ("Managed Workstation", 45.0),
+    ("Managed Server", 150.0),
+    ("Network Device Monitoring", 20.0),
+    ("Backup", 60.0),
+)
 EPOCH = datetime(2024, 1, 1, tzinfo=UTC)
 SPAN_SECONDS = 700 * 86400
 
@@ -706,9 +811,11 @@ def seed_records(size: int, seed: int) -> dict[str, list[dict[str, Any]]]:
                     "externalID": "",
                     "assignedResourceID": None,
                     "assignedResourceRoleID": None,
+                    "ticketCategory": 1,
                     "creatorResourceID": 4,
                     "lastActivityDate": rng.after(created),
                     "lastActivityResourceID": 4,
+                    "lastActivityPersonType": 1,
                     "userDefinedFields": _udfs("Tickets", {}),
                 }
             )
@@ -730,6 +837,7 @@ def seed_records(size: int, seed: int) -> dict[str, list[dict[str, Any]]]:
                     "id": _ID_START["ConfigurationItems"] + n // 2,
                     "companyID": cid,
                     "contractID": None,
+                    "contractServiceID": None,
                     "productID": rng.pick(PRODUCTS),
                     "referenceTitle": f"WS-{cid}-01",
                     "referenceNumber": f"A{cid:06d}",
@@ -777,6 +885,11 @@ def seed_records(size: int, seed: int) -> dict[str, list[dict[str, Any]]]:
                 }
             )
     _seed_teams_and_portal_users(out)
+    out["Services"] = [
+        {"id": _ID_START["Services"] + n, "name": name, "description": "", "invoiceDescription": name,
+         "isActive": True, "unitPrice": price, "unitCost": 0.0, "periodType": 1}
+        for n, (name, price) in enumerate(SERVICES)
+    ]  # fmt: skip
     return out
 
 

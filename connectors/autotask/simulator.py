@@ -68,7 +68,7 @@ from hub.sdk import Sandbox
 
 from .entities import ENTITIES
 from .query import MAX_RECORDS
-from .sim_data import LOOKUPS, seed_records, stamp, start_id
+from .sim_data import LOOKUPS, RESOURCES, seed_records, stamp, start_id
 from .sim_rules import RuleError, check_portal_user, check_team_member, check_team_removal
 from .sim_store import QueryError, Table, compile_filter
 from .sim_tenant import Tenant, dress, tenant
@@ -97,15 +97,30 @@ _INDEXES = {
     "CompanyNotes": ("companyID",),
     "CompanyTeams": ("companyID",),
     "ClientPortalUsers": ("contactID",),
+    "ServiceCalls": ("companyID",),
+    "ServiceCallTickets": ("ticketID", "serviceCallID"),
+    "ServiceCallTicketResources": ("serviceCallTicketID",),
+    "ContractServices": ("contractID",),
 }
 _PARENT_ROUTES = {
     ("companies", "contacts"): "Contacts",
     ("companies", "notes"): "CompanyNotes",
     ("tickets", "notes"): "TicketNotes",
     ("companies", "teams"): "CompanyTeams",
+    ("servicecalls", "tickets"): "ServiceCallTickets",
+    ("servicecalltickets", "resources"): "ServiceCallTicketResources",
+    ("contracts", "services"): "ContractServices",
 }
 _TOP_LEVEL_WRITES = (
-    "Companies", "Tickets", "Contracts", "ConfigurationItems", "ClientPortalUsers", "Roles", "Products"
+    "Companies",
+    "Tickets",
+    "Contracts",
+    "ConfigurationItems",
+    "ClientPortalUsers",
+    "Roles",
+    "Products",
+    "ServiceCalls",
+    "Services",
 )
 #: ``UserDefinedFieldDefinitions.udfType``: the entity a UDF belongs to. The codes are the
 #: simulator's (the vendor documents the field as a picklist); clients find them by label
@@ -552,6 +567,8 @@ class AutotaskSimulator:
     def _stamps(self, entity: str, actor: int, changes: dict[str, Any]) -> dict[str, Any]:
         now = _now()
         table = self.tables[entity]
+        if entity == "ServiceCalls":
+            return {"lastModifiedDateTime": now}
         if table.cursor is None:
             return {}  # account team members and portal users carry no timestamps
         out: dict[str, Any] = {table.cursor: now}
@@ -561,6 +578,7 @@ class AutotaskSimulator:
             out["lastModifiedDate"] = now
         elif entity == "Tickets":
             out["lastActivityResourceID"] = actor
+            out["lastActivityPersonType"] = 1  # a resource (the API user) acted last
             if changes.get("status") == 5:
                 out["completedDate"] = now
         return out
@@ -582,6 +600,21 @@ class AutotaskSimulator:
         if entity == "TicketNotes":
             ticket_id = self.tables[entity].records[rid]["ticketID"]
             self.tables["Tickets"].change(ticket_id, self._stamps("Tickets", actor, {}))
+
+    def contact_note(self, ticket_id: int, description: str) -> int:
+        """A contact answers by e-mail: Autotask appends the reply to the ticket as a note, and
+        the contact is the ticket's last actor (``lastActivityPersonType`` 2, a contact)."""
+        with self.lock:
+            note = self.write(
+                "TicketNotes",
+                {"ticketID": ticket_id, "title": "Reply from the contact", "description": description,
+                 "noteType": 1, "publish": 1},
+                create=True,
+                actor=RESOURCES[0],
+                parent=("ticketID", ticket_id),
+            )  # fmt: skip
+            self.tables["Tickets"].change(ticket_id, {"lastActivityPersonType": 2, "lastActivityResourceID": None})
+            return note
 
     def touch(self, entity: str, record_id: str | None = None) -> str:
         with self.lock:

@@ -1,8 +1,10 @@
 """The DocuSign eSignature connector: terms and conditions out, status and signed PDFs back.
 
-* ``send_terms`` sends the terms-and-conditions template to a contact, with the
-  workflow run and step in the envelope's custom fields so a retried step finds the
-  envelope it already sent instead of sending a second one;
+* ``send_terms`` sends the terms-and-conditions template to a contact, and
+  ``send_form`` a template named by name whose fields the contact fills (copied to
+  someone), each with the workflow run and step in the envelope's custom fields so a
+  retried step finds the envelope it already sent instead of sending a second one;
+* ``form_data`` reads what the contact filled in (:mod:`.forms`);
 * the ``envelopes`` stream follows status through listStatusChanges, never by polling
   envelopes one by one;
 * Connect webhooks (HMAC-signed JSON SIM messages) resume waiting workflow steps;
@@ -16,7 +18,7 @@ access token; errors are DocuSign's ``{errorCode, message}``.
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -49,6 +51,7 @@ from hub.sdk import (
     send_once,
 )
 
+from . import forms
 from .auth import BearerAuth, JwtGrant, discover_base_uri, oauth_error_message
 from .connect import (
     ORGANIZATION_FIELD,
@@ -58,11 +61,19 @@ from .connect import (
     parse_connect_message,
     verify_signature,
 )
+from .forms import FormDataParams, SendFormParams
 from .pacing import RateLimitPacer
 from .settings import DocuSignSettings
 from .streams import EnvelopesStream, format_date
 
-__all__ = ["DocuSignConnector", "DownloadSignedParams", "EnvelopeNotCompleted", "SendTermsParams"]
+__all__ = [
+    "DocuSignConnector",
+    "DownloadSignedParams",
+    "EnvelopeNotCompleted",
+    "FormDataParams",
+    "SendFormParams",
+    "SendTermsParams",
+]
 
 ENTITY = "envelopes"
 INCLUDE = "recipients,custom_fields"
@@ -107,6 +118,12 @@ class SendTermsParams(BaseModel):
     email_subject: str | None = Field(default=None, max_length=100)
     role_name: str | None = Field(
         default=None, description="template role of the signer; the template's first signer role if unset"
+    )
+    reuse_within_days: int | None = Field(
+        default=None,
+        gt=0,
+        description="reuse the terms this workflow step sent this signer for this organization within so many "
+        "days (out for signature or signed) instead of sending them again",
     )
 
     @field_validator("signer_email")
@@ -334,29 +351,99 @@ class DocuSignConnector(Connector):
                 return None
             start = nxt
 
+    def find_sent_to(self, organization: str, signer_email: str, step_id: str, since: Any) -> dict[str, Any] | None:
+        """The latest envelope a workflow step of this name sent ``signer_email`` for ``organization``
+        that was not declined or voided (one listStatusChanges query by the organization field)."""
+        start, latest = 0, None
+        while True:
+            response = self.list_status_changes(
+                from_date=format_date(since), custom_field=f"{ORGANIZATION_FIELD}={organization}",
+                start_position=start,
+            )  # fmt: skip
+            records, nxt = EnvelopesStream._page(response, start)
+            for envelope in records:
+                signers = (envelope.get("recipients") or {}).get("signers") or []
+                if (
+                    custom_field_values(envelope).get(STEP_FIELD) == step_id
+                    and envelope.get("status") not in ("declined", "voided")
+                    and any(str(s.get("email", "")).casefold() == signer_email.casefold() for s in signers)
+                ):
+                    latest = envelope
+            if nxt is None:
+                return latest
+            start = nxt
+
     @action("send_terms", params=SendTermsParams)
     def send_terms(self, params: SendTermsParams, ctx: ActionContext) -> dict[str, Any]:
-        """Send the terms-and-conditions template to a signer (once per workflow step)."""
+        """Send the terms-and-conditions template to a signer (once per workflow step; with
+        ``reuse_within_days``, not again to a signer who has them from an earlier run)."""
         template_id = self.settings.tc_template_id
         if not template_id:
             raise ConfigError("HUB_DOCUSIGN__TC_TEMPLATE_ID: required by send_terms but not set")
+        if params.reuse_within_days:
+            since = self.context.clock.now() - timedelta(days=params.reuse_within_days)
+            organization = params.organization_ref or params.organization_name
+            earlier = self.find_sent_to(organization, params.signer_email, ctx.step_id, since)
+            if earlier is not None:
+                return {"envelope_id": str(earlier["envelopeId"]), "status": str(earlier.get("status")), "reused": True}
+        return self._send_once(ctx, "send_terms", lambda: self._terms_envelope(params, ctx, template_id))
+
+    @action("send_form", params=SendFormParams)
+    def send_form(self, params: SendFormParams, ctx: ActionContext) -> dict[str, Any]:
+        """Send a template (by name) whose fields the signer fills, copied to someone (once per step)."""
+        template_id = forms.template_by_name(self, params.template)
+        organization = params.organization_ref or params.organization_name
+        if params.reuse_within_days:
+            since = self.context.clock.now() - timedelta(days=params.reuse_within_days)
+            earlier = self.find_sent_to(organization, params.signer_email, ctx.step_id, since)
+            if earlier is not None:
+                return {"envelope_id": str(earlier["envelopeId"]), "status": str(earlier.get("status")),
+                        "template_id": template_id, "reused": True}  # fmt: skip
+        roles = forms.template_roles(self, template_id)
+        if params.cc_email and roles.carbon_copy is None:
+            raise ConfigError(
+                f"docusign: template {params.template!r} has no carbon-copy role to copy {params.cc_email} on; "
+                "add one in DocuSign"
+            )
+
+        def envelope() -> dict[str, Any]:
+            people = [{"roleName": roles.signer, "name": params.signer_name, "email": params.signer_email}]
+            if params.cc_email and roles.carbon_copy:
+                people.append({"roleName": roles.carbon_copy, "name": params.cc_name or params.cc_email,
+                               "email": params.cc_email})  # fmt: skip
+            subject = params.email_subject or f"{params.template} for {params.organization_name}"
+            return self._template_envelope(template_id, people, ctx, organization, subject)
+
+        return {**self._send_once(ctx, "send_form", envelope), "template_id": template_id}
+
+    @action("form_data", params=FormDataParams)
+    def form_data(self, params: FormDataParams, ctx: ActionContext) -> dict[str, Any]:
+        """What the signer filled in: the form's fields by label (a read, safe to repeat)."""
+        return forms.form_data(self, params.envelope_id)
+
+    def _send_once(self, ctx: ActionContext, action: str, build: Callable[[], dict[str, Any]]) -> dict[str, Any]:
+        """Create the envelope ``build`` describes, once per workflow step.
+
+        The step's run and step ids go in the envelope's custom fields, so a retried step
+        finds the envelope its interrupted first attempt sent instead of sending another.
+        """
         for label, value in (("run id", ctx.run_id), ("step id", ctx.step_id)):
             if len(value) > CUSTOM_FIELD_MAX:
-                raise ConfigError(f"send_terms: workflow {label} longer than {CUSTOM_FIELD_MAX} characters")
-        done_key = f"send_terms:{ctx.idempotency_key}"
+                raise ConfigError(f"{action}: workflow {label} longer than {CUSTOM_FIELD_MAX} characters")
+        done_key = f"{action}:{ctx.idempotency_key}"
         done = ctx.state.get(done_key)
         if isinstance(done, dict) and done.get("envelope_id"):
             return dict(done)
         now = self.context.clock.now()
-        attempt_key = f"send_terms_attempt:{ctx.idempotency_key}"
+        attempt_key = f"{action}_attempt:{ctx.idempotency_key}"
         attempt = ctx.state.get(attempt_key)
         started = parse_timestamp(attempt.get("started")) if isinstance(attempt, dict) else None
         since = (started - SEND_MARGIN) if started else (now - SEND_LOOKBACK)
         existing = self.find_sent(ctx.run_id, ctx.step_id, since)
         if existing is None:
             ctx.state.set(attempt_key, {"started": now.isoformat()})
-            payload = self._terms_envelope(params, ctx, template_id)
-            # a lost answer is looked up by the custom fields before the terms go out again
+            payload = build()
+            # a lost answer is looked up by the custom fields before the envelope goes out again
             created, _ = send_once(
                 lambda: self.create(ENTITY, payload),
                 lambda: self.find_created(ENTITY, payload, since=now - SEND_MARGIN),
@@ -375,11 +462,19 @@ class DocuSignConnector(Connector):
         self, params: SendTermsParams, ctx: ActionContext, template_id: str
     ) -> dict[str, Any]:
         role = params.role_name or self.template_signer_role(template_id)
-        fields = [(RUN_FIELD, ctx.run_id), (STEP_FIELD, ctx.step_id)]
-        fields.append((ORGANIZATION_FIELD, params.organization_ref or params.organization_name))
+        people = [{"roleName": role, "name": params.signer_name, "email": params.signer_email}]
+        return self._template_envelope(template_id, people, ctx, params.organization_ref or params.organization_name,
+                                       params.email_subject)  # fmt: skip
+
+    @staticmethod
+    def _template_envelope(
+        template_id: str, people: list[dict[str, str]], ctx: ActionContext, organization: str, subject: str | None
+    ) -> dict[str, Any]:
+        """An envelope from ``template_id`` sent to ``people`` (by role), marked with the run and step."""
+        fields = [(RUN_FIELD, ctx.run_id), (STEP_FIELD, ctx.step_id), (ORGANIZATION_FIELD, organization)]
         payload: dict[str, Any] = {
             "templateId": template_id,
-            "templateRoles": [{"roleName": role, "name": params.signer_name, "email": params.signer_email}],
+            "templateRoles": people,
             "status": "sent",
             "customFields": {
                 "textCustomFields": [
@@ -388,8 +483,8 @@ class DocuSignConnector(Connector):
                 ]
             },
         }
-        if params.email_subject:
-            payload["emailSubject"] = params.email_subject
+        if subject:
+            payload["emailSubject"] = subject
         return payload
 
     # -- download_signed ----------------------------------------------------------------

@@ -36,8 +36,10 @@ from .connect import sign_body
 
 __all__ = [
     "API",
+    "AUTHORIZATION_FORM",
     "DocuSignSimulator",
     "SimAccount",
+    "SimTemplate",
     "ds_time",
     "error",
     "missing_envelope",
@@ -128,6 +130,39 @@ class _Budget:
         return headers, over
 
 
+@dataclass(frozen=True)
+class SimTemplate:
+    """A server template: its signer role, an optional carbon-copy role, and the text tabs
+    (fields, by ``tabLabel``) the signer fills."""
+
+    template_id: str
+    name: str
+    signer_role: str
+    cc_role: str | None = None
+    tabs: tuple[str, ...] = ()
+
+
+#: the MSP's "New Authorization Contact Request" form (shared/procedures/new-authorization-contact-workflow.txt):
+#: the ticket contact fills it, the account's primary contact is copied
+AUTHORIZATION_FORM = SimTemplate(
+    "c0ffee00-0000-4000-8000-0000000t0002",
+    "New Authorization Contact Request",
+    "Requester",
+    "Primary Contact",
+    (
+        "Authority Replaced",
+        "New Contact First Name",
+        "New Contact Last Name",
+        "New Contact Email",
+        "New Contact Phone",
+        "Previous Contact Email",
+        "Previous Contact Leaving",
+        "Receives Monthly Reports",
+        "Permissions",
+    ),
+)
+
+
 @dataclass
 class SimAccount:
     account_id: str = "9f1c2d3e-0000-4000-8000-00000000a001"
@@ -139,6 +174,16 @@ class SimAccount:
     template_name: str = "Terms and Conditions"
     role_name: str = "Client"
     hmac_keys: list[str] = field(default_factory=lambda: ["sim-connect-key-1"])
+    forms: tuple[SimTemplate, ...] = (AUTHORIZATION_FORM,)
+
+    @property
+    def templates(self) -> list[SimTemplate]:
+        """Every template of the account, the terms and conditions first."""
+        terms = SimTemplate(self.template_id, self.template_name, self.role_name)
+        return [terms, *self.forms]
+
+    def template(self, template_id: str | None) -> SimTemplate | None:
+        return next((t for t in self.templates if t.template_id == template_id), None)
 
 
 class DocuSignSimulator:
@@ -163,6 +208,8 @@ class DocuSignSimulator:
         self.consent = True
         self.budget = _Budget(budget, burst, self.clock)
         self.envelopes: dict[str, dict[str, Any]] = {}
+        #: envelope id -> the form's tab labels and what the signer typed (empty until signed)
+        self.form_values: dict[str, dict[str, str]] = {}
         self._order: list[tuple[str, str]] = []  # (statusChangedDateTime, envelopeId), sorted
         self._by_field: dict[tuple[str, str], set[str]] = {}
         self._tokens: dict[str, datetime] = {}
@@ -215,8 +262,15 @@ class DocuSignSimulator:
         signer: dict[str, str],
         fields: list[tuple[str, str]],
         when: datetime,
+        cc: dict[str, str] | None = None,
     ) -> dict[str, Any]:
         stamp = ds_time(when)
+        # a carbon-copy recipient routes after the signer and gets the completed copy
+        # (eSignature v2.1 ``recipients.carbonCopies``)
+        copies = [
+            {"recipientId": "2", "routingOrder": "2", "roleName": cc["roleName"], "name": cc["name"],
+             "email": cc["email"], "status": "created"}
+        ] if cc else []  # fmt: skip
         return {
             "envelopeId": envelope_id,
             "status": "sent",
@@ -246,7 +300,8 @@ class DocuSignSimulator:
                         "sentDateTime": stamp,
                     }
                 ],
-                "recipientCount": "1",
+                "carbonCopies": copies,
+                "recipientCount": str(1 + len(copies)),
                 "currentRoutingOrder": "1",
             },
         }
@@ -265,6 +320,8 @@ class DocuSignSimulator:
             envelope["completedDateTime"] = stamp
             signer.update(status="completed", signedDateTime=stamp)
             signer.setdefault("deliveredDateTime", stamp)
+            for copy in envelope["recipients"].get("carbonCopies") or []:
+                copy.update(status="completed", deliveredDateTime=stamp)
         elif status == "declined":
             envelope["declinedDateTime"] = stamp
             signer.update(status="declined", declinedDateTime=stamp, declinedReason=reason or "Declined")
@@ -334,8 +391,17 @@ class DocuSignSimulator:
         """The recipient opens the envelope (status ``delivered``)."""
         return self._transition(envelope_id, "delivered")
 
-    def sign(self, envelope_id: str) -> dict[str, Any]:
-        """The recipient signs: the envelope is ``completed`` and Connect is told."""
+    def sign(self, envelope_id: str, values: dict[str, str] | None = None) -> dict[str, Any]:
+        """The recipient fills the form's fields (``values`` by tab label) and signs: the envelope
+        is ``completed`` and Connect is told."""
+        if values:
+            with self._lock:
+                tabs = self.form_values.get(envelope_id)
+                unknown = sorted(set(values) - set(tabs or {}))
+                if unknown:
+                    raise ValueError(f"envelope {envelope_id} has no field {unknown[0]!r}")
+                assert tabs is not None
+                tabs.update({k: str(v) for k, v in values.items()})
         return self._transition(envelope_id, "completed")
 
     def decline(self, envelope_id: str, reason: str = "Declined by the recipient") -> dict[str, Any]:
@@ -453,20 +519,28 @@ class DocuSignSimulator:
     # -- envelopes ------------------------------------------------------------------------
 
     def create_envelope(self, body: dict[str, Any]) -> JSONResponse:
-        if body.get("templateId") != self.account.template_id:
+        template = self.account.template(body.get("templateId"))
+        if template is None:
             return error(400, "TEMPLATE_ID_INVALID", f"Invalid template ID: {body.get('templateId')!r}.")
         status = body.get("status", "created")
         if status not in ("sent", "created"):
             return error(400, "INVALID_ENVELOPE_STATUS", f"Invalid envelope status {status!r} on create.")
-        roles = [r for r in body.get("templateRoles") or [] if isinstance(r, dict)]
-        role = next((r for r in roles if r.get("roleName") == self.account.role_name), None)
-        if role is None or not role.get("email") or not role.get("name"):
-            return error(
-                400,
-                "INVALID_EMAIL_ADDRESS_FOR_RECIPIENT",
-                f"The email address for the recipient with role '{self.account.role_name}' "
-                "is missing or invalid.",
-            )
+        # templateRoles fill the template's roles by roleName (eSignature v2.1 ``templateRole``);
+        # the signer role must be given a name and an e-mail, a role not in the template is refused
+        roles = {str(r.get("roleName")): r for r in body.get("templateRoles") or [] if isinstance(r, dict)}
+        unknown = sorted(set(roles) - {template.signer_role, *([template.cc_role] if template.cc_role else [])})
+        if unknown:
+            return error(400, "INVALID_ROLE_NAME", f"Role {unknown[0]!r} is not a role of template {template.name!r}.")
+        for name in {template.signer_role, *roles}:
+            given = roles.get(name) or {}
+            if not given.get("email") or not given.get("name") or "@" not in str(given.get("email")):
+                return error(
+                    400,
+                    "INVALID_EMAIL_ADDRESS_FOR_RECIPIENT",
+                    f"The email address for the recipient with role '{name}' is missing or invalid.",
+                )
+        role = roles[template.signer_role]
+        cc = roles.get(template.cc_role) if template.cc_role else None
         fields: list[tuple[str, str]] = []
         for item in (body.get("customFields") or {}).get("textCustomFields") or []:
             value = str(item.get("value") or "")
@@ -479,16 +553,18 @@ class DocuSignSimulator:
             envelope_id = str(uuid.uuid4())
             envelope = self._new_envelope(
                 envelope_id,
-                subject=body.get("emailSubject") or f"Please sign: {self.account.template_name}",
-                signer={"name": role["name"], "email": role["email"], "roleName": role["roleName"]},
+                subject=body.get("emailSubject") or f"Please sign: {template.name}",
+                signer={"name": role["name"], "email": role["email"], "roleName": template.signer_role},
                 fields=fields,
                 when=self.clock.now(),
+                cc={"name": cc["name"], "email": cc["email"], "roleName": str(template.cc_role)} if cc else None,
             )
             if status == "created":
                 envelope["status"] = "created"
                 envelope.pop("sentDateTime")
                 envelope["recipients"]["signers"][0]["status"] = "created"
             self._index(envelope)
+            self.form_values[envelope_id] = dict.fromkeys(template.tabs, "")
             self.envelopes_created += 1
             stamp = envelope["statusChangedDateTime"]
         return JSONResponse(
@@ -500,6 +576,71 @@ class DocuSignSimulator:
             },
             status_code=201,
         )
+
+    def list_templates(self, query: dict[str, str]) -> JSONResponse:
+        """``GET templates``: ``envelopeTemplateResults``; ``search_text`` matches template names."""
+        text = query.get("search_text", "").casefold()
+        try:
+            start = int(query.get("start_position", 0))
+            count = min(int(query.get("count", PAGE_DEFAULT)), PAGE_MAX)
+        except ValueError as exc:
+            message = f"The request contained at least one invalid parameter. {exc}"
+            return error(400, "INVALID_REQUEST_PARAMETER", message)
+        found = [t for t in self.account.templates if text in t.name.casefold()]
+        page = found[start : start + count]
+        return JSONResponse(
+            {
+                "envelopeTemplates": [
+                    {"templateId": t.template_id, "name": t.name, "shared": "false", "description": ""} for t in page
+                ],
+                "resultSetSize": str(len(page)),
+                "startPosition": str(start),
+                "endPosition": str(start + len(page) - 1 if page else start),
+                "totalSetSize": str(len(found)),
+            }
+        )
+
+    def template_recipients(self, template_id: str) -> JSONResponse:
+        """``GET templates/{id}/recipients``: the template's roles (signers, carbon copies)."""
+        template = self.account.template(template_id)
+        if template is None:
+            return error(400, "TEMPLATE_ID_INVALID", "Invalid template ID.")
+        copies = [{"roleName": template.cc_role, "recipientId": "2", "routingOrder": "2"}] if template.cc_role else []
+        return JSONResponse(
+            {
+                "signers": [{"roleName": template.signer_role, "recipientId": "1", "routingOrder": "1"}],
+                "carbonCopies": copies,
+                "recipientCount": str(1 + len(copies)),
+            }
+        )
+
+    def form_data(self, envelope_id: str) -> JSONResponse:
+        """``GET envelopes/{id}/form_data``: ``envelopeFormData`` with the tab labels and values."""
+        with self._lock:
+            envelope = self.envelopes.get(envelope_id)
+            if envelope is None:
+                return missing_envelope()
+            values = dict(self.form_values.get(envelope_id) or {})
+            signer = envelope["recipients"]["signers"][0]
+            items = [{"name": name, "value": value} for name, value in values.items()]
+            return JSONResponse(
+                {
+                    "envelopeId": envelope_id,
+                    "status": envelope["status"],
+                    "emailSubject": envelope["emailSubject"],
+                    "sentDateTime": envelope.get("sentDateTime"),
+                    "formData": items,
+                    "recipientFormData": [
+                        {
+                            "recipientId": signer["recipientId"],
+                            "name": signer["name"],
+                            "email": signer["email"],
+                            "SignedTime": signer.get("signedDateTime"),
+                            "formData": items,
+                        }
+                    ],
+                }
+            )
 
     @staticmethod
     def _view(envelope: dict[str, Any], include: set[str]) -> dict[str, Any]:

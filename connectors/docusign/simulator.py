@@ -7,9 +7,11 @@ Faithful to the published behaviour the connector relies on:
   the scope are checked; errors are ``{"error": ...}`` (``consent_required`` when
   consent is withdrawn through the control);
 * ``GET /oauth/userinfo``: the user's accounts with their ``base_uri`` (this server);
-* under ``/restapi/v2.1/accounts/{accountId}``: the account, the terms template and its
-  recipients, envelopes created from the template (``templateRoles``, custom fields,
-  status ``sent``), listStatusChanges (``from_date``/``to_date``, ``custom_field``,
+* under ``/restapi/v2.1/accounts/{accountId}``: the account, its templates (listed with
+  ``search_text``, each with its signer and carbon-copy roles: the terms and conditions,
+  and the "New Authorization Contact Request" form with text tabs), envelopes created
+  from a template (``templateRoles`` by role, custom fields, status ``sent``), the
+  form's tab values (``form_data``), listStatusChanges (``from_date``/``to_date``, ``custom_field``,
   ``status``, ``start_position``/``count``, ``include``, ``order``), one envelope,
   void/update (PUT), and ``documents/combined`` returning a real tiny PDF;
 * every API answer carries ``X-RateLimit-*`` and ``X-BurstLimit-*`` headers; past the
@@ -18,7 +20,8 @@ Faithful to the published behaviour the connector relies on:
 * a bad or expired access token gets DocuSign's 401 ``USER_AUTHENTICATION_FAILED``.
 
 Control (Python and HTTP, for tests and ``hub demo``): make the recipient open, sign
-or decline (``POST /_simulator/envelopes/{id}/sign`` ...). Each status change posts a
+(filling the form's fields: ``{"values": {label: text}}``) or decline
+(``POST /_simulator/envelopes/{id}/sign`` ...). Each status change posts a
 Connect JSON (SIM) message, HMAC-signed with every configured key, to ``webhook_url``.
 
 Data lives in memory with indexes: envelopes by id, a list ordered by
@@ -125,23 +128,20 @@ def build_app(sim: DocuSignSimulator) -> Starlette:
             {"accountIdGuid": acct.account_id, "accountName": acct.account_name, "accountId": "100200300"}
         )
 
-    def _template_or_error(request: Request) -> JSONResponse | None:
-        if request.path_params["template_id"] != acct.template_id:
-            return error(400, "TEMPLATE_ID_INVALID", "Invalid template ID.")
-        return None
+    async def templates(request: Request) -> Response:
+        return sim.list_templates(dict(request.query_params))
 
     async def template(request: Request) -> Response:
-        return _template_or_error(request) or JSONResponse(
-            {"templateId": acct.template_id, "name": acct.template_name, "shared": "false", "description": ""}
-        )
+        found = acct.template(request.path_params["template_id"])
+        if found is None:
+            return error(400, "TEMPLATE_ID_INVALID", "Invalid template ID.")
+        return JSONResponse({"templateId": found.template_id, "name": found.name, "shared": "false", "description": ""})
 
     async def template_recipients(request: Request) -> Response:
-        return _template_or_error(request) or JSONResponse(
-            {
-                "signers": [{"roleName": acct.role_name, "recipientId": "1", "routingOrder": "1"}],
-                "recipientCount": "1",
-            }
-        )
+        return sim.template_recipients(request.path_params["template_id"])
+
+    async def form_data(request: Request) -> Response:
+        return sim.form_data(request.path_params["envelope_id"])
 
     async def envelopes(request: Request) -> Response:
         if request.method == "POST":
@@ -204,8 +204,13 @@ def build_app(sim: DocuSignSimulator) -> Starlette:
         }
         if what not in actions:
             return JSONResponse({"error": f"unknown control {what!r}; known: {', '.join(actions)}"}, 404)
+        raw = await request.body()
+        values = json.loads(raw).get("values") if raw and what == "sign" else None
         try:
-            outcome = await run_in_threadpool(actions[what], envelope_id)
+            if values:
+                outcome = await run_in_threadpool(sim.sign, envelope_id, values)
+            else:
+                outcome = await run_in_threadpool(actions[what], envelope_id)
         except KeyError:
             return JSONResponse({"error": f"no envelope {envelope_id}"}, status_code=404)
         except ValueError as exc:
@@ -217,11 +222,13 @@ def build_app(sim: DocuSignSimulator) -> Starlette:
         Route("/oauth/userinfo", userinfo, methods=["GET"]),
         Route(API, api(account), methods=["GET"]),
         Route(API + "/", api(account), methods=["GET"]),
+        Route(API + "/templates", api(templates), methods=["GET"]),
         Route(API + "/templates/{template_id}", api(template), methods=["GET"]),
         Route(API + "/templates/{template_id}/recipients", api(template_recipients), methods=["GET"]),
         Route(API + "/envelopes", api(envelopes), methods=["GET", "POST"]),
         Route(API + "/envelopes/{envelope_id}", api(one_envelope), methods=["GET", "PUT"]),
         Route(API + "/envelopes/{envelope_id}/documents/combined", api(combined), methods=["GET"]),
+        Route(API + "/envelopes/{envelope_id}/form_data", api(form_data), methods=["GET"]),
         Route("/_simulator/envelopes/{envelope_id}/{what}", control, methods=["POST"]),
     ]
     return Starlette(routes=routes)

@@ -169,13 +169,19 @@ class QuickBooksConnector(Connector):
             )
         raise ConfigError(f"quickbooks cannot read {entity}; entities: Customer, Invoice, InvoiceRecipient")
 
+    def find(self, entity: str, criteria: Mapping[str, Any]) -> list[dict[str, Any]]:
+        """Customers whose DisplayName is exactly the one given (none is an empty list)."""
+        if entity != "Customer" or set(criteria) != {"DisplayName"}:
+            raise ConfigError("quickbooks looks up Customer records by DisplayName only")
+        where = [f"DisplayName = {quote(str(criteria['DisplayName']))}", ALL_CUSTOMERS]
+        return [dict(c) for c in self.api.query(select("Customer", where, max_results=2)).get("Customer") or []]
+
     def find_customer(self, display_name: str) -> dict[str, Any]:
         """The customer whose DisplayName is exactly ``display_name`` (quoted safely)."""
-        where = [f"DisplayName = {quote(display_name)}", ALL_CUSTOMERS]
-        found = self.api.query(select("Customer", where, max_results=2)).get("Customer") or []
+        found = self.find("Customer", {"DisplayName": display_name})
         if not found:
             raise NotFoundError(f"quickbooks: no customer named {display_name!r}", connector=self.name)
-        return dict(found[0])
+        return found[0]
 
     # -- writes ---------------------------------------------------------------------
 

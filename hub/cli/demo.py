@@ -94,7 +94,7 @@ class _StepPrinter:
         if status == "running":
             return
         definition = self.engine.definition(self.engine.runs.get(run_id))
-        label = definition.step(step_id).label
+        label = definition.locate(step_id).label
         extra = f" [dim]{escape(detail)}[/dim]" if detail else ""
         _say(f"   {_MARKS.get(status, status)} {escape(label)}{extra}")
 
@@ -124,8 +124,8 @@ def _run_workflow(engine: WorkflowEngine, sandboxes: SandboxSet) -> str:
         "appointment": ({}, "the customer confirms they want an appointment"),
         "payment": ({"method": "payment", "amount": "150"}, "payment of the $150 estimate taken"),
         "schedule": (
-            {"service_date": service_date, "technician": "external", "resource_id": "29682886"},
-            f"service call booked for {service_date} with an external technician",
+            {"service_date": service_date, "start_time": "10:00", "technician": "external", "resource_id": "29682886"},
+            f"service call booked for {service_date} at 10:00 with an external technician",
         ),
     }
     run_id = engine.start(WORKFLOW, CUSTOMER)

@@ -18,6 +18,7 @@ from hub.cli.common import app, emit_json, stdout
 from hub.errors import ConfigError
 from hub.workflow import RunStatus, WorkflowDefinition, WorkflowEngine
 from hub.workflow.lint import problems
+from hub.workflow.preview import preview
 from hub.workflow.report import checklist, run_summary, run_view
 
 workflow_app = typer.Typer(help="Run the MSP's procedures as workflows.", no_args_is_help=True)
@@ -100,6 +101,39 @@ def start(
     engine = _engine()
     run_id = engine.start(name, _pairs(set_))
     _exit_for(_show(engine, run_id, json))
+
+
+_PREVIEW_MARKS = {"write": "[w]", "action": "[a]", "read": "[r]", "unchanged": "[=]", "ask": "[?]", "wait": "[~]",
+                  "skip": "[-]", "check": "[c]", "note": "   ", "unknown": "[?]", "stop": "[!]"}  # fmt: skip
+
+
+def preview_run(
+    name: Annotated[str, typer.Argument(help="workflow name, e.g. new-breakfix-customer")],
+    set_: SetOpt = None,
+    json: JsonOpt = False,
+) -> None:
+    """Every write a run would make, in every system, before it starts (reads are live).
+
+    Exit 0 when the whole run could be planned, 1 when a check or a read would stop it.
+    """
+    engine = _engine()
+    definition = engine.library.get(name)
+    plan = preview(engine.hub, definition, _pairs(set_))
+    if json:
+        emit_json(plan)
+    else:
+        stdout.print(
+            f"{escape(name)}: {plan['writes']} write(s) in {', '.join(plan['systems']) or 'no system'}"
+            + ("" if plan["complete"] else " before the run would stop"),
+            highlight=False,
+        )
+        for item in plan["steps"]:
+            stdout.print(f"  {escape(_PREVIEW_MARKS.get(item['what'], '   '))} {item['step']}: "
+                         f"{escape(item['detail'])}", highlight=False)  # fmt: skip
+            for field, value in (item["changes"] or {}).items():
+                stdout.print(f"        {escape(str(field))} = {escape(repr(value))}", highlight=False)
+    if not plan["complete"]:
+        raise typer.Exit(1)
 
 
 def status(run: RunArg, json: JsonOpt = False) -> None:
@@ -186,41 +220,64 @@ def poll(json: JsonOpt = False) -> None:
 def validate(
     file: Annotated[Path, typer.Argument(help="a workflow definition (.yaml)", exists=False)],
 ) -> None:
-    """Check a workflow file: schema, expressions, names, and the connectors it uses."""
-    definition = WorkflowDefinition.load(file)
-    found = problems(definition, common.get_hub().plugins, file)
+    """Check a workflow file: schema, expressions, names, sub-workflows and the connectors it uses.
+
+    Prints every problem, one line each: file:line: where (step id): what.
+    """
+    engine = _engine()
+    definition, found = WorkflowDefinition.check(file)
+    if definition is not None:
+        try:
+            engine.library.resolve(engine.library.configure(definition))
+        except ConfigError as exc:
+            found = [f"{file}: {exc}"]
+        else:
+            found = problems(definition, engine.hub.plugins, file)
     if found:
         for line in found:
             typer.echo(line, err=True)
         raise typer.Exit(2)
+    assert definition is not None
     count = sum(1 for _ in definition.walk())
     stdout.print(f"{file}: ok: workflow {definition.name} ({count} steps)", highlight=False)
 
 
 def definitions(json: JsonOpt = False) -> None:
-    """The workflows this hub can run, and where each comes from."""
-    sources = _engine().library.sources()
-    rows: list[dict[str, Any]] = [
-        {
-            "name": s.name,
-            "origin": s.origin,
-            "path": str(s.path),
-            "overrides": str(s.overrides) if s.overrides else None,
-        }
-        for s in sorted(sources.values(), key=lambda s: s.name)
-    ]
+    """The workflows this hub can run, where each comes from, and whether it loads.
+
+    A definition that does not load (a broken override) is listed as broken with its
+    first problem, and the command exits 2.
+    """
+    library = _engine().library
+    rows: list[dict[str, Any]] = []
+    for source in sorted(library.sources().values(), key=lambda s: s.name):
+        found = library.check(source)
+        rows.append(
+            {
+                "name": source.name,
+                "origin": source.origin,
+                "path": str(source.path),
+                "overrides": str(source.overrides) if source.overrides else None,
+                "status": "broken" if found else "ok",
+                "problems": found,
+            }
+        )
     if json:
         emit_json(rows)
-        return
-    if not rows:
+    elif not rows:
         stdout.print("no workflows installed")
-    for row in rows:
+    for row in [] if json else rows:
         over = f" (overrides {row['overrides']})" if row["overrides"] else ""
-        stdout.print(f"{row['name']}  {row['origin']}  {row['path']}{over}", highlight=False)
+        state = "ok" if not row["problems"] else f"BROKEN: {row['problems'][0]}"
+        more = f" (and {len(row['problems']) - 1} more; see hub workflow validate)" if len(row["problems"]) > 1 else ""
+        stdout.print(f"{row['name']}  {row['origin']}  {row['path']}{over}  {state}{more}", highlight=False)
+    if any(row["problems"] for row in rows):
+        raise typer.Exit(2)
 
 
 def register() -> None:
     workflow_app.command("start")(start)
+    workflow_app.command("preview")(preview_run)
     workflow_app.command("status")(status)
     workflow_app.command("list")(list_runs)
     workflow_app.command("confirm")(confirm)

@@ -1,12 +1,22 @@
-"""Time-based ticket rules of the co-managed help desk (shared/procedures).
+"""The ticket rules of the co-managed help desk (shared/procedures/co-managed-helpdesk-setup.txt, step 14).
 
 * A ticket in "Waiting Customer" with no customer response for eight business days
   becomes "Client No Response".
+* A ticket in "Waiting Vendor" for eight business days becomes "Vendor No Response"
+  (the procedure states the rule for this status with the same eight days).
 * A ticket in "Auto-Complete in 2 Days" becomes "Complete" two days later, unless the
   customer replied in the meantime.
 * A customer note on a "Complete" ticket sets "Ticket Reopened".
+* A customer's answer on an open ticket sets "Feedback Received" (except on tickets
+  already waiting for the MSP: New, Feedback Received, Ticket Reopened); answers older
+  than the first run of the rules are history, not news.
+* A "New" ticket someone was assigned to becomes "Assigned".
 
-Statuses are PSA labels and every number is configurable (:class:`LifecycleSettings`).
+"Waiting Internal Review" has no rule: the procedure says who sets it, not when it ends.
+
+Statuses are PSA labels and every number is configurable (:class:`LifecycleSettings`);
+a status set to none turns its rule off. ``dry_run`` applies nothing and records
+nothing: it says what a run would change (``hub lifecycle run --dry-run``).
 The rules are written against the core :class:`~hub.models.Ticket` and a small
 :class:`TicketPort`, so they do not know which PSA they run on.
 
@@ -37,7 +47,7 @@ from sqlalchemy import delete, select
 from hub import metrics
 from hub.clock import Clock, SystemClock
 from hub.errors import HubError
-from hub.events.calendar import BusinessCalendar
+from hub.events.calendar import BusinessCalendar, public_holidays
 from hub.logging import get_logger
 from hub.models import Ticket
 from hub.settings import LifecycleSettings
@@ -45,9 +55,12 @@ from hub.state import tables as t
 from hub.state.store import StateStore
 
 __all__ = [
+    "ASSIGNED",
     "AUTO_COMPLETE",
+    "FEEDBACK",
     "NO_RESPONSE",
     "REOPEN",
+    "VENDOR_NO_RESPONSE",
     "Change",
     "LifecycleRules",
     "TicketActivity",
@@ -55,6 +68,7 @@ __all__ = [
 ]
 
 NO_RESPONSE, AUTO_COMPLETE, REOPEN = "no_response", "auto_complete", "reopen"
+VENDOR_NO_RESPONSE, FEEDBACK, ASSIGNED = "vendor_no_response", "feedback", "assigned"
 ACTOR = "lifecycle"
 
 log = get_logger("hub.events.lifecycle")
@@ -66,7 +80,7 @@ class TicketActivity:
 
     ``last_customer_activity``: when the customer last acted on it (a note, a reply);
     ``status_since``: when it entered its status, if the PSA knows; ``changed_at``: its
-    change timestamp (the cursor of the read).
+    change timestamp (the cursor of the read); ``assigned``: someone is assigned to it.
     """
 
     id: str
@@ -74,6 +88,7 @@ class TicketActivity:
     last_customer_activity: datetime | None = None
     status_since: datetime | None = None
     changed_at: datetime | None = None
+    assigned: bool = False
 
 
 class TicketPort(Protocol):
@@ -106,7 +121,11 @@ class Change:
 
 
 class LifecycleFailed(HubError):
-    """Some tickets could not be updated; the others were, and the next run retries these."""
+    """Some tickets could not be updated; the others were (``changes``), and the next run retries these."""
+
+    def __init__(self, message: str, changes: list[Change]) -> None:
+        super().__init__(message)
+        self.changes = changes
 
 
 def _iso(value: datetime) -> str:
@@ -127,15 +146,26 @@ class LifecycleRules:
     """Runs the rules over one PSA through its :class:`TicketPort`."""
 
     def __init__(
-        self, port: TicketPort, store: StateStore, settings: LifecycleSettings, clock: Clock | None = None
+        self,
+        port: TicketPort,
+        store: StateStore,
+        settings: LifecycleSettings,
+        clock: Clock | None = None,
+        *,
+        zone: str = "UTC",
+        dry_run: bool = False,
     ) -> None:
         self.port = port
         self.store = store
         self.settings = settings
         self.clock = clock or SystemClock()
-        self.calendar = BusinessCalendar(settings.holidays, settings.weekend, settings.timezone)
+        self.dry_run = dry_run
+        public = public_holidays(settings.holiday_country, settings.holiday_subdivision)
+        self.calendar = BusinessCalendar(settings.holidays, settings.weekend, settings.timezone or zone, public)
         self._watch_ns = f"lifecycle:{port.system}"
         self._cursor = store.kv(f"lifecycle-cursor:{port.system}")
+        #: rows of the watched tickets as a dry run would have left them (nothing is stored)
+        self._dry_rows: dict[str, dict[str, Any]] = {}
 
     # -- entry points -----------------------------------------------------------------
 
@@ -146,17 +176,19 @@ class LifecycleRules:
         newest: datetime | None = None
         seen: set[str] = set()
         since = _parse(self._cursor.get("cursor"))
+        if self._cursor.get("started") is None and not self.dry_run:
+            self._cursor.set("started", _iso(self.clock.now()))
         for activity in self.port.changed_tickets(since):
             seen.add(activity.id)
             changes += self._guarded(activity.id, errors, lambda a=activity: self._observe(a, fresh=False))
             newest = _later(newest, activity.changed_at)
-        if newest is not None:
+        if newest is not None and not self.dry_run:
             self._cursor.set("cursor", _iso(min(newest, self.clock.now())))
         for ticket_id, row in self._watched():
             if ticket_id not in seen and self._timed_due(row):
                 changes += self._guarded(ticket_id, errors, lambda i=ticket_id: self.check_ticket(i))
         if errors:
-            raise LifecycleFailed(f"{len(errors)} ticket(s) not updated: {'; '.join(errors[:5])}")
+            raise LifecycleFailed(f"{len(errors)} ticket(s) not updated: {'; '.join(errors[:5])}", changes)
         return changes
 
     def check_ticket(self, ticket_id: str) -> list[Change]:
@@ -169,42 +201,75 @@ class LifecycleRules:
 
     # -- observing ----------------------------------------------------------------------
 
+    def _timed(self) -> dict[str, tuple[str, str]]:
+        """Timed statuses -> (rule, status it leads to)."""
+        s = self.settings
+        timed = {s.waiting_customer: (NO_RESPONSE, s.no_response), s.auto_complete: (AUTO_COMPLETE, s.complete)}
+        if s.vendor_no_response:
+            timed[s.waiting_vendor] = (VENDOR_NO_RESPONSE, s.vendor_no_response)
+        return timed
+
     def _observe(self, activity: TicketActivity, *, fresh: bool) -> list[Change]:
+        """Apply the rule that is due for ``activity``; a stale read (``fresh`` false) is read again first."""
+        due = self._due(activity)
+        if due is None:
+            return []
+        if not fresh:
+            return self.check_ticket(activity.id)
+        rule, episode = due
+        return self._apply(activity, rule, episode)
+
+    def _due(self, activity: TicketActivity) -> tuple[str, str] | None:
+        """The rule due for the ticket, with its episode (what makes it due once), or None."""
         s = self.settings
         status = activity.ticket.status
-        if status in (s.waiting_customer, s.auto_complete):
+        reply = activity.last_customer_activity
+        if status in self._timed():
             row = self._watch(activity)
-            if not self._timed_due(row):
-                return []
-            if not fresh:
-                return self.check_ticket(activity.id)
-            rule = NO_RESPONSE if status == s.waiting_customer else AUTO_COMPLETE
-            return self._apply(activity, rule, row["since"])
+            answered = _parse(row.get("customer_at"))
+            entered = _parse(row["since"])
+            if s.feedback_received and self._news(reply) and answered and entered and answered > entered:
+                return FEEDBACK, _iso(answered)  # the customer answered: a person decides, not the clock
+            if self._timed_due(row):
+                return self._timed()[status][0], row["since"]
+            return None
         self._forget(activity.id)
         if status == s.complete:
             completed = activity.ticket.completed_at or activity.status_since
-            reply = activity.last_customer_activity
             if completed is not None and reply is not None and reply > completed:
-                if not fresh:
-                    return self.check_ticket(activity.id)
-                return self._apply(activity, REOPEN, _iso(completed))
-        return []
+                return REOPEN, _iso(completed)
+            return None
+        if s.feedback_received and status not in s.feedback_not_from and self._news(reply):
+            assert reply is not None
+            return FEEDBACK, _iso(reply)
+        if s.assigned and status in s.assign_from and activity.assigned:
+            return ASSIGNED, _iso(activity.changed_at or self.clock.now())
+        return None
+
+    def _news(self, reply: datetime | None) -> bool:
+        """Whether a customer's answer came after the rules first ran (older ones are history)."""
+        started = _parse(self._cursor.get("started")) or self.clock.now()
+        return reply is not None and reply >= started
 
     def _watch(self, activity: TicketActivity) -> dict[str, Any]:
         """Record (or keep) when the ticket entered its timed status; returns the row."""
         kv = self.store.kv(self._watch_ns)
-        row = kv.get(activity.id)
+        row = self._dry_rows.get(activity.id) or kv.get(activity.id)
         status = activity.ticket.status
         if not row or row.get("status") != status:
             entered = activity.status_since or activity.changed_at or self.clock.now()
             row = {"status": status, "since": _iso(entered)}
         customer = _later(_parse(row.get("customer_at")), activity.last_customer_activity)
         row["customer_at"] = _iso(customer) if customer else None
-        kv.set(activity.id, row)
+        if self.dry_run:
+            self._dry_rows[activity.id] = row
+        else:
+            kv.set(activity.id, row)
         return row
 
     def _forget(self, ticket_id: str) -> None:
-        self.store.kv(self._watch_ns).delete(ticket_id)
+        if not self.dry_run:
+            self.store.kv(self._watch_ns).delete(ticket_id)
 
     def _watched(self) -> list[tuple[str, dict[str, Any]]]:
         with self.store.engine.connect() as conn:
@@ -226,6 +291,8 @@ class LifecycleRules:
         if row["status"] == s.waiting_customer:
             start = _later(since, customer) or since
             return now >= self.calendar.add_business_days(start, s.no_response_business_days)
+        if row["status"] == s.waiting_vendor and s.vendor_no_response:
+            return now >= self.calendar.add_business_days(since, s.vendor_no_response_business_days)
         if row["status"] == s.auto_complete:
             if customer is not None and customer > since:
                 return False  # the customer replied: a person decides, not the clock
@@ -236,13 +303,19 @@ class LifecycleRules:
 
     def _target(self, rule: str) -> str:
         s = self.settings
-        return {NO_RESPONSE: s.no_response, AUTO_COMPLETE: s.complete, REOPEN: s.reopened}[rule]
+        targets = {NO_RESPONSE: s.no_response, AUTO_COMPLETE: s.complete, REOPEN: s.reopened,
+                   VENDOR_NO_RESPONSE: s.vendor_no_response, FEEDBACK: s.feedback_received, ASSIGNED: s.assigned}
+        target = targets[rule]
+        assert target is not None  # a rule without its status never becomes due
+        return target
 
     def _apply(self, activity: TicketActivity, rule: str, episode: str) -> list[Change]:
         if self._applied(activity.id, rule, episode):
             return []
         before = activity.ticket.status or ""
         after = self._target(rule)
+        if self.dry_run:
+            return [Change(activity.id, rule, before, after, episode)]
         self.port.set_status(activity.id, after)
         with self.store.transaction() as conn:
             self.store.audit(

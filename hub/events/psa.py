@@ -6,7 +6,8 @@ Nothing here is vendor code: tickets are read with the connector's ticket stream
 *label*), and the status is written with ``Connector.update`` using the same mapping
 in the write direction. Who acted last comes from two vendor fields named in
 :class:`~hub.settings.TicketPortSettings` (for Autotask ``lastActivityDate`` and
-``lastActivityPersonType``, 2 meaning a contact).
+``lastActivityPersonType``, 2 meaning a contact), and whether someone is assigned from a
+third (``assignedResourceID``).
 """
 
 from __future__ import annotations
@@ -61,11 +62,13 @@ class ConnectorTicketPort:
     def _activity(self, raw: dict[str, Any], changed_at: datetime | None) -> TicketActivity:
         ticket = cast(Ticket, self.mapping.to_core(raw, self.connector))
         ticket_id = ticket.ref_id(self.system) or str(get_path(raw, self.mapping.spec.id_field))
+        assigned = self.settings.assigned_field
         return TicketActivity(
             id=ticket_id,
             ticket=ticket,
             last_customer_activity=self._customer_activity(raw),
             changed_at=changed_at,
+            assigned=assigned is not None and get_path(raw, assigned) not in (None, "", 0),
         )
 
     def _customer_activity(self, raw: dict[str, Any]) -> datetime | None:

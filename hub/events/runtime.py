@@ -35,16 +35,18 @@ DEFAULT_SCHEDULES = (
 _UNSET: Any = object()
 
 
-def build_lifecycle(hub: Hub) -> LifecycleRules | None:
-    """The ticket lifecycle rules over the configured PSA, or None when they are off."""
+def build_lifecycle(hub: Hub, *, always: bool = False, dry_run: bool = False) -> LifecycleRules | None:
+    """The ticket lifecycle rules over the PSA (``lifecycle.psa.connector``, else the PSA role),
+    or None when they are off (``always``: also when off, for ``hub lifecycle run``)."""
     settings = hub.settings.lifecycle
-    if not settings.enabled:
+    if not settings.enabled and not always:
         return None
     psa = settings.psa
+    connector = psa.connector or hub.settings.roles.psa
     dirs = [d for d in (hub.settings.mappings_dir,) if d] + hub.plugins.dirs("hub_mapping_dirs")
-    mapping = load_mapping(psa.connector, dirs).entity(psa.entity)
-    port = ConnectorTicketPort(hub.connector(psa.connector), mapping, psa)
-    return LifecycleRules(port, hub.store, settings, hub.clock)
+    mapping = load_mapping(connector, dirs).entity(psa.entity)
+    port = ConnectorTicketPort(hub.connector(connector), mapping, psa)
+    return LifecycleRules(port, hub.store, settings, hub.clock, zone=hub.settings.timezone, dry_run=dry_run)
 
 
 class Runtime:

@@ -8,9 +8,11 @@ alert's ``dedup_key``: device, service and condition, never text or timestamps):
   crosswalk that ``rmm-devices`` keeps), external key = the dedup key;
 * a problem still active changes nothing (an escalation adds a note, and raises the
   priority of a ticket nobody has worked yet);
-* a problem that returns within the reopen window reopens the same ticket (if the hub
-  had auto-resolved it and nobody touched it since) or adds a note to it; after the
-  window it is a new problem with a new ticket;
+* a problem that returns reopens the same ticket with a note when a person completed it
+  (the co-managed procedure: a note N-central adds to a completed ticket sets "Ticket
+  Reopened"), at any time; within the reopen window it also reopens a ticket the hub had
+  auto-resolved and nobody touched, and adds a note to one a person is still working;
+  after the window only a ticket the hub itself auto-resolved gives way to a new one;
 * a problem missing from a complete poll has cleared: its ticket moves to the
   auto-resolved status unless a person already worked it (status no longer the one the
   hub set, or someone assigned), in which case only a note is added.
@@ -170,7 +172,9 @@ class AlertSync:
             self._recover(row, alert)
         elif row.state == OPEN:
             self._still_open(row, alert)
-        elif row.cleared_at is not None and self.now - row.cleared_at <= self.settings.reopen_window:
+        elif row.cleared_at is not None and (
+            self.now - row.cleared_at <= self.settings.reopen_window or self._worked(row)
+        ):
             self._returned(row, alert)
         else:
             self._open(key, alert)
@@ -324,8 +328,14 @@ class AlertSync:
             self.rows.set(conn, row.id, self.now, severity=alert.severity.value)
         self.run.count("updated")
 
+    def _worked(self, row: AlertTicket) -> bool:
+        """Whether a person worked the row's ticket (it still exists and is not as the hub left it)."""
+        view = self._view(row) if row.ticket_id is not None else None
+        return view is not None and not self._unworked(view, row, also=self.settings.auto_resolved_status)
+
     def _returned(self, row: AlertTicket, alert: Alert) -> None:
-        """The problem is back within the reopen window: the same ticket, reopened or noted."""
+        """The problem is back: the same ticket, reopened (nobody worked it, or a person completed
+        it) or noted (a person is working it)."""
         reason = self.rules.suppressed(alert, self.now)
         if reason:
             self.run.count("skipped")
@@ -336,8 +346,11 @@ class AlertSync:
         if view is None:  # the ticket was deleted: the problem gets a new one
             self._open(row.dedup_key, alert)
             return
-        reopen = self._unworked(view, row, also=self.settings.reopened_status)
+        completed = _same(view.status, self.settings.complete_status)
+        reopen = completed or self._unworked(view, row, also=self.settings.reopened_status)
         note = f"{self.step.rmm} reports this problem again ({alert.severity.value})."
+        if completed:
+            note += f" The ticket was completed: set to {self.settings.reopened_status!r}."
         if self.run.dry_run:
             self.run.count("updated")
             self.run.record(PlanEntry("reopen" if reopen else "note", self.step.psa, self.step.tickets,

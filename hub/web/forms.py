@@ -1,7 +1,7 @@
 """HTML forms generated from a workflow's declared inputs (or a manual step's fields).
 
 Each declared value becomes one labelled control of its type: a date picker, a
-choice list, a number, a yes/no choice, an e-mail or a text box. What a person
+choice list, a number, a time of day, a yes/no choice, an e-mail or a text box. What a person
 enters is checked exactly as ``hub workflow start --set`` checks it (the input's own
 ``coerce``); the errors are shown beside each field instead of one line for the
 first, and the values go to the engine as text, as the CLI sends them.
@@ -23,6 +23,7 @@ _WIDGETS = {
     InputType.email: "email",
     InputType.integer: "number",
     InputType.number: "number",
+    InputType.time: "time",
 }
 
 
@@ -30,7 +31,7 @@ _WIDGETS = {
 class FormField:
     name: str
     label: str
-    #: text, email, number, date, select or yesno
+    #: text, email, number, date, time, select or yesno
     widget: str
     required: bool
     description: str = ""

@@ -30,7 +30,9 @@ from __future__ import annotations
 import re
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
+from datetime import UTC, date, datetime, time
 from typing import Any
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 __all__ = [
     "FUNCTIONS",
@@ -199,9 +201,25 @@ def _default(value: Any, fallback: Any) -> Any:
 
 
 def _join(items: Any, sep: Any = ", ") -> str:
+    """The items as text joined by ``sep``; nothing to join (``null``: a skipped step's list) is ''."""
+    if items is None:
+        return ""
     if not isinstance(items, list):
         raise ExpressionError(f"join() needs a list, got a {_type(items)}")
     return _text("join", sep).join(_text("join", i) for i in items)
+
+
+def _at(day: Any, time_of_day: Any, zone: Any) -> str:
+    """The instant ``day`` (YYYY-MM-DD) at ``time_of_day`` (HH:MM) in time zone ``zone``, as UTC
+    (``2026-03-10T14:00:00Z``): a date and time a person gives, written where the vendor wants an instant."""
+    try:
+        hours, _, minutes = (_text("at", time_of_day) or "00:00").partition(":")
+        local = datetime.combine(date.fromisoformat(_text("at", day)), time(int(hours), int(minutes)))
+        tz = ZoneInfo(_text("at", zone) or "UTC")
+    except (ValueError, ZoneInfoNotFoundError):
+        raise ExpressionError(f"at() needs a date, a time and a time zone, got {_short(day)}, "
+                              f"{_short(time_of_day)}, {_short(zone)}") from None  # fmt: skip
+    return local.replace(tzinfo=tz).astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
 def _pluck(items: Any, key: Any) -> list[Any]:
@@ -223,6 +241,8 @@ FUNCTIONS: dict[str, tuple[Callable[..., Any], tuple[int, ...]]] = {
     "default": (_default, (2,)),
     "join": (_join, (1, 2)),
     "pluck": (_pluck, (2,)),
+    "at": (_at, (3,)),
+    "choose": (lambda condition, then, otherwise: then if _truthy(condition) else otherwise, (3,)),
 }
 
 

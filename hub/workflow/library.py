@@ -6,16 +6,25 @@ user's definitions; one with the same name replaces the shipped one, so an MSP c
 a built-in procedure, changes it, and keeps its name. A definition's name is its file
 name (``new-breakfix-customer.yaml``), so finding one never parses the others and a
 broken unrelated file cannot stop a run.
+
+A ``workflow`` step names another definition; :meth:`WorkflowLibrary.get` loads it too
+and puts it in the step, so the run's stored definition holds every step it will take.
+
+``HUB_WORKFLOW_VARS`` (``workflow_vars`` in hub.yaml) replaces some of a definition's
+constants (``vars``) without copying its file: the services a contract bills, the ticket
+queue. Only constants the file declares can be replaced.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from hub.errors import ConfigError
 from hub.workflow.definition import WorkflowDefinition
+from hub.workflow.steps.workflow import WorkflowSpec
 
 __all__ = ["DefinitionSource", "WorkflowLibrary"]
 
@@ -35,9 +44,15 @@ class DefinitionSource:
 class WorkflowLibrary:
     """The definitions one hub can run: ``builtin_dirs`` first, then ``user_dir`` on top."""
 
-    def __init__(self, builtin_dirs: Iterable[Path], user_dir: Path | None = None) -> None:
+    def __init__(
+        self,
+        builtin_dirs: Iterable[Path],
+        user_dir: Path | None = None,
+        variables: Mapping[str, Mapping[str, Any]] | None = None,
+    ) -> None:
         self.builtin_dirs = [Path(d) for d in builtin_dirs]
         self.user_dir = Path(user_dir) if user_dir else None
+        self.variables = {name: dict(values) for name, values in (variables or {}).items()}
         if self.user_dir is not None and not self.user_dir.is_dir():
             raise ConfigError(f"HUB_WORKFLOWS_DIR: {self.user_dir} is not a folder")
 
@@ -75,4 +90,55 @@ class WorkflowLibrary:
         return sources[name].path
 
     def get(self, name: str) -> WorkflowDefinition:
-        return WorkflowDefinition.load(self.path(name))
+        """The definition ``name`` with its constants as configured and its sub-workflows loaded
+        (ConfigError if any is broken)."""
+        return self.resolve(self._load(self.path(name)), (name,))
+
+    def _load(self, path: Path) -> WorkflowDefinition:
+        return self.configure(WorkflowDefinition.load(path))
+
+    def configure(self, definition: WorkflowDefinition) -> WorkflowDefinition:
+        """``definition`` with the constants ``HUB_WORKFLOW_VARS`` gives it."""
+        given = self.variables.get(definition.name) or {}
+        unknown = sorted(set(given) - set(definition.vars))
+        if unknown:
+            known = ", ".join(sorted(definition.vars)) or "none"
+            raise ConfigError(
+                f"HUB_WORKFLOW_VARS: workflow {definition.name} has no var {unknown[0]!r}; vars: {known}"
+            )
+        definition.vars.update(given)
+        return definition
+
+    def resolve(self, definition: WorkflowDefinition, chain: tuple[str, ...] = ()) -> WorkflowDefinition:
+        """Load the sub-workflows ``definition`` names (a workflow may not use itself, even indirectly)."""
+        chain = chain or (definition.name,)
+        for step, _depth in definition.walk():
+            spec = step.spec
+            if not isinstance(spec, WorkflowSpec) or spec.definition is not None:
+                continue
+            if spec.name in chain:
+                cycle = " -> ".join((*chain, spec.name))
+                raise ConfigError(f"workflow {definition.name}: step {step.id} uses itself ({cycle})")
+            try:
+                sub = self.resolve(self._load(self.path(spec.name)), (*chain, spec.name))
+            except ConfigError as exc:
+                raise ConfigError(f"workflow {definition.name}: step {step.id}: {exc}") from None
+            unknown = sorted(set(spec.with_) - set(sub.inputs))
+            if unknown:
+                raise ConfigError(
+                    f"workflow {definition.name}: step {step.id}: workflow {spec.name} has no input "
+                    f"{unknown[0]!r}; inputs: {', '.join(sorted(sub.inputs)) or 'none'}"
+                )
+            spec.definition = sub
+        return definition
+
+    def check(self, source: DefinitionSource) -> list[str]:
+        """Every problem of one installed definition (its schema, then its sub-workflows)."""
+        definition, found = WorkflowDefinition.check(source.path)
+        if definition is None:
+            return found
+        try:
+            self.resolve(self.configure(definition))
+        except ConfigError as exc:
+            return [str(exc)]
+        return []

@@ -11,6 +11,7 @@ from datetime import datetime
 from typing import Any
 
 from hub.workflow.definition import Step, WorkflowDefinition
+from hub.workflow.kinds import handler
 from hub.workflow.runs import RunRecord, RunStatus, StepRecord, StepStatus
 from hub.workflow.waits import describe
 
@@ -56,26 +57,26 @@ def _detail(step: Step, rec: StepRecord) -> str:
     if result.get("confirmed"):
         who = result.get("confirmed_by") or "a person"
         return f"confirmed by {who}" + (f": {rec.note}" if rec.note else "")
-    if step.branch is not None:
-        return f"took {result.get('taken')}"
-    if step.check is not None:
-        return "passed" if result.get("passed") else f"not passed: {result.get('reason')}"
-    if "id" in result:
-        return f"id {result['id']}"
-    if result.get("source") == "event":
-        return f"{result.get('type')} received"
-    return ""
+    told = handler(step.kind).summary(step.spec, result)
+    if told:
+        return told
+    return f"id {result['id']}" if "id" in result else ""
 
 
 def checklist(
     definition: WorkflowDefinition, run: RunRecord, steps: dict[str, StepRecord]
 ) -> list[ChecklistItem]:
-    """Every step of the definition, in run order, with its state."""
+    """Every step of the definition, in run order, with its state.
+
+    A sub-workflow's steps follow its step (keys ``sub.x``), and a foreach with steps
+    shows them once per item (``loop[key].x``) as soon as its items are known.
+    """
     items: list[ChecklistItem] = []
 
-    def visit(todo: list[Step], depth: int, reachable: bool, contingent: bool) -> None:
+    def visit(todo: list[Step], depth: int, reachable: bool, contingent: bool, prefix: str) -> None:
         for step in todo:
-            rec = steps.get(step.id)
+            key = f"{prefix}{step.id}"
+            rec = steps.get(key)
             if rec is not None:
                 state, detail = rec.status.value, _detail(step, rec)
             elif not reachable:
@@ -84,9 +85,9 @@ def checklist(
                 state, detail = "pending", "if it times out" if contingent else ""
             items.append(
                 ChecklistItem(
-                    id=step.id,
+                    id=key,
                     title=step.label,
-                    kind=step.kind.value,
+                    kind=step.kind,
                     depth=depth,
                     state=state,
                     detail=detail,
@@ -99,22 +100,28 @@ def checklist(
                 )
             )
             finished = rec is not None and rec.status.finished
-            for label, children in step.children():
-                if not reachable or (rec is not None and rec.status is StepStatus.skipped):
-                    visit(children, depth + 1, False, contingent)
-                elif label == "on_timeout":
-                    if finished:
-                        visit(
-                            children, depth + 1, rec is not None and rec.status is StepStatus.timed_out, False
-                        )
-                    else:
-                        visit(children, depth + 1, True, True)
+            skipped = rec is not None and rec.status is StepStatus.skipped
+            for child in step.children():
+                nested = depth + 1
+                if not reachable or skipped:
+                    visit(child.steps, nested, False, contingent, f"{key}." if child.scoped else prefix)
+                elif child.label == "on_timeout":
+                    timed_out = rec is not None and rec.status is StepStatus.timed_out
+                    visit(child.steps, nested, timed_out if finished else True, not finished, prefix)
+                elif child.scoped and child.own:
+                    progress = rec.result if rec is not None and isinstance(rec.result, dict) else {}
+                    done = progress.get("done") or {}
+                    for item in progress.get("keys") or []:
+                        if not (done.get(item) or {}).get("skipped"):
+                            visit(child.steps, nested, True, contingent, f"{key}[{item}].")
+                elif child.scoped:
+                    visit(child.steps, nested, True, contingent, f"{key}.")
                 elif finished and rec is not None:
-                    visit(children, depth + 1, (rec.result or {}).get("taken") == label, contingent)
+                    visit(child.steps, nested, (rec.result or {}).get("taken") == child.label, contingent, prefix)
                 else:
-                    visit(children, depth + 1, True, contingent)
+                    visit(child.steps, nested, True, contingent, prefix)
 
-    visit(definition.steps, 0, True, False)
+    visit(definition.steps, 0, True, False, "")
     if run.status in (RunStatus.running, RunStatus.waiting, RunStatus.failed):
         for item in items:
             if item.state == "pending" and not item.detail:

@@ -28,7 +28,7 @@ from hub.connector import Connector, Stream, WriteResult
 from hub.errors import ConfigError, OutcomeUnknown, RecordRejected
 from hub.mapping import BoundMapping, get_path, load_mapping
 from hub.models import ExternalRef, Record
-from hub.workflow.definition import RecoverSpec, WriteSpec
+from hub.workflow.steps.write import RecoverSpec, WriteSpec, prune_empty
 from hub.workflow.template import render
 from hub.writes import LOOKUP_MARGIN, Outcome, PlannedWrite, WriteOutcome, Writer, same
 
@@ -73,25 +73,14 @@ class WriteRunner:
         record_id = render(spec.id, names)
         if spec.op == "list":
             return self._list(connector, spec, names)
+        if spec.op == "find":
+            return self._find(connector, spec, names)
         if spec.op == "get":
             return {"id": str(record_id), "record": json_safe(connector.get(spec.entity, str(record_id)))}
         if spec.op == "deactivate":
             write = PlannedWrite(spec.connector, spec.entity, "deactivate", target_id=str(record_id), since=started_at)
             return self._outputs(self._send(write, retry=False).result)
-        body = self._body(spec, names, templates)
-        record: Record | None = None
-        if spec.record is not None:
-            bound = self._mapping(spec.connector, spec.entity)
-            record = self._record(bound, spec.connector, body, create=spec.op == "create")
-            payload = bound.to_vendor(
-                record,
-                connector,
-                fields=None if spec.op == "create" else self._touched(bound, body),
-                resolve_ref=self._resolver(spec.connector),
-                create=spec.op == "create",
-            )
-        else:
-            payload = body
+        record, payload = self.payload(spec, names, templates)
         write = PlannedWrite(
             spec.connector, spec.entity, "create" if spec.op == "create" else "update", payload, record,
             target_id=None if spec.op == "create" else str(record_id), key=key, since=started_at,
@@ -142,11 +131,31 @@ class WriteRunner:
             for raw in page.records
             if all(_is(connector, spec.entity, f, get_path(raw, f), v) for f, v in where.items())
         ]
-        return {
-            "records": json_safe(records),
-            "ids": [str(stream.record_id(r)) for r in records],
-            "count": len(records),
-        }
+        return self._found(connector, spec, records, [str(stream.record_id(r)) for r in records])
+
+    def _find(self, connector: Connector, spec: WriteSpec, names: Mapping[str, Any]) -> dict[str, Any]:
+        """Every record of the entity whose vendor fields equal ``where``, looked up by the vendor."""
+        records = connector.find(spec.entity, render(spec.where or {}, names))
+        stream = self._stream(connector, spec.entity, RecoverSpec())
+        ids = [str(stream.record_id(r) if stream is not None else r.get("id")) for r in records]
+        return self._found(connector, spec, records, ids)
+
+    def _found(
+        self, connector: Connector, spec: WriteSpec, records: list[dict[str, Any]], ids: list[str]
+    ) -> dict[str, Any]:
+        """The outputs of list and find: the vendor records and ids, and by id each record in core
+        fields (``core``: roles, labels) where the connector's mapping knows the entity."""
+        core: dict[str, Any] = {}
+        try:
+            bound = self._mapping(spec.connector, spec.entity)
+        except ConfigError:
+            return {"records": json_safe(records), "ids": ids, "count": len(records), "core": core}
+        for record_id, raw in zip(ids, records, strict=True):
+            try:
+                core[record_id] = bound.to_core(raw, connector).model_dump(mode="json")
+            except RecordRejected:
+                continue  # a record the mapping cannot read has no core view; its vendor fields remain
+        return {"records": json_safe(records), "ids": ids, "count": len(records), "core": core}
 
     @staticmethod
     def _outputs(result: WriteResult | None) -> dict[str, Any]:
@@ -157,6 +166,27 @@ class WriteRunner:
         }
 
     # -- building the payload ---------------------------------------------------------
+
+    def payload(
+        self, spec: WriteSpec, names: Mapping[str, Any], templates: Mapping[str, dict[str, Any]]
+    ) -> tuple[Record | None, dict[str, Any]]:
+        """The core record (for a ``record`` step) and the vendor payload a create or update sends.
+
+        Only the fields the step gives are sent (and, on a create, the mapping's constants).
+        """
+        body = self._body(spec, names, templates)
+        if spec.record is None:
+            return None, body
+        bound = self._mapping(spec.connector, spec.entity)
+        record = self._record(bound, spec.connector, body, create=spec.op == "create")
+        payload = bound.to_vendor(
+            record,
+            self.hub.connector(spec.connector),
+            fields=self._touched(bound, body),
+            resolve_ref=self._resolver(spec.connector),
+            create=spec.op == "create",
+        )
+        return record, payload
 
     @staticmethod
     def _body(
@@ -170,7 +200,7 @@ class WriteRunner:
                 raise ConfigError(f"template {name!r} is not under templates ({known})")
             base = render(templates[name], names)
         own = render(spec.record if spec.record is not None else (spec.payload or {}), names)
-        return deep_merge(base, own)
+        return prune_empty(deep_merge(base, own), spec.clear)
 
     def _mapping(self, connector: str, entity: str) -> BoundMapping:
         settings = self.hub.settings
@@ -179,8 +209,14 @@ class WriteRunner:
 
     @staticmethod
     def _record(bound: BoundMapping, system: str, data: dict[str, Any], *, create: bool) -> Record:
-        """Core fields -> a core record; a plain id in a reference field is an id in ``system``."""
+        """Core fields -> a core record; a plain id in a reference field is an id in ``system``.
+
+        ``roles`` may be a mapping of role -> yes/no (the roles it names are set or
+        cleared, the others left alone) or a list of the roles the contact has.
+        """
         values = dict(data)
+        if isinstance(values.get("roles"), dict):
+            values["roles"] = {role for role, on in values["roles"].items() if on}
         for core_path, fm in bound.spec.fields.items():
             top = core_path.split(".", 1)[0]
             if fm.ref and "." not in core_path and values.get(top) not in (None, ""):
@@ -211,7 +247,10 @@ class WriteRunner:
             if top not in data:
                 continue
             value = data[top]
-            if not rest or top == "roles" or (isinstance(value, dict) and rest in value):
+            if top == "roles" and isinstance(value, dict):
+                if rest in value:
+                    touched.append(core_path)
+            elif not rest or top == "roles" or (isinstance(value, dict) and rest in value):
                 touched.append(core_path)
         return touched
 

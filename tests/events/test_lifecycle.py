@@ -11,9 +11,12 @@ import pytest
 from hub.clock import FakeClock
 from hub.events.calendar import BusinessCalendar
 from hub.events.lifecycle import (
+    ASSIGNED,
     AUTO_COMPLETE,
+    FEEDBACK,
     NO_RESPONSE,
     REOPEN,
+    VENDOR_NO_RESPONSE,
     LifecycleFailed,
     LifecycleRules,
     TicketActivity,
@@ -50,10 +53,11 @@ class FakePsa:
         *,
         customer: datetime | None = None,
         completed: datetime | None = None,
+        assigned: bool = False,
     ) -> None:
         assert self.clock is not None
         t = Ticket(title=f"ticket {ticket_id}", status=status, completed_at=completed)
-        self.tickets[ticket_id] = TicketActivity(ticket_id, t, customer, None, self.clock.now())
+        self.tickets[ticket_id] = TicketActivity(ticket_id, t, customer, None, self.clock.now(), assigned)
 
     def changed_tickets(self, since: datetime | None) -> Iterator[TicketActivity]:
         for a in list(self.tickets.values()):
@@ -87,10 +91,10 @@ def psa(clock) -> FakePsa:
     return FakePsa(clock=clock)
 
 
-def rules(hub, psa, clock, **settings) -> LifecycleRules:
+def rules(hub, psa, clock, dry_run: bool = False, **settings) -> LifecycleRules:
     values = {"enabled": True, "holidays": [date(2026, 1, 14)]}
     values.update(settings)
-    return LifecycleRules(psa, hub.store, LifecycleSettings(**values), clock)
+    return LifecycleRules(psa, hub.store, LifecycleSettings(**values), clock, dry_run=dry_run)
 
 
 def at(clock: FakeClock, when: datetime) -> None:
@@ -155,7 +159,7 @@ def test_waiting_customer_becomes_client_no_response_after_8_business_days(hub, 
 
 
 def test_customer_response_restarts_the_count(hub, psa, clock):
-    r = rules(hub, psa, clock)
+    r = rules(hub, psa, clock, feedback_received=None)  # without the Feedback Received rule
     psa.put("100", WAITING)
     r.run()
     at(clock, datetime(2026, 1, 12, 10, 0, tzinfo=UTC))
@@ -224,7 +228,7 @@ def test_auto_complete_two_days_later(hub, psa, clock):
 
 
 def test_auto_complete_waits_when_the_customer_replied(hub, psa, clock):
-    r = rules(hub, psa, clock)
+    r = rules(hub, psa, clock, feedback_received=None)  # without the Feedback Received rule
     psa.put("200", AUTO)
     r.run()
     clock.advance(86400)
@@ -247,7 +251,7 @@ def test_auto_complete_in_business_days_when_configured(hub, psa, clock):
 
 
 def test_the_fresh_read_wins_over_the_stored_observation(hub, psa, clock):
-    r = rules(hub, psa, clock)
+    r = rules(hub, psa, clock, feedback_received=None)
     psa.put("200", AUTO)
     r.run()
     clock.advance(86400)
@@ -303,6 +307,101 @@ def test_bad_lifecycle_settings_name_the_field():
         LifecycleSettings(timezone="Mars/Olympus")
     with pytest.raises(ValueError, match="weekend days"):
         LifecycleSettings(weekend=[7])
+    with pytest.raises(ValueError, match="holidays: Country XX not available"):
+        LifecycleSettings(holiday_country="XX")
+    with pytest.raises(ValueError, match="does not have subdivision ZZ"):
+        LifecycleSettings(holiday_country="US", holiday_subdivision="ZZ")
+    with pytest.raises(ValueError, match="holiday_subdivision needs holiday_country"):
+        LifecycleSettings(holiday_subdivision="NY")
+
+
+# -- the statuses the procedure names, and their rules ---------------------------------------
+
+
+def test_a_customer_answer_sets_feedback_received(hub, psa, clock):
+    r = rules(hub, psa, clock)
+    psa.put("500", "In Progress", customer=MON - timedelta(days=30))  # an old answer: history, not news
+    psa.put("501", WAITING)
+    psa.put("502", AUTO)
+    psa.put("503", "New")
+    assert r.run() == []
+    clock.advance(3600)
+    for ticket, status in (("500", "In Progress"), ("501", WAITING), ("502", AUTO), ("503", "New")):
+        psa.put(ticket, status, customer=clock.now())
+    changes = {c.ticket_id: (c.rule, c.before, c.after) for c in r.run()}
+    assert changes == {
+        "500": (FEEDBACK, "In Progress", "Feedback Received"),
+        "501": (FEEDBACK, WAITING, "Feedback Received"),
+        "502": (FEEDBACK, AUTO, "Feedback Received"),  # not auto-completed: a person decides
+    }  # a New ticket stays New: it is in the inbox already
+    clock.advance(30 * 86400)
+    assert r.run() == [] and len(psa.updates) == 3
+
+
+def test_waiting_vendor_becomes_vendor_no_response_after_8_business_days(hub, psa, clock):
+    r = rules(hub, psa, clock)
+    psa.put("600", "Waiting Vendor")
+    r.run()
+    at(clock, datetime(2026, 1, 16, 9, 59, tzinfo=UTC))
+    assert r.run() == []
+    clock.advance(60)
+    assert [(c.rule, c.after) for c in r.run()] == [(VENDOR_NO_RESPONSE, "Vendor No Response")]
+
+
+def test_an_assigned_new_ticket_becomes_assigned(hub, psa, clock):
+    r = rules(hub, psa, clock)
+    psa.put("700", "New", assigned=True)
+    psa.put("701", "New")
+    psa.put("702", "In Progress", assigned=True)
+    assert [(c.ticket_id, c.rule, c.after) for c in r.run()] == [("700", ASSIGNED, "Assigned")]
+    assert r.run() == []
+
+
+def test_rules_are_off_where_their_status_is_none(hub, psa, clock):
+    r = rules(hub, psa, clock, assigned=None, vendor_no_response=None, feedback_received=None)
+    psa.put("700", "New", assigned=True)
+    psa.put("600", "Waiting Vendor")
+    r.run()
+    at(clock, datetime(2026, 3, 1, tzinfo=UTC))
+    psa.put("702", "In Progress", customer=clock.now())
+    assert r.run() == [] and psa.updates == []
+
+
+def test_public_holidays_of_a_country_and_region_are_not_business_days(hub, psa, clock):
+    # Monday 12 January + 5 business days in New York: Martin Luther King Jr. Day (Mon 19) skipped
+    at(clock, datetime(2026, 1, 12, 15, 0, tzinfo=UTC))
+    r = rules(hub, psa, clock, holidays=[], holiday_country="US", holiday_subdivision="NY",
+              timezone="America/New_York", no_response_business_days=5, feedback_received=None)  # fmt: skip
+    psa.put("800", WAITING)
+    r.run()
+    at(clock, datetime(2026, 1, 19, 15, 0, tzinfo=UTC))
+    assert r.run() == []
+    at(clock, datetime(2026, 1, 20, 15, 0, tzinfo=UTC))
+    assert [c.rule for c in r.run()] == [NO_RESPONSE]
+
+
+def test_business_days_use_the_msps_zone_unless_the_rules_name_one(hub, psa, clock):
+    # Friday 9 January 23:30 in New York is Saturday in UTC: 1 business day later is Monday 23:30 New York
+    at(clock, datetime(2026, 1, 10, 4, 30, tzinfo=UTC))
+    r = LifecycleRules(psa, hub.store, LifecycleSettings(no_response_business_days=1, feedback_received=None), clock,
+                       zone="America/New_York")  # fmt: skip
+    psa.put("900", WAITING)
+    r.run()
+    at(clock, datetime(2026, 1, 13, 4, 29, tzinfo=UTC))
+    assert r.run() == []
+    clock.advance(60)
+    assert [c.rule for c in r.run()] == [NO_RESPONSE]
+
+
+def test_a_dry_run_changes_and_records_nothing(hub, psa, clock):
+    dry = rules(hub, psa, clock, dry_run=True)
+    psa.put("700", "New", assigned=True)
+    psa.put("100", WAITING)
+    assert [(c.ticket_id, c.rule) for c in dry.run()] == [("700", ASSIGNED)]
+    assert psa.updates == [] and hub.store.audit_rows() == [] and dry._watched() == []
+    at(clock, datetime(2026, 1, 20, tzinfo=UTC))
+    assert sorted(c.rule for c in dry.run()) == [ASSIGNED, NO_RESPONSE]  # counted from the last change
+    assert psa.updates == []
 
 
 def test_a_ticket_event_rechecks_that_ticket_at_once(hub, psa, clock):

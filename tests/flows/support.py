@@ -10,10 +10,12 @@ what the vendor already did.
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable, Mapping
 from typing import Any
 
 from hub.app import Hub
+from hub.sandbox import SandboxSet
 from hub.settings import load_settings
 from hub.workflow import RunStatus, WorkflowEngine
 
@@ -74,9 +76,12 @@ class CrashInForeach:
         engine.runs.save_step = save_step  # type: ignore[method-assign]
 
 
-def sign_envelope(hub: Hub, docusign: Any, envelope_id: str, how: SignHow, engine: WorkflowEngine) -> None:
-    """The signer signs; the hub hears of it by the signed Connect message or by polling."""
-    result = docusign.sign(envelope_id)
+def sign_envelope(
+    hub: Hub, docusign: Any, envelope_id: str, how: SignHow, engine: WorkflowEngine, values: Any = None
+) -> None:
+    """The signer signs (filling the form's fields with ``values``); the hub hears of it by the
+    signed Connect message or by polling."""
+    result = docusign.sign(envelope_id, values)
     if how == "poll":
         assert engine.poll() >= 1
         return
@@ -99,8 +104,10 @@ def drive(
     docusign: Any = None,
     sign: SignHow = "event",
     limit: int = 20,
+    fill: Mapping[str, Mapping[str, str]] | None = None,
 ) -> None:
-    """Answer every wait of the run until it completes (a manual step by its ``answers`` entry)."""
+    """Answer every wait of the run until it completes (a manual step by its ``answers`` entry,
+    a form the signer fills by its ``fill`` entry)."""
     for _ in range(limit):
         run = engine.runs.get(run_id)
         if run.status is RunStatus.completed:
@@ -113,7 +120,7 @@ def drive(
         if rec.waiting_on.get("type") == "event":
             assert docusign is not None, f"{step} waits on a vendor event"
             envelope_id = rec.waiting_on["value"]
-            sign_envelope(engine.hub, docusign, envelope_id, sign, engine)
+            sign_envelope(engine.hub, docusign, envelope_id, sign, engine, (fill or {}).get(step))
             continue
         answer = answers.get(step, {})
         if callable(answer):
@@ -144,7 +151,17 @@ class Psa:
         }
         return str(self.at.create("Companies", payload).id)
 
-    def contact(self, company: str, first: str, *, primary: bool = False, reports: bool = False) -> str:
+    def contact(
+        self,
+        company: str,
+        first: str,
+        *,
+        primary: bool = False,
+        reports: bool = False,
+        authority: str | None = None,
+        invoices: bool = False,
+    ) -> str:
+        """A contact; ``authority`` is ``primary`` or ``secondary`` (its authorization role)."""
         payload = {
             "companyID": int(company),
             "firstName": first,
@@ -152,7 +169,12 @@ class Psa:
             "emailAddress": f"{first.lower()}@example.com",
             "isActive": 1,
             "primaryContact": primary,
-            "userDefinedFields": [{"name": "Receives Reports", "value": yes(reports)}],
+            "userDefinedFields": [
+                {"name": "Receives Reports", "value": yes(reports)},
+                {"name": "Primary Authorization", "value": yes(authority == "primary")},
+                {"name": "Secondary Authorization", "value": yes(authority == "secondary")},
+                {"name": "Invoice Recipient", "value": yes(invoices)},
+            ],
         }
         return str(self.at.create("Contacts", payload).id)
 
@@ -173,3 +195,20 @@ class Psa:
         if contract:
             payload["contractID"] = int(contract)
         return str(self.at.create("ConfigurationItems", payload).id)
+
+
+def vendor_state(sandboxes: SandboxSet) -> str:
+    """Everything the served simulators hold, as text: the same before and after a run means
+    the run changed nothing in any system (every write stamps a change time or adds a record)."""
+    state: dict[str, Any] = {}
+    for name, sandbox in sandboxes.sandboxes.items():
+        if name == "autotask":
+            state[name] = {e: t.records for e, t in sandbox.extra["simulator"].tables.items()}
+        elif name == "docusign":
+            state[name] = sandbox.control.envelopes
+        elif name == "itglue":
+            data = sandbox.extra["simulator"].data
+            state[name] = {t: getattr(data, t).rows for t in ("organizations", "contacts", "assets")}
+        elif name == "quickbooks":
+            state[name] = sandbox.control.data.customers
+    return json.dumps(state, sort_keys=True, default=str)

@@ -11,7 +11,7 @@ from hub.sandbox import SandboxSet
 from hub.settings import load_settings
 from hub.workflow import RunStatus, StepStatus, WorkflowEngine
 
-from .support import Crash, CrashAt, drive
+from .support import Crash, CrashAt, drive, vendor_state
 
 NAME = "Maria O'Brien / Home Office"
 
@@ -30,6 +30,7 @@ INPUTS = {
     "referral": "Jane Doe",
     "os": "Windows 11",
     "machine_age": "3",
+    "read_back": "yes",
     "customer": "residential",
     "visit": "onsite",
 }
@@ -37,8 +38,9 @@ INPUTS = {
 ANSWERS = {
     "appointment": {},
     "payment": {"method": "payment", "amount": "150"},
-    "schedule": {"service_date": "2026-03-10", "technician": "internal", "resource_id": "29682887"},
-}
+    "schedule": {"service_date": "2026-03-10", "start_time": "9:30", "duration_minutes": "90",
+                 "technician": "internal", "resource_id": "29682887"},
+}  # fmt: skip
 
 #: steps with a side effect at a vendor or on disk
 SIDE_EFFECTS = [
@@ -52,6 +54,7 @@ SIDE_EFFECTS = [
     "send_terms",
     "save_terms",
     "estimate_note",
+    "service_call",
     "scheduled_status",
     "due_date",
     "assign",
@@ -84,6 +87,7 @@ def check_outcome(engine: WorkflowEngine, run_id: str, sandboxes: SandboxSet) ->
     assert udf(contacts[0], "Primary Authorization") == "1"
     notes = [n for n in autotask_records(sandboxes, "CompanyNotes").values() if n["companyID"] == company["id"]]
     assert len(notes) == 1 and "referral: Jane Doe" in notes[0]["note"]
+    assert "e-mail and name read back to the customer: yes" in notes[0]["note"]
 
     tickets = [t for t in autotask_records(sandboxes, "Tickets").values() if t["companyID"] == company["id"]]
     assert len(tickets) == 1
@@ -92,13 +96,23 @@ def check_outcome(engine: WorkflowEngine, run_id: str, sandboxes: SandboxSet) ->
     assert ticket["contactID"] == contacts[0]["id"]
     assert ticket["queueID"] == 29682969  # Level II Support: the onsite template
     assert ticket["status"] == 15  # Scheduled - internal tech
-    assert ticket["dueDateTime"].startswith("2026-03-10")
+    # 9:30 on 10 March in the MSP's time zone (America/New_York, daylight time): 13:30 UTC
+    assert ticket["dueDateTime"] == "2026-03-10T13:30:00.000Z"
     assert (ticket["assignedResourceID"], ticket["assignedResourceRoleID"]) == (29682887, 29682833)
-    ticket_notes = [n for n in autotask_records(sandboxes, "TicketNotes").values() if n["ticketID"] == ticket["id"]]
-    assert sorted(n["title"] for n in ticket_notes) == [
-        "Assignment: onsite service on 2026-03-10",
+    ticket_notes = {n["title"]: n for n in autotask_records(sandboxes, "TicketNotes").values()
+                    if n["ticketID"] == ticket["id"]}  # fmt: skip
+    assert sorted(ticket_notes) == [
+        "Assignment: onsite service on 2026-03-10 at 09:30",
         "Payment in advance (estimate)",
     ]
+    # the note says what the person confirmed, after they confirmed it
+    assert "confirmed: payment 150.0 taken in advance" in ticket_notes["Payment in advance (estimate)"]["description"]
+    (link,) = [c for c in autotask_records(sandboxes, "ServiceCallTickets").values() if c["ticketID"] == ticket["id"]]
+    call = autotask_records(sandboxes, "ServiceCalls")[link["serviceCallID"]]
+    assert (call["startDateTime"], call["endDateTime"]) == ("2026-03-10T13:30:00.000Z", "2026-03-10T15:00:00.000Z")
+    (tech,) = [r for r in autotask_records(sandboxes, "ServiceCallTicketResources").values()
+               if r["serviceCallTicketID"] == link["id"]]  # fmt: skip
+    assert tech["resourceID"] == 29682887
 
     docusign = sandboxes.control("docusign")
     (envelope_id,) = docusign.find_by_field("hub_run_id", run_id)
@@ -109,6 +123,11 @@ def check_outcome(engine: WorkflowEngine, run_id: str, sandboxes: SandboxSet) ->
     assert run.values["save_terms"]["path"] == str(pdfs[0])
 
 
+@pytest.fixture(autouse=True)
+def new_york(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("HUB_TIMEZONE", "America/New_York")
+
+
 @pytest.mark.parametrize("sign", ["event", "poll"])
 def test_runs_end_to_end(engine: WorkflowEngine, sandboxes: SandboxSet, sign: str) -> None:
     run_id = engine.start("new-breakfix-customer", INPUTS)
@@ -117,6 +136,36 @@ def test_runs_end_to_end(engine: WorkflowEngine, sandboxes: SandboxSet, sign: st
     drive(engine, run_id, ANSWERS, docusign=sandboxes.control("docusign"), sign=sign)
     check_outcome(engine, run_id, sandboxes)
     assert engine.runs.get(run_id).values["signed"]["source"] == sign
+
+
+def test_a_second_run_changes_nothing(engine: WorkflowEngine, sandboxes: SandboxSet) -> None:
+    docusign = sandboxes.control("docusign")
+    drive(engine, engine.start("new-breakfix-customer", INPUTS), ANSWERS, docusign=docusign)
+    before = vendor_state(sandboxes)
+    again = engine.start("new-breakfix-customer", INPUTS)
+    drive(engine, again, ANSWERS, docusign=docusign)
+    assert vendor_state(sandboxes) == before  # not one record written, in any system
+    run = engine.runs.get(again)
+    assert run.values["send_terms"]["reused"] is True  # the customer has the terms already
+    assert engine.runs.step(again, "create_company").status is StepStatus.skipped
+    assert run.values["service_call"]["changed"] is False
+
+
+def test_an_unknown_machine_age_is_asked_not_assumed(engine: WorkflowEngine, sandboxes: SandboxSet) -> None:
+    given = {k: v for k, v in INPUTS.items() if k != "machine_age"}
+    run_id = engine.start("new-breakfix-customer", given)
+    assert engine.runs.get(run_id).current_step == "ask_machine_age"
+    engine.confirm(run_id, "ask_machine_age", values={"machine_age": "12"})
+    run = engine.runs.get(run_id)
+    assert run.status is RunStatus.failed and "the machine is 12 years old" in (run.error or "")
+    assert not [c for c in autotask_records(sandboxes, "Companies").values() if c["companyName"] == NAME]
+
+
+def test_the_intake_note_does_not_claim_a_read_back_nobody_did(engine: WorkflowEngine, sandboxes: SandboxSet) -> None:
+    run_id = engine.start("new-breakfix-customer", {**INPUTS, "read_back": "no"})
+    company = engine.runs.get(run_id).values["company"]["id"]
+    (note,) = [n for n in autotask_records(sandboxes, "CompanyNotes").values() if n["companyID"] == int(company)]
+    assert "read back to the customer: no" in note["note"]
 
 
 def test_business_customer_takes_no_prepayment(engine: WorkflowEngine, sandboxes: SandboxSet) -> None:

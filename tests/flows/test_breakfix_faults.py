@@ -25,6 +25,7 @@ CREATES = {
         r"/V1.0/Companies/\d+/Notes$",
         r"/V1.0/Tickets$",
         r"/V1.0/Tickets/\d+/Notes$",
+        r"/V1.0/ServiceCalls$",
     ],
     "docusign": [r"/envelopes$"],
 }
@@ -35,6 +36,7 @@ def test_every_create_answered_too_late_or_lost_is_made_once(
     sandboxes: SandboxSet, monkeypatch: pytest.MonkeyPatch, kind: str
 ) -> None:
     monkeypatch.setenv("HUB_HTTP_TIMEOUT", "1")
+    monkeypatch.setenv("HUB_TIMEZONE", "America/New_York")  # as check_outcome's times are
     for connector, paths in CREATES.items():
         for path in paths:
             sandboxes.faults[connector].after_write(kind, path=path, times=2, delay=2.0)

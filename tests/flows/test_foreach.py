@@ -42,7 +42,7 @@ def test_a_foreach_reads_its_item(tmp_path: Path) -> None:
     )
     spec = definition.step("tie").foreach
     assert spec is not None and spec.write is not None and spec.when == "item.contractID == null"
-    assert definition.step("tie").kind.value == "foreach"
+    assert definition.step("tie").kind == "foreach"
 
 
 @pytest.mark.parametrize(
@@ -63,7 +63,7 @@ def test_a_foreach_reads_its_item(tmp_path: Path) -> None:
                 action: {connector: docusign, name: send_terms}
                 write: {connector: autotask, entity: Tickets, op: deactivate, id: "{{ item.id }}"}
             """,
-            "a foreach step needs exactly one of action or write",
+            "a foreach step needs exactly one of action, write or steps",
         ),
         (
             """\
@@ -79,7 +79,7 @@ def test_a_foreach_reads_its_item(tmp_path: Path) -> None:
             - id: bad
               write: {connector: autotask, entity: Tickets, op: get, id: 1, where: {a: 1}}
             """,
-            "where applies to list only",
+            "where applies to list and find only",
         ),
     ],
 )

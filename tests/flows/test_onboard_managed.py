@@ -11,13 +11,15 @@ import sqlalchemy as sa
 from hub.app import Hub
 from hub.sandbox import SandboxSet
 from hub.workflow import RunStatus, StepStatus, WorkflowEngine
+from hub.workflow.preview import preview
 
-from .support import MS, Crash, CrashAt, CrashInForeach, Psa, drive
+from .support import MS, Crash, CrashAt, CrashInForeach, Psa, drive, vendor_state
 
 pytestmark = pytest.mark.sandboxes(autotask={"size": 3})
 
 BF = 102
 TEAM = [29682886, 29682887]
+SALES_REP = 29682885
 
 
 @pytest.fixture
@@ -42,8 +44,8 @@ def won(hub: Hub) -> dict[str, Any]:
     }
 
 
-def inputs(won: dict[str, Any]) -> dict[str, str]:
-    return {
+def inputs(won: dict[str, Any], **extra: str) -> dict[str, str]:
+    return extra | {
         "company_id": won["company"],
         "account_team": "29682886,29682887",
         "primary_contact_id": won["manager"],
@@ -101,7 +103,7 @@ def check_outcome(sandboxes: SandboxSet, won: dict[str, Any]) -> None:
     assert (contract["contractType"], contract["status"], contract["serviceLevelAgreementID"]) == (7, 1, 2)
     devices = [d for d in records(sandboxes, "ConfigurationItems").values() if d["companyID"] == company["id"]]
     assert sorted(d["contractID"] for d in devices) == [contract["id"]] * 3
-    assert team(sandboxes, won["company"]) == TEAM  # each member once, the sales rep removed
+    assert team(sandboxes, won["company"]) == sorted([SALES_REP, *TEAM])  # each member once; nobody removed
     (user,) = portal_users(sandboxes, won["books"])  # one portal user, never two
     assert (user["userName"], user["securityLevel"], user["isClientPortalActive"]) == ("liam@example.com", 1, True)
     assert simulator(sandboxes).portal_passwords[user["id"]]  # a password was set
@@ -120,10 +122,12 @@ def test_runs_end_to_end(engine: WorkflowEngine, sandboxes: SandboxSet, won: dic
     drive(engine, run_id, ANSWERS)
     run = engine.runs.get(run_id)
     assert run.status is RunStatus.completed
-    assert run.values["demote_primaries"]["count"] == 1  # Olga; Wei is the one kept
+    everyone = run.values["all_customers"]  # the sub-workflow's steps, by id
+    assert everyone["demote_primaries"]["count"] == 1  # Olga; Wei is the one kept
     assert run.values["tie_devices"]["count"] == 3
-    assert run.values["account_team"]["added"] == TEAM and run.values["account_team"]["removed"] == [29682885]
-    portal = run.values["client_portal"]
+    assert everyone["account_team"]["added"] == TEAM and everyone["account_team"]["removed"] == []
+    assert engine.runs.step(run_id, "all_customers.primary_contact").status is StepStatus.skipped  # Wei already
+    portal = everyone["client_portal"]
     assert (portal["outcome"], portal["security_level"], portal["password_source"]) == ("created", "Basic", "generated")
     check_outcome(sandboxes, won)
 
@@ -140,16 +144,70 @@ def test_the_portal_password_is_kept_nowhere(
     assert password not in text
 
 
-def test_a_second_run_changes_nothing_it_already_did(
+def test_a_second_run_changes_nothing(engine: WorkflowEngine, sandboxes: SandboxSet, won: dict[str, Any]) -> None:
+    drive(engine, engine.start("onboard-managed-services-customer", inputs(won)), ANSWERS)
+    before = vendor_state(sandboxes)
+    again = engine.start("onboard-managed-services-customer", inputs(won))
+    drive(engine, again, ANSWERS)
+    assert vendor_state(sandboxes) == before  # not one record written, in any system
+    values = engine.runs.get(again).values
+    assert values["all_customers"]["account_team"]["changed"] is False
+    assert values["all_customers"]["client_portal"]["outcome"] == "already active"
+    assert engine.runs.step(again, "contract").status is StepStatus.skipped  # found by its name
+    check_outcome(sandboxes, won)
+
+
+def test_preview_shows_the_writes_before_and_none_after_a_run(
+    engine: WorkflowEngine, hub: Hub, sandboxes: SandboxSet, won: dict[str, Any]
+) -> None:
+    before = vendor_state(sandboxes)
+    definition = engine.library.get("onboard-managed-services-customer")
+    plan = preview(hub, definition, inputs(won))
+    assert vendor_state(sandboxes) == before and engine.runs.recent() == []  # nothing written
+    steps = {s["step"]: s for s in plan["steps"]}
+    assert plan["complete"] and plan["systems"] == ["autotask"]
+    assert steps["contract"]["operation"] == "create"
+    assert steps["contract"]["changes"]["contractName"] == "Harbor Dental - Managed Services"
+    assert steps["all_customers.invoice_settings"]["changes"]["taxID"] == "NY-12-3456789"
+    assert [s for s in plan["steps"] if s["step"].startswith("tie_devices[")] and steps["all_customers.account_team"]
+    drive(engine, engine.start("onboard-managed-services-customer", inputs(won)), ANSWERS)
+    again = preview(hub, definition, inputs(won))
+    writes = [s for s in again["steps"] if s["what"] == "write"]
+    assert writes == []  # every update would change nothing, the contract is found: only actions remain
+    assert {s["what"] for s in again["steps"]} >= {"read", "unchanged", "skip", "action"}
+
+
+def test_the_steps_for_all_customers_run_alone_and_twice_change_nothing(
+    engine: WorkflowEngine, sandboxes: SandboxSet, won: dict[str, Any]
+) -> None:
+    given = {"company_id": won["company"], "account_team": "29682886", "primary_contact_id": won["owner"],
+             "billing_contact": "Liam Tester"}  # fmt: skip
+    drive(engine, engine.start("onboard-all-customers", given), ANSWERS)
+    contacts = {c["id"]: c for c in records(sandboxes, "Contacts").values() if c["companyID"] == int(won["company"])}
+    assert [cid for cid, c in contacts.items() if c["primaryContact"]] == [int(won["owner"])]
+    company = records(sandboxes, "Companies")[int(won["company"])]
+    assert company["billToAttention"] == "Liam Tester" and company["taxID"] in ("", None)  # only what was given
+    before = vendor_state(sandboxes)
+    drive(engine, engine.start("onboard-all-customers", given), ANSWERS)
+    assert vendor_state(sandboxes) == before
+
+
+def test_a_run_without_a_value_never_blanks_it(
     engine: WorkflowEngine, sandboxes: SandboxSet, won: dict[str, Any]
 ) -> None:
     drive(engine, engine.start("onboard-managed-services-customer", inputs(won)), ANSWERS)
-    again = engine.start("onboard-managed-services-customer", inputs(won))
-    drive(engine, again, ANSWERS)
-    values = engine.runs.get(again).values
-    assert values["account_team"]["changed"] is False
-    assert values["client_portal"]["outcome"] == "already active"
-    assert team(sandboxes, won["company"]) == TEAM and len(portal_users(sandboxes, won["books"])) == 1
+    given = {k: v for k, v in inputs(won).items() if k != "tax_id"}
+    drive(engine, engine.start("onboard-managed-services-customer", given), ANSWERS)
+    assert records(sandboxes, "Companies")[int(won["company"])]["taxID"] == "NY-12-3456789"
+
+
+def test_an_exact_team_removes_the_members_not_listed(
+    engine: WorkflowEngine, sandboxes: SandboxSet, won: dict[str, Any]
+) -> None:
+    run_id = engine.start("onboard-managed-services-customer", inputs(won, account_team_exact="yes"))
+    drive(engine, run_id, ANSWERS)
+    assert engine.runs.get(run_id).values["all_customers"]["account_team"]["removed"] == [SALES_REP]
+    assert team(sandboxes, won["company"]) == TEAM
 
 
 def test_a_deactivated_portal_user_is_reactivated(
@@ -164,7 +222,7 @@ def test_a_deactivated_portal_user_is_reactivated(
     given = {**inputs(won), "portal_user_name": "liam@example.com"}
     run_id = engine.start("onboard-managed-services-customer", given)
     drive(engine, run_id, ANSWERS)
-    assert engine.runs.get(run_id).values["client_portal"]["outcome"] == "re-activated"
+    assert engine.runs.get(run_id).values["all_customers"]["client_portal"]["outcome"] == "re-activated"
     (after,) = portal_users(sandboxes, won["books"])
     assert after["id"] == int(user)
     assert (after["isClientPortalActive"], after["securityLevel"], after["userName"]) == (True, 1, "liam@example.com")
@@ -177,13 +235,22 @@ def test_optional_steps_are_skipped(engine: WorkflowEngine, sandboxes: SandboxSe
     run_id = engine.start("onboard-managed-services-customer", given)
     drive(engine, run_id, ANSWERS)
     for step in ("account_team", "client_portal", "parent_organization"):
-        assert engine.runs.step(run_id, step).status is StepStatus.skipped
+        assert engine.runs.step(run_id, f"all_customers.{step}").status is StepStatus.skipped
     assert records(sandboxes, "Companies")[int(won["company"])]["parentCompanyID"] is None
-    assert team(sandboxes, won["company"]) == [29682885]  # no team given: the team is left alone
+    assert team(sandboxes, won["company"]) == [SALES_REP]  # no team given: the team is left alone
     assert portal_users(sandboxes, won["books"]) == []
 
 
-@pytest.mark.parametrize("step", ["account_team", "primary_contact", "client_portal", "invoice_settings", "contract"])
+@pytest.mark.parametrize(
+    "step",
+    [
+        "all_customers.account_team",
+        "all_customers.demote_primaries",
+        "all_customers.client_portal",
+        "all_customers.invoice_settings",
+        "contract",
+    ],
+)
 def test_killed_after_a_step_resumes_without_repeating_it(
     engine: WorkflowEngine, sandboxes: SandboxSet, won: dict[str, Any], step: str
 ) -> None:

@@ -176,6 +176,37 @@ def test_a_problem_returning_after_the_reopen_window_gets_a_new_ticket(
     assert poll(capsys)["created"] == 0
 
 
+@pytest.mark.parametrize("window", ["1440", "0"])
+def test_a_problem_returning_on_a_ticket_a_person_completed_reopens_it(
+    sandboxes: SandboxSet, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch, window: str, rmm: str
+) -> None:
+    """Co-managed procedure: a note the RMM adds to a completed ticket sets "Ticket Reopened",
+    however long after (the window only governs tickets the hub auto-resolved itself)."""
+    monkeypatch.setenv("HUB_RMM_ALERTS__REOPEN_WINDOW_MINUTES", window)
+    sim, src = autotask_sim(sandboxes), rmm_sim(sandboxes, rmm)
+    link(sandboxes, capsys, src)
+    d0, d1 = src.devices_of(src.customers[0])[:2]
+    completed = src.raise_alert(d0, "Disk Space", "C:", "critical")
+    working = src.raise_alert(d1, "CPU", "", "critical")
+    poll(capsys)
+    tickets = {k: v[0]["id"] for k, v in alert_tickets(sim).items()}
+    done, busy = tickets[src.key(d0, "Disk Space", "C:")], tickets[src.key(d1, "CPU")]
+    sim.write("Tickets", {"id": done, "assignedResourceID": 4, "status": STATUS["Complete"]}, create=False, actor=4)
+    sim.write("Tickets", {"id": busy, "assignedResourceID": 4, "status": STATUS["In Progress"]}, create=False, actor=4)
+    src.clear_alert(completed)
+    src.clear_alert(working)
+    poll(capsys)
+    src.raise_alert(d0, "Disk Space", "C:", "critical")
+    src.raise_alert(d1, "CPU", "", "critical")
+    summary = poll(capsys)
+    assert (summary["created"], summary["updated"]) == (0, 2)  # the same tickets, no new ones
+    assert sim.get("Tickets", done)["status"] == STATUS["Ticket Reopened"]
+    assert any("The ticket was completed: set to 'Ticket Reopened'" in n for n in notes(sim, done))
+    assert sim.get("Tickets", busy)["status"] == STATUS["In Progress"]  # a person is on it: a note only
+    assert sum("again" in n for n in notes(sim, busy)) == 1
+    assert poll(capsys)["updated"] == 0
+
+
 def test_a_crash_between_creating_a_ticket_and_recording_it_opens_no_second_ticket(
     sandboxes: SandboxSet, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch, rmm: str
 ) -> None:

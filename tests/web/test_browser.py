@@ -44,7 +44,7 @@ pytestmark = [
 CUSTOMER = {
     "name": "Maria Garcia", "first name": "Maria", "last name": "Garcia", "email": "maria.garcia@example.net",
     "phone": "518-555-0199", "street": "41 Columbia Turnpike", "city": "East Greenbush", "state": "NY",
-    "postal code": "12061", "os": "Windows 11",
+    "postal code": "12061", "machine age": "3", "os": "Windows 11",
 }  # fmt: skip
 
 

@@ -87,9 +87,11 @@ def test_breakfix_from_the_start_form_to_the_signed_pdf(
     assert engine.runs.get(run_id).current_step == "payment"
     assert confirm(c, token, run_id, "payment", method="payment", amount="150").status_code == 303
 
-    assert 'type="date"' in c.get(f"/workflows/runs/{run_id}").text
+    form = c.get(f"/workflows/runs/{run_id}").text
+    assert 'type="date"' in form and 'type="time"' in form
     assert confirm(c, token, run_id, "schedule", service_date="10/03/2026").status_code == 400
-    assert confirm(c, token, run_id, "schedule", service_date="2026-03-10", technician="external").status_code == 303
+    assert confirm(c, token, run_id, "schedule", service_date="2026-03-10", start_time="09:30",
+                   technician="external").status_code == 303
     assert engine.runs.get(run_id).status is RunStatus.completed
 
     page = c.get(f"/workflows/runs/{run_id}")

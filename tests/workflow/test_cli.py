@@ -172,6 +172,34 @@ def test_user_override_is_used_for_new_runs(cli: Any) -> None:
     assert code == 0
 
 
+def test_a_broken_override_is_listed_as_broken(cli: Any) -> None:
+    (cli.user / "onboard-test.yaml").write_text("name: onboard-test\nsteps:\n  - id: a\n    check: {that: '1 =='}\n")
+    code, out, _ = cli("workflow", "definitions", "--json")
+    assert code == 2
+    defs = {d["name"]: d for d in json.loads(out)}
+    assert defs["onboard-test"]["status"] == "broken" and defs["onboard-test"]["origin"] == "user"
+    assert "steps.0.check.that (step a): expected a value" in defs["onboard-test"]["problems"][0]
+    assert defs["timeout-test"]["status"] == "ok" and defs["timeout-test"]["problems"] == []
+    code, out, _ = cli("workflow", "definitions")
+    assert code == 2
+    line = next(x for x in out.splitlines() if x.startswith("onboard-test"))
+    assert "BROKEN:" in line and "expected a value" in line
+
+
+def test_preview_lists_the_writes_and_makes_none(cli: Any, world: Any) -> None:
+    plan = cli.json("workflow", "preview", *START[2:])
+    assert plan["complete"] and plan["systems"] == ["fakepsa", "fakesign"]
+    steps = {s["step"]: s for s in plan["steps"]}
+    assert steps["create_company"]["changes"]["companyName"] == "Acme Dental"
+    assert steps["appointment"]["what"] == "ask" and steps["signed"]["what"] == "wait"
+    assert world.count("create:Companies") == 0 and world.count("send_terms") == 0
+    far = [a if a != "postal_code=10001" else "postal_code=99999" for a in START[2:]]
+    code, out, _ = cli("workflow", "preview", *far)
+    assert code == 1 and "[!] service_area: the run would stop here" in out
+    code, out, _ = cli("workflow", "list")
+    assert out == "no workflow runs\n"
+
+
 def test_validate(cli: Any, tmp_path: Path) -> None:
     code, out, _ = cli("workflow", "validate", str(DATA / "onboard-test.yaml"))
     assert code == 0 and out.endswith("ok: workflow onboard-test (14 steps)\n")
@@ -179,7 +207,24 @@ def test_validate(cli: Any, tmp_path: Path) -> None:
     bad.write_text("name: bad\nsteps:\n  - id: a\n    check: {that: 'inputs.x == 1'}\n")
     code, out, err = cli("workflow", "validate", str(bad))
     assert code == 2 and out == ""
-    assert err == f"hub: {bad}:4: steps.0.check.that: inputs.x is not a declared input; inputs: none\n"
+    assert err == f"{bad}:4: steps.0.check.that (step a): inputs.x is not a declared input; inputs: none\n"
+    several = tmp_path / "several.yaml"
+    several.write_text(
+        "name: several\nsteps:\n"
+        "  - id: first\n    wait: {connector: fakesign, event: done, key: k, value: v, timeout: soon}\n"
+        "  - id: second\n    branch:\n      if: vars.nope\n      then:\n"
+        "        - id: inner\n          write: {connector: fakepsa, entity: X, op: update, record: {a: 1}}\n"
+        "  - id: third\n    teleport: {to: mars}\n"
+    )
+    code, out, err = cli("workflow", "validate", str(several))
+    assert code == 2 and out == ""
+    assert err.splitlines() == [
+        f"{several}:4: steps.0.wait.timeout (step first): not a duration: 'soon' (use e.g. 30d, 12h, 1d12h, 15m, 2w)",
+        f"{several}:7: steps.1.branch.if (step second): vars.nope is not declared under vars; vars: none",
+        f"{several}:10: steps.1.branch.then.0.write (step inner): update needs the id of the record",
+        f"{several}:12: steps.2.teleport (step third): unknown step kind 'teleport'; kinds: action, write, check, "
+        "wait, manual, branch, fail, foreach, workflow",
+    ]
     wrong = tmp_path / "wrong.yaml"
     wrong.write_text(
         "name: wrong\nsteps:\n  - id: a\n    action: {connector: fakesign, name: send_envelope}\n"

@@ -47,7 +47,7 @@ def error(tmp_path: Path, text: str) -> str:
               - id: a
                 check: {that: "inputs.nme == 'x'"}
             """,
-            "5: steps.0.check.that: inputs.nme is not a declared input; inputs: none",
+            "5: steps.0.check.that (step a): inputs.nme is not a declared input; inputs: none",
         ),
         (
             """
@@ -58,7 +58,7 @@ def error(tmp_path: Path, text: str) -> str:
               - id: b
                 check: {that: "true"}
             """,
-            "5: steps.0.action.with: steps.b: step 'b' does not run before 'a'",
+            "5: steps.0.action.with (step a): steps.b: step 'b' does not run before 'a'",
         ),
         (
             """
@@ -68,8 +68,8 @@ def error(tmp_path: Path, text: str) -> str:
                 check: {that: "true"}
                 manual: {instructions: do it}
             """,
-            "4: steps.0: a step needs exactly one of action, write, check, wait, manual, branch, fail, "
-            "foreach (got check, manual)",
+            "4: steps.0 (step a): a step needs exactly one of action, write, check, wait, manual, branch, fail, "
+            "foreach, workflow (got check, manual)",
         ),
         (
             """
@@ -83,7 +83,7 @@ def error(tmp_path: Path, text: str) -> str:
                   value: "1"
                   timeout: soon
             """,
-            "10: steps.0.wait.timeout: not a duration: 'soon' (use e.g. 30d, 12h, 1d12h, 15m, 2w)",
+            "10: steps.0.wait.timeout (step a): not a duration: 'soon' (use e.g. 30d, 12h, 1d12h, 15m, 2w)",
         ),
         (
             """
@@ -98,7 +98,7 @@ def error(tmp_path: Path, text: str) -> str:
                     - id: a
                       check: {that: "true"}
             """,
-            "8: steps.1.branch.if: vars.x is not declared under vars; vars: none",
+            "8: steps.1.branch.if (step b): vars.x is not declared under vars; vars: none",
         ),
         (
             """
@@ -109,7 +109,7 @@ def error(tmp_path: Path, text: str) -> str:
               - id: a
                 check: {that: "true"}
             """,
-            "6: steps.1: step id 'a' is used twice; step ids must be unique",
+            "6: steps.1 (step a): step id 'a' is used twice; step ids must be unique",
         ),
         (
             """
@@ -118,7 +118,7 @@ def error(tmp_path: Path, text: str) -> str:
               - id: Bad-Id
                 check: {that: "true"}
             """,
-            "4: steps.0.id: String should match pattern",
+            "4: steps.0.id (step Bad-Id): String should match pattern",
         ),
         (
             """
@@ -127,7 +127,7 @@ def error(tmp_path: Path, text: str) -> str:
               - id: a
                 write: {connector: psa, entity: Companies, op: update, payload: {x: 1}}
             """,
-            "5: steps.0.write: update needs the id of the record",
+            "5: steps.0.write (step a): update needs the id of the record",
         ),
         (
             """
@@ -136,7 +136,7 @@ def error(tmp_path: Path, text: str) -> str:
               - id: a
                 check: {that: "inputs.a ==", mesage: x}
             """,
-            "5: steps.0.check.that: expected a value at column 12",
+            "5: steps.0.check.that (step a): expected a value at column 12",
         ),
         (
             """
@@ -145,7 +145,7 @@ def error(tmp_path: Path, text: str) -> str:
               - id: a
                 write: {connector: psa, entity: Tickets, op: create, template: remote}
             """,
-            "5: steps.0.write.template: 'remote' is not under templates; templates: none",
+            "5: steps.0.write.template (step a): 'remote' is not under templates; templates: none",
         ),
         (
             """
@@ -170,7 +170,7 @@ def error(tmp_path: Path, text: str) -> str:
               - id: a
                 wait: {connector: s, event: e, key: k, value: v, poll: {stream: envelopes, until: "record.x"}}
             """,
-            "5: steps.0.wait.poll: a stream poll needs field",
+            "5: steps.0.wait.poll (step a): a stream poll needs field",
         ),
     ],
 )
@@ -190,7 +190,7 @@ def test_unknown_key_is_reported_at_its_line(tmp_path: Path) -> None:
               mesage: oops
         """,
     )
-    assert message.startswith("7: steps.0.check.mesage: Extra inputs are not permitted")
+    assert message.startswith("7: steps.0.check.mesage (step a): Extra inputs are not permitted")
 
 
 def test_on_timeout_steps_may_read_the_wait(tmp_path: Path) -> None:
@@ -226,6 +226,8 @@ def test_on_timeout_steps_may_read_the_wait(tmp_path: Path) -> None:
         (InputType.boolean, "yes", True),
         (InputType.boolean, "off", False),
         (InputType.date, "2026-02-03", "2026-02-03"),
+        (InputType.time, "9:05", "09:05"),
+        (InputType.time, "17:30", "17:30"),
         (InputType.email, "a@b.example", "a@b.example"),
         (InputType.list, "a, b,,c", ["a", "b", "c"]),
         (InputType.string, "  keep inner  ", "keep inner"),
@@ -241,6 +243,7 @@ def test_inputs_coerce_command_line_text(kind: InputType, raw: str, value: Any) 
         (InputType.integer, "three", "input x: 'three' must be a integer"),
         (InputType.boolean, "maybe", "input x: 'maybe' must be true or false"),
         (InputType.date, "3/2/2026", "input x: '3/2/2026' must be a date (YYYY-MM-DD)"),
+        (InputType.time, "25:00", "input x: '25:00' must be a time of day (HH:MM, 24-hour)"),
         (InputType.email, "nobody", "input x: 'nobody' must be an e-mail address"),
     ],
 )

@@ -42,6 +42,12 @@ NAMES: dict[str, Any] = {
         ("lower(inputs.name)", "acme"),
         ("-1 < 0", True),
         ("join(inputs.tags, '-')", "a-b"),
+        ("join(steps.missing.ids, ', ')", ""),
+        ("default(join(null), 'nobody')", "nobody"),
+        ("at('2026-03-10', '09:30', 'America/New_York')", "2026-03-10T13:30:00Z"),
+        ("at('2026-01-15', '9:30', 'America/New_York')", "2026-01-15T14:30:00Z"),
+        ("choose(inputs.computers > 3, 'many', 'few')", "many"),
+        ("choose(null, 'yes', null)", None),
         ("int(' 42 ') >= 42", True),
         ("'Ac' in inputs.name", True),
         ("1 == true", False),
@@ -87,6 +93,8 @@ def test_parse_errors_are_one_clear_line(source: str, message: str) -> None:
         ("1 in 2", "'in' needs text, a list or a mapping on the right"),
         ("int('x')", "int() cannot convert 'x'"),
         ("lower(inputs.tags)", "lower() needs text, got a list"),
+        ("at('2026-02-30', '09:00', 'UTC')", "at() needs a date, a time and a time zone"),
+        ("at('2026-02-03', '09:00', 'Mars/Olympus')", "at() needs a date, a time and a time zone"),
     ],
 )
 def test_evaluation_errors(source: str, message: str) -> None:

@@ -368,4 +368,9 @@ def test_connector_is_registered_through_its_plugin():
     # account team members and portal users have no change timestamp: written, never streamed
     streamed = {s["name"] for s in caps["streams"]}
     assert caps["webhooks"] is True and set(caps["writes"]) == streamed | {"CompanyTeams", "ClientPortalUsers"}
-    assert caps["actions"] == ["activate_client_portal", "set_account_team"]
+    assert caps["actions"] == [
+        "activate_client_portal",
+        "add_contract_services",
+        "schedule_service_call",
+        "set_account_team",
+    ]

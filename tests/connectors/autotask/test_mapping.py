@@ -40,10 +40,21 @@ MAPPING = load_mapping("autotask")
 
 
 def test_every_streamed_entity_is_mapped_and_nothing_else():
-    # account team members and portal users have no core kind: workflow actions write them
+    # account team members, portal users, service calls and contract services have no core
+    # kind: workflow actions write them
     assert set(MAPPING.spec.entities) == {spec.name for spec in STREAMED}
-    # nor do the entities looked up by name (resources, roles, products)
-    assert set(SCHEMAS) - set(MAPPING.spec.entities) == {"CompanyTeams", "ClientPortalUsers", *LOOKUPS}
+    # nor do the entities looked up by name (resources, roles, products) or written only by
+    # the workflow actions that keep their links (service calls, contract services)
+    assert set(SCHEMAS) - set(MAPPING.spec.entities) == {
+        "CompanyTeams",
+        "ClientPortalUsers",
+        *LOOKUPS,
+        "ServiceCalls",
+        "ServiceCallTickets",
+        "ServiceCallTicketResources",
+        "Services",
+        "ContractServices",
+    }
 
 
 @pytest.mark.parametrize("entity", [spec.name for spec in STREAMED])

@@ -37,6 +37,11 @@ MODELS = {
     "Resources": "ResourceModel",
     "Roles": "RoleModel",
     "Products": "ProductModel",
+    "ServiceCalls": "ServiceCallModel",
+    "ServiceCallTickets": "ServiceCallTicketModel",
+    "ServiceCallTicketResources": "ServiceCallTicketResourceModel",
+    "Services": "ServiceModel",
+    "ContractServices": "ContractServiceModel",
 }
 
 

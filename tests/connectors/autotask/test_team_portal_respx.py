@@ -93,7 +93,7 @@ def test_set_account_team_adds_the_missing_removes_the_others_and_keeps_comanage
     at = make_connector(make_settings())
 
     out = at.action("set_account_team").run(
-        AccountTeamParams(company_id=COMPANY, resources=["29682886", "29682887", "29682887"]), _ctx()
+        AccountTeamParams(company_id=COMPANY, resources=["29682886", "29682887", "29682887"], exact=True), _ctx()
     )
 
     assert _body(query) == {

@@ -49,7 +49,7 @@ def _raw(url: str, sandbox: Any, method: str, path: str, body: Any = None) -> ht
 
 def test_set_account_team_twice_writes_once(sim, connector):
     sandbox, _ = sim
-    params = AccountTeamParams(company_id=COMPANY, resources=[29682887, 4])
+    params = AccountTeamParams(company_id=COMPANY, resources=[29682887, 4], exact=True)
     first = connector.action("set_account_team").run(params, _ctx())
     assert (first["added"], first["removed"]) == ([29682887, 4], [29682886])
     writes = len(_writes(sandbox))
@@ -62,7 +62,7 @@ def test_a_retry_after_a_partial_first_attempt_finishes_the_rest(sim, connector)
     # the first attempt added 29682887 and died before adding 4 and removing 29682886
     connector.create("CompanyTeams", {"companyID": COMPANY, "resourceID": 29682887})
     out = connector.action("set_account_team").run(
-        AccountTeamParams(company_id=COMPANY, resources=[29682887, 4]), _ctx()
+        AccountTeamParams(company_id=COMPANY, resources=[29682887, 4], exact=True), _ctx()
     )
     assert (out["added"], out["removed"]) == ([4], [29682886])
     assert _team(connector, COMPANY) == [4, 29682887]
@@ -70,9 +70,19 @@ def test_a_retry_after_a_partial_first_attempt_finishes_the_rest(sim, connector)
 
 def test_comanaged_members_stay_on_the_team(sim, connector):
     # company 174 (n = 0): 29682885 and resource 10, added by a co-managing partner
-    out = connector.action("set_account_team").run(AccountTeamParams(company_id=174, resources=[]), _ctx())
+    params = AccountTeamParams(company_id=174, resources=[], exact=True)
+    out = connector.action("set_account_team").run(params, _ctx())
     assert (out["removed"], out["kept_comanaged"]) == ([29682885], [10])
     assert _team(connector, 174) == [10]
+
+
+def test_without_exact_members_are_added_and_nobody_is_removed(sim, connector):
+    params = AccountTeamParams(company_id=COMPANY, resources=[29682887, 4])
+    out = connector.action("set_account_team").run(params, _ctx())
+    assert (out["added"], out["removed"]) == ([29682887, 4], [])
+    assert _team(connector, COMPANY) == [4, 29682886, 29682887]
+    again = connector.action("set_account_team").run(params, _ctx())
+    assert again["changed"] is False and again["resources"] == [29682887, 4, 29682886]
 
 
 def test_activate_client_portal_twice_creates_one_user(sim, connector):

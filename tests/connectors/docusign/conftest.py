@@ -11,6 +11,7 @@ import pytest
 
 from connectors.docusign import DocuSignConnector
 from connectors.docusign.settings import DocuSignSettings
+from connectors.docusign.sim_state import rsa_key_pair
 from connectors.docusign.simulator import build_sandbox
 from hub.sandbox import Sandbox, ServedApp
 from hub.sdk import ActionContext, ConnectorContext, FakeClock, KeyValueStore, MemoryKeyValueStore
@@ -18,6 +19,8 @@ from hub.settings import load_connector_settings
 from tests.conftest import vendor_specs
 
 FIXTURES = vendor_specs() / "docusign" / "examples"
+#: the account the respx contract tests talk to
+ACCOUNT = "0cdb3ff3-0000-4000-8000-e43af011006d"
 
 
 class Sim:
@@ -89,3 +92,32 @@ def make_ctx(documents: Path) -> Callable[..., ActionContext]:
         return ActionContext(run, step, documents, state if state is not None else MemoryKeyValueStore())
 
     return make
+
+
+@pytest.fixture
+def key_file(tmp_path: Path) -> Path:
+    path = tmp_path / "key.pem"
+    path.write_bytes(rsa_key_pair()[0])
+    return path
+
+
+@pytest.fixture
+def settings(key_file: Path) -> DocuSignSettings:
+    return DocuSignSettings(
+        auth_server="account-d.docusign.com",
+        account_id=ACCOUNT,
+        integration_key="ik-guid",
+        user_id="user-guid",
+        private_key_file=key_file,
+        connect_hmac_keys="k1",
+        tc_template_id="tpl-guid",
+    )
+
+
+@pytest.fixture
+def make(settings: DocuSignSettings, clock: FakeClock) -> Callable[..., DocuSignConnector]:
+    def build(state: MemoryKeyValueStore | None = None, **overrides: Any) -> DocuSignConnector:
+        s = settings.model_copy(update=overrides) if overrides else settings
+        return DocuSignConnector(s, ConnectorContext(state=state or MemoryKeyValueStore(), clock=clock))
+
+    return build

@@ -6,7 +6,6 @@ import json
 from collections.abc import Callable, Iterator
 from datetime import timedelta
 from pathlib import Path
-from typing import Any
 from urllib.parse import parse_qs
 from zoneinfo import ZoneInfo
 
@@ -36,9 +35,10 @@ from hub.sdk import (
     VendorError,
 )
 
+from .conftest import ACCOUNT
+
 AUTH = "https://account-d.docusign.com"
 BASE = "https://demo.docusign.net"
-ACCOUNT = "0cdb3ff3-0000-4000-8000-e43af011006d"
 API = f"{BASE}/restapi/v2.1/accounts/{ACCOUNT}"
 ENVELOPE = "93be49ab-0000-4000-8000-000000000000"
 USERINFO = {
@@ -55,35 +55,6 @@ USERINFO = {
         {"account_id": ACCOUNT, "is_default": False, "account_name": "Example MSP", "base_uri": BASE},
     ],
 }
-
-
-@pytest.fixture
-def key_file(tmp_path: Path) -> Path:
-    path = tmp_path / "key.pem"
-    path.write_bytes(rsa_key_pair()[0])
-    return path
-
-
-@pytest.fixture
-def settings(key_file: Path) -> DocuSignSettings:
-    return DocuSignSettings(
-        auth_server="account-d.docusign.com",
-        account_id=ACCOUNT,
-        integration_key="ik-guid",
-        user_id="user-guid",
-        private_key_file=key_file,
-        connect_hmac_keys="k1",
-        tc_template_id="tpl-guid",
-    )
-
-
-@pytest.fixture
-def make(settings: DocuSignSettings, clock: FakeClock) -> Callable[..., DocuSignConnector]:
-    def build(state: MemoryKeyValueStore | None = None, **overrides: Any) -> DocuSignConnector:
-        s = settings.model_copy(update=overrides) if overrides else settings
-        return DocuSignConnector(s, ConnectorContext(state=state or MemoryKeyValueStore(), clock=clock))
-
-    return build
 
 
 @pytest.fixture

@@ -108,7 +108,7 @@ def test_declarations() -> None:
         {"name": "envelopes", "kind": "signature_request", "cursor": "statusChangedDateTime"}
     ]
     assert caps["writes"] == {"envelopes": "signature_request"}
-    assert caps["actions"] == ["download_signed", "send_terms"]
+    assert caps["actions"] == ["download_signed", "form_data", "send_form", "send_terms"]
     assert caps["webhooks"] is True
     limits = {(r.requests, r.per_seconds) for r in DocuSignConnector.rate_limits}
     assert limits == {(3000, 3600), (500, 30)}
