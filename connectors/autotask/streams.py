@@ -24,7 +24,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterator
 from datetime import datetime
 from typing import TYPE_CHECKING, Any, ClassVar
-from urllib.parse import urlsplit
+from urllib.parse import urljoin, urlsplit
 
 import httpx
 
@@ -108,8 +108,10 @@ def follow_pages(
         yield Page(items, resume)
         if not next_url:
             return
-        target, here = urlsplit(next_url), urlsplit(zone()["url"])
-        if (target.scheme, target.netloc) != (here.scheme, here.netloc):
+        zone_url = zone()["url"]
+        next_url = urljoin(zone_url, next_url)  # a relative link is the zone's
+        target, here = urlsplit(next_url), urlsplit(zone_url)
+        if (target.scheme.lower(), target.netloc.lower()) != (here.scheme.lower(), here.netloc.lower()):
             raise VendorError(
                 f"nextPageUrl points away from the zone ({target.netloc})", connector="autotask", url=next_url
             )
