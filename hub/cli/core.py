@@ -105,8 +105,11 @@ def check(
     ] = False,
     json: JsonOpt = False,
 ) -> None:
-    """Check a connector's credentials and connectivity, and whether its tenant has what the
-    mappings, workflows and settings need (exit 1 if something required is missing)."""
+    """Check a connector's credentials and connectivity, and what its tenant lacks.
+
+    Whether the tenant has what the mappings, workflows and settings name (exit 1 if
+    something required is missing); --fix creates what the vendor's API can.
+    """
     from hub.cli.users import person
     from hub.health import check_connector
 
