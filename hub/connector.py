@@ -7,11 +7,12 @@ A connector speaks one vendor's API and nothing else. It declares:
 * its writable entities (``writable``: vendor entity -> core kind) through
   :meth:`Connector.create` / :meth:`Connector.update` / :meth:`Connector.deactivate`;
 * the :class:`Action` s it offers to workflows (send terms, download a document, ...);
+* the roles it can fill (``roles``: the PSA, the RMM, ...; see :mod:`hub.roles`);
 * how it verifies and parses its webhooks (:meth:`Connector.verify_webhook`,
   :meth:`Connector.parse_webhook`), if it has any.
 
 Records cross this boundary as the vendor's own dicts; the declarative mapping
-(``hub.mapping`` and ``mappings/<connector>.yaml``) turns them into core models. The
+(``hub.mapping`` and the connector's ``<connector>.yaml``) turns them into core models. The
 connector only resolves vendor vocabulary (picklist labels) for the mapping.
 
 Streams follow the Singer SDK's ``RESTStream`` and Airbyte's ``HttpStream``: the
@@ -438,6 +439,10 @@ class Connector(ABC):
     stream_classes: ClassVar[list[type[Stream]]] = []
     #: name -> (method name, params model, description), collected from ``@action`` methods
     action_specs: ClassVar[dict[str, tuple[str, type[BaseModel], str]]] = {}
+    #: the roles this connector can fill (``psa``, ``rmm``, ... see :mod:`hub.roles`), each with
+    #: the entity it fills a slot with where the slot's kind alone picks none or several
+    #: (``{"rmm": {"customers": "customer"}}``); checked when the connector registers
+    roles: ClassVar[dict[str, dict[str, str]]] = {}
     #: entity -> alternative natural keys (each a tuple of payload paths) that identify a
     #: record the hub created; the first one the payload fills finds a create whose answer
     #: was lost (:meth:`find_created`)
@@ -463,6 +468,7 @@ class Connector(ABC):
             "writes": dict(cls.writable),
             "actions": sorted(cls.action_specs),
             "webhooks": bool(cls.has_webhooks),
+            "roles": sorted(cls.roles),
         }
 
     def __init__(self, settings: ConnectorSettings, context: ConnectorContext | None = None) -> None:

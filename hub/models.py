@@ -158,6 +158,9 @@ class Organization(Record):
     invoice_attention: str | None = Field(default=None, description="billing contact on invoices")
     billing_address: Address | None = None
     help_desk: str | None = Field(default=None, description="Help Desk service level, e.g. 'none'")
+    invoice_recipients: list[str] = Field(
+        default_factory=list, description="addresses that receive the customer's invoices (accounting)"
+    )
     udfs: dict[str, str | None] = Field(default_factory=dict, description="user-defined fields by label")
 
 
@@ -221,6 +224,13 @@ class Ticket(Record):
     contract: ExternalRef | None = None
     primary_resource: str | None = Field(default=None, description="the person assigned, by name (or the PSA's id)")
     resource_role: str | None = Field(default=None, description="the role the assignment is made in, by name")
+    assigned_to: str | None = Field(
+        default=None, description="the PSA's id of the person the ticket is assigned to, as read (none: nobody)"
+    )
+    last_activity_at: datetime | None = Field(default=None, description="when someone last acted on the ticket")
+    last_activity_by: str | None = Field(
+        default=None, description="who acted last: 'customer' (a contact of the account) or 'staff'"
+    )
     external_key: str | None = Field(default=None, description="stable dedup key, e.g. of an RMM alert")
 
     @field_validator("primary_resource", "resource_role", mode="before")

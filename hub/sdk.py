@@ -2,7 +2,8 @@
 
 Connector packages (built-in and third-party) import only this module and
 ``hub.testing``; a test enforces it for the built-in ones, so the core can change its
-insides without breaking plugins.
+insides without breaking plugins. A plugin that brings its own sync job finds the job
+classes here too (``SyncJob``, ``EntityStep``, the registries its hooks receive).
 """
 
 from __future__ import annotations
@@ -74,9 +75,11 @@ from hub.models import (
     SiteSummary,
     Ticket,
 )
+from hub.plugins import ConnectorRegistry, JobRegistry
 from hub.ratelimit import RateLimit
 from hub.sandbox import Sandbox
 from hub.settings import CommaList, ConnectorSettings, split_commas
+from hub.sync.jobs import EntityStep, RoleNamed, Roles, Step, SyncJob
 from hub.writes import create_once, send_once
 
 __all__ = [
@@ -96,12 +99,14 @@ __all__ = [
     "ConflictError",
     "Connector",
     "ConnectorContext",
+    "ConnectorRegistry",
     "ConnectorSettings",
     "Contact",
     "ContactRole",
     "Contract",
     "ContractType",
     "Document",
+    "EntityStep",
     "ErrorPolicy",
     "Event",
     "ExternalRef",
@@ -111,6 +116,7 @@ __all__ = [
     "HttpError",
     "HubError",
     "InvoiceRecipient",
+    "JobRegistry",
     "KeyValueStore",
     "MemoryKeyValueStore",
     "Need",
@@ -131,13 +137,17 @@ __all__ = [
     "Record",
     "RecordRejected",
     "RetryPolicy",
+    "RoleNamed",
+    "Roles",
     "Sandbox",
     "SavedFile",
     "ServiceModel",
     "SignatureRequest",
     "SignatureStatus",
     "SiteSummary",
+    "Step",
     "Stream",
+    "SyncJob",
     "SystemClock",
     "Ticket",
     "TransientError",

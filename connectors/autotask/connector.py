@@ -143,6 +143,8 @@ class AutotaskConnector(Connector):
     name: ClassVar[str] = "autotask"
     version: ClassVar[str] = "1.0.0"
     title: ClassVar[str] = "Datto/Kaseya Autotask PSA"
+    #: the PSA; notes are kept on tickets and on companies, the role's ticket notes are TicketNotes
+    roles: ClassVar[dict[str, dict[str, str]]] = {"psa": {"ticket_notes": "TicketNotes"}}
     settings_model: ClassVar[type[ConnectorSettings]] = AutotaskSettings
     stream_classes = STREAM_CLASSES
     writable: ClassVar[dict[str, str]] = {name: spec.kind for name, spec in ENTITIES.items() if spec.writable}

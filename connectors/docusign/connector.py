@@ -152,6 +152,8 @@ class DocuSignConnector(Connector):
     name = "docusign"
     version = "1.0.0"
     title = "DocuSign eSignature"
+    #: the e-signature role
+    roles = {"esign": {}}
     settings_model = DocuSignSettings
     stream_classes = [EnvelopesStream]
     writable = {ENTITY: "signature_request"}

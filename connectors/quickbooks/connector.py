@@ -95,6 +95,9 @@ class QuickBooksConnector(Connector):
     name = "quickbooks"
     version = "0.1.0"
     title = "QuickBooks Online"
+    #: the accounting role; its invoice recipients are the customers' addresses (InvoiceEmail
+    #: lists where past invoices went)
+    roles = {"accounting": {"invoice_recipients": "InvoiceRecipient"}}
     settings_model = QuickBooksSettings
     stream_classes = [CustomersStream, InvoiceRecipientsStream, InvoiceEmailsStream]
     writable = {"Customer": "organization", "InvoiceRecipient": "invoice_recipient"}
@@ -261,7 +264,7 @@ class QuickBooksConnector(Connector):
                 "invoice recipients go in PrimaryEmailAddr.Address"
             )
         email = payload.get("PrimaryEmailAddr")
-        if isinstance(email, dict) and email.get("Address") is not None:
+        if isinstance(email, dict) and "Address" in email:  # none (an empty list mapped) clears it
             payload = {
                 **payload,
                 "PrimaryEmailAddr": {

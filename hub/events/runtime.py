@@ -43,7 +43,7 @@ def build_lifecycle(hub: Hub, *, always: bool = False, dry_run: bool = False) ->
         return None
     psa = settings.psa
     connector = psa.connector or hub.settings.roles.psa
-    dirs = [d for d in (hub.settings.mappings_dir,) if d] + hub.plugins.dirs("hub_mapping_dirs")
+    dirs = [d for d in (hub.settings.mappings_dir,) if d] + hub.plugins.mapping_dirs()
     mapping = load_mapping(connector, dirs).entity(psa.entity)
     port = ConnectorTicketPort(hub.connector(connector), mapping, psa)
     return LifecycleRules(port, hub.store, settings, hub.clock, zone=hub.settings.timezone, dry_run=dry_run)

@@ -6,13 +6,14 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from connectors.quickbooks.addresses import MAX_ADDRESS_CHARS, join_addresses, split_addresses
+from connectors.quickbooks.plugin import MAPPINGS
 from connectors.quickbooks.records import invoice_email_records, recipient_records
 from hub.mapping import load_mapping, match_key
 from hub.sdk import ExternalRef, InvoiceRecipient, Organization, RecordRejected
 
 from .conftest import spec
 
-MAPPING = load_mapping("quickbooks")
+MAPPING = load_mapping("quickbooks", [MAPPINGS])
 AMY = spec("customer_query_response.json")["QueryResponse"]["Customer"][0]
 
 
