@@ -24,7 +24,7 @@ import pluggy
 from hub import hookspecs
 from hub.connector import Connector, Event
 from hub.errors import ConfigError
-from hub.roles import ROLES, fill
+from hub.roles import fill
 
 if TYPE_CHECKING:
     from hub.models import Record
@@ -61,8 +61,6 @@ class ConnectorRegistry:
         name = getattr(cls, "name", None)
         if not isinstance(name, str) or not name.isidentifier() or name != name.lower():
             raise TypeError(f"{cls.__name__}.name must be a lower-case identifier, got {name!r}")
-        if name in ROLES:
-            raise TypeError(f"connector name {name!r} is a role's name (workflows name roles and connectors alike)")
         if name in self.classes and self.classes[name] is not cls:
             raise TypeError(f"connector name {name!r} is already registered by {self.origin[name]}")
         for role in cls.roles:

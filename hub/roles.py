@@ -161,8 +161,7 @@ def fill(cls: type[Connector], role: str) -> dict[str, str]:
         raise ValueError(f"unknown role {role!r}; roles: {', '.join(ROLES)}")
     declared = dict(cls.roles)
     if role not in declared:
-        fills = ", ".join(declared) or "no role"
-        raise ValueError(f"{cls.name} does not declare the {role} role (it fills {fills})")
+        raise ValueError(f"it fills {', '.join(declared) or 'no role'}")
     named = dict(declared[role])
     unknown = sorted(set(named) - {s.name for s in spec.slots})
     if unknown:

@@ -445,9 +445,10 @@ class AlertSync:
             update = PlannedWrite(self.step.psa, self.step.tickets, "update", changes, core, target_id=row.ticket_id)
             if not self._write(update, row.dedup_key, record, operation).ok:
                 return False
-        note_core = Note(ticket=ticket_ref, title="RMM alert", body=note, publish=self.settings.note_publish)
-        note_payload = self.nmap.to_vendor(note_core, self.target, fields=["ticket", "title", "body", "publish"],
-                                           create=True)  # fmt: skip
+        publish = self.settings.note_publish  # none: the mapping's constant, if it has one
+        note_core = Note(ticket=ticket_ref, title="RMM alert", body=note, publish=publish)
+        fields = ["ticket", "title", "body"] + (["publish"] if publish else [])
+        note_payload = self.nmap.to_vendor(note_core, self.target, fields=fields, create=True)
         note_write = PlannedWrite(self.step.psa, self.step.notes, "create", note_payload, note_core,
                                   key=write_key(self.job, row.dedup_key, operation, self.run.run_id))  # fmt: skip
         written = self._write(note_write, row.dedup_key, record, operation).result
