@@ -58,7 +58,7 @@ class ExternalRef(BaseModel):
 
     model_config = ConfigDict(frozen=True, extra="forbid")
 
-    system: str = Field(min_length=1, description="connector name, e.g. 'autotask'")
+    system: str = Field(min_length=1, description="the name of the connector the record lives in")
     kind: str = Field(min_length=1, description="core kind, e.g. 'organization'")
     id: str = Field(min_length=1, description="the vendor's id, always as a string")
 
@@ -412,7 +412,7 @@ class Note(Record):
     body: str = ""
     created_at: datetime | None = None
     created_by: str | None = None
-    publish: str | None = Field(default=None, description="visibility label, e.g. 'All Autotask Users'")
+    publish: str | None = Field(default=None, description="who may see the note: a label of the PSA's picklist")
 
 
 class Document(Record):

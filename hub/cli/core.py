@@ -107,7 +107,7 @@ def connectors(json: JsonOpt = False) -> None:
 
 
 def check(
-    connector: Annotated[str, typer.Argument(help="connector name, e.g. autotask")],
+    connector: Annotated[str, typer.Argument(help="connector name (hub connectors lists them)")],
     fix: Annotated[
         bool, typer.Option("--fix", help="create what is missing where the vendor's API can, after listing it")
     ] = False,
