@@ -50,7 +50,7 @@ from hub.errors import (
 )
 from hub.folders import SavedFile, client_folder, decode_name, encode_name, folder_path, save_new_file
 from hub.hookspecs import hookimpl
-from hub.http import ErrorPolicy, HttpClient, RetryPolicy, parse_retry_after
+from hub.http import ErrorPolicy, HttpClient, RetryPolicy, message_from, parse_retry_after
 from hub.logging import get_logger
 from hub.models import (
     AccountType,
@@ -162,6 +162,7 @@ __all__ = [
     "folder_path",
     "get_logger",
     "hookimpl",
+    "message_from",
     "natural_criteria",
     "parse_retry_after",
     "parse_timestamp",

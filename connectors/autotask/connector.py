@@ -61,6 +61,7 @@ from hub.sdk import (
     WebhookRejected,
     WriteResult,
     action,
+    message_from,
 )
 
 from . import contract_services, portal, readiness, recovery, service_calls, team
@@ -122,19 +123,8 @@ class AutotaskSettings(ConnectorSettings):
         return value if value.endswith("/") else value + "/"
 
 
-def autotask_errors(response: httpx.Response) -> str | None:
-    """The ``{"errors": [...]}`` texts of an Autotask answer, joined."""
-    try:
-        body = response.json()
-    except ValueError:
-        return response.text.strip()[:300] or None
-    if not isinstance(body, dict):
-        return None
-    errors = body.get("errors")
-    if isinstance(errors, list) and errors:
-        return "; ".join(str(e.get("message", e)) if isinstance(e, dict) else str(e) for e in errors)
-    message = body.get("message") or body.get("Message")
-    return str(message) if message else None
+#: Autotask's errors: ``{"errors": ["..."]}`` (a list of texts, or of objects with a message)
+autotask_errors = message_from("{message}", each="errors")
 
 
 class AutotaskConnector(Connector):

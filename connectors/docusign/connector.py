@@ -46,6 +46,7 @@ from hub.sdk import (
     WriteResult,
     action,
     client_folder,
+    message_from,
     parse_timestamp,
     save_new_file,
     send_once,
@@ -86,18 +87,12 @@ CUSTOM_FIELD_MAX = 100
 _EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
 
 
-def docusign_error_message(response: httpx.Response) -> str | None:
-    """DocuSign's ``{"errorCode", "message"}`` as ``CODE: message``."""
-    try:
-        body = response.json()
-    except ValueError:
-        return response.text.strip()[:300] or None
-    if not isinstance(body, dict):
-        return None
-    code, message = body.get("errorCode"), body.get("message")
-    if code and message:
-        return f"{code}: {message}"
-    return code or message or oauth_error_message(response)
+#: DocuSign's ``errorDetails`` (``{"errorCode", "message"}``) as ``CODE: message``; the auth
+#: server's OAuth errors where an API answer is one
+docusign_error_message = message_from(
+    "{errorCode}: {message}", "{errorCode}", "{message}", "{error}: {error_description}", "{error}",
+    "{error_description}",
+)
 
 
 class EnvelopeNotCompleted(HubError):

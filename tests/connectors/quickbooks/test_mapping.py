@@ -24,8 +24,10 @@ def test_customer_round_trip() -> None:
     assert (org.name, org.active, org.phone) == ("Amy's Bird Sanctuary", True, "+16505553311")
     assert org.billing_address is not None and org.billing_address.city == "Bayshore"
     assert org.refs == [ExternalRef(system="quickbooks", kind="organization", id="1")]
+    assert org.invoice_recipients == ["Birds@Intuit.com"]  # PrimaryEmailAddr.Address, comma-separated
     back = customer.to_vendor(org)
-    assert back == {"DisplayName": "Amy's Bird Sanctuary", "Active": True}
+    assert back == {"DisplayName": "Amy's Bird Sanctuary", "Active": True,
+                    "PrimaryEmailAddr": {"Address": "Birds@Intuit.com"}}  # fmt: skip
     assert customer.to_core({**AMY, **back}).model_dump() == org.model_dump()
 
 
