@@ -12,6 +12,7 @@ from hub.clock import Clock, FakeClock, SystemClock, utcnow
 from hub.connector import (
     Action,
     ActionContext,
+    Answer,
     CheckResult,
     Connector,
     ConnectorContext,
@@ -90,6 +91,7 @@ __all__ = [
     "Alert",
     "AlertSeverity",
     "AlertState",
+    "Answer",
     "AuthenticationError",
     "CheckResult",
     "Clock",

@@ -42,6 +42,7 @@ from pydantic import Field, SecretStr, field_validator
 
 from hub.sdk import (
     ActionContext,
+    Answer,
     AuthenticationError,
     CheckResult,
     ConfigError,
@@ -71,7 +72,7 @@ from .portal import ActivatePortalParams, check_password, generate_password
 from .query import cond, query_body
 from .registration import register_webhooks
 from .service_calls import ServiceCallParams
-from .streams import STREAM_CLASSES, follow_pages
+from .streams import STREAM_CLASSES, QueryPages, query_items
 from .team import AccountTeamParams
 from .vocabulary import Vocabulary
 from .webhooks import parse_callout, verify_signature
@@ -267,8 +268,11 @@ class AutotaskConnector(Connector):
     def query_pages(self, entity: str, body: dict[str, Any]) -> Iterator[Page]:
         """Pages of ``POST V1.0/{entity}/query`` with ``body``: each ``nextPageUrl`` is POSTed
         the same body (a GET there answers 405; see :mod:`.streams`)."""
-        first = self.call("POST", f"V1.0/{entity}/query", json=body)
-        yield from follow_pages(first, lambda url: self.call("POST", url, json=body), self.zone, entity)
+
+        def fetch(next_url: str | None) -> Answer:
+            return query_items(self.call("POST", next_url or f"V1.0/{entity}/query", json=body))
+
+        yield from QueryPages(self.zone).pages(fetch)
 
     def query(
         self, entity: str, *filters: dict[str, Any], fields: list[str] | None = None
