@@ -144,6 +144,8 @@ class AcronisConnector(Connector):
     name = "acronis"
     version = "1.0.0"
     title = "Acronis Cyber Protect Cloud"
+    #: the billing role: ``hub report acronis-billing`` runs its billing_gaps action
+    roles = {"billing": {}}
     settings_model = AcronisSettings
     stream_classes: ClassVar[list[type[Stream]]] = [TenantsStream]
     writable: ClassVar[dict[str, str]] = {"tenants": "organization"}

@@ -161,7 +161,7 @@ def create_app(
         log.info("webhook stored", connector=name, stored=len(intake.stored), duplicates=intake.duplicates)
         for event in intake.new_events:
             try:
-                hub.plugins.hook.hub_event_received(event=event)
+                hub.plugins.event_received(event=event)
             except Exception as exc:  # a plugin's observer must not cost the vendor a retry
                 log.error("hub_event_received failed", connector=name, error=f"{type(exc).__name__}: {exc}")
         if intake.stored and on_stored is not None:
