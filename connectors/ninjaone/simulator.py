@@ -65,7 +65,7 @@ DEFAULT_CLIENT_ID = "sim-client-7K2R9Q4WXA3MZP"
 DEFAULT_CLIENT_SECRET = "sim-secret-5T8N1VBQ6HJD2LCX4FGE"  # noqa: S105 - the simulator's own app
 TOKEN_SECONDS = 3600
 WINDOW_SECONDS = 60.0
-STREAMS = ("organizations", "devices", "alerts")
+STREAMS = ("customers", "devices", "active_issues")
 SEVERITIES = ("NONE", "MINOR", "MODERATE", "MAJOR", "CRITICAL")
 #: severity -> the activity's priority (the spec's ``Activity.priority`` enum)
 _PRIORITY = {"NONE": "NONE", "MINOR": "LOW", "MODERATE": "MEDIUM", "MAJOR": "HIGH", "CRITICAL": "HIGH"}
@@ -161,11 +161,11 @@ class NinjaSimulator:
                 device = self.devices[int(record_id) if record_id else self.device_ids[0]]
                 device["lastContact"] = device["lastUpdate"] = stamp
                 return str(device["id"])
-            if stream == "organizations":
+            if stream == "customers":
                 org = self.organizations[int(record_id) if record_id else self.organization_ids[0]]
                 org["description"] = f"{org['name']} - reviewed at {stamp}"
                 return str(org["id"])
-            if stream == "alerts":
+            if stream == "active_issues":
                 alert = self.alerts[record_id or next(iter(self.alerts))]
                 alert["updateTime"] = stamp
                 return str(alert["uid"])
@@ -173,11 +173,11 @@ class NinjaSimulator:
 
     def count(self, stream: str) -> int:
         with self._lock:
-            if stream == "organizations":
+            if stream == "customers":
                 return len(self.organizations)
             if stream == "devices":
                 return len(self.devices)
-            if stream == "alerts":
+            if stream == "active_issues":
                 return len(self.alerts)
         raise ValueError(f"unknown stream {stream!r}; streams: {', '.join(STREAMS)}")
 

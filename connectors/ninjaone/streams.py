@@ -1,6 +1,6 @@
-"""NinjaOne's readable collections, named as the RMM role's slots.
+"""NinjaOne's readable collections, named as the RMM jobs expect an RMM's streams.
 
-* ``organizations`` (``GET /v2/organizations``): the MSP's customers. Full reads: the API
+* ``customers`` (``GET /v2/organizations``): NinjaOne's organizations, the MSP's customers. Full reads: the API
   filters organizations only with its own filter language (``of``), not by change.
 * ``devices`` (``GET /v2/devices-detailed``): devices with their organization, names, and
   for agent devices ``system`` (serial number, maker, model) and ``os``; the spec's
@@ -12,7 +12,7 @@
   agent) is always returned, since the hub cannot tell whether it changed. A device moved
   to another organization while offline moves no ``lastContact``: a full refresh picks it
   up.
-* ``alerts`` (``GET /v2/alerts``): the active alerts (triggered conditions), a snapshot of
+* ``active_issues`` (``GET /v2/alerts``): the active alerts (triggered conditions), a snapshot of
   what is wrong now, in one answer (the operation has no paging parameters); a reset
   alert is simply absent (the alert job compares snapshots). Each is enriched by the
   connector (:meth:`NinjaoneConnector.with_problem`): its organization and severity.
@@ -142,7 +142,7 @@ class _PagedStream(RESTStream):
 class OrganizationsStream(_PagedStream):
     """Organizations (the MSP's customers): full reads."""
 
-    name = "organizations"
+    name = "customers"
     entity = "organization"
     kind = "organization"
     primary_key = "id"
@@ -179,7 +179,7 @@ class DevicesStream(_PagedStream):
 class AlertsStream(RESTStream):
     """The active alerts of devices, each with its organization and severity."""
 
-    name = "alerts"
+    name = "active_issues"
     entity = "alert"
     kind = "alert"
     primary_key = "uid"
