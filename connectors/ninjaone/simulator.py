@@ -16,8 +16,8 @@ Beyond the spec:
   scopes). Answers and errors are OAuth 2.0's (RFC 6749 §5.1, §5.2: ``invalid_client``,
   ``unsupported_grant_type``, ``invalid_scope``). Tokens last an hour on the simulator's
   clock (``expires_in`` 3600, what the vendor's token endpoint grants);
-* a call needs the scope its operation names in the spec's ``security`` (``management``
-  for the alert reset, ``monitoring`` for reads), else 403;
+* a call needs a scope its operation names in its own ``security`` (``PATCH
+  /v2/device/{id}`` names ``management``), else any of the document's, else 403;
 * the spec declares no error body; errors answer ``resultCode``, ``errorMessage`` and
   ``incidentId``, the shape NinjaOne's API answers in public clients' reports;
 * NinjaOne publishes no request rate; :attr:`NinjaSimulator.rate_limit` (requests per
@@ -333,12 +333,13 @@ class NinjaSimulator:
     @staticmethod
     def _needed(request: Request) -> set[str]:
         """The scopes the operation's ``security`` names (the document's default otherwise)."""
-        operation = None
-        for template, item in spec_document()["paths"].items():
-            if _matches(template, request.url.path):
-                operation = item.get(request.method.lower())
-                break
-        security = operation.get("security") if operation is not None else None
+        templates = [t for t in spec_document()["paths"] if _matches(t, request.url.path)]
+        if not templates:
+            return set()
+        # a literal segment wins over a parameter (``/v2/organization/archive`` over ``{id}``)
+        template = min(templates, key=lambda t: t.count("{"))
+        operation = spec_document()["paths"][template].get(request.method.lower()) or {}
+        security = operation.get("security")
         if security is None:
             return set()  # the document's default: any one of its scopes
         return {scope for requirement in security for scope in requirement.get("oauth2", [])}
@@ -380,6 +381,10 @@ class NinjaSimulator:
         return endpoint
 
     def _check_answer(self, request: Request, answer: Response) -> None:
+        if answer.status_code == 204:
+            # no content by definition (RFC 9110 §15.3.5): the spec's ``*/*`` says what a body
+            # may be when there is one
+            return
         content_type = answer.headers.get("content-type", "application/json")
         reply = _Answer(bytes(answer.body), answer.status_code, content_type, dict(answer.headers))
         result = checker().unmarshal_response(StarletteOpenAPIRequest(request), reply)

@@ -26,6 +26,7 @@ lasts, unlike a cursor.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Iterator
 from datetime import UTC, datetime
 from typing import Any
@@ -65,11 +66,14 @@ def ninja_time(value: Any) -> datetime | None:
         seconds = float(value)
     except ValueError:
         return None
-    if seconds <= 0:
+    if not math.isfinite(seconds) or seconds <= 0:
         return None
     if seconds > 100_000_000_000:  # year 5138 in seconds: these are milliseconds
         seconds /= 1000
-    return datetime.fromtimestamp(seconds, UTC)
+    try:
+        return datetime.fromtimestamp(seconds, UTC)
+    except (OverflowError, ValueError, OSError):  # beyond the year 9999
+        return None
 
 
 def _serial(system: Any) -> str | None:
