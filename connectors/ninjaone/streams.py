@@ -108,17 +108,24 @@ def list_body(client: HttpClient, response: httpx.Response) -> list[dict[str, An
 
 
 class AfterId(Paginator):
-    """``after`` = the last id of the page, until a page shorter than ``pageSize``."""
+    """``after`` = the last id of the page, until a page shorter than ``pageSize``.
 
-    def __init__(self, page_size: int) -> None:
+    A full page whose last record has no numeric id cannot say where the next page starts:
+    that is the vendor's error, never a silent end of the read (the pages after it would
+    be lost)."""
+
+    def __init__(self, client: HttpClient, page_size: int) -> None:
         super().__init__()
+        self._client = client
         self.page_size = page_size
 
     def next_token(self, response: Any, records: list[dict[str, Any]], token: Any) -> Any:
         if len(records) < self.page_size:
             return None
         last = records[-1].get("id")
-        return int(last) if isinstance(last, int | str) and str(last).lstrip("-").isdigit() else None
+        if isinstance(last, bool) or not isinstance(last, int | str) or not str(last).isdigit():
+            raise self._client.error(response, f"the page's last record has no id to page after ({last!r})")
+        return int(last)
 
 
 class _PagedStream(RESTStream):
@@ -131,7 +138,7 @@ class _PagedStream(RESTStream):
         return self.connector
 
     def paginator(self) -> Paginator:
-        return AfterId(self.ninja.settings.page_size)
+        return AfterId(self.client(), self.ninja.settings.page_size)
 
     def request(self, since: datetime | None, token: Any) -> httpx.Response:
         params: dict[str, Any] = {"pageSize": self.ninja.settings.page_size}

@@ -181,6 +181,13 @@ def test_a_vendor_repeating_a_page_is_stopped_not_followed_forever(api: respx.Mo
         read(connector(page_size=2), "customers")
 
 
+def test_a_full_page_without_an_id_to_page_after_is_an_error_not_the_end(api: respx.MockRouter) -> None:
+    org = full(schema("Organization"))
+    api.get("/v2/organizations").mock(return_value=httpx.Response(200, json=[org, {**org, "id": None}]))
+    with pytest.raises(VendorError, match="no id to page after"):
+        read(connector(page_size=2), "customers")
+
+
 def test_an_answer_that_is_not_a_list_is_a_vendor_error(api: respx.MockRouter) -> None:
     api.get("/v2/organizations").mock(return_value=httpx.Response(200, json={"results": []}))
     with pytest.raises(VendorError, match="not a JSON array"):
