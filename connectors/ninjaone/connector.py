@@ -204,7 +204,8 @@ class NinjaoneConnector(Connector):
         The reset applies by value: an alert reset twice stays reset, so the step may run
         again after a crash, and the HTTP layer may send it again after a lost answer. An
         alert no longer active (reset by a person, by its condition, or by an earlier
-        attempt) answers 404 and counts as done, unchanged. Needs the ``management`` scope.
+        attempt) answers 404 and counts as done, unchanged. The spec files the reset under its
+        management operations: the client app needs the Management scope.
         """
         try:
             self.client().delete(f"/v2/alert/{params.alert_uid}")
