@@ -77,7 +77,7 @@ def test_the_built_in_connectors_fill_the_default_roles() -> None:
                              "esign": "docusign", "billing": "acronis"}  # fmt: skip
     for role, name in table.names().items():
         assert table.connector(role) == name
-    assert table.can_fill("rmm") == ["dattormm", "ncentral"]
+    assert table.can_fill("rmm") == ["dattormm", "ncentral", "ninjaone"]
     # where the kind alone is ambiguous, the connector names its entity
     assert table.entity("psa", "ticket_notes") == "TicketNotes"
     assert table.stream("rmm", "customers") == "customers"
@@ -123,7 +123,7 @@ def test_a_role_its_connector_cannot_fill_is_exit_2_naming_the_variable(
     code, out, err = run_cli(["sync", "rmm-devices"], capsys)
     assert (code, out) == (2, "")
     assert err.strip() == ("hub: HUB_ROLES__RMM: itglue cannot fill the rmm role: it fills docs; "
-                           "connectors that can: dattormm, ncentral")  # fmt: skip
+                           "connectors that can: dattormm, ncentral, ninjaone")  # fmt: skip
     monkeypatch.setenv("HUB_ROLES__RMM", "nosuch")
     code, _, err = run_cli(["sync", "rmm-alerts", "--json"], capsys)
     assert code == 2 and err.startswith("hub: HUB_ROLES__RMM: unknown connector 'nosuch'; installed: acronis,")
@@ -143,7 +143,7 @@ def test_hub_connectors_lists_the_roles_and_which_are_filled(
     assert {name: (row["roles"], row["fills"]) for name, row in rows.items()} == {
         "acronis": (["billing"], ["billing"]), "autotask": (["psa"], ["psa"]), "dattormm": (["rmm"], ["rmm"]),
         "docusign": (["esign"], ["esign"]), "itglue": (["docs"], ["docs"]), "ncentral": (["rmm"], []),
-        "quickbooks": (["accounting"], ["accounting"]),
+        "ninjaone": (["rmm"], []), "quickbooks": (["accounting"], ["accounting"]),
     }  # fmt: skip
     monkeypatch.setenv("COLUMNS", "250")
     code, out, _ = run_cli(["connectors"], capsys)

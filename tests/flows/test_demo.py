@@ -69,11 +69,14 @@ def test_demo_never_replaces_a_store_it_did_not_make(tmp_path: Path, capsys: pyt
     assert (folder / "state.sqlite").read_bytes() == b"an operator's real store"
 
 
-def test_demo_shows_the_rmm_it_is_given(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    code, out, err = run_cli(["demo", "--rmm", "dattormm", "--dir", str(tmp_path / "demo")], capsys)
+@pytest.mark.parametrize(("rmm", "title"), [("dattormm", "Datto RMM"), ("ninjaone", "NinjaOne")])
+def test_demo_shows_the_rmm_it_is_given(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], rmm: str, title: str
+) -> None:
+    code, out, err = run_cli(["demo", "--rmm", rmm, "--dir", str(tmp_path / "demo")], capsys)
     assert code == 0, out + err
-    assert "simulator dattormm on http://127.0.0.1:" in out and "simulator ncentral" not in out
-    assert "2. hub sync rmm-devices, rmm-alerts: Datto RMM devices and alerts into Datto/Kaseya Autotask PSA" in out
+    assert f"simulator {rmm} on http://127.0.0.1:" in out and "simulator ncentral" not in out
+    assert f"2. hub sync rmm-devices, rmm-alerts: {title} devices and alerts into Datto/Kaseya Autotask PSA" in out
     assert "accounts (in real life they are there already): Acme Dental, Globex Dental" in out
     assert re.search(r"rmm-devices: ok: read \d+, created 6,", out)
     assert re.search(r"rmm-alerts: ok: read 2, created 2,", out)
@@ -84,4 +87,4 @@ def test_demo_refuses_an_rmm_that_cannot_fill_the_role(tmp_path: Path, capsys: p
     code, out, err = run_cli(["demo", "--rmm", "itglue", "--dir", str(tmp_path / "demo")], capsys)
     assert (code, out) == (2, "")
     assert err.strip() == ("hub: --rmm itglue: itglue cannot fill the rmm role: it fills docs; "
-                           "connectors that can: dattormm, ncentral")  # fmt: skip
+                           "connectors that can: dattormm, ncentral, ninjaone")  # fmt: skip

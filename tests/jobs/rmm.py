@@ -1,4 +1,4 @@
-"""The RMM job tests' view of an RMM simulator, the same for N-central and Datto RMM.
+"""The RMM job tests' view of an RMM simulator, the same for N-central, Datto RMM and NinjaOne.
 
 The RMM job tests run once per RMM (the ``rmm`` fixture) with the same assertions. They
 arrange data in neutral terms (a customer, its devices, a problem "Disk Space C:" of
@@ -14,11 +14,12 @@ from typing import Any, Protocol
 
 from connectors.dattormm.simulator import DattoSimulator
 from connectors.ncentral.simulator import NcentralSimulator
+from connectors.ninjaone.simulator import NinjaSimulator
 from hub.sandbox import SandboxSet
 
-__all__ = ["RMMS", "DattoRmm", "NcentralRmm", "RmmSim", "rmm_sim"]
+__all__ = ["RMMS", "DattoRmm", "NcentralRmm", "NinjaRmm", "RmmSim", "rmm_sim"]
 
-RMMS = ("ncentral", "dattormm")
+RMMS = ("ncentral", "dattormm", "ninjaone")
 
 
 class RmmSim(Protocol):
@@ -176,9 +177,83 @@ class DattoRmm:
                                     **context(condition))  # fmt: skip
 
 
+#: neutral service -> (NinjaOne sourceType, the service label of its mapping, lower case)
+_NINJA_CONDITIONS = {
+    "Disk Space": ("CONDITION_AGENT_DISK_FREE_SPACE", "disk free space"),
+    "CPU": ("CONDITION_AGENT_CPU", "cpu"),
+    "Memory": ("CONDITION_AGENT_MEMORY", "memory"),
+    "Windows Service": ("CONDITION_WINDOWS_SERVICE_STATE_CHANGED", "windows service"),
+    "Backup Status": ("CONDITION_SCRIPT_RESULT", "script result"),
+    "Agent Status": ("AGENT_OFFLINE", "agent offline"),
+    "Patch Status": ("CONDITION_AGENT_PATCH_LAST_INSTALLED", "patch last installed"),
+}
+
+
+@dataclass
+class NinjaRmm:
+    """NinjaOne: a problem is a policy condition (its sourceType and name) on a device; the
+    condition's name is the neutral service and condition, e.g. "Disk Space C:"."""
+
+    sim: NinjaSimulator
+    name: str = "ninjaone"
+    #: problem handle -> the alert uids raised for it, the active one last
+    _alerts: dict[int, list[str]] = field(default_factory=dict)
+    _problems: dict[int, tuple[Any, str, str]] = field(default_factory=dict)
+    _severity: dict[int, str] = field(default_factory=dict)
+
+    SEVERITIES = {"critical": "CRITICAL", "warning": "MODERATE", "information": "NONE"}
+
+    @property
+    def customers(self) -> list[Any]:
+        return list(self.sim.organization_ids)
+
+    def customer_name(self, customer: Any) -> str:
+        return str(self.sim.organizations[customer]["name"])
+
+    def devices_of(self, customer: Any) -> list[Any]:
+        return list(self.sim.devices_by_organization[customer])
+
+    def device_name(self, device: Any) -> str:
+        return str(self.sim.devices[device]["systemName"])
+
+    def serial(self, device: Any) -> str | None:
+        system = self.sim.devices[device].get("system")
+        return str(system["serialNumber"]) if system else None
+
+    def raise_alert(self, device: Any, service: str, condition: str = "", severity: str = "critical") -> Any:
+        problem = (device, service, condition)
+        handle = next((h for h, p in self._problems.items() if p == problem), len(self._problems) + 1)
+        self._problems[handle] = problem
+        self._alerts.setdefault(handle, []).append(self._raise(handle, self.SEVERITIES[severity]))
+        return handle
+
+    def repeat_alert(self, problem: Any, severity: str | None = None) -> None:
+        """The condition resets and triggers again: a new alert (a new activity series)."""
+        self.sim.reset_alert(self._alerts[problem][-1])
+        self._alerts[problem].append(self._raise(problem, self.SEVERITIES[severity] if severity else None))
+
+    def clear_alert(self, problem: Any) -> None:
+        for alert in self._alerts[problem]:
+            self.sim.reset_alert(alert)
+
+    def restart(self) -> None:
+        self.sim.forget_tokens()
+
+    def key(self, device: Any, service: str, condition: str = "") -> str:
+        return f"ninjaone|{device}|{_NINJA_CONDITIONS[service][1]}|{f'{service} {condition}'.strip().lower()}"
+
+    def _raise(self, problem: int, severity: str | None) -> str:
+        device, service, condition = self._problems[problem]
+        self._severity[problem] = severity or self._severity[problem]
+        source_type = _NINJA_CONDITIONS[service][0]
+        return self.sim.raise_alert(device, source_type, f"{service} {condition}".strip(), self._severity[problem])
+
+
 def rmm_sim(sandboxes: SandboxSet, rmm: str) -> RmmSim:
     """The adapter over the simulator of ``rmm`` that ``sandboxes`` serves."""
     control = sandboxes.control(rmm)
     if rmm == "ncentral":
         return NcentralRmm(control)
+    if rmm == "ninjaone":
+        return NinjaRmm(control)
     return DattoRmm(control)

@@ -1,6 +1,6 @@
 """`hub sync rmm-alerts` against the Autotask simulator and each RMM's: one ticket per problem.
 
-Each test runs once per RMM (N-central, Datto RMM: the ``rmm`` fixture) with the same
+Each test runs once per RMM (N-central, Datto RMM, NinjaOne: the ``rmm`` fixture) with the same
 assertions. It links the RMM's customers and devices first (`hub sync rmm-devices`),
 then raises, repeats and clears alerts on the RMM's simulator between polls (in neutral
 terms, :mod:`tests.jobs.rmm`) and checks the tickets the Autotask simulator holds.
@@ -26,6 +26,7 @@ pytestmark = pytest.mark.sandboxes(
     autotask={"size": 4, "seed": 3},
     ncentral={"size": 24, "seed": 2, "alerts": 0},
     dattormm={"size": 24, "seed": 2, "alerts": 0},
+    ninjaone={"size": 24, "seed": 2, "alerts": 0},
 )
 
 STATUS = {label: code for code, label in SCHEMAS["Tickets"].picklists["status"].items()}

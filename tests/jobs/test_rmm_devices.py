@@ -1,5 +1,5 @@
 """`hub sync rmm-devices` and `hub report uncovered-devices` against the Autotask simulator and each
-RMM's (N-central, Datto RMM), with the same assertions (the ``rmm`` fixture)."""
+RMM's (N-central, Datto RMM, NinjaOne), with the same assertions (the ``rmm`` fixture)."""
 
 from __future__ import annotations
 
@@ -18,6 +18,7 @@ pytestmark = pytest.mark.sandboxes(
     autotask={"size": 8, "seed": 3},
     ncentral={"size": 24, "seed": 2, "alerts": 0},
     dattormm={"size": 24, "seed": 2, "alerts": 0},
+    ninjaone={"size": 24, "seed": 2, "alerts": 0},
 )
 
 
