@@ -54,6 +54,16 @@ def _isolated_env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, _empty_config
     monkeypatch.setenv("HUB_DOCUMENTS_ROOT", str(tmp_path / "client-folders"))
 
 
+@pytest.fixture(autouse=True)
+def _fresh_cli_state() -> Iterator[None]:
+    """No test sees the hub or settings a previous test's command left loaded (a test that
+    calls a CLI helper directly, outside a command, would otherwise hand its plugins on)."""
+    yield
+    from hub.cli.common import close_hub
+
+    close_hub()
+
+
 @pytest.fixture
 def clock() -> FakeClock:
     return FakeClock()

@@ -16,6 +16,7 @@ from hub.cli.common import app, emit_json, get_hub, settings, stdout
 from hub.connector import Finding
 from hub.errors import ConfigError
 from hub.logging import MASK, redact_url
+from hub.plugins import HubPlugins
 from hub.readiness import collect_needs
 from hub.settings import HubSettings, MissingSettings, configured, load_connector_settings
 
@@ -278,7 +279,9 @@ def reference_markdown() -> str:
     """Every HUB_* variable of the core and of each installed connector, as Markdown tables."""
     header = ["| variable | meaning | default |", "| --- | --- | --- |"]
     lines = [*header, *(f"| {a} | {b} | {c} |" for a, b, c in _rows(HubSettings, "HUB_"))]
-    for name, cls in sorted(get_hub().plugins.connector_classes().items()):
+    # the installed plugins only: a reference needs no state store (`make readme` opens none)
+    plugins = HubPlugins(disabled=settings().disable_plugins)
+    for name, cls in sorted(plugins.connector_classes().items()):
         lines += ["", f"**{cls.title or name}** (`{name}`)", "", *header]
         lines += [f"| {a} | {b} | {c} |" for a, b, c in _rows(cls.settings_model, f"HUB_{name.upper()}__")]
     return "\n".join(lines) + "\n"
