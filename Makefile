@@ -1,5 +1,5 @@
 # make demo: install what is needed and run the sandbox walk-through.
-# make test: install and run every test (with a throwaway PostgreSQL server, and Chromium for the console).
+# make test: install and run every test (with throwaway PostgreSQL and Redis servers, and Chromium for the console).
 PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
@@ -21,7 +21,7 @@ demo: install
 	$(BIN)/hub demo
 
 test: install
-	PATH="$(abspath $(BIN)):$$PATH" scripts/with-postgres.sh scripts/with-chromium.sh \
+	PATH="$(abspath $(BIN)):$$PATH" scripts/with-postgres.sh scripts/with-redis.sh scripts/with-chromium.sh \
 	  $(BIN)/python -m pytest -q -p no:cacheprovider $(PYTEST_ARGS)
 
 lint: install

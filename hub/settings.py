@@ -600,6 +600,11 @@ class HubSettings(BaseSettings):
     )
     public_url: str | None = Field(default=None, description="URL at which vendors reach `hub serve`")
     celery_broker_url: str = Field(default="redis://127.0.0.1:6379/0", description="Celery broker")
+    budget_url: str | None = Field(
+        default=None,
+        description="Redis server keeping the vendors' rate budgets every process shares (redis://host:6379/1); "
+        "unset: each process keeps its own",
+    )
     http_timeout: float = Field(
         default=30.0, gt=0, le=600, description="seconds to wait for a vendor's answer before it counts as lost"
     )
@@ -669,6 +674,17 @@ class HubSettings(BaseSettings):
     @classmethod
     def _broker(cls, value: str) -> str:
         return check_broker_url(value)
+
+    @field_validator("budget_url")
+    @classmethod
+    def _budgets(cls, value: str | None) -> str | None:
+        if value is None or not value.strip():
+            return None
+        from hub.logging import redact_url
+
+        if value.partition("://")[0].lower() not in ("redis", "rediss", "unix"):
+            raise ValueError(f"not a Redis URL: {redact_url(value)!r} (e.g. redis://127.0.0.1:6379/1)")
+        return value
 
     @property
     def zone(self) -> ZoneInfo:
