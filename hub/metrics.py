@@ -28,6 +28,7 @@ __all__ = [
     "LIFECYCLE_CHANGES",
     "RATE_LIMITED",
     "REGISTRY",
+    "SCHEDULER_LEADER",
     "SCHEDULE_RUNS",
     "SYNC_RUNS",
     "WAITING_RUNS",
@@ -62,7 +63,8 @@ WEBHOOK_DEACTIVATIONS = Counter(
     registry=REGISTRY,
 )
 SYNC_RUNS = Counter("hub_sync_runs", "sync runs by job and status", ["job", "status"], registry=REGISTRY)
-#: outcome: ok, failed, skipped (the previous run was still going, or another process held it)
+#: outcome: ok, failed, skipped (the previous run was still going, or another process held it),
+#: dispatched (handed to the Celery workers through the work ledger)
 SCHEDULE_RUNS = Counter(
     "hub_schedule_runs", "scheduled runs by schedule and outcome", ["schedule", "outcome"], registry=REGISTRY
 )
@@ -71,6 +73,9 @@ LIFECYCLE_CHANGES = Counter(
     "ticket status changes made by lifecycle rules",
     ["rule"],
     registry=REGISTRY,
+)
+SCHEDULER_LEADER = Gauge(
+    "hub_scheduler_leader", "1 while this process holds the scheduler's leader lease", registry=REGISTRY
 )
 DEAD_LETTERS = Gauge("hub_dead_letters", "records waiting in the dead-letter table", registry=REGISTRY)
 WAITING_RUNS = Gauge(

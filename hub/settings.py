@@ -25,7 +25,7 @@ import types
 from collections.abc import Iterable, Mapping
 from datetime import date, datetime, timedelta
 from pathlib import Path
-from typing import Annotated, Any, ClassVar, TypeVar, Union, get_args, get_origin
+from typing import Annotated, Any, ClassVar, Literal, TypeVar, Union, get_args, get_origin
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import yaml
@@ -600,6 +600,11 @@ class HubSettings(BaseSettings):
     )
     public_url: str | None = Field(default=None, description="URL at which vendors reach `hub serve`")
     celery_broker_url: str = Field(default="redis://127.0.0.1:6379/0", description="Celery broker")
+    dispatch: Literal["inline", "celery"] = Field(
+        default="inline",
+        description="where `hub serve` runs events, syncs and workflow steps: inline (its own threads) or "
+        "celery (the queues `hub worker` consumes, on HUB_CELERY_BROKER_URL)",
+    )
     budget_url: str | None = Field(
         default=None,
         description="Redis server keeping the vendors' rate budgets every process shares (redis://host:6379/1); "

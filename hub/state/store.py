@@ -9,7 +9,8 @@ each in its own module: key/value state (:mod:`~hub.state.kv`), cursors
 (:mod:`~hub.state.cursors`), the crosswalk (:mod:`~hub.state.crosswalk`), record hashes,
 match index and pending deactivations (:mod:`~hub.state.hashes`), sync runs
 (:mod:`~hub.state.runs`), run leases (:mod:`~hub.state.leases`), the audit log
-(:mod:`~hub.state.audit`) and dead letters (:mod:`~hub.state.deadletters`); webhook
+(:mod:`~hub.state.audit`), dead letters (:mod:`~hub.state.deadletters`) and the
+work ledger of scale-out (:mod:`~hub.state.dispatch`); webhook
 events and workflow runs keep theirs beside the code that uses them
 (:class:`hub.events.store.EventStore`, :class:`hub.workflow.runs.RunStore`). The store's
 own methods of the same names (``get_cursor``, ``link``, ``audit``, ...) are kept for the
@@ -41,6 +42,7 @@ from hub.state.audit import AuditLog
 from hub.state.crosswalk import Crosswalk, new_hub_id
 from hub.state.cursors import MAX_BOUNDARY_IDS, Cursors, CursorState
 from hub.state.deadletters import DeadLetter, DeadLetters
+from hub.state.dispatch import WorkLedger
 from hub.state.hashes import MatchIndex, PendingDeactivations, RecordHashes
 from hub.state.kv import KeyValues, KVNamespace, holds_secret
 from hub.state.leases import JobLocked, Lease, Leases
@@ -92,6 +94,7 @@ class StateStore:
         self.sync_runs = SyncRuns(engine)
         self.audit_log = AuditLog(engine)
         self.dead_letter_queue = DeadLetters(engine)
+        self.work = WorkLedger(engine)
         self._leases: Leases | None = None
 
     # -- opening ------------------------------------------------------------------

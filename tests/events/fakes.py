@@ -215,6 +215,7 @@ class FakeWorkflow:
     ticks: list[datetime] = field(default_factory=list)
     polls: int = 0
     resumed: list[str] = field(default_factory=list)
+    advanced: list[str] = field(default_factory=list)
 
     def handle_event(self, event: Event) -> list[str]:
         self.seen.append(event)
@@ -236,6 +237,10 @@ class FakeWorkflow:
     def resume(self, run_id: str) -> object:
         self.resumed.append(run_id)
         return run_id
+
+    def advance(self, run_id: str) -> object:
+        self.advanced.append(run_id)
+        return "waiting"
 
 
 @dataclass
