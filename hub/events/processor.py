@@ -172,6 +172,8 @@ class EventProcessor:
             else:
                 self.events.complete(stored.id)
                 metrics.EVENTS.labels(connector=stored.connector, outcome="processed").inc()
+                lag = (self.clock.now() - stored.received_at).total_seconds()
+                metrics.EVENT_LAG.labels(connector=stored.connector).observe(max(lag, 0.0))
                 result.processed += 1
         return result
 

@@ -8,9 +8,11 @@ the functions the single-process mode runs. Tests pass fakes for the engines.
 from __future__ import annotations
 
 import threading
+import time
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
+from hub import metrics
 from hub.errors import ConfigError
 from hub.events.dispatch import Dispatcher, Work
 from hub.events.lifecycle import LifecycleRules
@@ -105,14 +107,17 @@ class Runtime:
         stop = threading.Event()
         beat = threading.Thread(target=self._beat, args=(row_id, me, stop), name=f"work-{row_id}", daemon=True)
         beat.start()
+        started = time.monotonic()
+        status = "failed"
         try:
             status = self.run_work(Work(row.task, row.args))
         except JobLocked as exc:
-            if row.args.get("retry_busy"):
+            status = "deferred" if row.args.get("retry_busy") else "skipped"
+            if status == "deferred":
                 ledger.defer(row_id, clock.now() + BUSY_DELAY, str(exc))
-                return {"id": row_id, "status": "deferred"}
-            ledger.finish(row_id, "skipped", clock.now(), str(exc))
-            return {"id": row_id, "status": "skipped"}
+            else:
+                ledger.finish(row_id, "skipped", clock.now(), str(exc))
+            return {"id": row_id, "status": status}
         except Exception as exc:  # kept on the row and in the log; the next slot runs again
             ledger.finish(row_id, "failed", clock.now(), f"{type(exc).__name__}: {exc}")
             log.error("work failed", task=row.task, args=row.args, error=f"{type(exc).__name__}: {exc}")
@@ -120,6 +125,7 @@ class Runtime:
         finally:
             stop.set()
             beat.join()
+            metrics.WORK_DURATION.labels(task=row.task, status=status).observe(time.monotonic() - started)
         ledger.finish(row_id, status, clock.now())
         return {"id": row_id, "status": status}
 

@@ -28,10 +28,11 @@ from typing import Any
 from celery import Celery
 
 from hub.errors import ConfigError
+from hub.events.dispatch import QUEUES
 from hub.events.runtime import Runtime
 from hub.logging import redact_url
 
-__all__ = ["check_broker", "make_celery"]
+__all__ = ["TASK_ROUTES", "check_broker", "make_celery", "publisher", "queue_depths"]
 
 
 def check_broker(url: str, timeout: float = 3.0) -> None:
@@ -56,6 +57,21 @@ TASK_ROUTES = {
     "hub.advance_workflow": {"queue": "workflows"},
     "hub.workflow_tick": {"queue": "workflows"},
 }
+
+
+def queue_depths(broker_url: str, queues: tuple[str, ...] = QUEUES, timeout: float = 2.0) -> dict[str, int]:
+    """Messages waiting in each of the hub's queues (a queue never used counts 0)."""
+    from kombu import Connection
+
+    depths: dict[str, int] = {}
+    with Connection(broker_url, connect_timeout=timeout) as conn:
+        channel = conn.default_channel
+        for queue in queues:
+            try:
+                depths[queue] = int(channel.queue_declare(queue=queue, passive=True).message_count)
+            except Exception:  # the transport has no such queue yet: nothing waits in it
+                depths[queue] = 0
+    return depths
 
 
 def publisher(broker_url: str, **conf: Any) -> Celery:
@@ -91,6 +107,9 @@ def make_celery(runtime_factory: Callable[[], Runtime], broker_url: str, **conf:
             if not built:
                 built.append(runtime_factory())
             return built[0]
+
+    #: the worker's runtime, built on first use (``hub worker --metrics-port`` reads it too)
+    app.hub_runtime = runtime  # type: ignore[attr-defined]
 
     @app.task(name="hub.sync")
     def sync(job: str, full_refresh: bool = False) -> dict[str, Any]:

@@ -241,6 +241,7 @@ def run_job(
         metrics.SYNC_RUNS.labels(job=name, status="locked").inc()
         raise
     metrics.SYNC_RUNS.labels(job=name, status=summary["status"]).inc()
+    metrics.SYNC_DURATION.labels(job=name, status=summary["status"]).observe(summary["duration_s"])
     metrics.DEAD_LETTERS.set(len(hub.store.dead_letters()))
     if error is not None:
         hub.plugins.hook.hub_sync_error(job=name, error=error)
