@@ -19,8 +19,8 @@ fi
 
 dir=$(mktemp -d /tmp/hub-redis.XXXXXX)
 port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1]); s.close()')
-# no persistence: a throwaway server for one test run
-redis-server --port "$port" --bind 127.0.0.1 --dir "$dir" --save '' --appendonly no \
+# no persistence: a throwaway server for one test run; 64 databases, one per scale-out test (tests/scale)
+redis-server --port "$port" --bind 127.0.0.1 --dir "$dir" --save '' --appendonly no --databases 64 \
   --daemonize yes --pidfile "$dir/redis.pid" --logfile "$dir/redis.log" >/dev/null
 
 cleanup() {

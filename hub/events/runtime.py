@@ -140,8 +140,9 @@ class Runtime:
         """Run one unit of work here; ``done``, or ``failed`` for a sync that failed."""
         args = work.args
         if work.task == "sync":
+            part = str(args["part"]) if args.get("part") else None
             summary = self.run_sync(str(args["job"]), full_refresh=bool(args.get("full_refresh")),
-                                    trigger=str(args.get("trigger", "schedule")))  # fmt: skip
+                                    trigger=str(args.get("trigger", "schedule")), part=part)  # fmt: skip
             return "failed" if summary.get("status") == "failed" else "done"
         if work.task == "workflow.tick":
             self.workflow_tick()
@@ -157,12 +158,21 @@ class Runtime:
 
     # -- the units of work (a schedule, a Celery task) ------------------------------
 
-    def run_sync(self, job: str, *, full_refresh: bool = False, trigger: str = "schedule") -> dict[str, Any]:
+    def run_sync(
+        self, job: str, *, full_refresh: bool = False, trigger: str = "schedule", part: str | None = None
+    ) -> dict[str, Any]:
+        """Run sync job ``job`` (only ``part``, ``I/N``, of a job split across workers)."""
         if self.sync is None:
             raise ConfigError(f"cannot run sync job {job!r}: no sync engine is installed")
         if job not in self.hub.plugins.jobs():
             known = ", ".join(sorted(self.hub.plugins.jobs())) or "none registered"
             raise ConfigError(f"unknown sync job {job!r}; jobs: {known}")
+        if part is not None:
+            from hub.sync.engine import Part
+
+            summary = self.sync(self.hub, job, dry_run=False, full_refresh=full_refresh, part=Part.parse(part))
+            log.info("sync finished", job=job, part=part, trigger=trigger, status=summary.get("status"))
+            return summary
         return run_sync(self.hub, self.sync, job, full_refresh=full_refresh, trigger=trigger)
 
     def workflow_engine(self) -> WorkflowPort:

@@ -10,7 +10,8 @@ the single-process mode uses and calls the same function:
   of stored events, each claimed by one worker;
 * ``hub.advance_workflow`` (run id) -> advances one workflow run (``WorkflowEngine.advance``,
   under the run's lease);
-* ``hub.sync`` (job, full_refresh) -> the sync's JSON summary;
+* ``hub.sync`` (job, full_refresh, part) -> the sync's JSON summary (``part`` ``I/N``: one
+  part of a job split across workers, see :class:`hub.sync.engine.Part`);
 * ``hub.workflow_tick`` -> timeouts and reminders; ``hub.ticket_lifecycle`` -> the rules.
 
 The tasks are routed to three queues (:data:`hub.events.dispatch.QUEUES`): ``events``,
@@ -112,8 +113,8 @@ def make_celery(runtime_factory: Callable[[], Runtime], broker_url: str, **conf:
     app.hub_runtime = runtime  # type: ignore[attr-defined]
 
     @app.task(name="hub.sync")
-    def sync(job: str, full_refresh: bool = False) -> dict[str, Any]:
-        return runtime().run_sync(job, full_refresh=full_refresh, trigger="celery")
+    def sync(job: str, full_refresh: bool = False, part: str | None = None) -> dict[str, Any]:
+        return runtime().run_sync(job, full_refresh=full_refresh, trigger="celery", part=part)
 
     @app.task(name="hub.process_event")
     def process_event(event_id: int) -> dict[str, Any]:
