@@ -20,9 +20,11 @@ install: $(STAMP)
 demo: install
 	$(BIN)/hub demo
 
+# One test process per CPU (pytest-xdist), a test file per process at a time; PYTEST_ARGS
+# adds to or overrides it (e.g. PYTEST_ARGS="-n 0 -x" runs in one process and stops early).
 test: install
 	PATH="$(abspath $(BIN)):$$PATH" scripts/with-postgres.sh scripts/with-redis.sh scripts/with-chromium.sh \
-	  $(BIN)/python -m pytest -q -p no:cacheprovider $(PYTEST_ARGS)
+	  $(BIN)/python -m pytest -q -p no:cacheprovider -n auto --dist loadfile $(PYTEST_ARGS)
 
 lint: install
 	$(BIN)/ruff check hub connectors tests

@@ -28,13 +28,14 @@ def autotask(client: httpx.Client, entity: str, since: str | None) -> Any:
     """Every record of ``entity`` changed at or after ``since``, page by page."""
     condition = {"op": "gte", "field": "lastActivityDate", "value": since} if since else {
         "op": "gte", "field": "id", "value": 0}  # fmt: skip
-    page = client.post(f"V1.0/{entity}/query", json={"filter": [condition], "MaxRecords": 500}).json()
+    body = {"filter": [condition], "MaxRecords": 500}
+    page = client.post(f"V1.0/{entity}/query", json=body).json()
     while True:
         yield from page["items"]
         nxt = page["pageDetails"].get("nextPageUrl")
         if not nxt:
             return
-        page = client.get(nxt).json()
+        page = client.post(nxt, json=body).json()  # the next page of a POSTed query is POSTed the same body
 
 
 def main(state_path: Path) -> dict[str, Any]:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from contextlib import AbstractContextManager
+from pathlib import Path
 from typing import Any
 
 import httpx
@@ -16,6 +17,7 @@ from hub.mapping import Mapping, load_mapping
 from hub.mapping import configure as configure_mapping
 from hub.plugins import HubPlugins
 from hub.ratelimit import RateLimiter, SharedBudgets
+from hub.roles import RoleTable
 from hub.secretkey import master_key
 from hub.settings import HubSettings, load_connector_settings, load_settings
 from hub.state.mutex import StoreLocks
@@ -63,6 +65,11 @@ class Hub:
         if self._plugins is None:
             self._plugins = HubPlugins(disabled=self.settings.disable_plugins)
         return self._plugins
+
+    @property
+    def roles(self) -> RoleTable:
+        """Which connector fills each role the jobs, rules, reports and workflows name."""
+        return RoleTable(self.settings.roles, self.plugins)
 
     @property
     def store(self) -> StateStore:
@@ -115,9 +122,14 @@ class Hub:
         return self._connectors[name]
 
     def mapping(self, connector: str) -> Mapping:
-        """The mapping file that applies: ``HUB_MAPPINGS_DIR``, then plugins', then built-in."""
+        """The mapping file that applies: ``HUB_MAPPINGS_DIR``'s, else the one its plugin ships."""
+        return load_mapping(connector, self.mapping_dirs())
+
+    def mapping_dirs(self) -> list[Path]:
+        """Where mapping files are looked for, first match wins: ``HUB_MAPPINGS_DIR``, then the
+        folders plugins ship (the built-in connectors' among them)."""
         dirs = [self.settings.mappings_dir] if self.settings.mappings_dir else []
-        return load_mapping(connector, [*dirs, *self.plugins.dirs("hub_mapping_dirs")])
+        return [*dirs, *self.plugins.mapping_dirs()]
 
     def api_calls(self) -> dict[str, int]:
         return {name: c.api_calls for name, c in self._connectors.items()}

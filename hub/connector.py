@@ -7,16 +7,18 @@ A connector speaks one vendor's API and nothing else. It declares:
 * its writable entities (``writable``: vendor entity -> core kind) through
   :meth:`Connector.create` / :meth:`Connector.update` / :meth:`Connector.deactivate`;
 * the :class:`Action` s it offers to workflows (send terms, download a document, ...);
+* the roles it can fill (``roles``: the PSA, the RMM, ...; see :mod:`hub.roles`);
 * how it verifies and parses its webhooks (:meth:`Connector.verify_webhook`,
   :meth:`Connector.parse_webhook`), if it has any.
 
 Records cross this boundary as the vendor's own dicts; the declarative mapping
-(``hub.mapping`` and ``mappings/<connector>.yaml``) turns them into core models. The
+(``hub.mapping`` and the connector's ``<connector>.yaml``) turns them into core models. The
 connector only resolves vendor vocabulary (picklist labels) for the mapping.
 
 Streams follow the Singer SDK's ``RESTStream`` and Airbyte's ``HttpStream``: the
-request, the record parsing, the paginator and the resume token are methods to
-override, and a :class:`Paginator` detects loops.
+request, the record parsing and the paginator are methods to override. A
+:class:`Paginator` runs the one page loop, keeps the page token apart from the resume
+token the engine checkpoints, and detects loops.
 """
 
 from __future__ import annotations
@@ -45,6 +47,7 @@ from hub.settings import ConnectorSettings
 __all__ = [
     "Action",
     "ActionContext",
+    "Answer",
     "CheckResult",
     "Connector",
     "ConnectorContext",
@@ -186,20 +189,56 @@ class PaginationLoop(HubError):
     """The vendor handed back a page token it had already given: stop instead of looping."""
 
 
+@dataclass
+class Answer:
+    """One page as a read fetched it: the vendor's answer (what the paginator reads the next
+    page token from), the page's records, whether the read may go on after it (a read of the
+    newest first ends at the first record older than its cursor), and the total if the vendor
+    says it (see :attr:`Page.total`)."""
+
+    response: Any
+    records: list[dict[str, Any]]
+    more: bool = True
+    total: int | None = None
+
+
 class Paginator(ABC):
-    """Turns a response into the next page's token; ``None`` ends the read."""
+    """Walks the pages of one read, with two tokens kept apart.
+
+    * The *page token* says which page to ask for next: a page number, a start position, a
+      next-page URL (:meth:`first`, then :meth:`next_token` after each page; ``None`` ends).
+    * The *resume token* is the dict the engine checkpoints after a page and hands back to
+      continue the read after a crash (:meth:`resume`, then :meth:`restart`). By default it
+      holds the page token, but where a page token does not outlive the read (Autotask's
+      next-page URLs) it holds what a fresh read continues from (the last id), and a read
+      pinned at its start (DocuSign's ``to_date``) keeps that with it.
+
+    :meth:`pages` is the one page loop every stream uses; it detects a vendor handing back a
+    token it already gave (:class:`PaginationLoop`).
+    """
 
     def __init__(self) -> None:
         self._seen: set[str] = set()
 
     def first(self) -> Any:
+        """The page token of a read's first page."""
         return None
 
-    @abstractmethod
-    def next_token(self, response: httpx.Response, records: list[dict[str, Any]], token: Any) -> Any:
-        """The next token, or ``None`` after the last page."""
+    def restart(self, resume: Mapping[str, Any]) -> Any:
+        """The page token that continues a read after the page whose resume token is ``resume``."""
+        return resume.get("token")
 
-    def advance(self, response: httpx.Response, records: list[dict[str, Any]], token: Any) -> Any:
+    @abstractmethod
+    def next_token(self, response: Any, records: list[dict[str, Any]], token: Any) -> Any:
+        """The next page token, or ``None`` after the last page."""
+
+    def resume(
+        self, response: Any, records: list[dict[str, Any]], token: Any, next_token: Any
+    ) -> dict[str, Any] | None:
+        """The resume token after this page (``next_token`` is the page that follows it)."""
+        return {"token": next_token}
+
+    def advance(self, response: Any, records: list[dict[str, Any]], token: Any) -> Any:
         nxt = self.next_token(response, records, token)
         if nxt is None:
             return None
@@ -208,6 +247,20 @@ class Paginator(ABC):
             raise PaginationLoop(f"pagination loop: token {key[:120]} was already followed")
         self._seen.add(key)
         return nxt
+
+    def pages(self, fetch: Callable[[Any], Answer], resume: Mapping[str, Any] | None = None) -> Iterator[Page]:
+        """Pages of a read: ``fetch(page_token)`` asks the vendor for one page, from the first
+        page or from ``resume`` on; each page carries the resume token after it (None after the
+        last)."""
+        token = self.restart(resume) if resume else self.first()
+        while True:
+            answer = fetch(token)
+            nxt = self.advance(answer.response, answer.records, token) if answer.more else None
+            after = self.resume(answer.response, answer.records, token, nxt) if nxt is not None else None
+            yield Page(answer.records, after, answer.total)
+            if nxt is None:
+                return
+            token = nxt
 
 
 class NextUrlPaginator(Paginator):
@@ -319,15 +372,11 @@ class RESTStream(Stream):
         return None
 
     def read(self, since: datetime | None = None, resume: dict[str, Any] | None = None) -> Iterator[Page]:
-        paginator = self.paginator()
-        token = resume.get("token") if resume else paginator.first()
-        while True:
+        def fetch(token: Any) -> Answer:
             response = self.request(since, token)
-            records = self.parse_records(response)
-            token = paginator.advance(response, records, token)
-            yield Page(records, {"token": token} if token is not None else None, self.total(response, since))
-            if token is None:
-                return
+            return Answer(response, self.parse_records(response), total=self.total(response, since))
+
+        yield from self.paginator().pages(fetch, resume)
 
 
 # -- writing and actions --------------------------------------------------------------
@@ -466,6 +515,10 @@ class Connector(ABC):
     stream_classes: ClassVar[list[type[Stream]]] = []
     #: name -> (method name, params model, description), collected from ``@action`` methods
     action_specs: ClassVar[dict[str, tuple[str, type[BaseModel], str]]] = {}
+    #: the roles this connector can fill (``psa``, ``rmm``, ... see :mod:`hub.roles`), each with
+    #: the entity it fills a slot with where the slot's kind alone picks none or several
+    #: (``{"rmm": {"customers": "customer"}}``); checked when the connector registers
+    roles: ClassVar[dict[str, dict[str, str]]] = {}
     #: entity -> alternative natural keys (each a tuple of payload paths) that identify a
     #: record the hub created; the first one the payload fills finds a create whose answer
     #: was lost (:meth:`find_created`)
@@ -491,6 +544,7 @@ class Connector(ABC):
             "writes": dict(cls.writable),
             "actions": sorted(cls.action_specs),
             "webhooks": bool(cls.has_webhooks),
+            "roles": sorted(cls.roles),
         }
 
     def __init__(self, settings: ConnectorSettings, context: ConnectorContext | None = None) -> None:

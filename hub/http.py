@@ -25,7 +25,7 @@ connector's :class:`ErrorPolicy`, data in one place.
 
 Vendors that report errors inside a 200 (QuickBooks ``Fault``, N-central) pass an
 ``inspect`` callable that raises; vendors with their own error body pass
-``vendor_message`` so the user sees the vendor's text.
+``vendor_message=message_from(...)`` with its shapes, so the user sees the vendor's text.
 """
 
 from __future__ import annotations
@@ -67,6 +67,7 @@ __all__ = [
     "ErrorPolicy",
     "HttpClient",
     "RetryPolicy",
+    "message_from",
     "parse_retry_after",
     "secret_values",
 ]
@@ -199,20 +200,109 @@ def secret_values(settings: BaseModel | None) -> list[str]:
     return found
 
 
-def _default_vendor_message(response: httpx.Response) -> str | None:
-    try:
-        body = response.json()
-    except ValueError:
-        text = response.text.strip()
-        return text[:300] or None
-    if isinstance(body, dict):
-        for key in ("message", "error_description", "error", "errors", "detail"):
-            value = body.get(key)
-            if isinstance(value, str) and value:
-                return value
-            if isinstance(value, list) and value:
-                return "; ".join(str(v.get("detail", v) if isinstance(v, dict) else v) for v in value)
+_PLACEHOLDER = re.compile(r"\{([^{}]+)\}")
+_INDEX = re.compile(r"^(?P<key>[^\[\]]*)\[(?P<index>\d+)\]$")
+
+
+def _field(data: Any, key: str) -> Any:
+    """``data[key]``, else the key in another case (QuickBooks writes ``Fault`` and ``fault``)."""
+    if not isinstance(data, dict):
+        return None
+    if key in data:
+        return data[key]
+    folded = key.casefold()
+    return next((v for k, v in data.items() if isinstance(k, str) and k.casefold() == folded), None)
+
+
+def _lookup(data: Any, path: str) -> Any:
+    """A dotted path into a JSON body; ``name[0]`` takes an item of a list."""
+    for part in path.split("."):
+        indexed = _INDEX.match(part)
+        data = _field(data, indexed["key"] if indexed else part)
+        if indexed:
+            position = int(indexed["index"])
+            data = data[position] if isinstance(data, list) and position < len(data) else None
+        if data is None:
+            return None
+    return data
+
+
+#: what a placeholder may do to its value (``{source.pointer:last}``)
+_FILTERS: dict[str, Callable[[str], str]] = {"last": lambda text: text.rstrip("/").rsplit("/", 1)[-1]}
+
+
+def _value(data: Any, placeholder: str) -> str | None:
+    """The first of a placeholder's ``a|b`` paths that holds text or a number, filtered."""
+    spec, _, name = placeholder.partition(":")
+    for path in spec.split("|"):
+        value = _lookup(data, path.strip())
+        if isinstance(value, bool) or not isinstance(value, str | int | float):
+            continue
+        text = str(value).strip()
+        if name:
+            text = _FILTERS[name](text)
+        if text:
+            return text
     return None
+
+
+def _render(shape: str, data: Any) -> str | None:
+    """``shape`` with every placeholder filled from ``data``; None if one has no value."""
+    missing = False
+
+    def fill(match: re.Match[str]) -> str:
+        nonlocal missing
+        value = _value(data, match.group(1))
+        missing = missing or value is None
+        return value or ""
+
+    text = _PLACEHOLDER.sub(fill, shape)
+    return None if missing else text
+
+
+def message_from(
+    *shapes: str, each: str | None = None, limit: int = 300
+) -> Callable[[httpx.Response], str | None]:
+    """A parser of a vendor's error answers into its own words (``vendor_message=`` of a client).
+
+    ``shapes`` are the forms of the vendor's error body, the most telling first: text with
+    ``{path}`` placeholders naming fields of the JSON body (dotted, ``name[0]`` for an item of
+    a list, ``a|b`` for the first of several, ``:last`` for the last part of a pointer), such
+    as ``"{errorCode}: {message}"``. The first shape whose every placeholder has a value (text
+    or a number) gives the message. With ``each``, a body listing its errors under that path
+    gives every error's message (the first shape that fits it; an error that is plain text is
+    itself), joined with ``"; "``. A body that is not JSON gives its text, cut at ``limit``.
+
+    Replaces a hand-written parser per vendor: one place reads error bodies, and a malformed
+    one never raises (the HTTP layer shows the status instead).
+    """
+
+    def parse(response: httpx.Response) -> str | None:
+        try:
+            body = response.json()
+        except ValueError:
+            return response.text.strip()[:limit] or None
+        if not isinstance(body, dict):
+            return None
+        items = _lookup(body, each) if each else None
+        if isinstance(items, list) and items:
+            found = [_one(item, shapes) for item in items]
+            return "; ".join(f for f in found if f) or None
+        return _one(body, shapes)
+
+    return parse
+
+
+def _one(data: Any, shapes: tuple[str, ...]) -> str | None:
+    if isinstance(data, str | int | float) and not isinstance(data, bool):
+        return str(data).strip() or None
+    return next((text for shape in shapes if (text := _render(shape, data))), None)
+
+
+#: the error bodies most APIs answer (``message``, OAuth's ``error_description``, JSON:API ``errors``)
+_default_vendor_message = message_from(
+    "{message}", "{error_description}", "{error}", "{detail|title}", each="errors"
+)
 
 
 _URL_CACHE = 4096  # distinct request paths remembered per client (a sync repeats few)

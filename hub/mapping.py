@@ -1,8 +1,9 @@
 """Declarative mappings between a vendor's records and the core model.
 
-One file per connector (``mappings/<connector>.yaml``), validated by :class:`MappingFile`
-with errors that point at file and line. Users override a built-in file with one of
-the same name in ``HUB_MAPPINGS_DIR``. A mapping says, per vendor entity:
+One file per connector (``<connector>.yaml``, shipped by the connector's plugin through the
+``hub_mapping_dirs`` hook), validated by :class:`MappingFile` with errors that point at file
+and line. Users override a shipped file with one of the same name in ``HUB_MAPPINGS_DIR``.
+A mapping says, per vendor entity:
 
 * ``kind``: the core kind it maps to;
 * ``fields``: core field path <- vendor field path, with an optional picklist lookup,
@@ -34,7 +35,6 @@ from contextlib import contextmanager
 from contextvars import ContextVar
 from enum import Enum
 from functools import cache
-from importlib import resources
 from pathlib import Path
 from typing import Any, Literal, NamedTuple, Protocol, get_args
 
@@ -443,7 +443,7 @@ class EntityMapping(BaseModel):
 
 
 class MappingFile(BaseModel):
-    """A whole ``mappings/<connector>.yaml``."""
+    """A whole mapping file (``<connector>.yaml``)."""
 
     model_config = ConfigDict(extra="forbid")
 
@@ -768,19 +768,13 @@ class NoMappingFile(ConfigError):
     """A connector with no mapping file (it maps no records: an action-only plugin)."""
 
 
-def _builtin_dir() -> Path:
-    return Path(str(resources.files("mappings")))
-
-
 def mapping_path(connector: str, dirs: Iterable[Path] = ()) -> Path:
-    """The file that applies: the first of ``dirs`` (user, plugins) that has it, else built-in."""
+    """The file that applies: the first of ``dirs`` that has it (``HUB_MAPPINGS_DIR``, then the
+    folders plugins ship through ``hub_mapping_dirs``; the built-in connectors are plugins too)."""
     for folder in dirs:
         candidate = Path(folder) / f"{connector}.yaml"
         if candidate.is_file():
             return candidate
-    builtin = _builtin_dir() / f"{connector}.yaml"
-    if builtin.is_file():
-        return builtin
     raise NoMappingFile(f"no mapping file for connector {connector!r} (looked for {connector}.yaml)")
 
 

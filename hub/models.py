@@ -58,7 +58,7 @@ class ExternalRef(BaseModel):
 
     model_config = ConfigDict(frozen=True, extra="forbid")
 
-    system: str = Field(min_length=1, description="connector name, e.g. 'autotask'")
+    system: str = Field(min_length=1, description="the name of the connector the record lives in")
     kind: str = Field(min_length=1, description="core kind, e.g. 'organization'")
     id: str = Field(min_length=1, description="the vendor's id, always as a string")
 
@@ -158,6 +158,9 @@ class Organization(Record):
     invoice_attention: str | None = Field(default=None, description="billing contact on invoices")
     billing_address: Address | None = None
     help_desk: str | None = Field(default=None, description="Help Desk service level, e.g. 'none'")
+    invoice_recipients: list[str] = Field(
+        default_factory=list, description="addresses that receive the customer's invoices (accounting)"
+    )
     udfs: dict[str, str | None] = Field(default_factory=dict, description="user-defined fields by label")
 
 
@@ -221,6 +224,13 @@ class Ticket(Record):
     contract: ExternalRef | None = None
     primary_resource: str | None = Field(default=None, description="the person assigned, by name (or the PSA's id)")
     resource_role: str | None = Field(default=None, description="the role the assignment is made in, by name")
+    assigned_to: str | None = Field(
+        default=None, description="the PSA's id of the person the ticket is assigned to, as read (none: nobody)"
+    )
+    last_activity_at: datetime | None = Field(default=None, description="when someone last acted on the ticket")
+    last_activity_by: str | None = Field(
+        default=None, description="who acted last: 'customer' (a contact of the account) or 'staff'"
+    )
     external_key: str | None = Field(default=None, description="stable dedup key, e.g. of an RMM alert")
 
     @field_validator("primary_resource", "resource_role", mode="before")
@@ -402,7 +412,7 @@ class Note(Record):
     body: str = ""
     created_at: datetime | None = None
     created_by: str | None = None
-    publish: str | None = Field(default=None, description="visibility label, e.g. 'All Autotask Users'")
+    publish: str | None = Field(default=None, description="who may see the note: a label of the PSA's picklist")
 
 
 class Document(Record):

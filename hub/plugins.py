@@ -4,6 +4,10 @@ Plugins are found through the ``msp_hub`` entry-point group. A plugin that fails
 import, implements a hook no spec declares, or registers something that is not a
 valid connector is *listed with its error* (``hub connectors``) instead of crashing
 the hub. ``HUB_DISABLE_PLUGINS=a,b`` skips plugins by entry-point name.
+
+After tox 4's plugin manager, the hub calls hooks only through :class:`HubPlugins`: one
+typed method per hook spec (``mapping_dirs()`` for ``hub_mapping_dirs``, ...), so a
+caller gets checked arguments and a typed answer, never pluggy's untyped ``hook``.
 """
 
 from __future__ import annotations
@@ -18,11 +22,13 @@ from typing import TYPE_CHECKING, Any, cast
 import pluggy
 
 from hub import hookspecs
-from hub.connector import Connector
+from hub.connector import Connector, Event
 from hub.errors import ConfigError
+from hub.roles import fill
 
 if TYPE_CHECKING:
     from hub.models import Record
+    from hub.sync.jobs import SyncJob
 
 __all__ = ["ConnectorRegistry", "HubPlugins", "JobRegistry", "PluginInfo"]
 
@@ -57,20 +63,25 @@ class ConnectorRegistry:
             raise TypeError(f"{cls.__name__}.name must be a lower-case identifier, got {name!r}")
         if name in self.classes and self.classes[name] is not cls:
             raise TypeError(f"connector name {name!r} is already registered by {self.origin[name]}")
+        for role in cls.roles:
+            try:
+                fill(cls, role)
+            except ValueError as exc:
+                raise TypeError(f"{cls.__name__} declares a role it cannot fill: {exc}") from None
         self.classes[name] = cls
         self.origin[name] = self._current
 
 
 class JobRegistry:
-    """Passed to ``hub_register_sync_jobs``: job name -> definition object."""
+    """Passed to ``hub_register_sync_jobs``: job name -> :class:`~hub.sync.jobs.SyncJob`."""
 
     def __init__(self) -> None:
-        self.jobs: dict[str, Any] = {}
+        self.jobs: dict[str, SyncJob] = {}
 
-    def add(self, job: Any) -> None:
+    def add(self, job: SyncJob) -> None:
         name = getattr(job, "name", None)
-        if not name:
-            raise TypeError(f"{job!r} has no name")
+        if not name or not hasattr(job, "steps"):
+            raise TypeError(f"{job!r} is not a sync job (hub.sdk.SyncJob)")
         self.jobs[name] = job
 
 
@@ -137,10 +148,13 @@ class HubPlugins:
         self._jobs = None
         return info
 
-    def _call_each(self, hook_name: str, *args: Any) -> None:
-        """Call every implementation separately so one plugin's error stays its own."""
+    def _call_each(self, hook_name: str, *args: Any, before: Any = None) -> None:
+        """Call every implementation separately so one plugin's error stays its own
+        (``before(plugin_name)`` runs ahead of each)."""
         hook = getattr(self.pm.hook, hook_name)
         for impl in hook.get_hookimpls():
+            if before is not None:
+                before(impl.plugin_name)
             try:
                 impl.function(*args)
             except Exception as exc:
@@ -153,14 +167,7 @@ class HubPlugins:
     def connector_registry(self) -> ConnectorRegistry:
         if self._connectors is None:
             registry = ConnectorRegistry()
-            hook = self.pm.hook.hub_register_connectors
-            for impl in hook.get_hookimpls():
-                registry._current = impl.plugin_name
-                try:
-                    impl.function(registry)
-                except Exception as exc:
-                    info = self.infos.setdefault(impl.plugin_name, PluginInfo(name=impl.plugin_name))
-                    info.error = f"hub_register_connectors failed: {_short_error(exc)}"
+            self.register_connectors(registry)
             for cname, origin in registry.origin.items():
                 self.infos.setdefault(origin, PluginInfo(name=origin)).connectors.append(cname)
             self._connectors = registry
@@ -181,22 +188,43 @@ class HubPlugins:
             raise ConfigError(f"unknown connector {name!r}; installed: {known}")
         return classes[name]
 
-    def jobs(self) -> dict[str, Any]:
+    def jobs(self) -> dict[str, SyncJob]:
+        """Every registered job definition by name (role-named steps not bound: ``hub.sync.get_job``)."""
         if self._jobs is None:
             registry = JobRegistry()
-            self._call_each("hub_register_sync_jobs", registry)
+            self.register_sync_jobs(registry)
             self._jobs = registry
         return dict(self._jobs.jobs)
 
-    def dirs(self, hook_name: str) -> list[Path]:
-        found: list[Path] = []
-        for result in getattr(self.pm.hook, hook_name)():
-            found.extend(Path(p) for p in result or ())
-        return found
+    # -- one typed method per hook spec -------------------------------------------------
 
-    # -- cross-cutting hooks --------------------------------------------------------
+    def register_connectors(self, registry: ConnectorRegistry) -> None:
+        """``hub_register_connectors`` of every plugin, each connector kept with the plugin that
+        added it (see :attr:`connector_registry`)."""
 
-    def transform(self, job: str, system: str, record: Record) -> Record:
+        def current(plugin: str) -> None:
+            registry._current = plugin
+
+        self._call_each("hub_register_connectors", registry, before=current)
+
+    def register_sync_jobs(self, registry: JobRegistry) -> None:
+        """``hub_register_sync_jobs`` of every plugin (see :meth:`jobs`)."""
+        self._call_each("hub_register_sync_jobs", registry)
+
+    def workflow_dirs(self) -> list[Path]:
+        """The workflow folders every plugin ships, in registration order."""
+        return self._dirs(self.pm.hook.hub_workflow_dirs())
+
+    def mapping_dirs(self) -> list[Path]:
+        """The mapping folders every plugin ships (the built-in connectors' too)."""
+        return self._dirs(self.pm.hook.hub_mapping_dirs())
+
+    @staticmethod
+    def _dirs(results: list[Iterable[Path | str] | None]) -> list[Path]:
+        return [Path(p) for result in results for p in result or ()]
+
+    def transform_record(self, job: str, system: str, record: Record) -> Record:
+        """``record`` after every plugin's ``hub_transform_record``, each seeing the previous result."""
         for impl in reversed(self.pm.hook.hub_transform_record.get_hookimpls()):
             result = cast("Record | None", impl.function(job=job, system=system, record=record))
             if result is not None:
@@ -212,6 +240,19 @@ class HubPlugins:
         )
         return next((r for r in reasons if r), None)
 
-    @property
-    def hook(self) -> Any:
-        return self.pm.hook
+    def after_write(self, job: str, system: str, entity: str, operation: str, record: Record, result_id: str) -> None:
+        self.pm.hook.hub_after_write(
+            job=job, system=system, entity=entity, operation=operation, record=record, result_id=result_id
+        )
+
+    def sync_started(self, job: str, dry_run: bool) -> None:
+        self.pm.hook.hub_sync_started(job=job, dry_run=dry_run)
+
+    def sync_finished(self, job: str, summary: dict[str, Any]) -> None:
+        self.pm.hook.hub_sync_finished(job=job, summary=summary)
+
+    def sync_error(self, job: str, error: BaseException) -> None:
+        self.pm.hook.hub_sync_error(job=job, error=error)
+
+    def event_received(self, event: Event) -> None:
+        self.pm.hook.hub_event_received(event=event)

@@ -49,7 +49,7 @@ def collect_needs(hub: Hub, connector: str) -> list[Need]:
     except NoMappingFile:  # it maps no records, so no mapping, workflow or setting names anything there
         return []
     needs: list[Need] = [*_mapping_needs(mapping)]
-    library = WorkflowLibrary(hub.plugins.dirs("hub_workflow_dirs"), hub.settings.workflows_dir)
+    library = WorkflowLibrary(hub.plugins.workflow_dirs(), hub.settings.workflows_dir, roles=hub.roles)
     for source in library.sources().values():
         definition = library.get(source.name)
         needs.extend(_workflow_needs(definition, connector, mapping))

@@ -2,7 +2,8 @@
 
 Connector packages (built-in and third-party) import only this module and
 ``hub.testing``; a test enforces it for the built-in ones, so the core can change its
-insides without breaking plugins.
+insides without breaking plugins. A plugin that brings its own sync job finds the job
+classes here too (``SyncJob``, ``EntityStep``, the registries its hooks receive).
 """
 
 from __future__ import annotations
@@ -11,6 +12,7 @@ from hub.clock import Clock, FakeClock, SystemClock, utcnow
 from hub.connector import (
     Action,
     ActionContext,
+    Answer,
     CheckResult,
     Connector,
     ConnectorContext,
@@ -49,7 +51,7 @@ from hub.errors import (
 )
 from hub.folders import SavedFile, client_folder, decode_name, encode_name, folder_path, save_new_file
 from hub.hookspecs import hookimpl
-from hub.http import ErrorPolicy, HttpClient, RetryPolicy, parse_retry_after
+from hub.http import ErrorPolicy, HttpClient, RetryPolicy, message_from, parse_retry_after
 from hub.logging import get_logger
 from hub.models import (
     AccountType,
@@ -74,9 +76,11 @@ from hub.models import (
     SiteSummary,
     Ticket,
 )
+from hub.plugins import ConnectorRegistry, JobRegistry
 from hub.ratelimit import RateLimit
 from hub.sandbox import Sandbox
 from hub.settings import CommaList, ConnectorSettings, split_commas
+from hub.sync.jobs import EntityStep, RoleNamed, Roles, Step, SyncJob
 from hub.writes import create_once, send_once
 
 __all__ = [
@@ -87,6 +91,7 @@ __all__ = [
     "Alert",
     "AlertSeverity",
     "AlertState",
+    "Answer",
     "AuthenticationError",
     "CheckResult",
     "Clock",
@@ -96,12 +101,14 @@ __all__ = [
     "ConflictError",
     "Connector",
     "ConnectorContext",
+    "ConnectorRegistry",
     "ConnectorSettings",
     "Contact",
     "ContactRole",
     "Contract",
     "ContractType",
     "Document",
+    "EntityStep",
     "ErrorPolicy",
     "Event",
     "ExternalRef",
@@ -111,6 +118,7 @@ __all__ = [
     "HttpError",
     "HubError",
     "InvoiceRecipient",
+    "JobRegistry",
     "KeyValueStore",
     "MemoryKeyValueStore",
     "Need",
@@ -131,13 +139,17 @@ __all__ = [
     "Record",
     "RecordRejected",
     "RetryPolicy",
+    "RoleNamed",
+    "Roles",
     "Sandbox",
     "SavedFile",
     "ServiceModel",
     "SignatureRequest",
     "SignatureStatus",
     "SiteSummary",
+    "Step",
     "Stream",
+    "SyncJob",
     "SystemClock",
     "Ticket",
     "TransientError",
@@ -152,6 +164,7 @@ __all__ = [
     "folder_path",
     "get_logger",
     "hookimpl",
+    "message_from",
     "natural_criteria",
     "parse_retry_after",
     "parse_timestamp",

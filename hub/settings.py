@@ -255,28 +255,20 @@ class ScheduleSpec(BaseModel):
 
 
 class TicketPortSettings(BaseModel):
-    """Where the lifecycle rules read and update tickets: a PSA connector's stream and entity.
+    """Where the lifecycle rules read and update tickets: a PSA connector's ticket stream and
+    entity, each by default the PSA role's (``HUB_ROLES__PSA`` and its tickets).
 
-    The defaults name the Autotask REST API: ``Tickets`` records carry
-    ``lastActivityDate`` and ``lastActivityPersonType`` (2 = a contact, i.e. the customer).
+    Who acted last and whether someone is assigned are the tickets' core fields
+    (``last_activity_at``, ``last_activity_by``, ``assigned_to``), read through the PSA's
+    mapping.
     """
 
     model_config = ConfigDict(extra="forbid")
 
     connector: str | None = Field(default=None, description="the PSA connector (default: HUB_ROLES__PSA)")
-    stream: str = Field(default="Tickets", description="the connector's ticket stream")
-    entity: str = Field(default="Tickets", description="the mapping entity of tickets (kind ticket)")
-    activity_field: str = Field(
-        default="lastActivityDate", description="vendor field: time of the last activity"
-    )
-    actor_field: str | None = Field(
-        default="lastActivityPersonType", description="vendor field: who acted last"
-    )
-    customer_actors: list[str] = Field(
-        default_factory=lambda: ["2"], description="actor values meaning the customer"
-    )
-    assigned_field: str | None = Field(
-        default="assignedResourceID", description="vendor field: who the ticket is assigned to"
+    stream: str | None = Field(default=None, description="the connector's ticket stream (default: the PSA role's)")
+    entity: str | None = Field(
+        default=None, description="the mapping entity of tickets, kind ticket (default: the PSA role's)"
     )
 
 
@@ -500,7 +492,9 @@ class RmmAlertSettings(BaseModel):
     complete_status: str = Field(
         default="Complete", description="status of a completed ticket (its alert returning reopens it)"
     )
-    note_publish: str = Field(default="All Autotask Users", description="visibility label of the hub's notes")
+    note_publish: str | None = Field(
+        default=None, description="visibility label of the hub's notes (none: the PSA mapping's default)"
+    )
     minimum_severity: str = Field(default="warning", description="information, warning or critical")
     exclude_devices: CommaList = Field(default_factory=list, description="device names or RMM ids")
     exclude_customers: CommaList = Field(default_factory=list, description="customer names or RMM ids")

@@ -225,8 +225,8 @@ class Writer:
         if recovered:
             log.info("write.recovered", job=self.job, write=write.describe(), id=result.id)
         if write.record is not None:
-            plugins.hook.hub_after_write(job=self.job, system=write.system, entity=write.entity,
-                                         operation=write.op, record=write.record, result_id=result.id)  # fmt: skip
+            plugins.after_write(job=self.job, system=write.system, entity=write.entity,
+                                operation=write.op, record=write.record, result_id=result.id)  # fmt: skip
         return WriteOutcome(write, Outcome.recovered if recovered else Outcome.written, result)
 
     def find(self, write: PlannedWrite) -> WriteResult | None:

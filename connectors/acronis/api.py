@@ -26,9 +26,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from typing import Any
 
-import httpx
-
-from hub.sdk import HttpClient, NotFoundError, PaginationLoop, VendorError
+from hub.sdk import HttpClient, NotFoundError, PaginationLoop, VendorError, message_from
 
 __all__ = ["AA", "AM", "AcronisApi", "vendor_message"]
 
@@ -36,25 +34,11 @@ AM = "/api/2"
 AA = "/api/advanced-automation/v1"
 
 
-def vendor_message(response: httpx.Response) -> str | None:
-    """The vendor's own text: Account Management's ``errorScheme`` or an Advanced Automation message."""
-    try:
-        body = response.json()
-    except ValueError:
-        text = response.text.strip()
-        return text[:300] or None
-    if not isinstance(body, dict):
-        return None
-    error = body.get("error")
-    if isinstance(error, dict):
-        message = str(error.get("message") or "")
-        info = (error.get("details") or {}).get("info") if isinstance(error.get("details"), dict) else None
-        return f"{message} ({info})" if info else (message or None)
-    for key in ("Message", "message", "error_description", "error", "title"):
-        value = body.get(key)
-        if isinstance(value, str) and value:
-            return value[:300]
-    return None
+#: the vendor's own text: Account Management's ``errorScheme`` or an Advanced Automation message
+vendor_message = message_from(
+    "{error.message} ({error.details.info})", "{error.message}", "{Message}", "{error_description}", "{error}",
+    "{title}",
+)
 
 
 class AcronisApi:

@@ -124,6 +124,12 @@ class NumberingParams(BaseModel):
     accounting_doc_number: str | None = Field(default=None, description="that number as the accounting system wrote it")
 
 
+class NoParams(BaseModel):
+    """An action that takes nothing."""
+
+    model_config = ConfigDict(extra="forbid")
+
+
 class GapsParams(BaseModel):
     """All clients, or one."""
 
@@ -138,6 +144,8 @@ class AcronisConnector(Connector):
     name = "acronis"
     version = "1.0.0"
     title = "Acronis Cyber Protect Cloud"
+    #: the billing role: ``hub report acronis-billing`` runs its billing_gaps action
+    roles = {"billing": {}}
     settings_model = AcronisSettings
     stream_classes: ClassVar[list[type[Stream]]] = [TenantsStream]
     writable: ClassVar[dict[str, str]] = {"tenants": "organization"}
@@ -309,6 +317,16 @@ class AcronisConnector(Connector):
         return self.context.clock.now().date()
 
     # -- actions -------------------------------------------------------------------------
+
+    @action("list_clients", params=NoParams)
+    def list_clients(self, params: NoParams, ctx: ActionContext) -> dict[str, Any]:
+        """Every customer tenant under the partner, by name (reads only): the clients the
+        existing-clients procedure goes over."""
+        clients = sorted(
+            ({"tenant_id": str(t["id"]), "name": str(t.get("name") or "")} for t in self.api.customer_tenants()),
+            key=lambda c: (c["name"].casefold(), c["tenant_id"]),
+        )
+        return {"clients": clients, "count": len(clients)}
 
     @action("client_status", params=TenantParams)
     def client_status(self, params: TenantParams, ctx: ActionContext) -> dict[str, Any]:

@@ -42,6 +42,7 @@ from pydantic import Field, SecretStr, field_validator
 
 from hub.sdk import (
     ActionContext,
+    Answer,
     AuthenticationError,
     CheckResult,
     ConfigError,
@@ -61,6 +62,7 @@ from hub.sdk import (
     WebhookRejected,
     WriteResult,
     action,
+    message_from,
 )
 
 from . import contract_services, portal, readiness, recovery, service_calls, team
@@ -70,7 +72,7 @@ from .portal import ActivatePortalParams, check_password, generate_password
 from .query import cond, query_body
 from .registration import register_webhooks
 from .service_calls import ServiceCallParams
-from .streams import STREAM_CLASSES, follow_pages
+from .streams import STREAM_CLASSES, QueryPages, query_items
 from .team import AccountTeamParams
 from .vocabulary import Vocabulary
 from .webhooks import parse_callout, verify_signature
@@ -122,19 +124,8 @@ class AutotaskSettings(ConnectorSettings):
         return value if value.endswith("/") else value + "/"
 
 
-def autotask_errors(response: httpx.Response) -> str | None:
-    """The ``{"errors": [...]}`` texts of an Autotask answer, joined."""
-    try:
-        body = response.json()
-    except ValueError:
-        return response.text.strip()[:300] or None
-    if not isinstance(body, dict):
-        return None
-    errors = body.get("errors")
-    if isinstance(errors, list) and errors:
-        return "; ".join(str(e.get("message", e)) if isinstance(e, dict) else str(e) for e in errors)
-    message = body.get("message") or body.get("Message")
-    return str(message) if message else None
+#: Autotask's errors: ``{"errors": ["..."]}`` (a list of texts, or of objects with a message)
+autotask_errors = message_from("{message}", each="errors")
 
 
 class AutotaskConnector(Connector):
@@ -143,6 +134,8 @@ class AutotaskConnector(Connector):
     name: ClassVar[str] = "autotask"
     version: ClassVar[str] = "1.0.0"
     title: ClassVar[str] = "Datto/Kaseya Autotask PSA"
+    #: the PSA; notes are kept on tickets and on companies, the role's ticket notes are TicketNotes
+    roles: ClassVar[dict[str, dict[str, str]]] = {"psa": {"ticket_notes": "TicketNotes"}}
     settings_model: ClassVar[type[ConnectorSettings]] = AutotaskSettings
     stream_classes = STREAM_CLASSES
     writable: ClassVar[dict[str, str]] = {name: spec.kind for name, spec in ENTITIES.items() if spec.writable}
@@ -275,8 +268,11 @@ class AutotaskConnector(Connector):
     def query_pages(self, entity: str, body: dict[str, Any]) -> Iterator[Page]:
         """Pages of ``POST V1.0/{entity}/query`` with ``body``: each ``nextPageUrl`` is POSTed
         the same body (a GET there answers 405; see :mod:`.streams`)."""
-        first = self.call("POST", f"V1.0/{entity}/query", json=body)
-        yield from follow_pages(first, lambda url: self.call("POST", url, json=body), self.zone, entity)
+
+        def fetch(next_url: str | None) -> Answer:
+            return query_items(self.call("POST", next_url or f"V1.0/{entity}/query", json=body))
+
+        yield from QueryPages(self.zone).pages(fetch)
 
     def query(
         self, entity: str, *filters: dict[str, Any], fields: list[str] | None = None

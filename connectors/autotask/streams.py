@@ -24,11 +24,11 @@ from __future__ import annotations
 from collections.abc import Callable, Iterator
 from datetime import datetime
 from typing import TYPE_CHECKING, Any, ClassVar
-from urllib.parse import urlsplit
+from urllib.parse import urljoin, urlsplit
 
 import httpx
 
-from hub.sdk import Page, PaginationLoop, Stream, VendorError
+from hub.sdk import Answer, Page, Paginator, Stream, VendorError
 
 from .entities import STREAMED, EntitySpec
 from .query import all_of, cond, query_body
@@ -36,7 +36,7 @@ from .query import all_of, cond, query_body
 if TYPE_CHECKING:
     from .connector import AutotaskConnector
 
-__all__ = ["STREAM_CLASSES", "AutotaskStream"]
+__all__ = ["STREAM_CLASSES", "AutotaskStream", "QueryPages", "query_items"]
 
 
 class AutotaskStream(Stream):
@@ -83,37 +83,41 @@ def _stream_class(spec: EntitySpec) -> type[AutotaskStream]:
 STREAM_CLASSES: list[type[Stream]] = [_stream_class(spec) for spec in STREAMED]
 
 
-def follow_pages(
-    first: httpx.Response,
-    fetch_next: Callable[[str], httpx.Response],
-    zone: Callable[[], dict[str, Any]],
-    entity: str,
-) -> Iterator[Page]:
-    """Pages from ``first`` on; ``fetch_next(url)`` fetches each ``nextPageUrl`` the way the
-    query was sent (see the module doc). The URL must stay on the host of the ``zone()``
-    (asked per page: the connector follows a zone move)."""
-    response = first
-    seen: set[str] = set()
-    while True:
-        body = response.json()
-        items = body.get("items") if isinstance(body, dict) else None
-        if not isinstance(items, list):
-            raise VendorError(
-                "query answer has no items list", connector="autotask", url=str(response.request.url)
-            )
-        details = body.get("pageDetails") or {}
+class QueryPages(Paginator):
+    """The pages of one query: the page token is ``pageDetails.nextPageUrl`` (on the host of
+    the ``zone()``, asked per page: the connector follows a zone move); the resume token is the
+    last id of the page, since a stored ``nextPageUrl`` does not outlive the query (see the
+    module doc): a read resumed from it is a fresh query for ``id >`` that id."""
+
+    def __init__(self, zone: Callable[[], dict[str, Any]]) -> None:
+        super().__init__()
+        self.zone = zone
+
+    def next_token(self, response: httpx.Response, records: list[dict[str, Any]], token: Any) -> Any:
+        details = response.json().get("pageDetails") or {}
         next_url = details.get("nextPageUrl") or None
-        ids = [int(r["id"]) for r in items if isinstance(r, dict) and "id" in r]
-        resume = {"after_id": max(ids)} if next_url and ids else None
-        yield Page(items, resume)
-        if not next_url:
-            return
-        target, here = urlsplit(next_url), urlsplit(zone()["url"])
-        if (target.scheme, target.netloc) != (here.scheme, here.netloc):
+        if next_url is None:
+            return None
+        zone_url = self.zone()["url"]
+        next_url = urljoin(zone_url, next_url)  # a relative link is the zone's
+        target, here = urlsplit(next_url), urlsplit(zone_url)
+        if (target.scheme.lower(), target.netloc.lower()) != (here.scheme.lower(), here.netloc.lower()):
             raise VendorError(
                 f"nextPageUrl points away from the zone ({target.netloc})", connector="autotask", url=next_url
             )
-        if next_url in seen:
-            raise PaginationLoop(f"autotask {entity}: nextPageUrl was already followed")
-        seen.add(next_url)
-        response = fetch_next(next_url)
+        return next_url
+
+    def resume(
+        self, response: httpx.Response, records: list[dict[str, Any]], token: Any, next_token: Any
+    ) -> dict[str, Any] | None:
+        ids = [int(r["id"]) for r in records if isinstance(r, dict) and "id" in r]
+        return {"after_id": max(ids)} if ids else None
+
+
+def query_items(response: httpx.Response) -> Answer:
+    """The records of one query answer (``items``)."""
+    body = response.json()
+    items = body.get("items") if isinstance(body, dict) else None
+    if not isinstance(items, list):
+        raise VendorError("query answer has no items list", connector="autotask", url=str(response.request.url))
+    return Answer(response, items)

@@ -35,7 +35,7 @@ from dataclasses import dataclass
 import httpx
 from pydantic import SecretStr
 
-from hub.sdk import AuthenticationError, Clock
+from hub.sdk import AuthenticationError, Clock, message_from
 
 __all__ = ["PUBLIC_CLIENT", "REFRESH_MARGIN", "TOKEN_PATH", "DattoToken", "DattormmAuth"]
 
@@ -64,19 +64,8 @@ def _basic(client: tuple[str, str]) -> str:
     return "Basic " + base64.b64encode(f"{client[0]}:{client[1]}".encode()).decode()
 
 
-def _oauth_message(response: httpx.Response) -> str | None:
-    """The OAuth 2.0 error of a refused token request (``error_description`` or ``error``)."""
-    try:
-        body = response.json()
-    except ValueError:
-        return response.text.strip()[:300] or None
-    if not isinstance(body, dict):
-        return None
-    for key in ("error_description", "message", "error"):
-        value = body.get(key)
-        if isinstance(value, str) and value.strip():
-            return value.strip()
-    return None
+#: the OAuth 2.0 error of a refused token request (``error_description`` or ``error``)
+_oauth_message = message_from("{error_description}", "{message}", "{error}")
 
 
 class DattormmAuth(httpx.Auth):

@@ -97,6 +97,8 @@ class DattormmConnector(Connector):
     name = "dattormm"
     version = "1.0.0"
     title = "Datto RMM"
+    #: an RMM: sites as its customers, devices, open alerts
+    roles = {"rmm": {}}
     settings_model = DattormmSettings
     stream_classes: ClassVar[list[type[Stream]]] = [SitesStream, DevicesStream, OpenAlertsStream]
     writable: ClassVar[dict[str, str]] = {}

@@ -20,7 +20,7 @@ from urllib.parse import quote
 import httpx
 import jwt
 
-from hub.sdk import AuthenticationError, Clock, ConfigError, HttpClient, KeyValueStore, VendorError
+from hub.sdk import AuthenticationError, Clock, ConfigError, HttpClient, KeyValueStore, VendorError, message_from
 
 from .settings import DocuSignSettings
 
@@ -34,18 +34,8 @@ ASSERTION_SECONDS = 3600
 REFRESH_MARGIN = timedelta(minutes=5)
 
 
-def oauth_error_message(response: httpx.Response) -> str | None:
-    """The auth server's ``{"error", "error_description"}`` as one line."""
-    try:
-        body = response.json()
-    except ValueError:
-        return response.text.strip()[:300] or None
-    if not isinstance(body, dict):
-        return None
-    error, description = body.get("error"), body.get("error_description")
-    if error and description:
-        return f"{error}: {description}"
-    return error or description or body.get("message")
+#: the auth server's ``{"error", "error_description"}`` as one line
+oauth_error_message = message_from("{error}: {error_description}", "{error}", "{error_description}", "{message}")
 
 
 @dataclass

@@ -18,7 +18,7 @@ access token; errors are DocuSign's ``{errorCode, message}``.
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -29,6 +29,7 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from hub.sdk import (
     ActionContext,
+    Answer,
     CheckResult,
     ConfigError,
     Connector,
@@ -46,6 +47,7 @@ from hub.sdk import (
     WriteResult,
     action,
     client_folder,
+    message_from,
     parse_timestamp,
     save_new_file,
     send_once,
@@ -64,7 +66,7 @@ from .connect import (
 from .forms import FormDataParams, SendFormParams
 from .pacing import RateLimitPacer
 from .settings import DocuSignSettings
-from .streams import EnvelopesStream, format_date
+from .streams import EnvelopesStream, StartPositions, envelopes_of, format_date
 
 __all__ = [
     "DocuSignConnector",
@@ -86,18 +88,12 @@ CUSTOM_FIELD_MAX = 100
 _EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
 
 
-def docusign_error_message(response: httpx.Response) -> str | None:
-    """DocuSign's ``{"errorCode", "message"}`` as ``CODE: message``."""
-    try:
-        body = response.json()
-    except ValueError:
-        return response.text.strip()[:300] or None
-    if not isinstance(body, dict):
-        return None
-    code, message = body.get("errorCode"), body.get("message")
-    if code and message:
-        return f"{code}: {message}"
-    return code or message or oauth_error_message(response)
+#: DocuSign's ``errorDetails`` (``{"errorCode", "message"}``) as ``CODE: message``; the auth
+#: server's OAuth errors where an API answer is one
+docusign_error_message = message_from(
+    "{errorCode}: {message}", "{errorCode}", "{message}", "{error}: {error_description}", "{error}",
+    "{error_description}",
+)
 
 
 class EnvelopeNotCompleted(HubError):
@@ -152,6 +148,8 @@ class DocuSignConnector(Connector):
     name = "docusign"
     version = "1.0.0"
     title = "DocuSign eSignature"
+    #: the e-signature role
+    roles = {"esign": {}}
     settings_model = DocuSignSettings
     stream_classes = [EnvelopesStream]
     writable = {ENTITY: "signature_request"}
@@ -336,42 +334,35 @@ class DocuSignConnector(Connector):
         self.context.state.set(key, role)
         return role
 
+    def status_changes(self, **query: Any) -> Iterator[dict[str, Any]]:
+        """Every envelope a listStatusChanges query finds, page by page."""
+
+        def fetch(start: int) -> Answer:
+            return envelopes_of(self.list_status_changes(start_position=start, **query))
+
+        for page in StartPositions().pages(fetch):
+            yield from page.records
+
     def find_sent(self, run_id: str, step_id: str, since: Any) -> dict[str, Any] | None:
         """The envelope a step already created, found by its custom fields (one query)."""
-        start = 0
-        while True:
-            response = self.list_status_changes(
-                from_date=format_date(since), custom_field=f"{RUN_FIELD}={run_id}", start_position=start
-            )
-            records, nxt = EnvelopesStream._page(response, start)
-            for envelope in records:
-                if custom_field_values(envelope).get(STEP_FIELD) == step_id:
-                    return envelope
-            if nxt is None:
-                return None
-            start = nxt
+        found = self.status_changes(from_date=format_date(since), custom_field=f"{RUN_FIELD}={run_id}")
+        return next((e for e in found if custom_field_values(e).get(STEP_FIELD) == step_id), None)
 
     def find_sent_to(self, organization: str, signer_email: str, step_id: str, since: Any) -> dict[str, Any] | None:
         """The latest envelope a workflow step of this name sent ``signer_email`` for ``organization``
         that was not declined or voided (one listStatusChanges query by the organization field)."""
-        start, latest = 0, None
-        while True:
-            response = self.list_status_changes(
-                from_date=format_date(since), custom_field=f"{ORGANIZATION_FIELD}={organization}",
-                start_position=start,
-            )  # fmt: skip
-            records, nxt = EnvelopesStream._page(response, start)
-            for envelope in records:
-                signers = (envelope.get("recipients") or {}).get("signers") or []
-                if (
-                    custom_field_values(envelope).get(STEP_FIELD) == step_id
-                    and envelope.get("status") not in ("declined", "voided")
-                    and any(str(s.get("email", "")).casefold() == signer_email.casefold() for s in signers)
-                ):
-                    latest = envelope
-            if nxt is None:
-                return latest
-            start = nxt
+        latest = None
+        for envelope in self.status_changes(
+            from_date=format_date(since), custom_field=f"{ORGANIZATION_FIELD}={organization}"
+        ):
+            signers = (envelope.get("recipients") or {}).get("signers") or []
+            if (
+                custom_field_values(envelope).get(STEP_FIELD) == step_id
+                and envelope.get("status") not in ("declined", "voided")
+                and any(str(s.get("email", "")).casefold() == signer_email.casefold() for s in signers)
+            ):
+                latest = envelope
+        return latest
 
     @action("send_terms", params=SendTermsParams)
     def send_terms(self, params: SendTermsParams, ctx: ActionContext) -> dict[str, Any]:

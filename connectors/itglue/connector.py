@@ -128,6 +128,8 @@ class ITGlueConnector(Connector):
     name = "itglue"
     version = "1.0.0"
     title = "IT Glue"
+    #: the documentation role
+    roles = {"docs": {}}
     settings_model = ITGlueSettings
     stream_classes: ClassVar[list[type]] = [OrganizationsStream, ContactsStream, SiteSummariesStream]
     writable: ClassVar[dict[str, str]] = {

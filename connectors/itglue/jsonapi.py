@@ -14,6 +14,8 @@ from typing import Any
 
 import httpx
 
+from hub.sdk import message_from
+
 __all__ = [
     "MEDIA_TYPE",
     "document",
@@ -79,31 +81,8 @@ def next_page(body: dict[str, Any], page: int) -> int | None:
     return page + 1 if isinstance(links, dict) and links.get("next") else None
 
 
-def _one(error: Any) -> str:
-    if not isinstance(error, dict):
-        return str(error)
-    title = str(error.get("title") or "").strip()
-    detail = str(error.get("detail") or "").strip()
-    text = detail or title or str(error.get("code") or error.get("status") or "error")
-    source = error.get("source")
-    pointer = source.get("pointer") if isinstance(source, dict) else None
-    if isinstance(pointer, str) and pointer.strip("/"):
-        field = pointer.rstrip("/").rsplit("/", 1)[-1]
-        if field and field not in text:
-            text = f"{field}: {text}"
-    return text
-
-
-def error_message(response: httpx.Response) -> str | None:
-    """The vendor's words from a JSON:API ``errors`` body (``detail`` first, then ``title``)."""
-    try:
-        body = response.json()
-    except ValueError:
-        return response.text.strip()[:300] or None
-    if isinstance(body, dict):
-        errors = body.get("errors")
-        if isinstance(errors, list) and errors:
-            return "; ".join(_one(e) for e in errors)
-        if isinstance(body.get("message"), str):
-            return body["message"]
-    return None
+#: the vendor's words from a JSON:API ``errors`` body (``detail`` first, then ``title``), each
+#: error prefixed with the attribute its ``source.pointer`` names
+error_message = message_from(
+    "{source.pointer:last}: {detail|title|code|status}", "{detail|title|code|status}", "{message}", each="errors"
+)

@@ -10,24 +10,24 @@ Newest-first also makes ``page[number]`` pagination safe while records change: a
 record edited mid-read jumps to page 1, which shifts the rest *down*, so a record
 may be read twice but never skipped (oldest-first would shift them up and skip one).
 The pages are therefore not in ascending cursor order (``sorted_by_cursor = False``);
-the resume token is the next page number.
+the resume token is the next page number (:class:`PageNumbers`).
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from datetime import datetime
 from typing import TYPE_CHECKING, Any, ClassVar
 
 import httpx
 
 from connectors.itglue.jsonapi import next_page, resources
-from hub.sdk import Page, Stream, parse_timestamp
+from hub.sdk import Answer, Page, Paginator, Stream, parse_timestamp
 
 if TYPE_CHECKING:
     from connectors.itglue.connector import ITGlueConnector
 
-__all__ = ["ContactsStream", "ITGlueStream", "OrganizationsStream", "SiteSummariesStream"]
+__all__ = ["ContactsStream", "ITGlueStream", "OrganizationsStream", "PageNumbers", "SiteSummariesStream"]
 
 
 class ITGlueStream(Stream):
@@ -59,27 +59,50 @@ class ITGlueStream(Stream):
         return self.connector.client().get(self.path, params=params)
 
     def read(self, since: datetime | None = None, resume: dict[str, Any] | None = None) -> Iterator[Page]:
-        page = int(resume["page"]) if resume and resume.get("page") else 1
-        while True:
+        def fetch(page: int) -> Answer:
             response = self._page(page)
             try:
                 records = resources(response)
-                nxt = next_page(response.json(), page)
             except ValueError as exc:
-                raise self.connector.client().error(
-                    response, f"malformed {self.name} page {page}: {exc}"
-                ) from None
+                raise self.connector.client().error(response, f"malformed {self.name} page {page}: {exc}") from None
             keep = records
             if since is not None:
                 keep = [r for r in records if (self.cursor_value(r) or since) >= since]
-                if len(keep) < len(records):
-                    nxt = None  # newest first: everything after this is older than since
             # the total counts every record; a read since a time stops early (newest first)
             total = (response.json().get("meta") or {}).get("total-count") if since is None else None
-            yield Page(self.shape(keep), {"page": nxt} if nxt else None, total if isinstance(total, int) else None)
-            if not nxt:
-                return
-            page = nxt
+            # newest first: a record older than since means every later page is older too
+            return Answer(response, self.shape(keep), more=len(keep) == len(records),
+                          total=total if isinstance(total, int) else None)  # fmt: skip
+
+        yield from PageNumbers(self).pages(fetch, resume)
+
+
+class PageNumbers(Paginator):
+    """``page[number]`` from 1, as ``meta`` says (:func:`next_page`); the resume token is the next
+    page's number."""
+
+    def __init__(self, stream: ITGlueStream) -> None:
+        super().__init__()
+        self.stream = stream
+
+    def first(self) -> int:
+        return 1
+
+    def restart(self, resume: Mapping[str, Any]) -> int:
+        return int(resume.get("page") or 1)
+
+    def next_token(self, response: httpx.Response, records: list[dict[str, Any]], token: Any) -> int | None:
+        try:
+            return next_page(response.json(), int(token))
+        except ValueError as exc:
+            raise self.stream.connector.client().error(
+                response, f"malformed {self.stream.name} page {token}: {exc}"
+            ) from None
+
+    def resume(
+        self, response: httpx.Response, records: list[dict[str, Any]], token: Any, next_token: Any
+    ) -> dict[str, Any]:
+        return {"page": next_token}
 
 
 class OrganizationsStream(ITGlueStream):

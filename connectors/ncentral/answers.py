@@ -17,7 +17,7 @@ from typing import Any
 
 import httpx
 
-from hub.sdk import HttpClient, VendorError
+from hub.sdk import HttpClient, VendorError, message_from
 
 __all__ = ["Inspector", "error_in_body", "list_records", "single_record", "total_pages", "vendor_message"]
 
@@ -52,19 +52,8 @@ class Inspector:
             )
 
 
-def vendor_message(response: httpx.Response) -> str | None:
-    """The ``message`` of N-central's error body (or its text, if it is not JSON)."""
-    try:
-        body = response.json()
-    except ValueError:
-        text = response.text.strip()
-        return text[:300] or None
-    if isinstance(body, dict):
-        for key in ("message", "error", "detail"):
-            if isinstance(body.get(key), str) and body[key]:
-                return str(body[key])
-        return error_in_body(body)
-    return None
+#: the ``message`` of N-central's error body, or the "error message" of a 200 under any spelling
+vendor_message = message_from("{message}", "{error}", "{detail}", "{errorMessage|error_message|error message}")
 
 
 def _body(client: HttpClient, response: httpx.Response) -> dict[str, Any]:

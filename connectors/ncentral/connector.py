@@ -52,6 +52,9 @@ class NcentralConnector(Connector):
     name = "ncentral"
     version = "1.0.0"
     title = "N-able N-central"
+    #: an RMM; its customers are the customer org units (not every org unit: sites and service
+    #: organizations are org units too)
+    roles = {"rmm": {"customers": "customer"}}
     settings_model = NcentralSettings
     stream_classes: ClassVar[list[type[Stream]]] = [
         OrgUnitsStream,

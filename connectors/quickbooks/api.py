@@ -33,6 +33,7 @@ from hub.sdk import (
     RateLimitedError,
     TransientError,
     VendorError,
+    message_from,
 )
 
 #: Intuit: "the RequestID uniquely identifies the HTTP request ... If the service receives another
@@ -74,14 +75,6 @@ class Fault:
     detail: str
     element: str
 
-    def text(self) -> str:
-        parts = [self.message]
-        if self.detail and self.detail != self.message:
-            parts.append(self.detail)
-        text = ": ".join(p for p in parts if p)
-        where = f", element {self.element}" if self.element else ""
-        return f"{text} (code {self.code}{where})"
-
 
 def _ci(data: Any, key: str) -> Any:
     """``data[key]`` matching the key's case loosely (Fault/fault, Error/error)."""
@@ -109,14 +102,14 @@ def parse_fault(body: Any) -> Fault | None:
     )
 
 
-def fault_message(response: httpx.Response) -> str | None:
-    """Intuit's own words for a failed answer (used in every error the user sees)."""
-    try:
-        body = response.json()
-    except ValueError:
-        return response.text.strip()[:300] or None
-    fault = parse_fault(body)
-    return fault.text() if fault else None
+#: Intuit's own words for a failed answer (its Fault's first error), used in every error the user sees
+fault_message = message_from(
+    "{Fault.Error[0].Message}: {Fault.Error[0].Detail} (code {Fault.Error[0].code}, "
+    "element {Fault.Error[0].element})",
+    "{Fault.Error[0].Message}: {Fault.Error[0].Detail} (code {Fault.Error[0].code})",
+    "{Fault.Error[0].Message|Fault.Error[0].Detail} (code {Fault.Error[0].code})",
+    "{Fault.Error[0].Message|Fault.Error[0].Detail}",
+)
 
 
 class FaultPolicy(ErrorPolicy):

@@ -27,7 +27,7 @@ from connectors.quickbooks.addresses import (
 from connectors.quickbooks.api import QuickBooksApi, StaleObjectError
 from connectors.quickbooks.numbers import highest_invoice_number
 from connectors.quickbooks.oauth import BearerAuth, TokenManager, token_error_message
-from connectors.quickbooks.query import quote, select
+from connectors.quickbooks.query import MAX_RESULTS, quote, select
 from connectors.quickbooks.records import recipient_record
 from connectors.quickbooks.report import RecipientCheck, build_report
 from connectors.quickbooks.settings import QuickBooksSettings
@@ -37,9 +37,11 @@ from connectors.quickbooks.streams import (
     CustomersStream,
     InvoiceEmailsStream,
     InvoiceRecipientsStream,
+    StartPositions,
 )
 from hub.sdk import (
     ActionContext,
+    Answer,
     CheckResult,
     ConfigError,
     ConflictError,
@@ -95,6 +97,9 @@ class QuickBooksConnector(Connector):
     name = "quickbooks"
     version = "0.1.0"
     title = "QuickBooks Online"
+    #: the accounting role; its invoice recipients are the customers' addresses (InvoiceEmail
+    #: lists where past invoices went)
+    roles = {"accounting": {"invoice_recipients": "InvoiceRecipient"}}
     settings_model = QuickBooksSettings
     stream_classes = [CustomersStream, InvoiceRecipientsStream, InvoiceEmailsStream]
     writable = {"Customer": "organization", "InvoiceRecipient": "invoice_recipient"}
@@ -263,7 +268,7 @@ class QuickBooksConnector(Connector):
                 "invoice recipients go in PrimaryEmailAddr.Address"
             )
         email = payload.get("PrimaryEmailAddr")
-        if isinstance(email, dict) and email.get("Address") is not None:
+        if isinstance(email, dict) and "Address" in email:  # none (an empty list mapped) clears it
             payload = {
                 **payload,
                 "PrimaryEmailAddr": {
@@ -310,14 +315,11 @@ class QuickBooksConnector(Connector):
         return build_report(customers, self._query_all("Invoice", invoice_where))
 
     def _query_all(self, entity: str, where: list[str]) -> list[dict[str, Any]]:
-        out: list[dict[str, Any]] = []
-        start = 1
-        while True:
-            page = self.api.query(select(entity, where, start=start)).get(entity) or []
-            out.extend(page)
-            if len(page) < 1000:
-                return out
-            start += len(page)
+        def fetch(start: int) -> Answer:
+            page = self.api.query(select(entity, where, start=start, max_results=MAX_RESULTS)).get(entity) or []
+            return Answer(page, page)
+
+        return [record for page in StartPositions(MAX_RESULTS).pages(fetch) for record in page.records]
 
     @action("check_invoice_recipients", params=CheckRecipientsParams)
     def check_invoice_recipients(self, params: CheckRecipientsParams, ctx: ActionContext) -> dict[str, Any]:

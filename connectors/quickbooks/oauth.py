@@ -52,6 +52,7 @@ from hub.sdk import (
     RateLimitedError,
     TransientError,
     VendorError,
+    message_from,
     parse_timestamp,
 )
 
@@ -83,17 +84,8 @@ def fingerprint(token: str) -> str:
     return hashlib.sha256(token.encode("utf-8")).hexdigest()[:32]
 
 
-def token_error_message(response: httpx.Response) -> str | None:
-    """The token endpoint's ``error: error_description``, shown to the user."""
-    try:
-        body = response.json()
-    except ValueError:
-        return response.text.strip()[:200] or None
-    if not isinstance(body, dict):
-        return None
-    error = body.get("error")
-    description = body.get("error_description")
-    return ": ".join(str(p) for p in (error, description) if p) or None
+#: the token endpoint's ``error: error_description``, shown to the user
+token_error_message = message_from("{error}: {error_description}", "{error}", "{error_description}", limit=200)
 
 
 class TokenManager:

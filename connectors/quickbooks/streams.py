@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING, Any, ClassVar
 
 from connectors.quickbooks.query import MAX_RESULTS, quote, select, timestamp
 from connectors.quickbooks.records import invoice_email_records, recipient_records
-from hub.sdk import Page, Stream, get_logger, parse_timestamp
+from hub.sdk import Answer, OffsetPaginator, Page, Stream, get_logger, parse_timestamp
 
 if TYPE_CHECKING:
     from connectors.quickbooks.connector import QuickBooksConnector
@@ -77,17 +77,13 @@ class ChangeReader:
             where.append(f"MetaData.LastUpdatedTime >= {quote(timestamp(since))}")
         elif self.full_where is not None:
             where.extend(self.full_where())
-        # STARTPOSITION only grows, so the pages cannot loop; a short page is the last.
-        start = int(resume["start"]) if resume and resume.get("start") else 1
-        while True:
-            statement = select(self.entity, where, start=start, max_results=self.page_size)
-            answer = self.connector.api.query(statement)
-            records = [r for r in answer.get(self.entity) or [] if isinstance(r, dict)]
-            if len(records) < self.page_size:
-                yield records, None
-                return
-            start += self.page_size
-            yield records, {"mode": "query", "start": start}
+
+        def fetch(start: int) -> Answer:
+            answer = self.connector.api.query(select(self.entity, where, start=start, max_results=self.page_size))
+            return Answer(answer, [r for r in answer.get(self.entity) or [] if isinstance(r, dict)])
+
+        for page in StartPositions(self.page_size).pages(fetch, resume):
+            yield page.records, page.resume
 
     def _drop_deleted(self, records: list[dict[str, Any]]) -> list[dict[str, Any]]:
         kept = []
@@ -99,6 +95,20 @@ class ChangeReader:
         if len(kept) != len(records):
             log.info("quickbooks.cdc_deleted", entity=self.entity, ids=self.deleted[-20:])
         return kept
+
+
+class StartPositions(OffsetPaginator):
+    """``STARTPOSITION`` from 1 until a short page (it only grows, so the pages cannot loop);
+    the resume token says the read goes on in query mode, from the next start position."""
+
+    def __init__(self, page_size: int) -> None:
+        super().__init__(page_size, start=1)
+
+    def restart(self, resume: Mapping[str, Any]) -> int:
+        return int(resume.get("start") or 1)
+
+    def resume(self, response: Any, records: list[dict[str, Any]], token: Any, next_token: Any) -> dict[str, Any]:
+        return {"mode": "query", "start": next_token}
 
 
 class QuickBooksStream(Stream):

@@ -26,8 +26,10 @@ JsonOpt = Annotated[bool, typer.Option("--json", help="Print JSON on stdout.")]
 
 def connector_rows() -> list[dict[str, Any]]:
     """Every plugin and connector, working or broken, as ``hub connectors`` shows them."""
-    plugins = get_hub().plugins
+    hub = get_hub()
+    plugins = hub.plugins
     classes = plugins.connector_classes()
+    chosen = hub.roles.names()  # role -> the connector HUB_ROLES__* names for it
     rows: list[dict[str, Any]] = []
     for name, cls in sorted(classes.items()):
         origin = plugins.connector_registry.origin[name]
@@ -36,7 +38,7 @@ def connector_rows() -> list[dict[str, Any]]:
             caps = cls.capabilities()
             error = None
         except Exception as exc:  # a connector that cannot even describe itself is listed as broken
-            caps, error = {"streams": [], "writes": {}, "actions": [], "webhooks": False}, f"{exc}"
+            caps, error = {"streams": [], "writes": {}, "actions": [], "webhooks": False, "roles": []}, f"{exc}"
         rows.append(
             {
                 "name": name,
@@ -45,6 +47,7 @@ def connector_rows() -> list[dict[str, Any]]:
                 "plugin": origin,
                 "distribution": info.distribution if info else None,
                 **caps,
+                "fills": [role for role in caps["roles"] if chosen.get(role) == name],
                 "status": "ok" if error is None else "error",
                 "error": error,
             }
@@ -62,6 +65,8 @@ def connector_rows() -> list[dict[str, Any]]:
                     "writes": {},
                     "actions": [],
                     "webhooks": False,
+                    "roles": [],
+                    "fills": [],
                     "status": "disabled" if info.disabled else "error",
                     "error": info.error,
                 }
@@ -70,14 +75,16 @@ def connector_rows() -> list[dict[str, Any]]:
 
 
 def connectors(json: JsonOpt = False) -> None:
-    """Installed connectors with version and capabilities (broken plugins with their error)."""
+    """Installed connectors with version, the roles they can fill (* the ones HUB_ROLES__* gives
+    them) and capabilities; broken plugins with their error."""
     rows = connector_rows()
     if json:
         emit_json(rows)
         return
-    table = Table(title="msp-hub connectors")
+    table = Table(title="msp-hub connectors", caption="roles: * the connector HUB_ROLES__<ROLE> names")
     table.add_column("name", no_wrap=True)
     table.add_column("version", no_wrap=True)
+    table.add_column("roles", no_wrap=True)
     for col in ("streams", "writes", "actions"):
         table.add_column(col)
     table.add_column("webhooks", no_wrap=True)
@@ -86,6 +93,7 @@ def connectors(json: JsonOpt = False) -> None:
         table.add_row(
             row["name"],
             row["version"] or "",
+            ", ".join(f"{r}*" if r in row["fills"] else r for r in row["roles"]),
             ", ".join(s["name"] for s in row["streams"]),
             ", ".join(row["writes"]),
             ", ".join(row["actions"]),
@@ -99,14 +107,17 @@ def connectors(json: JsonOpt = False) -> None:
 
 
 def check(
-    connector: Annotated[str, typer.Argument(help="connector name, e.g. autotask")],
+    connector: Annotated[str, typer.Argument(help="connector name (hub connectors lists them)")],
     fix: Annotated[
         bool, typer.Option("--fix", help="create what is missing where the vendor's API can, after listing it")
     ] = False,
     json: JsonOpt = False,
 ) -> None:
-    """Check a connector's credentials and connectivity, and whether its tenant has what the
-    mappings, workflows and settings need (exit 1 if something required is missing)."""
+    """Check a connector's credentials and connectivity, and what its tenant lacks.
+
+    Whether the tenant has what the mappings, workflows and settings name (exit 1 if
+    something required is missing); --fix creates what the vendor's API can.
+    """
     from hub.cli.users import person
     from hub.health import check_connector
 

@@ -102,15 +102,17 @@ def _workflows() -> list[Finding]:
     from hub.workflow.lint import problems
 
     hub = get_hub()
+    library = WorkflowEngine(hub).library
     try:
-        sources = WorkflowEngine(hub).library.sources()
+        sources = library.sources()
     except HubError as exc:
         return [_fail("workflows", exc)]
     out = []
     for source in sorted(sources.values(), key=lambda s: s.name):
         name = f"workflow {source.name}"
         try:
-            found = problems(WorkflowDefinition.load(source.path), hub.plugins, source.path)
+            definition = library.configure(WorkflowDefinition.load(source.path))
+            found = problems(definition, hub.plugins, source.path)
         except HubError as exc:
             out.append(_fail(name, exc))
             continue

@@ -18,6 +18,7 @@ import typer
 from hub.cli.common import app, emit_json, get_hub, stdout
 from hub.errors import ConfigError
 from hub.mapping import load_mapping, mapping_path, mapping_problems
+from hub.sync.engine import get_job
 from hub.sync.jobs import EntityStep
 
 mappings_app = typer.Typer(help="Declarative mappings between each vendor's records and the core model.",
@@ -39,7 +40,11 @@ def _job_problems(connector: str, path: Path) -> list[str]:
     except ConfigError:
         return []  # the file's own problems are reported already
     problems = []
-    for job in sorted(hub.plugins.jobs().values(), key=lambda j: j.name):
+    for name in sorted(hub.plugins.jobs()):
+        try:
+            job = get_job(hub, name)  # bound to the connectors that fill its roles
+        except ConfigError:
+            continue  # a role no connector can fill: the job names no entity of this one
         for step in job.steps:
             if not isinstance(step, EntityStep):
                 continue
@@ -71,7 +76,7 @@ def mapping_report(file: Path | None = None) -> list[dict[str, Any]]:
                 f"connector: {', '.join(sorted(classes))})"]}]  # fmt: skip
         targets = [(connector, file)]
     else:
-        dirs = [d for d in (hub.settings.mappings_dir,) if d] + hub.plugins.dirs("hub_mapping_dirs")
+        dirs = hub.mapping_dirs()
         targets = []
         for name in sorted(classes):
             try:

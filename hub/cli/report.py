@@ -19,8 +19,7 @@ report_app = typer.Typer(help="Reports over the synced records; exit 1 when some
 def uncovered(json: Annotated[bool, typer.Option("--json", help="Print JSON on stdout.")] = False) -> None:
     """Managed-services devices that no active recurring-service contract covers; exit 1 if any."""
     hub = get_hub()
-    roles = hub.settings.roles  # the PSA and RMM the jobs were run with (HUB_ROLES__PSA, __RMM)
-    rows = [row.as_dict() for row in uncovered_devices(hub, psa=roles.psa, rmm=roles.rmm)]
+    rows = [row.as_dict() for row in uncovered_devices(hub)]  # the PSA and RMM roles (HUB_ROLES__PSA, __RMM)
     if json:
         emit_json(rows)
     elif not rows:

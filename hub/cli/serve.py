@@ -193,7 +193,7 @@ def events_retry(
 
 @webhooks_app.command("register")
 def webhooks_register(
-    connector: Annotated[str, typer.Argument(help="connector name, e.g. autotask")],
+    connector: Annotated[str, typer.Argument(help="connector name (hub connectors lists them)")],
     json: JsonOpt = False,
 ) -> None:
     """(Re)register the hub's webhooks at the vendor, pointing at HUB_PUBLIC_URL/webhooks/CONNECTOR."""

@@ -51,8 +51,11 @@ def sync(
     ] = None,
     json: JsonOpt = False,
 ) -> None:
-    """Run a sync job. Exit 0 ok, 1 partial (records dead-lettered) or failed, 2 configuration
-    (also a credential the vendor refuses). Ctrl-C stops it; a rerun resumes."""
+    """Run a sync job (or --all). Ctrl-C stops it; a rerun resumes.
+
+    Exit 0 ok, 1 partial (records dead-lettered) or failed, 2 configuration (also a
+    credential the vendor refuses).
+    """
     if (job is None) == (not all_):
         raise ConfigError("give one job name or --all (`hub jobs` lists them)")
     if all_ and select:

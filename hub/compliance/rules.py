@@ -83,7 +83,7 @@ def invoice_contact(snap: Snapshot, _root: Path) -> Iterator[Violation]:
                 snap,
                 "invoice-contact",
                 org,
-                f"accounting customer {match.customer_id} has no invoice e-mail address (PrimaryEmailAddr)",
+                f"accounting customer {match.customer_id} has no invoice e-mail address",
             )
 
 

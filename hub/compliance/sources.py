@@ -3,8 +3,9 @@ and the accounting system's customers and invoice recipients, as core records.
 
 Everything is read fresh through the connectors' streams (a full read, no cursor), so
 the report says what the vendors hold now, not what the last sync saw. Which connector
-plays which part, and which of its mapping entities holds what, is data
-(:class:`Sources`), so another PSA or accounting connector needs no code here.
+plays which part is its role (``HUB_ROLES__PSA``, ``HUB_ROLES__ACCOUNTING``), and which of
+its mapping entities holds what is data (:class:`Sources`), so another PSA or accounting
+connector needs no code here.
 
 A PSA account is matched to its accounting customer through the crosswalk first, and
 otherwise by normalized name (``org_name``: case, punctuation and legal suffixes do
@@ -14,7 +15,7 @@ not matter); a name shared by several accounting customers matches none of them.
 from __future__ import annotations
 
 from collections import defaultdict
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
@@ -35,6 +36,7 @@ from hub.models import (
 
 if TYPE_CHECKING:
     from hub.app import Hub
+    from hub.sync.jobs import Roles
 
 __all__ = ["AccountingMatch", "Snapshot", "Sources", "read_entity", "read_snapshot"]
 
@@ -43,17 +45,21 @@ log = get_logger("hub.compliance")
 
 @dataclass(frozen=True)
 class Sources:
-    """Which connectors and mapping entities the rules read (the built-in connectors by default)."""
+    """Which connectors and mapping entities the rules read.
 
-    psa: str = "autotask"
-    organizations: str = "Companies"
-    contacts: str = "Contacts"
-    contracts: str = "Contracts"
-    devices: str = "ConfigurationItems"
-    tickets: str = "Tickets"
-    accounting: str = "quickbooks"
-    accounting_customers: str = "Customer"
-    invoice_recipients: str = "InvoiceRecipient"
+    A name left empty is the role's: the connectors filling the PSA and accounting roles
+    (``HUB_ROLES__PSA``, ``HUB_ROLES__ACCOUNTING``) and their entities for each slot.
+    """
+
+    psa: str = ""
+    organizations: str = ""
+    contacts: str = ""
+    contracts: str = ""
+    devices: str = ""
+    tickets: str = ""
+    accounting: str = ""
+    accounting_customers: str = ""
+    invoice_recipients: str = ""
     #: core fields of a ticket ``--open-tickets`` opens (labels of the PSA's picklists)
     ticket: dict[str, str] = field(
         default_factory=lambda: {
@@ -64,6 +70,30 @@ class Sources:
             "ticket_type": "Service Request",
         }
     )
+
+    def with_psa(self, roles: Roles) -> Sources:
+        """The PSA's names filled in from its role where left empty."""
+        psa = self.psa or roles.connector("psa")
+        return replace(
+            self,
+            psa=psa,
+            organizations=self.organizations or roles.entity("psa", "companies", psa),
+            contacts=self.contacts or roles.entity("psa", "contacts", psa),
+            contracts=self.contracts or roles.entity("psa", "contracts", psa),
+            devices=self.devices or roles.entity("psa", "configuration_items", psa),
+            tickets=self.tickets or roles.entity("psa", "tickets", psa),
+        )
+
+    def with_accounting(self, roles: Roles) -> Sources:
+        """The accounting system's names filled in from its role where left empty."""
+        accounting = self.accounting or roles.connector("accounting")
+        return replace(
+            self,
+            accounting=accounting,
+            accounting_customers=self.accounting_customers or roles.entity("accounting", "customers", accounting),
+            invoice_recipients=self.invoice_recipients
+            or roles.entity("accounting", "invoice_recipients", accounting),
+        )
 
 
 @dataclass(frozen=True)
@@ -133,7 +163,7 @@ def _by_org(records: list[Any], system: str) -> dict[str, list[Any]]:
 
 def read_snapshot(hub: Hub, sources: Sources | None = None) -> Snapshot:
     """Read everything the rules need, now."""
-    s = sources or Sources()
+    s = (sources or Sources()).with_psa(hub.roles)
     orgs = [o for o in read_entity(hub, s.psa, s.organizations) if isinstance(o, Organization)]
     customers = [o for o in orgs if o.account_type is AccountType.customer and o.active]
     contacts = [c for c in read_entity(hub, s.psa, s.contacts) if isinstance(c, Contact) and c.active]
@@ -152,12 +182,13 @@ def read_snapshot(hub: Hub, sources: Sources | None = None) -> Snapshot:
 
 def _read_accounting(hub: Hub, s: Sources, snap: Snapshot) -> None:
     try:
+        s = s.with_accounting(hub.roles)
         customers = [o for o in read_entity(hub, s.accounting, s.accounting_customers) if isinstance(o, Organization)]
         recipients = [
             r for r in read_entity(hub, s.accounting, s.invoice_recipients) if isinstance(r, InvoiceRecipient)
         ]
     except HubError as exc:
-        snap.accounting_error = f"{s.accounting}: {exc}"
+        snap.accounting_error = f"{s.accounting}: {exc}" if s.accounting else str(exc)
         log.warning("compliance: accounting not readable", error=snap.accounting_error)
         return
     for org_id, items in _by_org(recipients, s.accounting).items():

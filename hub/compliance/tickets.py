@@ -56,7 +56,7 @@ class TicketOpener:
 
     def __init__(self, hub: Hub, sources: Sources | None = None) -> None:
         self.hub = hub
-        self.sources = sources or Sources()
+        self.sources = (sources or Sources()).with_psa(hub.roles)
         self.kv = hub.store.kv(NAMESPACE)
         self._recovered: dict[str, str] | None = None
 

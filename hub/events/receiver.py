@@ -198,7 +198,7 @@ def create_app(
         log.info("webhook stored", connector=name, stored=len(stored.stored), duplicates=stored.duplicates)
         for event in stored.new_events:
             try:
-                hub.plugins.hook.hub_event_received(event=event)
+                hub.plugins.event_received(event=event)
             except Exception as exc:  # a plugin's observer must not cost the vendor a retry
                 log.error("hub_event_received failed", connector=name, error=f"{type(exc).__name__}: {exc}")
         return JSONResponse({"stored": len(stored.stored), "duplicates": stored.duplicates})

@@ -22,7 +22,6 @@ from hub.events.runners import SyncRunner, WorkflowPort, load_sync_runner, load_
 from hub.events.scheduler import Schedule
 from hub.events.store import EventStore
 from hub.logging import get_logger
-from hub.mapping import load_mapping
 from hub.settings import ScheduleSpec
 from hub.state.leases import JobLocked, ProcessIdentity
 
@@ -52,10 +51,10 @@ def build_lifecycle(hub: Hub, *, always: bool = False, dry_run: bool = False) ->
     if not settings.enabled and not always:
         return None
     psa = settings.psa
-    connector = psa.connector or hub.settings.roles.psa
-    dirs = [d for d in (hub.settings.mappings_dir,) if d] + hub.plugins.dirs("hub_mapping_dirs")
-    mapping = load_mapping(connector, dirs).entity(psa.entity)
-    port = ConnectorTicketPort(hub.connector(connector), mapping, psa)
+    connector = psa.connector or hub.roles.connector("psa")
+    entity = psa.entity or hub.roles.entity("psa", "tickets", connector)
+    stream = psa.stream or hub.roles.stream("psa", "tickets", connector)
+    port = ConnectorTicketPort(hub.connector(connector), hub.mapping(connector).entity(entity), stream)
     return LifecycleRules(port, hub.store, settings, hub.clock, zone=hub.settings.timezone, dry_run=dry_run)
 
 

@@ -22,7 +22,7 @@ from dataclasses import asdict, dataclass
 from datetime import date
 from typing import TYPE_CHECKING, Any
 
-from hub.errors import ConfigError, RecordRejected
+from hub.errors import RecordRejected
 from hub.logging import get_logger
 from hub.models import ConfigurationItem, Contract, ContractType, Organization, Record, ServiceModel
 
@@ -57,19 +57,18 @@ class _Contract:
     recurring_active: bool
 
 
-def _records(hub: Hub, system: str, kind: str) -> Iterator[Record]:
-    """Every record of ``kind`` in ``system``, mapped to the core model (unmappable ones logged)."""
+def _records(hub: Hub, system: str, slot: str) -> Iterator[Record]:
+    """Every record of the PSA role's ``slot`` in ``system``, mapped to the core model
+    (unmappable ones logged)."""
     connector = hub.connector(system)
-    bound = hub.mapping(system).for_kind(kind)
-    stream = next((s for s in connector.streams() if s.mapping_entity == bound.entity), None)
-    if stream is None:
-        raise ConfigError(f"{system} has no stream of {bound.entity}, which the coverage report reads")
+    stream = connector.stream(hub.roles.stream("psa", slot, system))
+    bound = hub.mapping(system).entity(stream.mapping_entity)
     for page in stream.read():
         for raw in page.records:
             try:
                 yield bound.to_core(raw, connector)
             except RecordRejected as exc:
-                log.warning("report.record_skipped", system=system, kind=kind, reason=str(exc))
+                log.warning("report.record_skipped", system=system, kind=bound.kind, reason=str(exc))
 
 
 def _in_force(contract: Contract, today: date) -> bool:
@@ -82,19 +81,22 @@ def _in_force(contract: Contract, today: date) -> bool:
 
 
 def uncovered_devices(
-    hub: Hub, *, psa: str = "autotask", rmm: str = "ncentral", today: date | None = None
+    hub: Hub, *, psa: str | None = None, rmm: str | None = None, today: date | None = None
 ) -> list[UncoveredDevice]:
-    """The managed devices in ``psa`` that no contract covers (see the module docstring)."""
+    """The managed devices in ``psa`` that no contract covers (see the module docstring); the
+    PSA and the RMM are the connectors filling those roles unless named."""
+    psa = psa or hub.roles.connector("psa")
+    rmm = rmm or hub.roles.connector("rmm")
     today = today or hub.clock.now().astimezone(hub.settings.zone).date()  # contract dates are the MSP's days
     companies: dict[str, tuple[str, bool]] = {}
-    for org in _records(hub, psa, Organization.kind):
+    for org in _records(hub, psa, "companies"):
         assert isinstance(org, Organization)
         org_id = org.ref_id(psa)
         if org_id:
             companies[org_id] = (org.name, org.service_model == ServiceModel.managed_services)
     contracts: dict[str, _Contract] = {}
     in_force_by_company: dict[str, list[str]] = {}
-    for record in _records(hub, psa, Contract.kind):
+    for record in _records(hub, psa, "contracts"):
         assert isinstance(record, Contract)
         contract_id = record.ref_id(psa)
         if not contract_id:
@@ -105,7 +107,7 @@ def uncovered_devices(
         if recurring and company:
             in_force_by_company.setdefault(company, []).append(record.name)
     out: list[UncoveredDevice] = []
-    for record in _records(hub, psa, ConfigurationItem.kind):
+    for record in _records(hub, psa, "configuration_items"):
         assert isinstance(record, ConfigurationItem)
         ci_id = record.ref_id(psa)
         if not ci_id or not record.active:

@@ -9,7 +9,7 @@ alert's ``dedup_key``: device, service and condition, never text or timestamps):
 * a problem still active changes nothing (an escalation adds a note, and raises the
   priority of a ticket nobody has worked yet);
 * a problem that returns reopens the same ticket with a note when a person completed it
-  (the co-managed procedure: a note N-central adds to a completed ticket sets "Ticket
+  (the co-managed procedure: a note the RMM adds to a completed ticket sets "Ticket
   Reopened"), at any time; within the reopen window it also reopens a ticket the hub had
   auto-resolved and nobody touched, and adds a note to one a person is still working;
   after the window only a ticket the hub itself auto-resolved gives way to a new one;
@@ -28,7 +28,7 @@ reopened.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
@@ -40,7 +40,7 @@ from hub.models import Alert, AlertSeverity, AlertState, ExternalRef, Note, Tick
 from hub.sync.alert_rules import NoiseRules
 from hub.sync.alert_state import CLEARED, CREATING, OPEN, AlertTicket, AlertTickets
 from hub.sync.engine import PlanEntry, SyncRun
-from hub.sync.jobs import SyncJob
+from hub.sync.jobs import Roles, SyncJob
 from hub.writes import Outcome, PlannedWrite, WriteOutcome, Writer, write_key
 
 if TYPE_CHECKING:
@@ -56,18 +56,30 @@ log = get_logger("hub.sync.alerts")
 class AlertTicketStep:
     """Poll ``rmm``'s ``stream`` of alerts; open and follow tickets in ``psa``.
 
-    ``assigned_field`` is the PSA ticket's vendor field naming the person it is assigned
-    to (the core model has no such field mapped); ``customers_stream`` gives customer
-    names for noise rules that name customers.
+    ``customers_stream`` gives customer names for noise rules that name customers. Each
+    name left empty is the role's (:meth:`bind`): the connectors filling the RMM and PSA
+    roles, the RMM's alerts and customers, the PSA's tickets and ticket notes.
     """
 
-    rmm: str = "ncentral"
-    stream: str = "active_issues"
-    customers_stream: str = "customers"
-    psa: str = "autotask"
-    tickets: str = "Tickets"
-    notes: str = "TicketNotes"
-    assigned_field: str = "assignedResourceID"
+    rmm: str = ""
+    stream: str = ""
+    customers_stream: str = ""
+    psa: str = ""
+    tickets: str = ""
+    notes: str = ""
+
+    def bind(self, roles: Roles) -> AlertTicketStep:
+        rmm = self.rmm or roles.connector("rmm")
+        psa = self.psa or roles.connector("psa")
+        return replace(
+            self,
+            rmm=rmm,
+            stream=self.stream or roles.stream("rmm", "alerts", rmm),
+            customers_stream=self.customers_stream or roles.stream("rmm", "customers", rmm),
+            psa=psa,
+            tickets=self.tickets or roles.entity("psa", "tickets", psa),
+            notes=self.notes or roles.entity("psa", "ticket_notes", psa),
+        )
 
     @property
     def label(self) -> str:
@@ -85,9 +97,10 @@ class AlertTicketStep:
         AlertSync(run, self).poll()
 
 
-def rmm_alerts_job(step: AlertTicketStep | None = None) -> SyncJob:
+def rmm_alerts_job() -> SyncJob:
+    """The job over the RMM and PSA roles."""
     return SyncJob(RMM_ALERTS, "RMM alerts -> PSA tickets, one per problem; cleared alerts set Auto-Resolved",
-                   [step or AlertTicketStep()])  # fmt: skip
+                   [AlertTicketStep()])  # fmt: skip
 
 
 @dataclass
@@ -154,7 +167,7 @@ class AlertSync:
                     self.complete = False
                     self._fail(f"{self.step.rmm}:{alert_id}", raw, "read", str(exc))
                     continue
-                core = self.hub.plugins.transform(self.job, self.step.rmm, core)
+                core = self.hub.plugins.transform_record(self.job, self.step.rmm, core)
                 assert isinstance(core, Alert)
                 if core.state is AlertState.cleared:
                     continue
@@ -409,7 +422,7 @@ class AlertSync:
             return None
         ticket = self.tmap.to_core(raw, self.target)
         assert isinstance(ticket, Ticket)
-        return _TicketView(ticket.status, raw.get(self.step.assigned_field) not in (None, "", 0))
+        return _TicketView(ticket.status, ticket.assigned_to is not None)
 
     def _unworked(self, view: _TicketView, row: AlertTicket, also: str | None = None) -> bool:
         """Nobody assigned and still the status the hub set (or ``also``: the one it is about to
@@ -432,9 +445,10 @@ class AlertSync:
             update = PlannedWrite(self.step.psa, self.step.tickets, "update", changes, core, target_id=row.ticket_id)
             if not self._write(update, row.dedup_key, record, operation).ok:
                 return False
-        note_core = Note(ticket=ticket_ref, title="RMM alert", body=note, publish=self.settings.note_publish)
-        note_payload = self.nmap.to_vendor(note_core, self.target, fields=["ticket", "title", "body", "publish"],
-                                           create=True)  # fmt: skip
+        publish = self.settings.note_publish  # none: the mapping's constant, if it has one
+        note_core = Note(ticket=ticket_ref, title="RMM alert", body=note, publish=publish)
+        fields = ["ticket", "title", "body"] + (["publish"] if publish else [])
+        note_payload = self.nmap.to_vendor(note_core, self.target, fields=fields, create=True)
         note_write = PlannedWrite(self.step.psa, self.step.notes, "create", note_payload, note_core,
                                   key=write_key(self.job, row.dedup_key, operation, self.run.run_id))  # fmt: skip
         written = self._write(note_write, row.dedup_key, record, operation).result

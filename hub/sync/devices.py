@@ -1,6 +1,7 @@
-"""``rmm-devices``: RMM (N-central) devices -> PSA (Autotask) configuration items.
+"""``rmm-devices``: RMM devices -> PSA configuration items.
 
-Two steps, both plain :class:`~hub.sync.jobs.EntityStep` s:
+Two steps, both plain :class:`~hub.sync.jobs.EntityStep` s between the RMM and PSA roles
+(``HUB_ROLES__RMM``, ``HUB_ROLES__PSA``):
 
 1. *link* the RMM's customers to the PSA's companies through the crosswalk, matched by
    normalized name (the PSA mapping's match rule). The PSA is the system of record for
@@ -24,14 +25,16 @@ __all__ = ["RMM_DEVICES", "rmm_devices_job"]
 RMM_DEVICES = "rmm-devices"
 
 
-def rmm_devices_job(rmm: str = "ncentral", psa: str = "autotask") -> SyncJob:
+def rmm_devices_job() -> SyncJob:
+    """The job over the RMM and PSA roles."""
     return SyncJob(
         RMM_DEVICES,
         "RMM devices -> PSA configuration items (customers linked to companies by name)",
         [
-            EntityStep(rmm, "customers", psa, "Companies", deactivate=False, create=False, update=False,
-                       incremental=False),
-            EntityStep(rmm, "devices", psa, "ConfigurationItems", fields=("organization", "name", "serial_number"),
+            EntityStep("rmm", "customers", "psa", "companies", by_role=True, deactivate=False, create=False,
+                       update=False, incremental=False),
+            EntityStep("rmm", "devices", "psa", "configuration_items", by_role=True,
+                       fields=("organization", "name", "serial_number"),
                        report_created="review its contract (hub report uncovered-devices)"),
         ],
     )  # fmt: skip

@@ -239,11 +239,12 @@ class SyncRun:
 
 
 def get_job(hub: Hub, name: str) -> SyncJob:
+    """Job ``name`` bound to the connectors that fill its roles (``HUB_ROLES__*``)."""
     jobs = hub.plugins.jobs()
     if name not in jobs:
         known = ", ".join(sorted(jobs)) or "none"
         raise ConfigError(f"unknown sync job {name!r}; jobs: {known}")
-    return jobs[name]  # type: ignore[no-any-return]
+    return jobs[name].bind(hub.roles)
 
 
 def select_steps(job: SyncJob, streams: list[str]) -> SyncJob:
@@ -297,10 +298,10 @@ def run_job(
     metrics.SYNC_DURATION.labels(job=name, status=summary["status"]).observe(summary["duration_s"])
     metrics.DEAD_LETTERS.set(len(hub.store.dead_letters()))
     if error is not None:
-        hub.plugins.hook.hub_sync_error(job=name, error=error)
+        hub.plugins.sync_error(job=name, error=error)
         if isinstance(error, ConfigError):
             raise error
-    hub.plugins.hook.hub_sync_finished(job=name, summary=summary)
+    hub.plugins.sync_finished(job=name, summary=summary)
     return summary
 
 
@@ -346,7 +347,7 @@ def _run_locked(
     store = hub.store
     run_id = store.start_run(name + (part.suffix if part else ""), "sync", dry_run=dry_run)
     run = SyncRun(hub, job, run_id, dry_run, full_refresh, allow_mass_deactivate, progress, lease=lease, part=part)
-    hub.plugins.hook.hub_sync_started(job=name, dry_run=dry_run)
+    hub.plugins.sync_started(job=name, dry_run=dry_run)
     status, error = "ok", None
     unmapped = UnmappedValues()
     try:

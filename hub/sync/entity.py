@@ -344,7 +344,7 @@ class EntitySync:
             if not self._in_part(source_id, core):
                 continue
             self.run.count("read")
-            mapped.append((source_id, self.hub.plugins.transform(self.job, self.step.source, core)))
+            mapped.append((source_id, self.hub.plugins.transform_record(self.job, self.step.source, core)))
         links = self.store.counterparts(self.kind, self.step.source, [sid for sid, _ in mapped], self.step.target)
         self._prefetch_refs([core for _, core in mapped])
         self._prefetch_keys([(sid, core) for sid, core in mapped if sid not in links and getattr(core, "active", True)])

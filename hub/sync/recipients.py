@@ -8,12 +8,13 @@ the last successful sync (kept in the state store, one small row per customer)::
 so an address added on either side is added to the other, and one removed on either
 side is removed from the other; nothing depends on which side changed last.
 
-* The accounting side (QuickBooks) lists a customer's recipients in one field
-  (``PrimaryEmailAddr.Address``, comma-separated, 100 characters in all); it is written
-  back whole, in one update, only when its set changed. A set that does not fit is
-  refused by the connector and dead-lettered with the reason; nothing is written to
-  either side for that customer until it fits.
-* The PSA side (Autotask) holds the role as a flag on contacts: an address is on the
+* The accounting side lists a customer's recipients on the customer (the core field
+  ``invoice_recipients`` of its customers' mapping; QuickBooks keeps them comma-separated
+  in ``PrimaryEmailAddr.Address``, 100 characters in all); the list is written back whole,
+  in one update, only when its set changed. A set that does not fit is refused by the
+  connector and dead-lettered with the reason; nothing is written to either side for
+  that customer until it fits.
+* The PSA side holds the role on contacts (Autotask: a contact UDF): an address is on the
   PSA side when an active contact of the customer's company with that e-mail has the
   role. Setting or clearing the flag is the write. An address with no active contact
   at all is reported (a contact is never invented), and it is not taken as *removed*
@@ -31,16 +32,16 @@ from __future__ import annotations
 
 from collections import defaultdict
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Any
 
 from hub.connector import Connector
-from hub.errors import RecordRejected
+from hub.errors import ConfigError, RecordRejected
 from hub.logging import get_logger
-from hub.mapping import BoundMapping, set_path
+from hub.mapping import BoundMapping
 from hub.models import Contact, ContactRole, InvoiceRecipient, Organization, Record
 from hub.sync.engine import PlanEntry, SyncRun
-from hub.sync.jobs import EntityStep, SyncJob
+from hub.sync.jobs import EntityStep, Roles, SyncJob
 from hub.writes import PlannedWrite, Writer, write_key
 
 if TYPE_CHECKING:
@@ -64,18 +65,33 @@ def merge(base: set[str], accounting: set[str], psa: set[str], psa_known: set[st
 
 @dataclass(frozen=True)
 class RecipientStep:
-    """Merge ``accounting``'s invoice recipients with ``psa``'s contacts' invoice-recipient role."""
+    """Merge ``accounting``'s invoice recipients with ``psa``'s contacts' invoice-recipient role.
 
-    accounting: str = "quickbooks"
-    customers_stream: str = "customers"
-    recipients_stream: str = "invoice_recipients"
-    customer_entity: str = "Customer"
-    #: the accounting customer's field holding all its recipients, and their separator
-    recipients_field: str = "PrimaryEmailAddr.Address"
-    separator: str = ","
-    psa: str = "autotask"
-    contacts_stream: str = "Contacts"
-    contact_entity: str = "Contacts"
+    Each name left empty is the role's (:meth:`bind`): the connectors filling the accounting
+    and PSA roles, their customers, invoice recipients and contacts.
+    """
+
+    accounting: str = ""
+    customers_stream: str = ""
+    recipients_stream: str = ""
+    customer_entity: str = ""
+    psa: str = ""
+    contacts_stream: str = ""
+    contact_entity: str = ""
+
+    def bind(self, roles: Roles) -> RecipientStep:
+        accounting = self.accounting or roles.connector("accounting")
+        psa = self.psa or roles.connector("psa")
+        return replace(
+            self,
+            accounting=accounting,
+            customers_stream=self.customers_stream or roles.stream("accounting", "customers", accounting),
+            recipients_stream=self.recipients_stream or roles.stream("accounting", "invoice_recipients", accounting),
+            customer_entity=self.customer_entity or roles.entity("accounting", "customers", accounting),
+            psa=psa,
+            contacts_stream=self.contacts_stream or roles.stream("psa", "contacts", psa),
+            contact_entity=self.contact_entity or roles.entity("psa", "contacts", psa),
+        )
 
     @property
     def label(self) -> str:
@@ -93,15 +109,15 @@ class RecipientStep:
         RecipientSync(run, self).sync()
 
 
-def accounting_recipients_job(step: RecipientStep | None = None) -> SyncJob:
-    step = step or RecipientStep()
+def accounting_recipients_job() -> SyncJob:
+    """The job over the accounting and PSA roles: customers linked to companies, then the merge."""
     return SyncJob(
         ACCOUNTING_RECIPIENTS,
         "accounting invoice recipients <-> PSA contacts' invoice-recipient role (two-way)",
         [
-            EntityStep(step.accounting, step.customers_stream, step.psa, "Companies", deactivate=False, create=False,
+            EntityStep("accounting", "customers", "psa", "companies", by_role=True, deactivate=False, create=False,
                        update=False, incremental=False),
-            step,
+            RecipientStep(),
         ],
     )  # fmt: skip
 
@@ -125,6 +141,10 @@ class RecipientSync:
         self.accounting: Connector = self.hub.connector(step.accounting)
         self.psa: Connector = self.hub.connector(step.psa)
         self.cmap: BoundMapping = self.hub.mapping(step.psa).entity(step.contact_entity)
+        self.amap: BoundMapping = self.hub.mapping(step.accounting).entity(step.customer_entity)
+        if "invoice_recipients" not in self.amap.spec.fields:
+            raise ConfigError(f"{self.hub.mapping(step.accounting).path}: entity {step.customer_entity} maps no "
+                              "invoice_recipients field, which accounting-recipients writes")  # fmt: skip
         self.base = self.store.kv(f"sync:{self.job}")
         self.writer = Writer(self.hub, self.job)
 
@@ -233,8 +253,8 @@ class RecipientSync:
 
     def _write_accounting(self, customer: _Customer, before: list[str], after: list[str],
                           audits: list[dict[str, Any]]) -> bool:  # fmt: skip
-        payload: dict[str, Any] = {}
-        set_path(payload, self.step.recipients_field, self.step.separator.join(after))
+        listed = Organization.model_construct(invoice_recipients=after)
+        payload = self.amap.to_vendor(listed, self.accounting, fields=["invoice_recipients"])
         entry = PlanEntry(
             "update",
             self.step.accounting,

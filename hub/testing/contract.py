@@ -290,7 +290,7 @@ class ConnectorContract:
 
     def test_records_map_to_valid_core_records(self, harness: ContractHarness) -> None:
         c = harness.connector()
-        mapping = load_mapping(c.name, HubPlugins().dirs("hub_mapping_dirs"))
+        mapping = load_mapping(c.name, HubPlugins().mapping_dirs())
         for stream in self._streams(harness):
             entity = mapping.entity(stream.mapping_entity)
             assert entity.kind == stream.kind, (

@@ -17,6 +17,7 @@ import re
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from enum import StrEnum
+from functools import cache
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
@@ -34,7 +35,14 @@ _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._@-]{0,99}$")
 MIN_PASSWORD = 10
 #: a hash to verify against when the name is unknown, so an unknown name takes as long as a wrong password
 _HASHER = PasswordHasher()
-_DUMMY_HASH = _HASHER.hash("not a password of anyone")
+
+
+@cache
+def _dummy_hash() -> str:
+    """A hash to check an unknown name's password against, so it takes as long as a known
+    name's (made on first use: an Argon2 hash costs a tenth of a second, too much for
+    every command's start)."""
+    return _HASHER.hash("not a password of anyone")
 
 
 class Role(StrEnum):
@@ -208,7 +216,7 @@ class AccountStore:
         """The account if ``password`` is its password; None otherwise (in the same time either way)."""
         with self.store.engine.connect() as conn:
             row = conn.execute(select(t.console_users).where(t.console_users.c.name == name)).first()
-        stored = row.password_hash if row is not None else _DUMMY_HASH
+        stored = row.password_hash if row is not None else _dummy_hash()
         try:
             _HASHER.verify(stored, password)
         except (VerificationError, InvalidHashError):

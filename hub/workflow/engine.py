@@ -79,7 +79,7 @@ class WorkflowEngine:
         if self._library is None:
             settings = self.hub.settings
             self._library = WorkflowLibrary(
-                self.hub.plugins.dirs("hub_workflow_dirs"), settings.workflows_dir, settings.workflow_vars
+                self.hub.plugins.workflow_dirs(), settings.workflows_dir, settings.workflow_vars, self.hub.roles
             )
         return self._library
 

@@ -13,6 +13,12 @@ and puts it in the step, so the run's stored definition holds every step it will
 ``HUB_WORKFLOW_VARS`` (``workflow_vars`` in hub.yaml) replaces some of a definition's
 constants (``vars``) without copying its file: the services a contract bills, the ticket
 queue. Only constants the file declares can be replaced.
+
+A step names the connector it uses either by name (``connector: autotask``) or by role
+(``connector: psa``; roles: :data:`hub.roles.ROLES`): a role is the connector
+``HUB_ROLES__<ROLE>`` names, put in the step when the definition is loaded, so a run
+stores (and finishes with) the connectors it started with. A role name comes first: a
+connector named like a role is reached through ``HUB_ROLES__<ROLE>``.
 """
 
 from __future__ import annotations
@@ -20,11 +26,17 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+from pydantic import BaseModel
 
 from hub.errors import ConfigError
-from hub.workflow.definition import WorkflowDefinition
+from hub.roles import ROLES
+from hub.workflow.definition import StepBase, WorkflowDefinition
 from hub.workflow.steps.workflow import WorkflowSpec
+
+if TYPE_CHECKING:
+    from hub.roles import RoleTable
 
 __all__ = ["DefinitionSource", "WorkflowLibrary"]
 
@@ -49,10 +61,12 @@ class WorkflowLibrary:
         builtin_dirs: Iterable[Path],
         user_dir: Path | None = None,
         variables: Mapping[str, Mapping[str, Any]] | None = None,
+        roles: RoleTable | None = None,
     ) -> None:
         self.builtin_dirs = [Path(d) for d in builtin_dirs]
         self.user_dir = Path(user_dir) if user_dir else None
         self.variables = {name: dict(values) for name, values in (variables or {}).items()}
+        self.roles = roles
         if self.user_dir is not None and not self.user_dir.is_dir():
             raise ConfigError(f"HUB_WORKFLOWS_DIR: {self.user_dir} is not a folder")
 
@@ -98,7 +112,8 @@ class WorkflowLibrary:
         return self.configure(WorkflowDefinition.load(path))
 
     def configure(self, definition: WorkflowDefinition) -> WorkflowDefinition:
-        """``definition`` with the constants ``HUB_WORKFLOW_VARS`` gives it."""
+        """``definition`` with the constants ``HUB_WORKFLOW_VARS`` gives it and its roles replaced
+        by the connectors that fill them."""
         given = self.variables.get(definition.name) or {}
         unknown = sorted(set(given) - set(definition.vars))
         if unknown:
@@ -107,6 +122,12 @@ class WorkflowLibrary:
                 f"HUB_WORKFLOW_VARS: workflow {definition.name} has no var {unknown[0]!r}; vars: {known}"
             )
         definition.vars.update(given)
+        if self.roles is not None:
+            for step, _depth in definition.walk():
+                try:
+                    _bind_roles(step.spec, self.roles)
+                except ConfigError as exc:
+                    raise ConfigError(f"workflow {definition.name}: step {step.id}: {exc}") from None
         return definition
 
     def resolve(self, definition: WorkflowDefinition, chain: tuple[str, ...] = ()) -> WorkflowDefinition:
@@ -142,3 +163,14 @@ class WorkflowLibrary:
         except ConfigError as exc:
             return [str(exc)]
         return []
+
+
+def _bind_roles(spec: BaseModel, roles: RoleTable) -> None:
+    """Every ``connector:`` of ``spec`` (and of the specs inside it, not its nested steps) that
+    names a role, replaced by the connector filling the role."""
+    for name in type(spec).model_fields:
+        value = getattr(spec, name)
+        if name == "connector" and isinstance(value, str) and value in ROLES:
+            setattr(spec, name, roles.connector(value))
+        elif isinstance(value, BaseModel) and not isinstance(value, StepBase | WorkflowDefinition):
+            _bind_roles(value, roles)

@@ -19,14 +19,13 @@ from __future__ import annotations
 import json
 from collections.abc import Mapping
 from datetime import datetime
-from pathlib import Path
 from typing import Any
 
 from pydantic import ValidationError
 
 from hub.connector import Connector, Stream, WriteResult
 from hub.errors import ConfigError, OutcomeUnknown, RecordRejected
-from hub.mapping import BoundMapping, get_path, load_mapping
+from hub.mapping import BoundMapping, get_path
 from hub.models import ExternalRef, Record
 from hub.workflow.steps.write import RecoverSpec, WriteSpec, prune_empty
 from hub.workflow.template import render
@@ -203,9 +202,7 @@ class WriteRunner:
         return prune_empty(deep_merge(base, own), spec.clear)
 
     def _mapping(self, connector: str, entity: str) -> BoundMapping:
-        settings = self.hub.settings
-        dirs = [d for d in (settings.mappings_dir,) if d] + self.hub.plugins.dirs("hub_mapping_dirs")
-        return load_mapping(connector, [Path(d) for d in dirs]).entity(entity)
+        return self.hub.mapping(connector).entity(entity)
 
     @staticmethod
     def _record(bound: BoundMapping, system: str, data: dict[str, Any], *, create: bool) -> Record:

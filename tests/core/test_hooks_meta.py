@@ -52,3 +52,22 @@ def test_every_hook_is_exercised_by_a_test(name: str) -> None:
         p for p in (ROOT / "tests").rglob("*.py") if p != here and re.search(rf"def {name}\(", p.read_text())
     ]
     assert implemented, f"no test implements {name}: add one that runs the code path calling it"
+
+
+@pytest.mark.parametrize("name", sorted(SPECS))
+def test_every_hook_has_one_typed_method_on_the_plugin_manager(name: str) -> None:
+    """After tox's plugin manager: the hub calls ``HubPlugins.<hook without hub_>``, with the
+    spec's own parameters and annotated types, never pluggy's untyped ``hook``."""
+    import inspect
+
+    from hub import hookspecs
+    from hub.plugins import HubPlugins
+
+    method = getattr(HubPlugins, name.removeprefix("hub_"), None)
+    assert callable(method), f"HubPlugins has no {name.removeprefix('hub_')}() for {name}"
+    spec = inspect.signature(getattr(hookspecs, name))
+    facade = inspect.signature(method)
+    assert list(facade.parameters)[1:] == list(spec.parameters)
+    assert all(p.annotation is not inspect.Parameter.empty for p in facade.parameters.values() if p.name != "self")
+    assert facade.return_annotation is not inspect.Parameter.empty
+    assert not hasattr(HubPlugins, "hook"), "callers go through the typed methods"

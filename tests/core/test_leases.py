@@ -105,9 +105,9 @@ def test_tokens_only_grow_across_releases(leases: tuple[Leases, FakeClock]) -> N
 
 
 def test_the_heartbeat_renews_a_held_lease(store: StateStore) -> None:
-    table = Leases(store.engine, ttl=timedelta(seconds=0.6))
+    table = Leases(store.engine, ttl=timedelta(seconds=1.2))
     with table.hold("sync:x") as lease:
-        time.sleep(1.0)  # longer than the ttl: only the heartbeat (every 0.1 s) keeps it
+        time.sleep(2.0)  # longer than the ttl: only the heartbeat (every 0.2 s) keeps it
         with pytest.raises(JobLocked):
             table.acquire("sync:x", identity=ELSEWHERE)
         assert not lease.lost.is_set()

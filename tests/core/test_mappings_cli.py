@@ -41,7 +41,7 @@ def test_every_schema_problem_is_listed_with_its_line(tmp_path: Path, capsys: py
 
 
 def test_a_file_is_checked_against_its_connector(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    builtin = (ROOT / "mappings" / "itglue.yaml").read_text()
+    builtin = (ROOT / "connectors" / "itglue" / "mappings" / "itglue.yaml").read_text()
     path = tmp_path / "itglue.yaml"
     # the organizations entity renamed: IT Glue has no such entity, and psa-to-docs needs organizations
     path.write_text(builtin.replace("\n  organizations:\n", "\n  orgs:\n"))
@@ -60,7 +60,7 @@ def test_a_file_is_checked_against_its_connector(tmp_path: Path, capsys: pytest.
 def test_a_mapping_the_jobs_need_is_missing(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     import yaml
 
-    spec = yaml.safe_load((ROOT / "mappings" / "itglue.yaml").read_text())
+    spec = yaml.safe_load((ROOT / "connectors" / "itglue" / "mappings" / "itglue.yaml").read_text())
     del spec["entities"]["contacts"]
     path = tmp_path / "itglue.yaml"
     path.write_text(yaml.safe_dump(spec))

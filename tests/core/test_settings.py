@@ -135,13 +135,11 @@ def test_version(capsys: pytest.CaptureFixture[str]) -> None:
 def test_comma_lists_at_any_depth(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("HUB_LIFECYCLE__HOLIDAYS", "2026-12-25,2026-12-26")
     monkeypatch.setenv("HUB_LIFECYCLE__WEEKEND", "5,6")
-    monkeypatch.setenv("HUB_LIFECYCLE__PSA__CUSTOMER_ACTORS", "2,3")
     monkeypatch.setenv("HUB_EVENT_STREAMS__QUICKBOOKS__CUSTOMER", "customers,invoices")
     monkeypatch.setenv("HUB_RMM_ALERTS__EXCLUDE_DEVICES", "lab-01")
     s = load_settings()
     assert s.lifecycle.holidays == [date(2026, 12, 25), date(2026, 12, 26)]
     assert s.lifecycle.weekend == [5, 6]
-    assert s.lifecycle.psa.customer_actors == ["2", "3"]
     assert s.event_streams == {"quickbooks": {"customer": ["customers", "invoices"]}}
     assert s.rmm_alerts.exclude_devices == ["lab-01"]
 
@@ -313,7 +311,7 @@ def test_config_show_json_is_real_json(monkeypatch: pytest.MonkeyPatch, capsys: 
     data = json.loads(out)
     assert data["hub"]["state_url"] == "sqlite:////tmp/x/state.sqlite"
     assert data["hub"]["lifecycle"]["holidays"] == ["2026-12-25", "2026-12-26"]
-    assert data["hub"]["lifecycle"]["psa"]["customer_actors"] == ["2"]
+    assert data["hub"]["lifecycle"]["psa"] == {"connector": None, "stream": None, "entity": None}
     assert data["itglue"]["api_key"] == "***" and "itg-secret-value" not in out
     assert data["autotask"] == {
         "error": "HUB_AUTOTASK__SECRET and HUB_AUTOTASK__INTEGRATION_CODE: required but not set",
@@ -328,12 +326,13 @@ def test_config_show_names_every_variable(monkeypatch: pytest.MonkeyPatch, capsy
     monkeypatch.setenv("COLUMNS", "300")
     monkeypatch.setenv("HUB_STATE_URL", "sqlite:////tmp/x/state.sqlite")
     monkeypatch.setenv("HUB_LIFECYCLE__WEEKEND", "4,5")
+    monkeypatch.setenv("HUB_LIFECYCLE__PSA__STREAM", "Tickets")
     monkeypatch.setenv("HUB_AUTOTASK__USERNAME", "api@example.com")
     code, out, _ = run_cli(["config", "show"], capsys)
     assert code == 0
     assert "  HUB_STATE_URL = sqlite:////tmp/x/state.sqlite\n" in out
     assert "  HUB_LIFECYCLE__WEEKEND = 4, 5\n" in out
-    assert "  HUB_LIFECYCLE__PSA__CUSTOMER_ACTORS = 2\n" in out
+    assert "  HUB_LIFECYCLE__PSA__STREAM = Tickets\n" in out
     assert ("autotask: incomplete: HUB_AUTOTASK__SECRET and HUB_AUTOTASK__INTEGRATION_CODE: required but not set"
             in out)  # fmt: skip
     assert "ncentral: not configured: HUB_NCENTRAL__BASE_URL and HUB_NCENTRAL__JWT: required but not set" in out

@@ -37,7 +37,7 @@ def test_waiting_customer_and_auto_complete_move_on_time_once(sandboxes: Sandbox
     clock = FakeClock(datetime.now(UTC))
     settings = LifecycleSettings(enabled=True)
     with Hub(load_settings(), clock=clock) as hub:
-        port = ConnectorTicketPort(hub.connector("autotask"), hub.mapping("autotask").entity("Tickets"), settings.psa)
+        port = ConnectorTicketPort(hub.connector("autotask"), hub.mapping("autotask").entity("Tickets"), "Tickets")
         rules = LifecycleRules(port, hub.store, settings, clock)
         waiting, auto = "7000", "7001"
         set_status(hub, waiting, "Waiting Customer")

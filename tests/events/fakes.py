@@ -187,6 +187,10 @@ class FakeJob:
     def connectors(self) -> list[str]:
         return sorted({connector for connector, _ in self.sources})
 
+    def bind(self, roles: Any) -> FakeJob:
+        """It names connectors, not roles."""
+        return self
+
 
 class FakePlugin:
     @hookimpl

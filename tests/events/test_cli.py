@@ -39,7 +39,10 @@ def test_events_lists_recent_events_as_json(cli, hub, capsys):
 
 
 def test_events_table_and_bad_status(cli, hub, capsys, monkeypatch):
-    monkeypatch.setenv("COLUMNS", "200")
+    from hub.cli.common import stdout
+
+    # rich fixes a console's width when it is made (COLUMNS=80 in pytest-xdist's workers)
+    monkeypatch.setattr(stdout, "_width", 200)
     events = EventStore(hub.store, hub.clock)
     events.record("autotask", [Event("autotask", "webhook.deactivated", "d:1", "Ticket", "7")], b"{}")
     assert cli("events", "--type", "webhook.deactivated") == 0

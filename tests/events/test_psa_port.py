@@ -18,7 +18,7 @@ from hub.events.runtime import Runtime, build_lifecycle
 from hub.mapping import load_mapping
 from hub.plugins import HubPlugins
 from hub.sdk import CheckResult, Connector, ConnectorSettings, Page, Stream, WriteResult, hookimpl
-from hub.settings import LifecycleSettings, TicketPortSettings
+from hub.settings import LifecycleSettings
 from tests.events.conftest import make_hub
 from tests.events.fakes import vendor_specs
 
@@ -34,6 +34,9 @@ entities:
       title: {vendor: title}
       status: {vendor: status, picklist: true}
       completed_at: {vendor: completedDate, direction: read}
+      last_activity_at: {vendor: lastActivityDate, direction: read}
+      last_activity_by: {vendor: lastActivityPersonType, direction: read, values: {"1": staff, "2": customer}}
+      assigned_to: {vendor: assignedResourceID, transform: [str], direction: read}
 """
 
 
@@ -95,29 +98,27 @@ def mappings(tmp_path: Path) -> Path:
     return folder
 
 
-@pytest.fixture
-def psa_settings() -> TicketPortSettings:
-    return TicketPortSettings(connector="psa", stream="tickets", entity="Tickets")
-
-
-def test_port_reads_tickets_with_labels_and_customer_activity(mappings, psa_settings):
+def test_port_reads_tickets_with_labels_and_customer_activity(mappings):
     connector = FakePsaConnector(ConnectorSettings())
     connector.rows["100"].update(status=7, lastActivityPersonType=2)
-    port = ConnectorTicketPort(connector, load_mapping("psa", [mappings]).entity("Tickets"), psa_settings)
+    port = ConnectorTicketPort(connector, load_mapping("psa", [mappings]).entity("Tickets"), "tickets")
     (activity,) = list(port.changed_tickets(None))
     assert activity.id == "100"
     assert activity.ticket.status == "Waiting Customer"
     assert activity.last_customer_activity == datetime(2019, 9, 23, 11, 0, tzinfo=UTC)
     assert activity.changed_at == datetime(2019, 9, 23, 11, 0, tzinfo=UTC)
     assert list(port.changed_tickets(datetime(2020, 1, 1, tzinfo=UTC))) == []
+    assert activity.assigned  # the example ticket has a resource assigned
     connector.rows["100"]["lastActivityPersonType"] = 1  # a resource acted last: no customer activity
+    connector.rows["100"]["assignedResourceID"] = None
     assert port.ticket("100").last_customer_activity is None
+    assert not port.ticket("100").assigned
     assert port.ticket("999") is None
 
 
-def test_port_writes_only_the_status_as_the_vendor_value(mappings, psa_settings):
+def test_port_writes_only_the_status_as_the_vendor_value(mappings):
     connector = FakePsaConnector(ConnectorSettings())
-    port = ConnectorTicketPort(connector, load_mapping("psa", [mappings]).entity("Tickets"), psa_settings)
+    port = ConnectorTicketPort(connector, load_mapping("psa", [mappings]).entity("Tickets"), "tickets")
     port.set_status("100", "Client No Response")
     assert connector.updates == [("Tickets", "100", {"status": 21})]
 
@@ -143,7 +144,7 @@ def test_rules_over_the_port_close_a_silent_ticket(tmp_path, mappings):
     hub.close()
 
 
-def test_port_refuses_an_entity_that_is_not_tickets(tmp_path, psa_settings):
+def test_port_refuses_an_entity_that_is_not_tickets(tmp_path):
     folder = tmp_path / "m"
     folder.mkdir()
     (folder / "psa.yaml").write_text(
@@ -154,7 +155,7 @@ def test_port_refuses_an_entity_that_is_not_tickets(tmp_path, psa_settings):
         ConnectorTicketPort(
             FakePsaConnector(ConnectorSettings()),
             load_mapping("psa", [folder]).entity("Companies"),
-            psa_settings,
+            "tickets",
         )
 
 

@@ -23,9 +23,13 @@ def test_demo_runs_end_to_end(
     elapsed = time.monotonic() - started
     assert code == 0, out + err
     assert elapsed < 60
-    assert re.search(r"1\. hub sync psa-to-docs.*\n\s+ok: read \d+, created [1-9]", out)
-    assert "2. hub workflow start new-breakfix-customer" in out
-    assert "DocuSign (simulator): Maria Garcia signs envelope" in out
+    assert re.search(r"1\. hub sync psa-to-docs.*\n\s+psa-to-docs: ok: read \d+, created [1-9]", out)
+    # the RMM part, with the default RMM: its devices become configuration items, its alerts tickets
+    assert "2. hub sync rmm-devices, rmm-alerts: N-able N-central devices and alerts into Datto/Kaseya" in out
+    assert re.search(r"rmm-devices: ok: read \d+, created 6,", out)
+    assert re.search(r"rmm-alerts: ok: read 2, created 2,", out)
+    assert "3. hub workflow start new-breakfix-customer" in out
+    assert "DocuSign eSignature (simulator): Maria Garcia signs envelope" in out
     # the signature came through the receiver (an event), not a poll
     assert re.search(r"✓ 11\. Customer e-signs the terms docusign envelope-completed", out)
     assert "✓ 17. Technician sent the assignment" in out
@@ -50,7 +54,7 @@ def test_demo_runs_again_in_the_same_folder(
     for _ in range(2):
         code, out, err = run_cli(["demo", "--dir", str(folder)], capsys)
         assert code == 0, out + err
-        assert re.search(r"1\. hub sync psa-to-docs.*\n\s+ok: read [1-9]\d*, created [1-9]", out)
+        assert re.search(r"1\. hub sync psa-to-docs.*\n\s+psa-to-docs: ok: read [1-9]\d*, created [1-9]", out)
         assert "demo finished in" in out
 
 
@@ -63,3 +67,21 @@ def test_demo_never_replaces_a_store_it_did_not_make(tmp_path: Path, capsys: pyt
     assert err.strip() == (f"hub: --dir {folder}: it holds a state store that no demo or sandbox made; "
                            "choose another folder")  # fmt: skip
     assert (folder / "state.sqlite").read_bytes() == b"an operator's real store"
+
+
+def test_demo_shows_the_rmm_it_is_given(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    code, out, err = run_cli(["demo", "--rmm", "dattormm", "--dir", str(tmp_path / "demo")], capsys)
+    assert code == 0, out + err
+    assert "simulator dattormm on http://127.0.0.1:" in out and "simulator ncentral" not in out
+    assert "2. hub sync rmm-devices, rmm-alerts: Datto RMM devices and alerts into Datto/Kaseya Autotask PSA" in out
+    assert "accounts (in real life they are there already): Acme Dental, Globex Dental" in out
+    assert re.search(r"rmm-devices: ok: read \d+, created 6,", out)
+    assert re.search(r"rmm-alerts: ok: read 2, created 2,", out)
+    assert "demo finished in" in out
+
+
+def test_demo_refuses_an_rmm_that_cannot_fill_the_role(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    code, out, err = run_cli(["demo", "--rmm", "itglue", "--dir", str(tmp_path / "demo")], capsys)
+    assert (code, out) == (2, "")
+    assert err.strip() == ("hub: --rmm itglue: itglue cannot fill the rmm role: it fills docs; "
+                           "connectors that can: dattormm, ncentral")  # fmt: skip

@@ -184,3 +184,43 @@ def test_a_run_killed_after_the_contract_is_made_resumes_without_a_second_one(
     drive(engine, crash.run_id, {"review_prices": {}})
     (contract,) = acronis.contracts_of(no_contract)
     assert len(contract["ContractParts"]) == len([v for v in acronis.data.usage[no_contract].values() if v])
+
+
+ALL_CLIENTS = "onboard-existing-clients-billing-acronis"
+
+
+def answer_all(engine: WorkflowEngine, run_id: str, sandboxes: SandboxSet, prefilled: dict[str, str]) -> list[str]:
+    """A person answers every client's waiting steps of the one run, in whatever order they wait."""
+    asked: list[str] = []
+    for _ in range(200):
+        run = engine.runs.get(run_id)
+        if run.status is not RunStatus.waiting:
+            return asked
+        step = run.current_step or ""
+        tenant_id = step.split("[", 1)[1].split("]", 1)[0]
+        given = answers(tenant_id in prefilled)
+        asked.append(step)
+        engine.confirm(run_id, step, values=given[step.rsplit(".", 1)[1]])
+    raise AssertionError("the run kept waiting")
+
+
+def test_every_client_in_one_run_and_a_second_run_changes_nothing(
+    hub: Hub, engine: WorkflowEngine, sandboxes: SandboxSet
+) -> None:
+    acronis = sim(sandboxes)
+    prefilled = records_of_others(hub, sandboxes)
+    lacking = set(lacking_billing(sandboxes))
+    run_id = engine.start(ALL_CLIENTS, {"contract_start": START})
+    asked = answer_all(engine, run_id, sandboxes, prefilled)
+    run = engine.runs.get(run_id)
+    assert run.status is RunStatus.completed, (run.current_step, run.error)
+    # a form per client lacking billing information, each in its own item of the one run
+    forms = {step.split("[", 1)[1].split("]", 1)[0] for step in asked if step.endswith(".billing_info")}
+    assert forms == lacking and len(lacking) >= 2
+    check_onboarded(sandboxes)
+
+    writes = len(acronis.writes)
+    again = engine.start(ALL_CLIENTS, {"contract_start": START})
+    assert engine.runs.get(again).status is RunStatus.completed, "nothing waits on a person the second time"
+    assert len(acronis.writes) == writes, acronis.writes[writes:]
+

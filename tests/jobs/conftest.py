@@ -3,28 +3,21 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
-from functools import partial
 from typing import Any
 
 import pytest
 
-from hub import builtin
 from hub.plugins import HubPlugins
 from hub.sandbox import SandboxSet
-from hub.sync.alerts import AlertTicketStep, rmm_alerts_job
-from hub.sync.devices import rmm_devices_job
 from tests.jobs.rmm import RMMS
 
 
 @pytest.fixture(params=RMMS)
 def rmm(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> str:
     """Run the test once per RMM connector: ``HUB_ROLES__RMM`` names it, and the built-in
-    RMM jobs are built for it (``rmm_devices_job(rmm=...)``, ``AlertTicketStep(rmm=...)``)
-    until they read the role themselves (issue 22's roles)."""
+    RMM jobs run on whichever connector fills the RMM role."""
     name = str(request.param)
     monkeypatch.setenv("HUB_ROLES__RMM", name)
-    monkeypatch.setattr(builtin, "rmm_devices_job", partial(rmm_devices_job, rmm=name))
-    monkeypatch.setattr(builtin, "rmm_alerts_job", lambda: rmm_alerts_job(AlertTicketStep(rmm=name)))
     return name
 
 

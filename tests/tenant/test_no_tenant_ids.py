@@ -11,7 +11,7 @@ import pytest
 import yaml
 
 ROOT = Path(__file__).resolve().parents[2]
-SHIPPED = sorted([*(ROOT / "mappings").glob("*.yaml"), *(ROOT / "hub" / "workflows").glob("*.yaml")])
+SHIPPED = sorted([*ROOT.glob("connectors/*/mappings/*.yaml"), *(ROOT / "hub" / "workflows").glob("*.yaml")])
 #: keys that hold a record's id or a picklist code when they hold a number
 ID_KEY = re.compile(r"(ID|Id|_id)$|resource|technician|role|product|owner|queue|status|priority|type$", re.IGNORECASE)
 #: numbers that are flags or quantities, not ids: allowed under these keys

@@ -72,7 +72,8 @@ def test_capabilities_are_known_without_settings() -> None:
     assert caps["streams"] == [{"name": "tenants", "kind": "organization", "cursor": "updated_at"}]
     assert caps["writes"] == {"tenants": "organization"} and caps["webhooks"] is False
     assert caps["actions"] == [
-        "billing_gaps", "client_status", "ensure_contract", "invoice_numbering", "set_billing_info",
+        "billing_gaps", "client_status", "ensure_contract", "invoice_numbering", "list_clients",
+        "set_billing_info",
     ]  # fmt: skip
 
 

@@ -55,7 +55,8 @@ def test_a_billing_role_without_the_report_is_a_configuration_error(
     code, out, err = run_cli(["report", "acronis-billing", "--json"], capsys)
     one_line = err.strip().removeprefix("hub: ")
     assert code == 2 and json.loads(out) == {"status": "error", "exit_code": 2, "error": one_line}
-    assert "HUB_ROLES__BILLING names 'ncentral', which offers no billing_gaps action" in err
+    assert "HUB_ROLES__BILLING: ncentral cannot fill the billing role: it fills rmm; connectors that can: acronis" \
+        in err
     assert len(err.strip().splitlines()) == 1
 
 

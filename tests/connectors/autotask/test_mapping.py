@@ -9,6 +9,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from connectors.autotask.entities import STREAMED
+from connectors.autotask.plugin import MAPPINGS
 from connectors.autotask.sim_data import LOOKUPS, SCHEMAS, seed_records
 from connectors.autotask.simulator import AutotaskSimulator
 from connectors.autotask.vocabulary import Vocabulary
@@ -36,7 +37,7 @@ class Vocab:
 
 
 VOCAB = Vocab()
-MAPPING = load_mapping("autotask")
+MAPPING = load_mapping("autotask", [MAPPINGS])
 
 
 def test_every_streamed_entity_is_mapped_and_nothing_else():

@@ -9,6 +9,7 @@ import httpx
 import pytest
 
 from connectors.autotask import AutotaskConnector, AutotaskSettings
+from connectors.autotask.plugin import MAPPINGS
 from connectors.autotask.query import all_of, any_of, cond
 from hub.mapping import load_mapping
 from hub.sdk import (
@@ -189,7 +190,7 @@ def test_a_filter_on_an_unknown_field_shows_autotask_s_error(connector):
 
 def test_create_then_read_back_and_update_changes_only_given_fields(sim, connector):
     sandbox, _ = sim
-    mapping = load_mapping("autotask")
+    mapping = load_mapping("autotask", [MAPPINGS])
     org = Organization(
         name='O\'Brien "and" Sons',
         account_type="prospect",
@@ -275,7 +276,7 @@ def test_contacts_and_notes_are_written_under_their_parent(sim, connector):
 
 
 def test_tickets_contracts_and_devices_by_label(connector):
-    mapping = load_mapping("autotask")
+    mapping = load_mapping("autotask", [MAPPINGS])
     ticket = Ticket(
         title="New break/fix customer",
         status="pending paperwork",

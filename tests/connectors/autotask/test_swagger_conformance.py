@@ -13,6 +13,7 @@ from typing import Any
 import pytest
 
 from connectors.autotask.entities import ENTITIES
+from connectors.autotask.plugin import MAPPINGS
 from connectors.autotask.sim_data import SCHEMAS
 from connectors.autotask.simulator import (
     _PARENT_ROUTES,
@@ -119,7 +120,7 @@ def test_simulated_fields_are_swagger_model_properties(swagger, entity):
 
 def test_write_and_query_bodies_validate_against_the_swagger_models(swagger, sim, connector):
     sandbox, _ = sim
-    mapping = load_mapping("autotask")
+    mapping = load_mapping("autotask", [MAPPINGS])
     org = Organization(
         name="Conformance Co", account_type="customer", classification="BN", phone="518-555-0101"
     )

@@ -9,6 +9,7 @@ from __future__ import annotations
 import pytest
 
 from connectors.autotask import AutotaskSettings
+from connectors.autotask.plugin import MAPPINGS
 from hub.mapping import load_mapping
 from hub.sdk import ConfigError, Note
 
@@ -32,7 +33,7 @@ def test_names_resolve_to_the_tenant_s_own_ids(sandbox_factory, profile):
     assert connector.picklist_value("Tickets", "assignedResourceRoleID", role["name"]) == role["id"]
     assert connector.picklist_value("Tickets", "assignedResourceID", "12345") == 12345  # an id a person typed
     # a mapping constant named by label: the note type's code in this database
-    note = load_mapping("autotask").entity("TicketNotes").constants(connector)
+    note = load_mapping("autotask", [MAPPINGS]).entity("TicketNotes").constants(connector)
     codes = {label: code for code, label in db.schemas["TicketNotes"].picklists["noteType"].items()}
     assert note["noteType"] == codes["Task Summary"]
 
@@ -83,7 +84,7 @@ def test_a_note_written_through_the_mapping_uses_the_tenant_s_note_type(sandbox_
     sandbox, connector = _connector(sandbox_factory, "real-like")
     sim = sandbox.extra["simulator"]
     ticket = next(iter(sim.tables["Tickets"].records))
-    bound = load_mapping("autotask").entity("TicketNotes")
+    bound = load_mapping("autotask", [MAPPINGS]).entity("TicketNotes")
     core = Note.model_validate(
         {"ticket": {"system": "autotask", "kind": "ticket", "id": str(ticket)}, "title": "t", "body": "b",
          "publish": "All Autotask Users"}

@@ -19,6 +19,7 @@ import respx
 
 from connectors.dattormm import DattormmConnector
 from connectors.dattormm.connector import ResolveAlertParams
+from connectors.dattormm.plugin import MAPPINGS
 from connectors.dattormm.settings import DattormmSettings
 from hub.mapping import load_mapping
 from hub.sdk import (
@@ -44,7 +45,7 @@ EXAMPLES = vendor_specs() / "rmm" / "examples"
 ERROR_401 = json.loads((EXAMPLES / "dattormm_error_401.json").read_text())["body"]
 ALERTS_PAGE = json.loads((EXAMPLES / "dattormm_alerts_open_page.SHAPE.json").read_text())["body"]
 SPEC = json.loads((vendor_specs() / "rmm" / "datto-rmm" / "datto-rmm-api-v2.openapi.json").read_text())
-MAPPING = load_mapping("dattormm")
+MAPPING = load_mapping("dattormm", [MAPPINGS])
 
 
 def spec_error(path: str, status: int, method: str = "get") -> dict[str, Any]:

@@ -12,12 +12,13 @@ from typing import Any
 from hypothesis import given
 from hypothesis import strategies as st
 
+from connectors.dattormm.plugin import MAPPINGS
 from connectors.dattormm.problems import IDENTITY_FIELDS, monitor_instance, with_instance
 from hub.mapping import load_mapping
 from hub.sdk import Alert, RecordRejected
 from tests.connectors.dattormm.spec_payloads import schema, strategy
 
-ALERTS = load_mapping("dattormm").entity("alert")
+ALERTS = load_mapping("dattormm", [MAPPINGS]).entity("alert")
 CONTEXTS = sorted(n for n in ("DiskUsageContext", "ResourceUsageContext", "StatusContext", "EventLogContext",
                               "PingContext", "PatchContext", "ActionContext", "FileSystemContext",
                               "CustomSNMPContext", "AntivirusContext", "ScriptContext", "WmiContext"))  # fmt: skip

@@ -18,6 +18,7 @@ from connectors.docusign import DocuSignConnector
 from connectors.docusign.auth import JWT_GRANT
 from connectors.docusign.connector import EnvelopeNotCompleted
 from connectors.docusign.pdf import tiny_pdf
+from connectors.docusign.plugin import MAPPINGS
 from connectors.docusign.settings import DocuSignSettings
 from connectors.docusign.sim_state import rsa_key_pair
 from hub.mapping import load_mapping
@@ -153,7 +154,7 @@ def test_list_status_changes_request_and_example_mapped_to_core(
     assert params["include"] == "recipients,custom_fields"
     assert (params["order_by"], params["order"], params["start_position"]) == ("status_changed", "asc", "0")
     record = pages[0].records[0]
-    core = load_mapping("docusign").entity("envelopes").to_core(record)
+    core = load_mapping("docusign", [MAPPINGS]).entity("envelopes").to_core(record)
     assert isinstance(core, SignatureRequest)
     assert core.status is SignatureStatus.completed
     assert core.subject == "Please sign: MSA - Acme"

@@ -13,10 +13,11 @@ from hypothesis import strategies as st
 
 from connectors.docusign.pacing import RateLimitPacer
 from connectors.docusign.pdf import tiny_pdf
+from connectors.docusign.plugin import MAPPINGS
 from hub.mapping import load_mapping
 from hub.sdk import FakeClock, SignatureRequest, SignatureStatus
 
-MAPPING = load_mapping("docusign").entity("envelopes")
+MAPPING = load_mapping("docusign", [MAPPINGS]).entity("envelopes")
 
 STATUSES = {
     "created": "created",

@@ -12,6 +12,7 @@ import httpx
 import pytest
 
 from connectors.docusign.connector import EnvelopeNotCompleted
+from connectors.docusign.plugin import MAPPINGS
 from hub.folders import decode_name
 from hub.logging import configure_logging
 from hub.mapping import load_mapping
@@ -92,7 +93,7 @@ def test_send_terms_creates_one_envelope_and_a_retry_finds_it(sim: Any, make_ctx
     assert envelope["emailSubject"] == "Please sign our terms"
     signer = envelope["recipients"]["signers"][0]
     assert (signer["roleName"], signer["name"], signer["email"]) == ("Client", "Ann Lee", "ann@example.com")
-    core = load_mapping("docusign").entity("envelopes").to_core(envelope)
+    core = load_mapping("docusign", [MAPPINGS]).entity("envelopes").to_core(envelope)
     assert core.custom_fields == {
         "hub_run_id": "run-7",
         "hub_step_id": "tc",
@@ -142,7 +143,7 @@ def test_signing_completes_and_the_pdf_lands_in_the_client_folder(
 
     answer = httpx.post(f"{sim.url}/_simulator/envelopes/{sent['envelope_id']}/sign")
     assert answer.status_code == 200 and answer.json()["status"] == "completed"
-    core = load_mapping("docusign").entity("envelopes").to_core(conn.get("envelopes", sent["envelope_id"]))
+    core = load_mapping("docusign", [MAPPINGS]).entity("envelopes").to_core(conn.get("envelopes", sent["envelope_id"]))
     assert core.status is SignatureStatus.completed and core.completed_at is not None
 
     result = download(conn, make_ctx(step="download"), sent["envelope_id"], "Acme Dental, Inc.")
@@ -187,14 +188,14 @@ def test_decline_maps_to_declined_with_the_reason(sim: Any, make_ctx: Callable) 
     sent = send(conn, make_ctx())
     answer = httpx.post(f"{sim.url}/_simulator/envelopes/{sent['envelope_id']}/decline")
     assert answer.json()["status"] == "declined"
-    core = load_mapping("docusign").entity("envelopes").to_core(conn.get("envelopes", sent["envelope_id"]))
+    core = load_mapping("docusign", [MAPPINGS]).entity("envelopes").to_core(conn.get("envelopes", sent["envelope_id"]))
     assert core.status is SignatureStatus.declined
     assert core.declined_reason == "Declined by the recipient"
 
 
 def test_create_through_the_mapping_and_read_back(sim: Any) -> None:
     conn = sim.connector()
-    mapping = load_mapping("docusign").entity("envelopes")
+    mapping = load_mapping("docusign", [MAPPINGS]).entity("envelopes")
     record = mapping.to_core(
         {
             "emailSubject": "Terms for Harbor",

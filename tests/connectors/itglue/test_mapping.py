@@ -11,13 +11,14 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from connectors.itglue.jsonapi import error_message, next_page
+from connectors.itglue.plugin import MAPPINGS
 from connectors.itglue.site_summary import AssetField, AssetType, labels_of, traits_for_write
 from hub.mapping import load_mapping
 from hub.sdk import AccountType, Contact, Organization, RecordRejected, SiteSummary
 
 from .conftest import Sim
 
-MAPPING = load_mapping("itglue")
+MAPPING = load_mapping("itglue", [MAPPINGS])
 
 
 def _first(sim: Sim, stream: str, where=lambda r: True) -> dict:

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import pytest
 
+from connectors.itglue.plugin import MAPPINGS
 from hub.mapping import load_mapping
 from hub.sdk import ConfigError, ContactRole, Need, RecordRejected, SiteSummary, VendorError
 
@@ -252,7 +253,7 @@ def test_missing_site_summary_type_names_the_setting(sim: Sim) -> None:
 def test_mapped_site_summary_write_through_the_mapping(sim: Sim) -> None:
     """Core SiteSummary -> mapping -> connector update -> IT Glue, unmanaged traits intact."""
     connector = sim.make()
-    mapping = load_mapping("itglue").entity("site_summaries")
+    mapping = load_mapping("itglue", [MAPPINGS]).entity("site_summaries")
     asset = _asset_of(sim)
     core = mapping.to_core(asset, connector)
     assert isinstance(core, SiteSummary)

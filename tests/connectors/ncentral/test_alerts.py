@@ -6,13 +6,14 @@ from typing import Any
 
 import pytest
 
+from connectors.ncentral.plugin import MAPPINGS
 from connectors.ncentral.sim_data import FIRST_DEVICE_ID
 from hub.mapping import load_mapping
 from hub.sdk import Alert, AlertSeverity, VendorError
 
 from .conftest import Served
 
-MAPPING = load_mapping("ncentral").entity("active_issue")
+MAPPING = load_mapping("ncentral", [MAPPINGS]).entity("active_issue")
 DEVICE = FIRST_DEVICE_ID + 5
 
 

@@ -12,12 +12,13 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from connectors.ncentral.plugin import MAPPINGS
 from connectors.ncentral.states import NotificationState
 from hub.mapping import load_mapping
 from hub.sdk import Alert, AlertSeverity, AlertState, ConfigurationItem, Organization, parse_timestamp
 
 EXAMPLES = json.loads((Path(__file__).parent / "fixtures" / "api_service_examples.json").read_text())
-MAPPING = load_mapping("ncentral")
+MAPPING = load_mapping("ncentral", [MAPPINGS])
 
 
 def test_every_stream_entity_has_a_mapping_of_its_kind() -> None:

@@ -6,13 +6,14 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from connectors.quickbooks.addresses import MAX_ADDRESS_CHARS, join_addresses, split_addresses
+from connectors.quickbooks.plugin import MAPPINGS
 from connectors.quickbooks.records import invoice_email_records, recipient_records
 from hub.mapping import load_mapping, match_key
 from hub.sdk import ExternalRef, InvoiceRecipient, Organization, RecordRejected
 
 from .conftest import spec
 
-MAPPING = load_mapping("quickbooks")
+MAPPING = load_mapping("quickbooks", [MAPPINGS])
 AMY = spec("customer_query_response.json")["QueryResponse"]["Customer"][0]
 
 
@@ -23,8 +24,10 @@ def test_customer_round_trip() -> None:
     assert (org.name, org.active, org.phone) == ("Amy's Bird Sanctuary", True, "+16505553311")
     assert org.billing_address is not None and org.billing_address.city == "Bayshore"
     assert org.refs == [ExternalRef(system="quickbooks", kind="organization", id="1")]
+    assert org.invoice_recipients == ["Birds@Intuit.com"]  # PrimaryEmailAddr.Address, comma-separated
     back = customer.to_vendor(org)
-    assert back == {"DisplayName": "Amy's Bird Sanctuary", "Active": True}
+    assert back == {"DisplayName": "Amy's Bird Sanctuary", "Active": True,
+                    "PrimaryEmailAddr": {"Address": "Birds@Intuit.com"}}  # fmt: skip
     assert customer.to_core({**AMY, **back}).model_dump() == org.model_dump()
 
 
