@@ -16,8 +16,7 @@ import signal
 import subprocess
 import sys
 import time
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -72,7 +71,7 @@ class Cluster:
         return StateStore.open(self.state_url, key=lambda: hashlib.sha256(SECRET_KEY.encode()).digest())
 
     def start(self, name: str, *args: str, env: dict[str, str] | None = None) -> subprocess.Popen[bytes]:
-        log = open(self.folder / f"{name}.log", "ab")  # noqa: SIM115 - closed with the process
+        log = open(self.folder / f"{name}.log", "ab")  # closed here: the child keeps its own descriptor
         proc = subprocess.Popen(
             [sys.executable, "-m", "hub.cli", *args], env={**self.env, **(env or {})}, stdout=log, stderr=log,
             start_new_session=True,
@@ -106,7 +105,7 @@ class Cluster:
         proc.wait(30)
 
     def stop(self) -> None:
-        for name, proc in list(self.procs.items()):
+        for proc in list(self.procs.values()):
             if proc.poll() is None:
                 proc.send_signal(signal.SIGTERM)
         deadline = time.monotonic() + 15
@@ -118,7 +117,9 @@ class Cluster:
                 self.kill(name)
 
     def logs(self) -> str:
-        return "\n".join(f"== {p.name}\n{p.read_text(errors='replace')[-4000:]}" for p in sorted(self.folder.glob("*.log")))
+        return "\n".join(
+            f"== {p.name}\n{p.read_text(errors='replace')[-4000:]}" for p in sorted(self.folder.glob("*.log"))
+        )
 
     def wait_ready(self, name: str, timeout: float = 60.0) -> None:
         wait_for(lambda: _ready(self.url(name)), timeout, f"{name} ready", self)
@@ -153,11 +154,3 @@ def scrape(url: str, series: str) -> float:
             if sample.name == series:
                 total += sample.value
     return total
-
-
-@contextmanager
-def running(cluster: Cluster) -> Iterator[Cluster]:
-    try:
-        yield cluster
-    finally:
-        cluster.stop()

@@ -69,8 +69,6 @@ def cluster(
     found = Cluster(folder, env)
     try:
         yield found
-    except BaseException:
-        raise
     finally:
         found.stop()
 

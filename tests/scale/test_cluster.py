@@ -3,6 +3,7 @@ the simulators: exactly-once work however many processes see it."""
 
 from __future__ import annotations
 
+import itertools
 import threading
 import uuid
 
@@ -169,7 +170,7 @@ def test_a_sync_job_never_runs_twice_at_once_across_processes(cluster: Cluster, 
              "every run finished", cluster)  # fmt: skip
     runs = sorted(store.recent_runs("psa-to-docs", 50), key=lambda r: r["started_at"])
     assert runs and all(r["status"] in ("ok", "partial") for r in runs), runs
-    for before, after in zip(runs, runs[1:], strict=False):
+    for before, after in itertools.pairwise(runs):
         assert after["started_at"] >= before["finished_at"], "two runs of the job overlapped"
     itglue = simulators.sandboxes["itglue"].control
     names = [o["attributes"]["name"] for o in itglue.records("organizations")]
@@ -239,3 +240,50 @@ def test_the_quickbooks_refresh_token_is_spent_by_one_process_and_never_lost(clu
     store = cluster.store()
     stored = store.kv("connector:quickbooks").get("oauth_tokens")
     assert stored["refresh_token"] in sim._refresh_tokens, "the rotated refresh token was lost"
+
+
+BUDGET, WINDOW = 25, 10.0
+
+
+@pytest.mark.sandboxes(autotask={"size": 15, "seed": 3, "page_size": 5}, itglue={"size": 0, "budget": BUDGET,
+                                                                              "window": WINDOW})
+def test_three_workers_syncing_share_the_vendors_budget(cluster: Cluster, simulators) -> None:
+    """IT Glue allows 25 requests in any 10 s here; three workers each sync a part of
+    psa-to-docs into it at once, each through the budget kept in Redis."""
+    import bisect
+
+    sim = simulators.sandboxes["itglue"].extra["simulator"]
+    arrivals: list[float] = []
+    clock = sim.monotonic
+
+    def counted() -> float:  # the simulator reads its clock once per request, at arrival
+        now = clock()
+        arrivals.append(now)
+        return now
+
+    sim.monotonic = counted
+    cluster.env.update({"HUB_ITGLUE__RATE_LIMIT_REQUESTS": str(BUDGET), "HUB_ITGLUE__RATE_LIMIT_SECONDS": str(WINDOW)})
+    workers = [cluster.worker(f"worker-{i}", "--queues", "syncs", "--concurrency", "1") for i in range(3)]
+    for i in range(3):
+        cluster.wait_ready(f"worker-{i}")
+    from hub.events.tasks import publisher
+
+    app = publisher(cluster.env["HUB_CELERY_BROKER_URL"])
+    for part in ("1/3", "2/3", "3/3"):
+        app.send_task("hub.sync", args=["psa-to-docs"], kwargs={"part": part}, queue="syncs")
+    store = cluster.store()
+    wait_for(lambda: len([r for r in store.recent_runs(None, 20) if r["finished_at"]]) == 3, 120,
+             "three parts finished", cluster)  # fmt: skip
+    runs = store.recent_runs(None, 20)
+    assert sorted(r["job"] for r in runs) == ["psa-to-docs#1/3", "psa-to-docs#2/3", "psa-to-docs#3/3"]
+    assert {r["status"] for r in runs} == {"ok"}, runs
+    overlapping = [(a["job"], b["job"]) for a in runs for b in runs
+                   if a["job"] < b["job"] and a["started_at"] < b["finished_at"] and b["started_at"] < a["finished_at"]]
+    assert overlapping, "no two parts ran at the same time"  # fmt: skip
+
+    ordered = sorted(arrivals)
+    most = max(bisect.bisect_left(ordered, t + WINDOW) - i for i, t in enumerate(ordered))
+    assert len(ordered) > BUDGET * 1.5, f"only {len(ordered)} requests: the budget was hardly the limit"
+    assert most <= BUDGET, f"{most} requests reached IT Glue within {WINDOW:g} s (budget {BUDGET})"
+    assert sum(scrape(u, "hub_api_rate_limited_total") for u in workers) == 0, "a worker was answered 429"
+    assert ordered[-1] - ordered[0] >= WINDOW, "the requests did not wait for the window to move on"

@@ -143,7 +143,7 @@ def test_an_unreachable_budget_store_is_a_one_line_error() -> None:
     budgets = SharedBudgets("redis://127.0.0.1:1/0")
     with pytest.raises(ConfigError, match=r"^HUB_BUDGET_URL: cannot reach redis://127.0.0.1:1/0"):
         budgets.check()
-    with pytest.raises(TransientError, match="rate budget store redis://127.0.0.1:1/0 failed while taking"):
+    with pytest.raises(TransientError, match=r"rate budget store redis://127\.0\.0\.1:1/0 failed while taking"):
         budgets.limiter("x", [RateLimit(1, 1.0)], SystemClock()).acquire()
 
 
