@@ -239,9 +239,26 @@ class ScheduleSpec(BaseModel):
     cron: str = Field(description="five-field cron expression, evaluated in UTC")
     task: str = Field(description="sync:<job>, workflow.tick, workflow.poll, lifecycle or events.retry")
     full_refresh: bool = Field(default=False, description="for sync tasks: ignore the cursors")
+    part: str | None = Field(
+        default=None,
+        pattern=r"^[1-9][0-9]*/[1-9][0-9]*$",
+        description="for sync tasks: only part I/N of the job (one schedule per part spreads it over workers)",
+    )
     enabled: bool = True
 
     _cron = field_validator("cron")(check_cron)
+
+    @model_validator(mode="after")
+    def _part(self) -> ScheduleSpec:
+        if self.part is not None:
+            if not self.task.startswith("sync:"):
+                raise ValueError(f"part {self.part}: only a sync task runs in parts")
+            if self.full_refresh:
+                raise ValueError(f"part {self.part}: a full refresh reads for deletions, which needs the whole job")
+            index, count = (int(n) for n in self.part.split("/"))
+            if index > count:
+                raise ValueError(f"part {self.part}: the part must be between 1 and {count}")
+        return self
 
     @field_validator("task")
     @classmethod

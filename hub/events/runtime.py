@@ -219,7 +219,7 @@ class Runtime:
             if job not in self.hub.plugins.jobs():
                 known = ", ".join(sorted(self.hub.plugins.jobs())) or "none registered"
                 raise ConfigError(f"{where}: unknown sync job {job!r}; jobs: {known}")
-            return lambda: self.run_sync(job, full_refresh=spec.full_refresh)
+            return lambda: self.run_sync(job, full_refresh=spec.full_refresh, part=spec.part)
         if spec.task.startswith("workflow.") and self.workflow is None:
             raise ConfigError(f"{where}: runs {spec.task} but no workflow engine is installed")
         if spec.task == "workflow.tick":
@@ -236,7 +236,10 @@ class Runtime:
 def _work(spec: ScheduleSpec) -> Work:
     """A schedule as a unit of the work ledger (what a Celery worker runs for it)."""
     if spec.task.startswith("sync:"):
-        return Work("sync", {"job": spec.task.removeprefix("sync:"), "full_refresh": spec.full_refresh})
+        args: dict[str, object] = {"job": spec.task.removeprefix("sync:"), "full_refresh": spec.full_refresh}
+        if spec.part is not None:
+            args["part"] = spec.part
+        return Work("sync", args)
     return Work(spec.task)
 
 

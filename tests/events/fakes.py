@@ -254,11 +254,14 @@ class FakeSync:
     calls: list[tuple[str, bool]] = field(default_factory=list)
     fail: dict[str, int] = field(default_factory=dict)
     locked: dict[str, int] = field(default_factory=dict)
+    #: the part of each call (``#I/N``; "" for a whole run)
+    parts: list[str] = field(default_factory=list)
 
     def __call__(
-        self, hub: Any, name: str, *, dry_run: bool = False, full_refresh: bool = False
+        self, hub: Any, name: str, *, dry_run: bool = False, full_refresh: bool = False, part: Any = None
     ) -> dict[str, Any]:
         self.calls.append((name, full_refresh))
+        self.parts.append(part.suffix if part is not None else "")
         if self.locked.get(name):
             self.locked[name] -= 1
             raise JobLocked(f"{name} is already running")
