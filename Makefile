@@ -5,7 +5,7 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: install demo test lint bench lock readme clean
+.PHONY: install demo test lint bench bench-scale lock readme clean
 
 $(STAMP): requirements.lock pyproject.toml
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -36,6 +36,10 @@ readme: install
 
 bench: install
 	$(BIN)/python bench/run.py
+
+# scale-out: webhook intake, event processing by 1/2/4 workers, psa-to-docs in parts (bench/scale.py)
+bench-scale: install
+	PATH="$(abspath $(BIN)):$$PATH" scripts/with-postgres.sh scripts/with-redis.sh $(BIN)/python bench/scale.py
 
 # Re-pin every dependency (run by a developer when pyproject.toml's dependencies change).
 lock:
