@@ -319,13 +319,16 @@ def main() -> None:
         print(json.dumps(asyncio.run(_generate(url, secret, float(rate), float(seconds), float(warmup)))))
         return
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("what", nargs="*", choices=["intake", "workers", "split"], default=[])
+    parser.add_argument("what", nargs="*", help="intake, workers, split (default: all three)")
     parser.add_argument("--rate", type=float, default=500.0)
     parser.add_argument("--seconds", type=float, default=60.0)
     parser.add_argument("--events", type=int, default=3000)
     parser.add_argument("--companies", type=int, default=4000, help="split: companies when the budget is lifted")
     parser.add_argument("--out", type=Path, default=HERE / "scale-results.json")
     args = parser.parse_args()
+    unknown = set(args.what) - {"intake", "workers", "split"}
+    if unknown:
+        parser.error(f"unknown benchmark {sorted(unknown)[0]!r}; choose intake, workers or split")
     for name in ("HUB_TEST_POSTGRES_URL", "HUB_TEST_REDIS_URL"):
         if not os.environ.get(name):
             raise SystemExit(f"{name} is not set: run under scripts/with-postgres.sh scripts/with-redis.sh")
