@@ -1,11 +1,11 @@
 # make demo: install what is needed and run the sandbox walk-through.
-# make test: install and run every test (with a throwaway PostgreSQL server, and Chromium for the console).
+# make test: install and run every test (with throwaway PostgreSQL and Redis servers, and Chromium for the console).
 PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: install demo test lint bench lock readme clean
+.PHONY: install demo test lint bench bench-scale lock readme clean
 
 $(STAMP): requirements.lock pyproject.toml
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -23,7 +23,7 @@ demo: install
 # One test process per CPU (pytest-xdist), a test file per process at a time; PYTEST_ARGS
 # adds to or overrides it (e.g. PYTEST_ARGS="-n 0 -x" runs in one process and stops early).
 test: install
-	PATH="$(abspath $(BIN)):$$PATH" scripts/with-postgres.sh scripts/with-chromium.sh \
+	PATH="$(abspath $(BIN)):$$PATH" scripts/with-postgres.sh scripts/with-redis.sh scripts/with-chromium.sh \
 	  $(BIN)/python -m pytest -q -p no:cacheprovider -n auto --dist loadfile $(PYTEST_ARGS)
 
 lint: install
@@ -36,6 +36,10 @@ readme: install
 
 bench: install
 	$(BIN)/python bench/run.py
+
+# scale-out: webhook intake, event processing by 1/2/4 workers, psa-to-docs in parts (bench/scale.py)
+bench-scale: install
+	PATH="$(abspath $(BIN)):$$PATH" scripts/with-postgres.sh scripts/with-redis.sh $(BIN)/python bench/scale.py
 
 # Re-pin every dependency (run by a developer when pyproject.toml's dependencies change).
 lock:

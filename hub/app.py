@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from contextlib import AbstractContextManager
 from pathlib import Path
 from typing import Any
 
@@ -15,10 +16,11 @@ from hub.logging import configure_logging
 from hub.mapping import Mapping, load_mapping
 from hub.mapping import configure as configure_mapping
 from hub.plugins import HubPlugins
-from hub.ratelimit import RateLimiter
+from hub.ratelimit import RateLimiter, SharedBudgets
 from hub.roles import RoleTable
 from hub.secretkey import master_key
 from hub.settings import HubSettings, load_connector_settings, load_settings
+from hub.state.mutex import StoreLocks
 from hub.state.store import StateStore
 
 __all__ = ["Hub"]
@@ -54,6 +56,8 @@ class Hub:
         self.retry = retry
         self.connector_overrides = connector_overrides or {}
         self._limiters: dict[str, RateLimiter] = {}
+        self._budgets: SharedBudgets | None = None
+        self._locks: StoreLocks | None = None
         self._connectors: dict[str, Connector] = {}
 
     @property
@@ -74,7 +78,28 @@ class Hub:
             self._store = StateStore.open(settings.state_url, key=lambda: master_key(settings))
         return self._store
 
+    @property
+    def budgets(self) -> SharedBudgets | None:
+        """The shared rate budgets (``HUB_BUDGET_URL``), or None: each process keeps its own."""
+        if self._budgets is None and self.settings.budget_url:
+            # a slot of a concurrency cap is held at most as long as a request may take
+            self._budgets = SharedBudgets(self.settings.budget_url, hold_seconds=2 * self.settings.http_timeout + 5)
+        return self._budgets
+
+    @property
+    def limiters(self) -> dict[str, RateLimiter]:
+        """The budgets this process's connectors draw on, by budget key (for metrics)."""
+        return dict(self._limiters)
+
+    def lock(self, name: str) -> AbstractContextManager[None]:
+        """A lock held by one thread of one process at a time across every process sharing
+        the state store (:mod:`hub.state.mutex`)."""
+        if self._locks is None:
+            self._locks = StoreLocks(self.store.engine)
+        return self._locks.hold(name)
+
     def context(self, name: str) -> ConnectorContext:
+        budgets = self.budgets
         return ConnectorContext(
             state=self.store.kv(f"connector:{name}"),
             clock=self.clock,
@@ -84,6 +109,8 @@ class Hub:
             retry=self.retry,
             limiters=self._limiters,
             timeout=self.settings.http_timeout,
+            budgets=budgets.limiter if budgets is not None else None,
+            lock=self.lock,
         )
 
     def connector(self, name: str) -> Connector:

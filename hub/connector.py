@@ -24,8 +24,10 @@ token the engine checkpoints, and detects loops.
 from __future__ import annotations
 
 import hashlib
+import threading
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Iterator, Mapping
+from contextlib import AbstractContextManager, contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, tzinfo
 from pathlib import Path
@@ -39,7 +41,7 @@ from hub.errors import ConfigError, HubError, OutcomeUnknown, WebhookRejected
 from hub.http import ErrorPolicy, HttpClient, RetryPolicy, secret_values
 from hub.logging import get_logger
 from hub.mapping import get_path
-from hub.ratelimit import RateLimit, RateLimiter
+from hub.ratelimit import LimiterFactory, RateLimit, RateLimiter
 from hub.settings import ConnectorSettings
 
 __all__ = [
@@ -123,6 +125,19 @@ class MemoryKeyValueStore:
         self.data.pop(key, None)
 
 
+_LOCAL_LOCKS: dict[str, threading.Lock] = {}
+_LOCAL_LOCKS_GUARD = threading.Lock()
+
+
+@contextmanager
+def local_lock(name: str) -> Iterator[None]:
+    """A named lock of this process: what ``ConnectorContext.lock`` is without a hub."""
+    with _LOCAL_LOCKS_GUARD:
+        lock = _LOCAL_LOCKS.setdefault(name, threading.Lock())
+    with lock:
+        yield
+
+
 @dataclass
 class ConnectorContext:
     """What the hub gives a connector: durable state, a clock, paths, a test transport, and
@@ -138,6 +153,19 @@ class ConnectorContext:
     limiters: dict[str, RateLimiter] = field(default_factory=dict)
     #: seconds before a vendor's answer counts as lost (``HUB_HTTP_TIMEOUT``)
     timeout: float = 30.0
+    #: builds a credential's budget; None: one in this process (``HUB_BUDGET_URL`` shares them)
+    budgets: LimiterFactory | None = None
+    #: ``lock(name)``: held by one thread of one process at a time, across every process
+    #: sharing the hub's state store (a refresh token that rotates is refreshed by one)
+    lock: Callable[[str], AbstractContextManager[None]] = field(default=local_lock)
+
+    def limiter(self, key: str, limits: list[RateLimit]) -> RateLimiter:
+        """The budget of the credential ``key``, shared by every client that uses it."""
+        found = self.limiters.get(key)
+        if found is None:
+            found = self.budgets(key, limits, self.clock) if self.budgets else RateLimiter(limits, self.clock)
+            self.limiters[key] = found
+        return found
 
 
 # -- reading --------------------------------------------------------------------------
@@ -539,12 +567,7 @@ class Connector(ABC):
         """An :class:`HttpClient` wired to this connector's secrets, budget and clock."""
         key = budget_key or f"{self.name}:{base_url}"
         limits = self.rate_limits if limits is None else limits
-        limiter = None
-        if limits:
-            limiter = self.context.limiters.get(key)
-            if limiter is None:
-                limiter = RateLimiter(limits, self.context.clock)
-                self.context.limiters[key] = limiter
+        limiter = self.context.limiter(key, limits) if limits else None
         hint = ", ".join(f"HUB_{self.name.upper()}__{s.upper()}" for s in self.auth_settings)
         kwargs.setdefault("timeout", self.context.timeout)
         client = HttpClient(

@@ -108,7 +108,9 @@ ROLES: dict[str, Role] = {
             "e-signature: documents sent for signature",
             (Slot("signature_requests", "signature_request", read=True, description="envelopes and their status"),),
         ),
-        Role("billing", "billing: where services are contracted and invoiced", actions=("billing_gaps",)),
+        Role(
+            "billing", "billing: where services are contracted and invoiced", actions=("billing_gaps", "list_clients")
+        ),
     )
 }
 

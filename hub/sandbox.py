@@ -187,8 +187,13 @@ def free_port(host: str = "127.0.0.1") -> int:
 
 
 def port_in_use(host: str, port: int) -> bool:
-    """Whether another process listens on (or holds) ``host:port``."""
+    """Whether another process listens on (or holds) ``host:port``.
+
+    Bound as uvicorn binds (``SO_REUSEADDR``), so the connections a killed server leaves in
+    TIME_WAIT do not count: a ``hub serve`` restarted after a crash takes its port at once.
+    """
     with socket.socket() as sock:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         try:
             sock.bind((host, port))
         except OSError:

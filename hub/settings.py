@@ -25,7 +25,7 @@ import types
 from collections.abc import Iterable, Mapping
 from datetime import date, datetime, timedelta
 from pathlib import Path
-from typing import Annotated, Any, ClassVar, TypeVar, Union, get_args, get_origin
+from typing import Annotated, Any, ClassVar, Literal, TypeVar, Union, get_args, get_origin
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import yaml
@@ -239,9 +239,26 @@ class ScheduleSpec(BaseModel):
     cron: str = Field(description="five-field cron expression, evaluated in UTC")
     task: str = Field(description="sync:<job>, workflow.tick, workflow.poll, lifecycle or events.retry")
     full_refresh: bool = Field(default=False, description="for sync tasks: ignore the cursors")
+    part: str | None = Field(
+        default=None,
+        pattern=r"^[1-9][0-9]*/[1-9][0-9]*$",
+        description="for sync tasks: only part I/N of the job (one schedule per part spreads it over workers)",
+    )
     enabled: bool = True
 
     _cron = field_validator("cron")(check_cron)
+
+    @model_validator(mode="after")
+    def _part(self) -> ScheduleSpec:
+        if self.part is not None:
+            if not self.task.startswith("sync:"):
+                raise ValueError(f"part {self.part}: only a sync task runs in parts")
+            if self.full_refresh:
+                raise ValueError(f"part {self.part}: a full refresh reads for deletions, which needs the whole job")
+            index, count = (int(n) for n in self.part.split("/"))
+            if index > count:
+                raise ValueError(f"part {self.part}: the part must be between 1 and {count}")
+        return self
 
     @field_validator("task")
     @classmethod
@@ -594,6 +611,16 @@ class HubSettings(BaseSettings):
     )
     public_url: str | None = Field(default=None, description="URL at which vendors reach `hub serve`")
     celery_broker_url: str = Field(default="redis://127.0.0.1:6379/0", description="Celery broker")
+    dispatch: Literal["inline", "celery"] = Field(
+        default="inline",
+        description="where `hub serve` runs events, syncs and workflow steps: inline (its own threads) or "
+        "celery (the queues `hub worker` consumes, on HUB_CELERY_BROKER_URL)",
+    )
+    budget_url: str | None = Field(
+        default=None,
+        description="Redis server keeping the vendors' rate budgets every process shares (redis://host:6379/1); "
+        "unset: each process keeps its own",
+    )
     http_timeout: float = Field(
         default=30.0, gt=0, le=600, description="seconds to wait for a vendor's answer before it counts as lost"
     )
@@ -663,6 +690,17 @@ class HubSettings(BaseSettings):
     @classmethod
     def _broker(cls, value: str) -> str:
         return check_broker_url(value)
+
+    @field_validator("budget_url")
+    @classmethod
+    def _budgets(cls, value: str | None) -> str | None:
+        if value is None or not value.strip():
+            return None
+        from hub.logging import redact_url
+
+        if value.partition("://")[0].lower() not in ("redis", "rediss", "unix"):
+            raise ValueError(f"not a Redis URL: {redact_url(value)!r} (e.g. redis://127.0.0.1:6379/1)")
+        return value
 
     @property
     def zone(self) -> ZoneInfo:

@@ -21,6 +21,7 @@ settings.load_profile("hub")
 #: the test run's own variables, read once here: they are no settings of the hub, which
 #: refuses unknown HUB_* variables, so every test runs without them in its environment
 POSTGRES_URL = os.environ.get("HUB_TEST_POSTGRES_URL")
+REDIS_URL = os.environ.get("HUB_TEST_REDIS_URL")
 VENDOR_SPECS = os.environ.get("HUB_VENDOR_SPECS")
 
 
@@ -95,3 +96,19 @@ def state_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
     if not base:
         pytest.skip("HUB_TEST_POSTGRES_URL is not set (make test starts a throwaway PostgreSQL)")
     yield from _postgres_database(base)
+
+
+@pytest.fixture
+def redis_url() -> str:
+    """The throwaway Redis server of ``make test`` (scripts/with-redis.sh)."""
+    if not REDIS_URL:
+        pytest.skip("HUB_TEST_REDIS_URL is not set (make test starts a throwaway Redis)")
+    return REDIS_URL
+
+
+@pytest.fixture
+def postgres_url() -> Iterator[str]:
+    """A fresh database on the throwaway PostgreSQL server, dropped afterwards."""
+    if not POSTGRES_URL:
+        pytest.skip("HUB_TEST_POSTGRES_URL is not set (make test starts a throwaway PostgreSQL)")
+    yield from _postgres_database(POSTGRES_URL)

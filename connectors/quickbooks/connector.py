@@ -113,7 +113,9 @@ class QuickBooksConnector(Connector):
     def __init__(self, settings: QuickBooksSettings, context: ConnectorContext | None = None) -> None:
         super().__init__(settings, context)
         self._api: QuickBooksApi | None = None
-        self.tokens = TokenManager(settings, self.context.state, self.context.clock, self._token_client)
+        self.tokens = TokenManager(
+            settings, self.context.state, self.context.clock, self._token_client, lock=self.context.lock
+        )
 
     # -- HTTP -----------------------------------------------------------------------
 

@@ -14,6 +14,12 @@ someone reconnects the app, so the order of steps is the whole design:
 4. Store the new refresh token, access token and expiry in one atomic state write,
    committed *before* the access token is handed to any request.
 
+Steps 1 to 4 run under the hub's lock ``quickbooks:refresh:<realm>``
+(``ConnectorContext.lock``): one thread of one process refreshes at a time, across every
+process sharing the state store (``hub serve`` and each ``hub worker``), and whoever
+waited for it reads the token set the other one stored instead of spending the refresh
+token a second time.
+
 A crash after step 4 loses nothing: the next start reads the stored token. A crash
 between steps 3 and 4 cannot be repaired by any client (the new token never reached
 durable storage and the old one is spent); the marker of step 2 lets the next start
@@ -30,6 +36,7 @@ import base64
 import hashlib
 import threading
 from collections.abc import Callable, Generator
+from contextlib import AbstractContextManager
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -90,6 +97,7 @@ class TokenManager:
         state: KeyValueStore,
         clock: Clock,
         client_factory: Callable[[], HttpClient],
+        lock: Callable[[str], AbstractContextManager[None]] | None = None,
     ) -> None:
         self._settings = settings
         self._state = state
@@ -97,6 +105,10 @@ class TokenManager:
         self._client_factory = client_factory
         self._client: HttpClient | None = None
         self._lock = threading.Lock()
+        local = threading.Lock()
+        #: held while a refresh token is read, spent and replaced (across processes in a hub)
+        self._refresh_lock: Callable[[str], AbstractContextManager[Any]] = lock or (lambda _name: local)
+        self._lock_name = f"quickbooks:refresh:{settings.realm_id}"
         self._current: dict[str, Any] | None = None
         self.refreshes = 0
 
@@ -107,15 +119,16 @@ class TokenManager:
         with self._lock:
             if self._usable(self._current):
                 return str(self._current["access_token"])  # type: ignore[index]
-            stored = self._stored()  # another connector on this state may have refreshed
-            if self._usable(stored):
-                self._current = stored
-                return str(stored["access_token"])  # type: ignore[index]
-            return self._refresh()
+            with self._refresh_lock(self._lock_name):
+                stored = self._stored()  # another thread or process may have refreshed
+                if self._usable(stored):
+                    self._current = stored
+                    return str(stored["access_token"])  # type: ignore[index]
+                return self._refresh()
 
     def renew(self, rejected: str) -> str:
         """The API refused ``rejected`` (401): a different valid token, refreshing if needed."""
-        with self._lock:
+        with self._lock, self._refresh_lock(self._lock_name):
             for candidate in (self._current, self._stored()):
                 if self._usable(candidate) and candidate["access_token"] != rejected:  # type: ignore[index]
                     self._current = candidate

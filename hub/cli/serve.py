@@ -49,19 +49,35 @@ def serve(
 
 
 def worker(
-    concurrency: Annotated[int, typer.Option("--concurrency", "-c", min=1, help="Worker processes.")] = 2,
+    concurrency: Annotated[
+        int, typer.Option("--concurrency", "-c", min=1, help="Tasks this process runs at once (threads).")
+    ] = 2,
     queues: Annotated[
-        str | None, typer.Option("--queues", "-Q", help="Comma-separated queues to consume.")
+        str | None,
+        typer.Option("--queues", "-Q", help="Queues to consume: events, syncs, workflows (default: all)."),
     ] = None,
+    metrics_port: Annotated[
+        int | None,
+        typer.Option("--metrics-port", min=1, max=65535, help="Serve /metrics, /livez and /readyz on this port."),
+    ] = None,
+    metrics_host: Annotated[str, typer.Option(help="Interface for --metrics-port.")] = "127.0.0.1",
 ) -> None:
-    """Start a Celery worker on HUB_CELERY_BROKER_URL running syncs, events and workflow steps."""
+    """Start a Celery worker on HUB_CELERY_BROKER_URL running syncs, events and workflow steps.
+
+    One process runs its tasks in threads (their work waits on vendors and the database);
+    run one worker process per CPU, each with its own --metrics-port.
+    """
     from celery import signals
 
     from hub.app import Hub
+    from hub.events.dispatch import parse_queues
     from hub.events.runtime import Runtime
     from hub.events.tasks import check_broker, make_celery
 
     core = settings()
+    consumed = parse_queues(queues)
+    if metrics_port is not None and port_in_use(metrics_host, metrics_port):
+        raise ConfigError(f"--metrics-port {metrics_port}: {metrics_host}:{metrics_port} is already in use")
     check_broker(core.celery_broker_url)
     # The hub sets up logging (Celery's lines go through it, to stderr); Celery's banner,
     # which it prints on stdout, is logged instead, and so are its warnings.
@@ -74,9 +90,14 @@ def worker(
     sys.stdout.flush()
     os.dup2(sys.stderr.fileno(), sys.stdout.fileno())
     celery = make_celery(lambda: Runtime(Hub(core)), core.celery_broker_url, worker_hijack_root_logger=False)
-    argv = ["--quiet", "worker", f"--concurrency={concurrency}", f"--loglevel={core.log_level}"]
-    if queues:
-        argv.append(f"--queues={queues}")
+    if metrics_port is not None:
+        from hub.events.probe import create_probe_app
+        from hub.sandbox import serve_app
+
+        serve_app(create_probe_app(celery.hub_runtime, core.celery_broker_url, consumed), metrics_host, metrics_port)
+        log.info("worker probes", url=f"http://{metrics_host}:{metrics_port}", routes=["/metrics", "/livez", "/readyz"])
+    argv = ["--quiet", "worker", "--pool=threads", f"--concurrency={concurrency}", f"--loglevel={core.log_level}",
+            f"--queues={','.join(consumed)}"]  # fmt: skip
     celery.worker_main(argv)
 
 

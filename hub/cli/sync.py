@@ -15,7 +15,7 @@ from hub.cli.progress import SyncDisplay, show_interrupted
 from hub.errors import ConfigError, FailureType
 from hub.settings import MissingSettings, configured
 from hub.sync import get_job, retry_dead_letters, run_job
-from hub.sync.engine import SyncInterrupted
+from hub.sync.engine import Part, SyncInterrupted
 
 JsonOpt = Annotated[bool, typer.Option("--json", help="Print JSON on stdout.")]
 deadletters_app = typer.Typer(help="Records that failed to sync, with the reason.", invoke_without_command=True)
@@ -44,6 +44,11 @@ def sync(
     allow_mass_deactivate: Annotated[
         bool, typer.Option("--allow-mass-deactivate", help="Allow deactivating more than the guard's share.")
     ] = False,
+    part: Annotated[
+        str | None,
+        typer.Option("--part", metavar="I/N",
+                     help="Only part I of N (the job split across processes: run each part once, at once)."),
+    ] = None,
     json: JsonOpt = False,
 ) -> None:
     """Run a sync job (or --all). Ctrl-C stops it; a rerun resumes.
@@ -55,7 +60,13 @@ def sync(
         raise ConfigError("give one job name or --all (`hub jobs` lists them)")
     if all_ and select:
         raise ConfigError("--select needs one job: the stream names belong to a job")
-    options = {"dry_run": dry_run, "full_refresh": full_refresh, "allow_mass_deactivate": allow_mass_deactivate}
+    if all_ and part:
+        raise ConfigError("--part needs one job: each job is split on its own")
+    options: dict[str, Any] = {
+        "dry_run": dry_run, "full_refresh": full_refresh, "allow_mass_deactivate": allow_mass_deactivate,
+    }  # fmt: skip
+    if part is not None:
+        options["part"] = Part.parse(part)
     if job is not None:
         summary = _run(job, options, json, select)
         _show(summary, json)

@@ -10,7 +10,8 @@ receiver has answered the vendor. For each batch of due events it
    waiting on it, correlated by envelope, ticket or contact id) and, for an event
    about a ticket, re-checks the ticket lifecycle rules for that ticket;
 4. runs each sync job the batch touches *once* (fifty ticket updates in a burst are
-   one incremental sync, not fifty);
+   one incremental sync, not fifty), or with Celery workers asks for it on the syncs
+   queue (``request_sync``: one request while one already waits to start);
 5. marks each event done, or failed with its error and a retry time that doubles
    with each attempt (``event_retry_seconds``, capped at an hour), or dead after
    ``event_max_attempts``. A sync job busy with another run puts its events back
@@ -23,7 +24,7 @@ and an incremental sync is idempotent by design.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
@@ -80,8 +81,11 @@ class EventProcessor:
         clock: Clock | None = None,
         max_attempts: int | None = None,
         retry_seconds: float | None = None,
+        request_sync: Callable[[str], object] | None = None,
     ) -> None:
         self.hub = hub
+        #: with Celery workers: asks for a sync on the syncs queue instead of running it here
+        self.request_sync = request_sync
         self.events = events
         self.workflow = workflow
         self.sync = sync
@@ -135,6 +139,15 @@ class EventProcessor:
             live = [i for i in ids if i not in errors]
             if not live or self.sync is None:
                 continue
+            if self.request_sync is not None:
+                try:
+                    self.request_sync(job)
+                except Exception as exc:  # the ledger was unreachable: the events are retried
+                    for i in live:
+                        errors[i] = f"sync {job}: {_line(exc)}"
+                    continue
+                result.synced[job] = "requested"
+                continue
             try:
                 summary = run_sync(self.hub, self.sync, job, trigger="event")
             except JobLocked as exc:
@@ -159,6 +172,8 @@ class EventProcessor:
             else:
                 self.events.complete(stored.id)
                 metrics.EVENTS.labels(connector=stored.connector, outcome="processed").inc()
+                lag = (self.clock.now() - stored.received_at).total_seconds()
+                metrics.EVENT_LAG.labels(connector=stored.connector).observe(max(lag, 0.0))
                 result.processed += 1
         return result
 

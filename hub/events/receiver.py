@@ -10,7 +10,15 @@
   durably, answer 200, and only then wake the processor. Nothing refused is stored;
   every refusal is counted (``hub_webhook_rejected``).
 * ``GET /healthz``: the process is up and the state store answers.
+* ``GET /livez``: liveness, for an orchestrator's restart decision: 200 while the process
+  and the threads it cannot work without run, else 503 naming the dead one.
+* ``GET /readyz``: readiness, for a load balancer: 200 when the state store answers, the
+  intake writer runs and the service's own checks pass (the broker in Celery mode), else
+  503 naming what is not ready.
 * ``GET /metrics``: Prometheus text (:mod:`hub.metrics`).
+
+Events are stored in group commits (:mod:`hub.events.intake`): each request waits for the
+commit that holds its delivery, so the vendor hears 200 only once its events are durable.
 
 The receiver knows no vendor: verification and parsing are the connector's
 (``Connector.verify_webhook`` / ``parse_webhook``), found by name with
@@ -26,6 +34,7 @@ import re
 from collections.abc import Callable
 from typing import TYPE_CHECKING
 
+from sqlalchemy import text
 from starlette.applications import Starlette
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
@@ -35,6 +44,7 @@ from starlette.routing import Route
 from hub import metrics
 from hub.connector import Connector
 from hub.errors import ConfigError, WebhookRejected
+from hub.events.intake import GroupCommit
 from hub.events.store import EventStore
 from hub.logging import get_logger
 
@@ -115,11 +125,25 @@ def _refuse(connector: str, status: int, message: str) -> JSONResponse:
     return JSONResponse({"error": message}, status_code=status)
 
 
+#: what a service adds to ``/livez`` or ``/readyz``: the problems found now (none: fine)
+Checks = Callable[[], list[str]]
+
+
 def create_app(
-    hub: Hub, events: EventStore, *, on_stored: Callable[[list[int]], None] | None = None
+    hub: Hub,
+    events: EventStore,
+    *,
+    on_stored: Callable[[list[int]], None] | None = None,
+    alive: Checks | None = None,
+    ready: Checks | None = None,
+    on_scrape: Callable[[], None] | None = None,
 ) -> Starlette:
-    """The receiver app for ``hub``; ``on_stored`` is told the ids of newly stored events."""
+    """The receiver app for ``hub``; ``on_stored`` is told the ids of newly stored events
+    (once per group commit); ``alive`` and ``ready`` add the service's own checks;
+    ``on_scrape`` refreshes the service's own gauges before ``/metrics`` answers."""
     limit = hub.settings.webhook_max_bytes
+    intake = GroupCommit(events, after_commit=on_stored)
+    found: dict[str, Connector | None] = {}
 
     def webhook_connector(name: str) -> Connector | None:
         classes = hub.plugins.connector_classes()
@@ -128,10 +152,19 @@ def create_app(
             return None
         return hub.connector(name)
 
+    async def lookup(name: str) -> Connector | None:
+        """The connector once built (building it reads its settings: in a thread, once)."""
+        if name not in found:
+            connector = await run_in_threadpool(webhook_connector, name)
+            if len(found) < 256:  # names from URLs: bounded
+                found[name] = connector
+            return connector
+        return found[name]
+
     async def webhook(request: Request) -> Response:
         name = request.path_params["connector"]
         try:
-            connector = await run_in_threadpool(webhook_connector, name)
+            connector = await lookup(name)
         except ConfigError as exc:
             log.error("webhook connector is not configured", connector=name, error=str(exc))
             return _refuse(name, 503, f"{name} is not configured on this hub")
@@ -153,33 +186,68 @@ def create_app(
         except Exception as exc:  # a connector bug: 500 so the vendor delivers again later
             log.error("webhook verification crashed", connector=name, error=type(exc).__name__)
             return _refuse(name, 500, "internal error")
-        intake = await run_in_threadpool(events.record, name, parsed, body)
-        if intake.stored:
-            metrics.EVENTS.labels(connector=name, outcome="received").inc(len(intake.stored))
-        if intake.duplicates:
-            metrics.EVENTS.labels(connector=name, outcome="duplicate").inc(intake.duplicates)
-        log.info("webhook stored", connector=name, stored=len(intake.stored), duplicates=intake.duplicates)
-        for event in intake.new_events:
+        try:
+            stored = await asyncio.wrap_future(intake.record(name, parsed, body))
+        except Exception as exc:  # the store refused the commit: 503 so the vendor delivers again
+            log.error("webhook not stored", connector=name, error=f"{type(exc).__name__}: {exc}")
+            return _refuse(name, 503, "the event could not be stored; deliver it again")
+        if stored.stored:
+            metrics.EVENTS.labels(connector=name, outcome="received").inc(len(stored.stored))
+        if stored.duplicates:
+            metrics.EVENTS.labels(connector=name, outcome="duplicate").inc(stored.duplicates)
+        log.info("webhook stored", connector=name, stored=len(stored.stored), duplicates=stored.duplicates)
+        for event in stored.new_events:
             try:
                 hub.plugins.event_received(event=event)
             except Exception as exc:  # a plugin's observer must not cost the vendor a retry
                 log.error("hub_event_received failed", connector=name, error=f"{type(exc).__name__}: {exc}")
-        if intake.stored and on_stored is not None:
-            on_stored(intake.stored)
-        return JSONResponse({"stored": len(intake.stored), "duplicates": intake.duplicates})
+        return JSONResponse({"stored": len(stored.stored), "duplicates": stored.duplicates})
 
     async def healthz(request: Request) -> Response:
         counts = await run_in_threadpool(events.counts)
         return JSONResponse({"status": "ok", "events": counts})
 
+    async def livez(request: Request) -> Response:
+        problems = alive() if alive is not None else []
+        if problems:
+            return JSONResponse({"status": "dead", "problems": problems}, status_code=503)
+        return JSONResponse({"status": "alive"})
+
+    def readiness() -> list[str]:
+        problems: list[str] = []
+        try:
+            with events.store.engine.connect() as conn:
+                conn.execute(text("SELECT 1"))
+        except Exception as exc:  # any failure: the store cannot take events now
+            problems.append(f"state store: {str(exc).splitlines()[0] if str(exc) else type(exc).__name__}")
+        if not intake.alive():
+            problems.append("intake writer: stopped")
+        return problems + (ready() if ready is not None else [])
+
+    async def readyz(request: Request) -> Response:
+        problems = await run_in_threadpool(readiness)
+        if problems:
+            return JSONResponse({"status": "not ready", "problems": problems}, status_code=503)
+        return JSONResponse({"status": "ready"})
+
+    def scrape() -> None:
+        metrics.refresh_gauges(events.store)
+        metrics.refresh_budgets(hub.limiters)
+        if on_scrape is not None:
+            on_scrape()
+
     async def metrics_text(request: Request) -> Response:
-        await run_in_threadpool(metrics.refresh_gauges, events.store)
+        await run_in_threadpool(scrape)
         return PlainTextResponse(metrics.render(), media_type="text/plain; version=0.0.4; charset=utf-8")
 
-    return Starlette(
+    app = Starlette(
         routes=[
             Route("/webhooks/{connector}", webhook, methods=["POST"]),
             Route("/healthz", healthz, methods=["GET"]),
+            Route("/livez", livez, methods=["GET"]),
+            Route("/readyz", readyz, methods=["GET"]),
             Route("/metrics", metrics_text, methods=["GET"]),
         ]
     )
+    app.state.intake = intake
+    return app

@@ -38,7 +38,12 @@ class WorkflowPort(Protocol):
         ...
 
     def resume(self, run_id: str) -> object:
-        """Advance one run as far as it can go (``hub workflow resume RUN``)."""
+        """Continue a failed or interrupted run (``hub workflow resume RUN``)."""
+        ...
+
+    def advance(self, run_id: str) -> object:
+        """Advance one run as far as it can go, under its lease (another process advancing
+        it already is left to it)."""
         ...
 
 
@@ -46,11 +51,12 @@ class WorkflowPort(Protocol):
 SyncRunner = Callable[..., dict[str, Any]]
 
 
-def load_workflow_engine(hub: Hub) -> WorkflowPort:
-    """The workflow engine of ``hub`` (imported here: it imports connectors and mappings)."""
+def load_workflow_engine(hub: Hub, advance_later: Callable[[str], None] | None = None) -> WorkflowPort:
+    """The workflow engine of ``hub`` (imported here: it imports connectors and mappings);
+    ``advance_later`` hands the runs an event resumed to a queue (Celery mode)."""
     from hub.workflow.engine import WorkflowEngine
 
-    engine: WorkflowPort = WorkflowEngine(hub)
+    engine: WorkflowPort = WorkflowEngine(hub, advance_later=advance_later)
     return engine
 
 

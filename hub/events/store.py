@@ -28,9 +28,10 @@ from sqlalchemy.exc import IntegrityError
 from hub.clock import Clock, SystemClock
 from hub.connector import Event
 from hub.state import tables as t
+from hub.state.rows import chunks
 from hub.state.store import StateStore
 
-__all__ = ["EventStore", "Intake", "StoredEvent"]
+__all__ = ["Delivery", "EventStore", "Intake", "StoredEvent"]
 
 PENDING, PROCESSING, DONE, FAILED, DEAD = "pending", "processing", "done", "failed", "dead"
 STATUSES = (PENDING, PROCESSING, DONE, FAILED, DEAD)
@@ -112,6 +113,10 @@ class StoredEvent:
         }
 
 
+#: one verified webhook delivery: (connector, its parsed events, the raw body)
+Delivery = tuple[str, Sequence[Event], bytes]
+
+
 @dataclass
 class Intake:
     """What one delivery left in the store: the new rows and how many were replays."""
@@ -144,52 +149,61 @@ class EventStore:
         The raw body is kept once, on the first new row of the delivery: it is what the
         vendor signed, and a delivery with many events must not be stored many times.
         """
-        ids = _event_ids(events, body)
+        return self.record_batch([(connector, events, body)])[0]
+
+    def record_batch(self, deliveries: Sequence[Delivery]) -> list[Intake]:
+        """:meth:`record` for many deliveries in one transaction (the receiver's group
+        commits): one look-up of the ids already stored, one multi-row insert."""
+        planned = [(connector, events, _event_ids(events, body), body) for connector, events, body in deliveries]
         try:
-            return self._insert(connector, events, ids, body)
+            return self._insert(planned)
         except IntegrityError:
             # A concurrent delivery of the same event won the insert; this one is a replay.
-            return self._insert(connector, events, ids, body)
+            return self._insert(planned)
 
-    def _insert(self, connector: str, events: Sequence[Event], ids: list[str], body: bytes) -> Intake:
+    def _insert(self, planned: list[tuple[str, Sequence[Event], list[str], bytes]]) -> list[Intake]:
         now = self.clock.now()
-        intake = Intake()
+        intakes = [Intake() for _ in planned]
+        wanted: dict[str, list[str]] = {}
+        for connector, _events, ids, _body in planned:
+            wanted.setdefault(connector, []).extend(ids)
+        rows: list[dict[str, Any]] = []
+        owners: list[tuple[Intake, Event]] = []
         with self.store.transaction() as conn:
-            existing = set(
-                conn.execute(
-                    select(t.events.c.event_id).where(
-                        t.events.c.connector == connector, t.events.c.event_id.in_(ids)
+            existing: set[tuple[str, str]] = set()
+            for connector, ids in wanted.items():
+                for chunk in chunks(ids):
+                    existing.update(
+                        (connector, str(event_id))
+                        for event_id in conn.execute(
+                            select(t.events.c.event_id).where(
+                                t.events.c.connector == connector, t.events.c.event_id.in_(chunk)
+                            )
+                        ).scalars()
                     )
+            for intake, (connector, events, ids, body) in zip(intakes, planned, strict=True):
+                kept_body = False
+                for event, event_id in zip(events, ids, strict=True):
+                    if (connector, event_id) in existing:
+                        intake.duplicates += 1
+                        continue
+                    existing.add((connector, event_id))
+                    rows.append({
+                        "connector": connector, "event_id": event_id, "type": event.type, "entity": event.entity,
+                        "record_id": event.record_id, "correlation": dict(event.correlation),
+                        "data": _jsonable(event.data), "body": None if kept_body else body, "status": PENDING,
+                        "attempts": 0, "occurred_at": event.occurred_at, "received_at": now, "next_attempt_at": now,
+                    })  # fmt: skip
+                    kept_body = True
+                    owners.append((intake, event))
+            if rows:
+                keys = conn.execute(
+                    insert(t.events).returning(t.events.c.id, sort_by_parameter_order=True), rows
                 ).scalars()
-            )
-            kept_body = False
-            for event, event_id in zip(events, ids, strict=True):
-                if event_id in existing:
-                    intake.duplicates += 1
-                    continue
-                existing.add(event_id)
-                key = conn.execute(
-                    insert(t.events).values(
-                        connector=connector,
-                        event_id=event_id,
-                        type=event.type,
-                        entity=event.entity,
-                        record_id=event.record_id,
-                        correlation=dict(event.correlation),
-                        data=_jsonable(event.data),
-                        body=None if kept_body else body,
-                        status=PENDING,
-                        attempts=0,
-                        occurred_at=event.occurred_at,
-                        received_at=now,
-                        next_attempt_at=now,
-                    )
-                ).inserted_primary_key
-                assert key is not None
-                kept_body = True
-                intake.stored.append(int(key[0]))
-                intake.new_events.append(event)
-        return intake
+                for (intake, event), key in zip(owners, keys, strict=True):
+                    intake.stored.append(int(key))
+                    intake.new_events.append(event)
+        return intakes
 
     # -- processing ---------------------------------------------------------------
 

@@ -187,6 +187,15 @@ class Leases:
             return not holder.alive_here()
         return row.expires_at is None or row.expires_at <= now
 
+    def held(self, name: str, *, prefix: bool = False) -> list[str]:
+        """The leases named ``name`` (or, with ``prefix``, starting with it) that a live
+        holder has now."""
+        now = self.clock.now()
+        where = t.locks.c.name.startswith(name, autoescape=True) if prefix else t.locks.c.name == name
+        with self.engine.connect() as conn:
+            rows = conn.execute(select(t.locks).where(where, t.locks.c.holder != "")).all()
+        return sorted(row.name for row in rows if not self._free(row, now))
+
     def renew_in(self, conn: Connection, lease: Lease) -> bool:
         now = self.clock.now()
         return bool(

@@ -28,7 +28,7 @@ from sqlalchemy.engine import Dialect
 from sqlalchemy.types import TypeDecorator
 
 #: the newest migration's revision (hub/state/migrations/versions); a test keeps them in step
-SCHEMA_REVISION = "0005"
+SCHEMA_REVISION = "0006_scale"
 
 
 class UTCDateTime(TypeDecorator[datetime]):
@@ -304,3 +304,27 @@ console_login_failures = Table(
     Column("at", UTCDateTime(), nullable=False),
 )
 Index("ix_console_login_failures_key", console_login_failures.c.key, console_login_failures.c.at)
+
+# The work ledger of scale-out (``hub.state.dispatch``): each unit of work a schedule or an
+# event handed to the Celery workers, once per ``key``; claimed by one worker at a time.
+dispatches = Table(
+    "dispatches",
+    metadata,
+    Column("id", BigInteger().with_variant(Integer, "sqlite"), primary_key=True, autoincrement=True),
+    Column("key", String(300), nullable=False),
+    Column("task", String(100), nullable=False),
+    Column("args", JSON, nullable=True),
+    Column("queue", String(50), nullable=False),
+    Column("status", String(20), nullable=False),
+    Column("attempts", Integer, nullable=False, server_default="0"),
+    #: the worker process running it (host, pid, start), as the leases name their holders
+    Column("claimed_by", String(300), nullable=True),
+    Column("error", Text, nullable=True),
+    Column("due_at", UTCDateTime(), nullable=False),
+    Column("sent_at", UTCDateTime(), nullable=True),
+    Column("heartbeat_at", UTCDateTime(), nullable=True),
+    Column("created_at", UTCDateTime(), nullable=False),
+    Column("finished_at", UTCDateTime(), nullable=True),
+    UniqueConstraint("key", name="uq_dispatch_key"),
+)
+Index("ix_dispatches_open", dispatches.c.status, dispatches.c.due_at)

@@ -16,11 +16,25 @@ unset; see :mod:`hub.mapping`).
 
 ``progress``, if given, is called with a :class:`SyncProgress` after every page a step
 reads: once per page, never per record, so a display costs the run nothing.
+
+**A job split across workers** (``part``, :class:`Part`): part ``i`` of ``n`` handles the
+source records whose organization's id hashes to ``i`` (an organization by its own id, a
+contact by its organization's), so an organization and its contacts always fall in the
+same part and each part runs the job's steps in order on its own. Every part reads every
+page (reads are cheap; the writes are what is split). Parts run at once in different
+processes: each holds its own lease (``sync:<job>#i/n``) and keeps its own cursors and run
+record, never together with a whole run of the job (each refuses to start while the other
+kind holds the job). A part adopts a target record the match rules found by linking it
+first, in its own committed transaction, so two parts never adopt one record; it plans
+no deletions and applies no deactivations (the next whole run does, behind the guard),
+and it starts only when no write of the job has an unknown outcome (a whole run or
+``hub deadletters retry`` settles those). Only jobs of entity steps can be split.
 """
 
 from __future__ import annotations
 
 import time
+import zlib
 from collections.abc import Callable, Collection, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -42,6 +56,7 @@ if TYPE_CHECKING:
 
 __all__ = [
     "MassDeactivation",
+    "Part",
     "PlanEntry",
     "SyncInterrupted",
     "SyncProgress",
@@ -112,6 +127,35 @@ class SyncProgress:
         return 0 if self.dry_run else self.answered.value
 
 
+@dataclass(frozen=True)
+class Part:
+    """Part ``index`` (1-based) of a job split into ``count`` parts."""
+
+    index: int
+    count: int
+
+    def __post_init__(self) -> None:
+        if not 1 <= self.index <= self.count:
+            raise ConfigError(f"--part {self.index}/{self.count}: the part must be between 1 and {self.count}")
+
+    @classmethod
+    def parse(cls, text: str) -> Part:
+        """``2/3`` (``--part``)."""
+        index, sep, count = text.partition("/")
+        if not sep or not index.strip().isdigit() or not count.strip().isdigit() or int(count) < 1:
+            raise ConfigError(f"--part {text!r}: give it as I/N, e.g. 1/3")
+        return cls(int(index), int(count))
+
+    @property
+    def suffix(self) -> str:
+        """What names this part's lease, cursors and run: ``#2/3``."""
+        return f"#{self.index}/{self.count}"
+
+    def owns(self, key: str) -> bool:
+        """Whether the record whose organization is ``key`` belongs to this part."""
+        return zlib.crc32(key.encode("utf-8")) % self.count == self.index - 1
+
+
 @dataclass
 class PlanEntry:
     """One planned or performed change, with field-level before/after for updates."""
@@ -156,6 +200,8 @@ class SyncRun:
     answered: WriteCounter = field(default_factory=WriteCounter)
     #: the job's lease: every commit is fenced by it (None only for unit tests of a step)
     lease: Lease | None = None
+    #: the part of the job this run handles (None: all of it)
+    part: Part | None = None
 
     @contextmanager
     def transaction(self) -> Iterator[Connection]:
@@ -224,24 +270,32 @@ def run_job(
     allow_mass_deactivate: bool = False,
     progress: Callable[[SyncProgress], None] | None = None,
     select: list[str] | None = None,
+    part: Part | None = None,
 ) -> dict[str, Any]:
-    """Run job ``name`` (only the steps reading the ``select`` streams, if given) and
-    return its summary; raises only for configuration errors and Ctrl-C."""
+    """Run job ``name`` (only the steps reading the ``select`` streams, if given; only the
+    records of ``part``, if given) and return its summary; raises only for configuration
+    errors and Ctrl-C."""
     job = get_job(hub, name)
     if select:
         job = select_steps(job, select)
+    if part is not None:
+        _check_splittable(hub, job, part, full_refresh)
     for connector in job.connectors:
         hub.connector(connector)  # fail fast, with exit 2, on a missing setting
+    label = name + (part.suffix if part else "")
     try:
-        with hub.store.lock(f"sync:{name}") as lease, bulk_gc(), one_cpu(hub.settings.sync_pin_cpu):
-            killed = hub.store.mark_killed(name)
+        with hub.store.lock(f"sync:{label}") as lease, bulk_gc(), one_cpu(hub.settings.sync_pin_cpu):
+            _alone(hub, name, part)
+            killed = hub.store.mark_killed(label)
             if killed:
-                log.warning("sync.killed_runs", job=name, runs=killed)
-            summary, error = _run_locked(hub, job, dry_run, full_refresh, allow_mass_deactivate, progress, lease)
+                log.warning("sync.killed_runs", job=label, runs=killed)
+            summary, error = _run_locked(hub, job, dry_run, full_refresh, allow_mass_deactivate, progress, lease,
+                                         part)  # fmt: skip
     except JobLocked:
         metrics.SYNC_RUNS.labels(job=name, status="locked").inc()
         raise
     metrics.SYNC_RUNS.labels(job=name, status=summary["status"]).inc()
+    metrics.SYNC_DURATION.labels(job=name, status=summary["status"]).observe(summary["duration_s"])
     metrics.DEAD_LETTERS.set(len(hub.store.dead_letters()))
     if error is not None:
         hub.plugins.sync_error(job=name, error=error)
@@ -249,6 +303,32 @@ def run_job(
             raise error
     hub.plugins.sync_finished(job=name, summary=summary)
     return summary
+
+
+def _check_splittable(hub: Hub, job: SyncJob, part: Part, full_refresh: bool) -> None:
+    """A job runs in parts only if every step is an entity copy, and only while no write of
+    it has an unknown outcome (settling one looks the record up, which two parts could do
+    at once)."""
+    from hub.sync.entity import UNKNOWN
+    from hub.sync.jobs import EntityStep
+
+    if not all(isinstance(step, EntityStep) for step in job.steps):
+        raise ConfigError(f"--part: job {job.name} cannot be split (only jobs of entity copies can)")
+    if full_refresh:
+        raise ConfigError("--part and --full-refresh: a full refresh reads for deletions, which needs the whole job")
+    unknown = hub.store.dead_letters(job.name, operation=UNKNOWN)
+    if unknown:
+        raise ConfigError(
+            f"--part {part.index}/{part.count}: {len(unknown)} write(s) of {job.name} have an unknown outcome; "
+            f"settle them first with a whole run (hub sync {job.name}) or hub deadletters retry"
+        )
+
+
+def _alone(hub: Hub, name: str, part: Part | None) -> None:
+    """Refuse to run while the other kind of run of the job (whole, or a part) holds it."""
+    others = hub.store.leases.held(f"sync:{name}") if part else hub.store.leases.held(f"sync:{name}#", prefix=True)
+    if others:
+        raise JobLocked(f"sync:{name} is already running ({', '.join(others)}); wait for it to finish")
 
 
 def _run_locked(
@@ -259,13 +339,14 @@ def _run_locked(
     allow_mass_deactivate: bool,
     progress: Callable[[SyncProgress], None] | None,
     lease: Lease,
+    part: Part | None = None,
 ) -> tuple[dict[str, Any], HubError | None]:
     name = job.name
     calls_before = hub.api_calls()
     started = time.perf_counter()
     store = hub.store
-    run_id = store.start_run(name, "sync", dry_run=dry_run)
-    run = SyncRun(hub, job, run_id, dry_run, full_refresh, allow_mass_deactivate, progress, lease=lease)
+    run_id = store.start_run(name + (part.suffix if part else ""), "sync", dry_run=dry_run)
+    run = SyncRun(hub, job, run_id, dry_run, full_refresh, allow_mass_deactivate, progress, lease=lease, part=part)
     hub.plugins.sync_started(job=name, dry_run=dry_run)
     status, error = "ok", None
     unmapped = UnmappedValues()

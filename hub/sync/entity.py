@@ -38,6 +38,8 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
+from sqlalchemy.exc import IntegrityError
+
 from hub.connector import Connector, Stream, parse_timestamp
 from hub.errors import ConfigError, HttpError, OutcomeUnknown, RecordRejected
 from hub.logging import get_logger
@@ -128,6 +130,8 @@ class EntitySync:
                 f"{step.target} {step.entity} maps to {self.tmap.kind}"
             )
         self.kind = self.smap.kind
+        #: the cursor's stream name: a part of a split job keeps its own (``Companies#2/3``)
+        self.cursor_stream = step.stream + (run.part.suffix if run.part else "")
         self.fields = self._write_fields()
         self.writer = Writer(self.hub, self.job)
         self._indexed = False
@@ -273,6 +277,9 @@ class EntitySync:
             if len(free) > 1 and i in exact:
                 same = set(self._candidates(-1 - i, exact[i]))
                 free = [tid for tid in free if tid in same] or free
+            if len(free) == 1 and self.run.part is not None and not self.run.dry_run:
+                if not self._claim_across_parts(source_id, free[0]):
+                    free = []  # another part of the job adopted it first: a distinct record
             if len(free) == 1:
                 self._claimed[free[0]] = source_id
                 return free[0], None
@@ -291,6 +298,28 @@ class EntitySync:
             )
         return None, None
 
+    def _claim_across_parts(self, source_id: str, target_id: str) -> bool:
+        """A part of a split job adopts a target record by linking it at once, in its own
+        transaction: the crosswalk's unique keys let one source record have it, so another
+        part running at the same time can never adopt (and write over) the same record."""
+        try:
+            with self.run.transaction() as conn:
+                self.store.link(conn, self.kind, {self.step.source: source_id, self.step.target: target_id})
+        except IntegrityError:
+            return False
+        return self._owner(target_id) == source_id
+
+    def _in_part(self, source_id: str, core: Record) -> bool:
+        """Whether a record belongs to this run's part: by its organization's source id (an
+        organization's own), so an organization and its contacts are in one part."""
+        part = self.run.part
+        if part is None:
+            return True
+        org = getattr(core, "organization", None)
+        if self.kind != "organization" and isinstance(org, ExternalRef) and org.system == self.step.source:
+            return part.owns(org.id)
+        return part.owns(source_id)
+
     # -- one page -------------------------------------------------------------------------
 
     def plan(self, records: Iterable[dict[str, Any]], skip_ids: set[str]) -> list[RecordPlan]:
@@ -305,12 +334,16 @@ class EntitySync:
             source_id = self.stream.record_id(raw)
             if source_id in skip_ids:
                 continue
-            self.run.count("read")
             try:
                 core = self.smap.to_core(raw, self.source)
             except RecordRejected as exc:
-                results.append(self._fail(RecordPlan(source_id), None, str(exc)))
+                if self.run.part is None or self.run.part.owns(source_id):
+                    self.run.count("read")
+                    results.append(self._fail(RecordPlan(source_id), None, str(exc)))
                 continue
+            if not self._in_part(source_id, core):
+                continue
+            self.run.count("read")
             mapped.append((source_id, self.hub.plugins.transform_record(self.job, self.step.source, core)))
         links = self.store.counterparts(self.kind, self.step.source, [sid for sid, _ in mapped], self.step.target)
         self._prefetch_refs([core for _, core in mapped])
@@ -617,7 +650,7 @@ class EntitySync:
                                       operation=UNKNOWN if r.op == "unknown" else "write",
                                       record=self._letter(r), error=r.reason or "refused")
             if cursor is not None:
-                store.save_cursor(conn, self.job, src, self.step.stream, cursor)
+                store.save_cursor(conn, self.job, src, self.cursor_stream, cursor)
 
     def _remember_hashes(self, conn: Any, plans: list[RecordPlan], pass_id: str) -> None:
         """What the target now holds of each record, so an unchanged record costs no write."""
@@ -767,7 +800,7 @@ class EntitySync:
 def run_entity_step(run: SyncRun, step: EntityStep) -> None:
     sync = EntitySync(run, step)
     store = run.hub.store
-    state = store.get_cursor(run.job.name, step.source, step.stream)
+    state = store.get_cursor(run.job.name, step.source, sync.cursor_stream)
     run_start = run.hub.clock.now()
     resume = None if run.full_refresh else state.resume
     if resume:
@@ -788,7 +821,7 @@ def run_entity_step(run: SyncRun, step: EntityStep) -> None:
     # is committed (in page order) once they are all answered
     inflight: tuple[list[RecordPlan], list[Any], CursorState] | None = None
     try:
-        if not run.dry_run:
+        if not run.dry_run and run.part is None:  # a split job starts with none to settle
             sync.resolve_unknown()
         if at:
             log.info("sync.resume", job=run.job.name, stream=step.stream, at=at)
@@ -832,9 +865,10 @@ def run_entity_step(run: SyncRun, step: EntityStep) -> None:
             inflight = (results, sent, checkpoint)
         if inflight is not None:
             sync.finish(*inflight, pass_id)
-        if full_read and step.deactivate and not run.dry_run:
+        # a part sees only its records: what it did not see may be another part's
+        if full_read and step.deactivate and not run.dry_run and run.part is None:
             sync.plan_deletions(pass_id)
-        if step.deactivate and not run.dry_run:
+        if step.deactivate and not run.dry_run and run.part is None:
             sync.apply_deactivations()
     finally:
         sync.close()

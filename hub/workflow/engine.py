@@ -63,11 +63,15 @@ class WorkflowEngine:
         *,
         library: WorkflowLibrary | None = None,
         on_step: StepListener | None = None,
+        advance_later: Callable[[str], None] | None = None,
     ) -> None:
         self.hub = hub
         self.runs = RunStore(hub.store)
         self._library = library
         self.on_step = on_step
+        #: with Celery workers: hands a run whose wait an event ended to the workflows queue
+        #: instead of advancing it in the events worker (a long step never holds up events)
+        self.advance_later = advance_later
         self.log = get_logger("hub.workflow")
 
     @property
@@ -232,7 +236,10 @@ class WorkflowEngine:
             if self.end_wait(run, step.step_id, waits.event_outputs(event), detail) and run.id not in ended:
                 ended.append(run.id)
         for run_id in ended:
-            self.advance(run_id)
+            if self.advance_later is not None:
+                self.advance_later(run_id)
+            else:
+                self.advance(run_id)
         return ended
 
     def poll(self) -> int:

@@ -4,11 +4,12 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
-from sqlalchemy import insert, select, text
+from alembic import command
+from sqlalchemy import insert, select
 
 from hub.models import Alert, ExternalRef
 from hub.state import tables as t
-from hub.state.store import StateStore
+from hub.state.store import StateStore, _alembic_config
 
 DOTLESS_I = "\u0131"
 
@@ -21,7 +22,7 @@ def test_stored_keys_match_the_new_fold_so_an_open_problem_keeps_its_ticket(stat
     store = StateStore.open(state_url)
     now = datetime.now(UTC)
     with store.transaction() as conn:
-        conn.execute(text("UPDATE alembic_version SET version_num = '0004'"))  # just before 0005
+        command.downgrade(_alembic_config(conn), "0004")  # just before 0005 (and what follows it)
         for key in (old_key, odd_key, "ncentral|7|cpu|high"):
             conn.execute(insert(t.alert_tickets).values(job="rmm-alerts", dedup_key=key, state="open",
                                                         ticket_id="9", severity="warning", opened_at=now,

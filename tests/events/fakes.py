@@ -219,6 +219,7 @@ class FakeWorkflow:
     ticks: list[datetime] = field(default_factory=list)
     polls: int = 0
     resumed: list[str] = field(default_factory=list)
+    advanced: list[str] = field(default_factory=list)
 
     def handle_event(self, event: Event) -> list[str]:
         self.seen.append(event)
@@ -241,6 +242,10 @@ class FakeWorkflow:
         self.resumed.append(run_id)
         return run_id
 
+    def advance(self, run_id: str) -> object:
+        self.advanced.append(run_id)
+        return "waiting"
+
 
 @dataclass
 class FakeSync:
@@ -249,11 +254,14 @@ class FakeSync:
     calls: list[tuple[str, bool]] = field(default_factory=list)
     fail: dict[str, int] = field(default_factory=dict)
     locked: dict[str, int] = field(default_factory=dict)
+    #: the part of each call (``#I/N``; "" for a whole run)
+    parts: list[str] = field(default_factory=list)
 
     def __call__(
-        self, hub: Any, name: str, *, dry_run: bool = False, full_refresh: bool = False
+        self, hub: Any, name: str, *, dry_run: bool = False, full_refresh: bool = False, part: Any = None
     ) -> dict[str, Any]:
         self.calls.append((name, full_refresh))
+        self.parts.append(part.suffix if part is not None else "")
         if self.locked.get(name):
             self.locked[name] -= 1
             raise JobLocked(f"{name} is already running")

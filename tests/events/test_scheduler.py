@@ -199,3 +199,28 @@ def test_schedule_spec_validation():
         ScheduleSpec(name="a", cron="every minute", task="workflow.tick")
     with pytest.raises(ValueError, match="unknown task"):
         ScheduleSpec(name="a", cron="* * * * *", task="reboot")
+    with pytest.raises(ValueError, match="only a sync task runs in parts"):
+        ScheduleSpec(name="a", cron="* * * * *", task="workflow.tick", part="1/2")
+    with pytest.raises(ValueError, match="needs the whole job"):
+        ScheduleSpec(name="a", cron="* * * * *", task="sync:psa-to-docs", part="1/2", full_refresh=True)
+    with pytest.raises(ValueError, match="between 1 and 3"):
+        ScheduleSpec(name="a", cron="* * * * *", task="sync:psa-to-docs", part="4/3")
+    with pytest.raises(ValueError, match="should match pattern"):
+        ScheduleSpec(name="a", cron="* * * * *", task="sync:psa-to-docs", part="half")
+
+
+def test_a_schedule_per_part_runs_that_part_inline_and_hands_it_to_the_workers(tmp_path, clock, plugins, sync):
+    from hub.events.runtime import _work
+    from tests.events.conftest import make_hub
+
+    parts = [{"name": f"docs-{i}", "cron": "0 * * * *", "task": "sync:psa-to-docs", "part": f"{i}/2"} for i in (1, 2)]
+    hub = make_hub(tmp_path, clock, plugins, schedules=parts)
+    runtime = Runtime(hub, workflow=None, sync=sync, lifecycle=None)
+    s = Scheduler(runtime.schedules(), clock=clock, state=hub.store.kv("schedules"), store=hub.store, spawn=inline)
+    clock.advance(3600)
+    assert sorted(s.tick()) == ["docs-1", "docs-2", "events-retry"]
+    assert sorted(sync.parts) == ["#1/2", "#2/2"]
+    works = {spec.name: _work(spec) for spec in runtime.schedule_specs()}
+    assert works["docs-2"].args == {"job": "psa-to-docs", "full_refresh": False, "part": "2/2"}
+    assert "part" not in works["events-retry"].args
+    hub.close()

@@ -39,8 +39,8 @@ def test_celery_tasks_run_the_same_functions(runtime, workflow, sync):
     assert celery.tasks["hub.sync"].delay("psa-to-docs", full_refresh=True).get()["status"] == "ok"
     assert sync.calls[-1] == ("psa-to-docs", True)
 
-    assert celery.tasks["hub.advance_workflow"].delay("run-9").get() == {"run": "run-9"}
-    assert workflow.resumed == ["run-9"]
+    assert celery.tasks["hub.advance_workflow"].delay("run-9").get() == {"run": "run-9", "status": "waiting"}
+    assert workflow.advanced == ["run-9"]
     celery.tasks["hub.workflow_tick"].delay().get()
     assert workflow.ticks == [runtime.hub.clock.now()]
 
