@@ -18,7 +18,7 @@ import re
 import socket
 import threading
 import time
-from collections.abc import Awaitable, Callable, MutableMapping
+from collections.abc import Awaitable, Callable, Iterable, MutableMapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Protocol
@@ -29,14 +29,17 @@ from hub.errors import ConfigError
 
 __all__ = [
     "FaultInjector",
+    "InjectedFailure",
     "Sandbox",
     "SandboxSet",
     "ServedApp",
     "SimulatorControl",
+    "SpecAnswer",
     "free_port",
     "port_in_use",
     "serve_app",
     "settings_env",
+    "spec_findings",
     "start_afresh",
 ]
 
@@ -158,6 +161,37 @@ class SimulatorControl(Protocol):
     def sample_webhook(self) -> tuple[dict[str, str], bytes]:
         """A validly signed webhook request (headers, raw body); connectors with webhooks only."""
         ...
+
+
+@dataclass(frozen=True)
+class InjectedFailure:
+    """One answer queued by :meth:`SimulatorControl.fail_next`: the status to answer the next
+    API request with, and its ``Retry-After`` seconds if any."""
+
+    status: int
+    retry_after: float | None
+
+
+@dataclass(frozen=True)
+class SpecAnswer:
+    """A simulator's answer in the shape openapi-core's response protocol reads, so a
+    simulator built on a vendor's OpenAPI spec can check what it answers against it too."""
+
+    data: bytes
+    status_code: int
+    content_type: str
+    headers: dict[str, str]
+
+
+def spec_findings(errors: Iterable[Exception]) -> str:
+    """openapi-core's findings about a request or an answer in one line: the schema
+    messages, not the whole value (a simulator's refusal says what the spec disallows)."""
+    found: list[str] = []
+    for error in errors:
+        cause = error.__cause__ or error
+        details = getattr(cause, "schema_errors", None)
+        found += [str(getattr(d, "message", d)) for d in details] if details else [str(cause)]
+    return "; ".join(found)
 
 
 @dataclass

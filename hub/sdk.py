@@ -78,7 +78,7 @@ from hub.models import (
 )
 from hub.plugins import ConnectorRegistry, JobRegistry
 from hub.ratelimit import RateLimit
-from hub.sandbox import Sandbox
+from hub.sandbox import InjectedFailure, Sandbox, SpecAnswer, spec_findings
 from hub.settings import CommaList, ConnectorSettings, split_commas
 from hub.sync.jobs import EntityStep, RoleNamed, Roles, Step, SyncJob
 from hub.writes import create_once, send_once
@@ -117,6 +117,7 @@ __all__ = [
     "HttpClient",
     "HttpError",
     "HubError",
+    "InjectedFailure",
     "InvoiceRecipient",
     "JobRegistry",
     "KeyValueStore",
@@ -147,6 +148,7 @@ __all__ = [
     "SignatureRequest",
     "SignatureStatus",
     "SiteSummary",
+    "SpecAnswer",
     "Step",
     "Stream",
     "SyncJob",
@@ -170,6 +172,7 @@ __all__ = [
     "parse_timestamp",
     "save_new_file",
     "send_once",
+    "spec_findings",
     "split_commas",
     "utcnow",
 ]

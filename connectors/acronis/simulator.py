@@ -48,7 +48,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
-from hub.sdk import Clock, Sandbox, SystemClock, parse_timestamp
+from hub.sdk import Clock, InjectedFailure, Sandbox, SystemClock, parse_timestamp
 
 from .sim_data import GIB, PRODUCT_OVERRIDES, SimData, aa_time, iso, seed
 from .sim_spec import check_request
@@ -58,12 +58,6 @@ __all__ = ["AcronisSimulator", "build_sandbox"]
 AM = "/api/2"
 AA = "/api/advanced-automation/v1"
 TOKEN_SECONDS = 7200
-
-
-class _Failure:
-    def __init__(self, status: int, retry_after: float | None) -> None:
-        self.status = status
-        self.retry_after = retry_after
 
 
 def _am_error(status: int, message: str, headers: dict[str, str] | None = None) -> JSONResponse:
@@ -120,7 +114,7 @@ class AcronisSimulator:
         self.budget = budget
         self.budget_window = budget_window
         self._lock = threading.RLock()
-        self._failures: deque[_Failure] = deque()
+        self._failures: deque[InjectedFailure] = deque()
         self._recent: deque[datetime] = deque()
         self._tokens: dict[str, datetime] = {}
         self.advanced_automation_allowed = True
@@ -154,7 +148,7 @@ class AcronisSimulator:
     def fail_next(self, status: int, count: int = 1, retry_after: float | None = None) -> None:
         """Answer the next ``count`` requests (token exchange included) with ``status``."""
         with self._lock:
-            self._failures.extend(_Failure(status, retry_after) for _ in range(count))
+            self._failures.extend(InjectedFailure(status, retry_after) for _ in range(count))
 
     def touch(self, stream: str, record_id: str | None = None) -> str:
         """Change one customer tenant now (its phone), which moves its ``updated_at``."""

@@ -38,7 +38,6 @@ import secrets
 import threading
 from collections import deque
 from collections.abc import Awaitable, Callable, Iterable
-from dataclasses import dataclass
 from datetime import datetime, timedelta
 from http import HTTPStatus
 from typing import Any
@@ -51,7 +50,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
-from hub.sdk import Clock, Sandbox, SystemClock
+from hub.sdk import Clock, InjectedFailure, Sandbox, SpecAnswer, SystemClock, spec_findings
 
 from .auth import PUBLIC_CLIENT, TOKEN_PATH
 from .paging import API_PREFIX
@@ -74,22 +73,6 @@ STREAMS = ("customers", "devices", "active_issues")
 PRIORITIES = ("Critical", "High", "Moderate", "Low", "Information", "Unknown")
 
 Handler = Callable[[Request, dict[str, Any]], Response]
-
-
-@dataclass(frozen=True)
-class _Failure:
-    status: int
-    retry_after: float | None
-
-
-@dataclass(frozen=True)
-class _Answer:
-    """An answer as openapi-core's response protocol wants it (for :attr:`check_answers`)."""
-
-    data: bytes
-    status_code: int
-    content_type: str
-    headers: dict[str, str]
 
 
 class DattoSimulator:
@@ -118,7 +101,7 @@ class DattoSimulator:
         self.page_max = page_max
         self.check_answers = check_answers
         self._lock = threading.RLock()
-        self._failures: deque[_Failure] = deque()
+        self._failures: deque[InjectedFailure] = deque()
         self._reads: deque[datetime] = deque()
         self._writes: deque[datetime] = deque()
         self._tokens: dict[str, datetime] = {}
@@ -159,7 +142,7 @@ class DattoSimulator:
     def fail_next(self, status: int, count: int = 1, retry_after: float | None = None) -> None:
         """Answer the next ``count`` requests (token requests included) with ``status``."""
         with self._lock:
-            self._failures.extend(_Failure(status, retry_after) for _ in range(count))
+            self._failures.extend(InjectedFailure(status, retry_after) for _ in range(count))
 
     def touch(self, stream: str, record_id: str | None = None) -> str:
         """Change one record now: a device checks in, a site's description changes, an
@@ -340,7 +323,7 @@ class DattoSimulator:
             body["message"] = message
         return JSONResponse(body, status, headers=headers or None)
 
-    def _injected(self, request: Request) -> _Failure | None:
+    def _injected(self, request: Request) -> InjectedFailure | None:
         with self._lock:
             self.requests.append((request.method, request.url.path))
             return self._failures.popleft() if self._failures else None
@@ -355,7 +338,7 @@ class DattoSimulator:
         if any(isinstance(e, OperationNotFound) for e in errors):
             return {}, self._refuse(request, 405, f"the spec has no {request.method} {path}")
         if errors:
-            return {}, self._refuse(request, 400, _why(errors))
+            return {}, self._refuse(request, 400, spec_findings(errors))
         query = dict(result.parameters.query)
         undeclared = sorted(set(request.query_params) - set(query))
         if undeclared:
@@ -418,11 +401,11 @@ class DattoSimulator:
 
     def _check_answer(self, request: Request, answer: Response) -> None:
         content_type = answer.headers.get("content-type", "application/json")
-        reply = _Answer(bytes(answer.body), answer.status_code, content_type, dict(answer.headers))
+        reply = SpecAnswer(bytes(answer.body), answer.status_code, content_type, dict(answer.headers))
         result = response_checker().unmarshal_response(StarletteOpenAPIRequest(request), reply)
         if result.errors:
             with self._lock:
-                self.bad_answers.append((request.url.path, _why(result.errors)))
+                self.bad_answers.append((request.url.path, spec_findings(result.errors)))
 
     # auth (from the vendor's documentation, not the spec)
 
@@ -653,16 +636,6 @@ class DattoSimulator:
 
     def _not_simulated(self, request: Request, params: dict[str, Any]) -> Response:
         return self._error(501, request.url.path, "the spec has this operation; the simulator does not imitate it")
-
-
-def _why(errors: Iterable[Exception]) -> str:
-    """openapi-core's findings in one line: the schema messages, not the whole value."""
-    found: list[str] = []
-    for error in errors:
-        cause = error.__cause__ or error
-        details = getattr(cause, "schema_errors", None)
-        found += [str(getattr(d, "message", d)) for d in details] if details else [str(cause)]
-    return "; ".join(found)
 
 
 def _oauth_error(status: int, error: str, description: str, headers: dict[str, str] | None = None) -> JSONResponse:

@@ -38,7 +38,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
-from hub.sdk import Clock, Sandbox, SystemClock
+from hub.sdk import Clock, InjectedFailure, Sandbox, SystemClock
 
 from .sim_data import SERVICES, assets, iso, seed
 from .states import NotificationState
@@ -50,12 +50,6 @@ DEFAULT_JWT = "eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiJodWItc2FuZGJveCJ9.c2ltdWxhdG9yLXV
 DEFAULT_CONCURRENCY = {"active-issues": 3}
 DEFAULT_ENDPOINT_CONCURRENCY = 5
 STREAMS = ("org_units", "customers", "devices", "active_issues")
-
-
-class _Failure:
-    def __init__(self, status: int, retry_after: float | None) -> None:
-        self.status = status
-        self.retry_after = retry_after
 
 
 def _error(status: int, message: str, headers: dict[str, str] | None = None) -> JSONResponse:
@@ -103,7 +97,7 @@ class NcentralSimulator:
         #: endpoint -> (calls other clients keep in flight, until when)
         self._occupied: dict[str, tuple[int, datetime]] = {}
         self._recent: deque[datetime] = deque()
-        self._failures: deque[_Failure] = deque()
+        self._failures: deque[InjectedFailure] = deque()
         self._errors_in_200: deque[str] = deque()
         self._access: dict[str, datetime] = {}
         self._refresh: dict[str, datetime] = {}
@@ -140,7 +134,7 @@ class NcentralSimulator:
     def fail_next(self, status: int, count: int = 1, retry_after: float | None = None) -> None:
         """Answer the next ``count`` requests (token exchange included) with ``status``."""
         with self._lock:
-            self._failures.extend(_Failure(status, retry_after) for _ in range(count))
+            self._failures.extend(InjectedFailure(status, retry_after) for _ in range(count))
 
     def fail_in_200(self, message: str = "Unexpected response from DMS", count: int = 1) -> None:
         """Answer the next ``count`` API calls with ``200 {"error message": message}``."""

@@ -38,8 +38,7 @@ import random
 import secrets
 import threading
 from collections import deque
-from collections.abc import Awaitable, Callable, Iterable
-from dataclasses import dataclass
+from collections.abc import Awaitable, Callable
 from datetime import datetime, timedelta
 from typing import Any
 from urllib.parse import parse_qs
@@ -52,7 +51,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
-from hub.sdk import Clock, Sandbox, SystemClock
+from hub.sdk import Clock, InjectedFailure, Sandbox, SpecAnswer, SystemClock, spec_findings
 
 from .auth import TOKEN_PATH
 from .settings import SCOPES
@@ -71,22 +70,6 @@ SEVERITIES = ("NONE", "MINOR", "MODERATE", "MAJOR", "CRITICAL")
 _PRIORITY = {"NONE": "NONE", "MINOR": "LOW", "MODERATE": "MEDIUM", "MAJOR": "HIGH", "CRITICAL": "HIGH"}
 
 Handler = Callable[[Request, dict[str, Any]], Response]
-
-
-@dataclass(frozen=True)
-class _Failure:
-    status: int
-    retry_after: float | None
-
-
-@dataclass(frozen=True)
-class _Answer:
-    """An answer as openapi-core's response protocol wants it (for :attr:`check_answers`)."""
-
-    data: bytes
-    status_code: int
-    content_type: str
-    headers: dict[str, str]
 
 
 class NinjaSimulator:
@@ -111,7 +94,7 @@ class NinjaSimulator:
         self.rate_limit = rate_limit
         self.check_answers = check_answers
         self._lock = threading.RLock()
-        self._failures: deque[_Failure] = deque()
+        self._failures: deque[InjectedFailure] = deque()
         self._calls: deque[datetime] = deque()
         #: token -> (when it ends, the scopes granted)
         self._tokens: dict[str, tuple[datetime, frozenset[str]]] = {}
@@ -150,7 +133,7 @@ class NinjaSimulator:
     def fail_next(self, status: int, count: int = 1, retry_after: float | None = None) -> None:
         """Answer the next ``count`` requests (token requests included) with ``status``."""
         with self._lock:
-            self._failures.extend(_Failure(status, retry_after) for _ in range(count))
+            self._failures.extend(InjectedFailure(status, retry_after) for _ in range(count))
 
     def touch(self, stream: str, record_id: str | None = None) -> str:
         """Change one record now: a device's agent checks in, an organization's description
@@ -290,7 +273,7 @@ class NinjaSimulator:
         body = {"resultCode": "FAILURE", "errorMessage": message, "incidentId": new_uid(self._rng)}
         return JSONResponse(body, status, headers=headers or None)
 
-    def _injected(self, request: Request) -> _Failure | None:
+    def _injected(self, request: Request) -> InjectedFailure | None:
         with self._lock:
             self.requests.append((request.method, request.url.path))
             return self._failures.popleft() if self._failures else None
@@ -307,7 +290,7 @@ class NinjaSimulator:
         if any(isinstance(e, SecurityValidationError) for e in errors):
             return {}, self._error(401, "Authorization required: a bearer token (the spec's oauth2 security)")
         if errors:
-            return {}, self._refuse(request, 400, _why(errors))
+            return {}, self._refuse(request, 400, spec_findings(errors))
         query = dict(result.parameters.query)
         undeclared = sorted(set(request.query_params) - set(query))
         if undeclared:
@@ -386,11 +369,11 @@ class NinjaSimulator:
             # may be when there is one
             return
         content_type = answer.headers.get("content-type", "application/json")
-        reply = _Answer(bytes(answer.body), answer.status_code, content_type, dict(answer.headers))
+        reply = SpecAnswer(bytes(answer.body), answer.status_code, content_type, dict(answer.headers))
         result = checker().unmarshal_response(StarletteOpenAPIRequest(request), reply)
         if result.errors:
             with self._lock:
-                self.bad_answers.append((request.url.path, _why(result.errors)))
+                self.bad_answers.append((request.url.path, spec_findings(result.errors)))
 
     # auth (from the vendor's documentation, not the spec)
 
@@ -516,16 +499,6 @@ class NinjaSimulator:
 def _matches(template: str, path: str) -> bool:
     parts, given = template.strip("/").split("/"), path.strip("/").split("/")
     return len(parts) == len(given) and all(p == g or p.startswith("{") for p, g in zip(parts, given, strict=True))
-
-
-def _why(errors: Iterable[Exception]) -> str:
-    """openapi-core's findings in one line: the schema messages, not the whole value."""
-    found: list[str] = []
-    for error in errors:
-        cause = error.__cause__ or error
-        details = getattr(cause, "schema_errors", None)
-        found += [str(getattr(d, "message", d)) for d in details] if details else [str(cause)]
-    return "; ".join(found)
 
 
 def _oauth_error(status: int, error: str, description: str, headers: dict[str, str] | None = None) -> JSONResponse:
