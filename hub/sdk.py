@@ -81,9 +81,11 @@ from hub.ratelimit import RateLimit
 from hub.sandbox import InjectedFailure, Sandbox, SpecAnswer, spec_findings
 from hub.settings import CommaList, ConnectorSettings, split_commas
 from hub.sync.jobs import EntityStep, RoleNamed, Roles, Step, SyncJob
+from hub.tokenauth import AccessToken, TokenGrantAuth
 from hub.writes import create_once, send_once
 
 __all__ = [
+    "AccessToken",
     "AccountType",
     "Action",
     "ActionContext",
@@ -154,6 +156,7 @@ __all__ = [
     "SyncJob",
     "SystemClock",
     "Ticket",
+    "TokenGrantAuth",
     "TransientError",
     "VendorError",
     "WebhookRejected",

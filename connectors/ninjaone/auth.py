@@ -26,16 +26,14 @@ costs one request.
 
 from __future__ import annotations
 
-import threading
-from collections.abc import Generator
-from dataclasses import dataclass
+from typing import Any
 
 import httpx
 from pydantic import SecretStr
 
-from hub.sdk import AuthenticationError, Clock, message_from
+from hub.sdk import Clock, TokenGrantAuth, message_from
 
-__all__ = ["AUTH_HINT", "REFRESH_MARGIN", "TOKEN_PATH", "NinjaToken", "NinjaoneAuth"]
+__all__ = ["AUTH_HINT", "REFRESH_MARGIN", "TOKEN_PATH", "NinjaoneAuth"]
 
 TOKEN_PATH = "/ws/oauth/token"  # noqa: S105 - a path, not a password
 #: ask for a new token this long before the current one ends (never more than half its life)
@@ -47,67 +45,31 @@ AUTH_HINT = "HUB_NINJAONE__CLIENT_ID, HUB_NINJAONE__CLIENT_SECRET and HUB_NINJAO
 _oauth_message = message_from("{error_description}", "{errorMessage}", "{message}", "{error}")
 
 
-@dataclass(frozen=True)
-class NinjaToken:
-    """An access token, the scopes granted, and when it ends on the connector's monotonic clock."""
-
-    value: str
-    ends: float
-    margin: float
-    scopes: str
-
-    def fresh(self, now: float) -> bool:
-        return now < self.ends - self.margin
-
-
-class NinjaoneAuth(httpx.Auth):
+class NinjaoneAuth(TokenGrantAuth):
     """Ask for, cache and (after a 401) ask again for NinjaOne access tokens."""
 
-    requires_response_body = True
+    refresh_margin = REFRESH_MARGIN
 
     def __init__(
         self, connector: str, api_url: str, client_id: str, secret: SecretStr, scopes: str, clock: Clock
     ) -> None:
-        self._connector = connector
-        self._token_url = api_url.rstrip("/") + TOKEN_PATH
+        super().__init__(
+            connector,
+            api_url.rstrip("/") + TOKEN_PATH,
+            clock,
+            refused="the instance refused the client app",
+            hint=AUTH_HINT,
+            secrets=(secret,),
+            message=_oauth_message,
+        )
         self._client_id = client_id
         self._secret = secret
         self._scopes = scopes
-        self._clock = clock
-        self._lock = threading.Lock()
-        self._token: NinjaToken | None = None
-        #: tokens granted so far (``hub check`` and tests read it)
-        self.grants = 0
 
-    @property
-    def token(self) -> NinjaToken | None:
-        with self._lock:
-            return self._token
-
-    def forget(self) -> None:
-        with self._lock:
-            self._token = None
-
-    def auth_flow(self, request: httpx.Request) -> Generator[httpx.Request, httpx.Response, None]:
-        token = self.token
-        if token is None or not token.fresh(self._clock.monotonic()):
-            granted = yield from self._grant()
-            if granted is None:
-                return
-            token = granted
-        response = yield self._authorized(request, token)
-        if response.status_code == 401:
-            # a token the instance issued and now refuses: once more with a new one
-            self.forget()
-            granted = yield from self._grant()
-            if granted is not None:
-                yield self._authorized(request, granted)
-
-    def _grant(self) -> Generator[httpx.Request, httpx.Response, NinjaToken | None]:
-        """Ask for a token; None when the answer (429, 5xx) is left for the retry layer."""
-        request = httpx.Request(
+    def token_request(self) -> httpx.Request:
+        return httpx.Request(
             "POST",
-            self._token_url,
+            self.token_url,
             data={
                 "grant_type": "client_credentials",
                 "client_id": self._client_id,
@@ -116,41 +78,7 @@ class NinjaoneAuth(httpx.Auth):
             },
             headers={"Accept": "application/json"},
         )
-        response = yield request
-        if response.status_code == 429 or response.status_code >= 500:
-            return None
-        if response.status_code != 200:
-            raise self._refused(response, "the instance refused the client app")
-        try:
-            body = response.json()
-            value = str(body["access_token"])
-            life = float(body["expires_in"])
-            if not value or life <= 0:
-                raise ValueError("empty token or lifetime")
-        except (KeyError, TypeError, ValueError):
-            raise self._refused(response, "the token answer has no access token") from None
-        granted = str(body.get("scope") or self._scopes)
-        token = NinjaToken(value, self._clock.monotonic() + life, min(REFRESH_MARGIN, life / 2), granted)
-        with self._lock:
-            self._token = token
-            self.grants += 1
-        return token
 
-    @staticmethod
-    def _authorized(request: httpx.Request, token: NinjaToken) -> httpx.Request:
-        request.headers["Authorization"] = f"Bearer {token.value}"
-        return request
-
-    def _refused(self, response: httpx.Response, what: str) -> AuthenticationError:
-        message = _oauth_message(response)
-        secret = self._secret.get_secret_value()
-        if message and secret:
-            message = message.replace(secret, "***")  # an echo of the secret never reaches a log
-        return AuthenticationError(
-            f"{what}; check {AUTH_HINT}",
-            connector=self._connector,
-            method="POST",
-            url=self._token_url,
-            status=response.status_code,
-            vendor_message=message,
-        )
+    def granted_scopes(self, body: dict[str, Any]) -> str:
+        """The scopes granted (RFC 6749 §5.1: left out when they are the ones asked for)."""
+        return str(body.get("scope") or self._scopes)
