@@ -134,15 +134,17 @@ def _connectors(hub: Hub) -> dict[str, str]:
     return chosen
 
 
-def _wait_while(engine: WorkflowEngine, run_id: str, step: str, timeout: float) -> None:
-    """Until the receiver's worker has moved the run past ``step`` and stopped advancing it."""
+def _wait_while(engine: WorkflowEngine, run_id: str, step: str, timeout: float, what: str) -> None:
+    """Until the run is past ``step`` and nobody is advancing it: the receiver's worker may
+    be the one moving it on (a signature's message, or a confirmation made while it still
+    held the run), so the demo reads the run again only once it has settled."""
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         run = engine.runs.get(run_id)
         if run.current_step != step and run.status is not RunStatus.running:
             return
         time.sleep(0.05)
-    raise DemoFailed(f"the signed Connect message did not resume the run within {timeout:g} s")
+    raise DemoFailed(f"{what} did not move the run past {step!r} within {timeout:g} s")
 
 
 def _summary(job: str, summary: dict[str, Any]) -> None:
@@ -202,13 +204,14 @@ def _run_workflow(engine: WorkflowEngine, sandboxes: SandboxSet) -> str:
             envelope_id = run.values["send_terms"]["envelope_id"]
             _say(f"   [bold]{escape(title)}[/bold] (simulator): {CUSTOMER['name']} signs envelope {envelope_id}")
             sandboxes.control(esign).sign(envelope_id)
-            _wait_while(engine, run_id, "signed", SIGNATURE_WAIT_S)
+            _wait_while(engine, run_id, "signed", SIGNATURE_WAIT_S, "the signed Connect message")
             continue
         if step not in answers:
             raise DemoFailed(f"the run waits on {step!r}, which the demo does not answer")
         values, what = answers[step]
         _say(f"   [bold]office admin[/bold] confirms: {what}")
         engine.confirm(run_id, step, note="hub demo", values=values, actor="user:demo")
+        _wait_while(engine, run_id, step, SIGNATURE_WAIT_S, "the confirmation")
     run = engine.runs.get(run_id)
     if run.status is not RunStatus.completed:
         raise DemoFailed(f"{WORKFLOW} ended {run.status.value}: {run.error or run.current_step}")
